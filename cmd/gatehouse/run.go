@@ -1,0 +1,274 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/license"
+	"github.com/gatehouse/gatehouse/server"
+	"github.com/gatehouse/gatehouse/sqlstore"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+const defaultDatabaseURL = "sqlite:gatehouse.db"
+
+// usageError is a mistake on the command line: exit status 2, like flag's.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func exitCode(err error) int {
+	var u usageError
+	if errors.As(err, &u) {
+		return 2
+	}
+	return 1
+}
+
+const topUsage = `Usage: gatehouse <command> [flags]
+
+Commands:
+  serve     run the server (migrates the database first)
+  migrate   apply database migrations and exit
+  license   keygen | issue: manage enterprise licence keys
+  version   print the version
+
+Run 'gatehouse <command> --help' for a command's flags.
+`
+
+// run is the whole program; main only wires it to the process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, topUsage)
+		return usageError{"no command given"}
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], getenv, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, args[1:], getenv, stdout, stderr)
+	case "license":
+		return runLicense(args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "gatehouse", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, topUsage)
+		return nil
+	}
+	fmt.Fprint(stderr, topUsage)
+	return usageError{fmt.Sprintf("unknown command %q", args[0])}
+}
+
+// parse parses flags; --help prints usage and ends the command successfully.
+func parse(fs *flag.FlagSet, args []string) (help bool, err error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return true, nil
+		}
+		return false, usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return false, usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	return false, nil
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func newFlagSet(name, summary string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: gatehouse %s [flags]\n\n%s\n\nFlags:\n", name, summary)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", "Runs the Gatehouse server. Environment: DATABASE_URL, GATEHOUSE_ADDR, GATEHOUSE_OPEN_SIGNUP,\nGATEHOUSE_LICENSE_KEY, GATEHOUSE_LICENSE_PUBLIC_KEY, GATEHOUSE_SECURE_COOKIES.", stderr)
+	addr := fs.String("addr", envOr(getenv, "GATEHOUSE_ADDR", "127.0.0.1:8000"), "address to listen on (env GATEHOUSE_ADDR)")
+	dbURL := fs.String("database-url", envOr(getenv, "DATABASE_URL", defaultDatabaseURL), "sqlite:PATH or postgres://… (env DATABASE_URL)")
+	openSignup := fs.Bool("open-signup", getenv("GATEHOUSE_OPEN_SIGNUP") == "true", "let anyone sign up, not only the first user (env GATEHOUSE_OPEN_SIGNUP=true)")
+	secure := fs.Bool("secure-cookies", getenv("GATEHOUSE_SECURE_COOKIES") == "true", "mark session cookies Secure; set behind HTTPS (env GATEHOUSE_SECURE_COOKIES=true)")
+	if help, err := parse(fs, args); help || err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+
+	plan, reason := license.Resolve(getenv("GATEHOUSE_LICENSE_PUBLIC_KEY"), getenv("GATEHOUSE_LICENSE_KEY"), time.Now())
+	if plan == license.Free && getenv("GATEHOUSE_LICENSE_KEY") != "" {
+		logger.Warn("licence rejected: running on the free plan", "reason", reason)
+	} else {
+		logger.Info("licence", "plan", string(plan), "reason", reason)
+	}
+
+	db, err := sqlstore.Open(ctx, *dbURL, time.Now)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer db.Close()
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	handler := server.New(server.Config{Store: db, Logger: logger, Now: time.Now, Plan: plan, OpenSignup: *openSignup, SecureCookies: *secure})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	logger.Info("listening", "addr", "http://"+ln.Addr().String(), "database", redactURL(*dbURL), "version", version)
+	fmt.Fprintf(stdout, "Gatehouse listening on http://%s\n", ln.Addr())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// In-flight requests finish; the deferred Close then closes the database.
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// redactURL hides a password in a database URL before it is logged.
+func redactURL(raw string) string {
+	if i := strings.Index(raw, "://"); i >= 0 {
+		if at := strings.LastIndex(raw, "@"); at > i {
+			creds := raw[i+3 : at]
+			if user, _, ok := strings.Cut(creds, ":"); ok {
+				return raw[:i+3] + user + ":xxxxx" + raw[at:]
+			}
+		}
+	}
+	return raw
+}
+
+func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("migrate", "Applies database migrations and exits.", stderr)
+	dbURL := fs.String("database-url", envOr(getenv, "DATABASE_URL", defaultDatabaseURL), "sqlite:PATH or postgres://… (env DATABASE_URL)")
+	if help, err := parse(fs, args); help || err != nil {
+		return err
+	}
+	db, err := sqlstore.Open(ctx, *dbURL, time.Now)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	fmt.Fprintln(stdout, "migrations applied:", redactURL(*dbURL))
+	return db.Close()
+}
+
+const licenseUsage = `Usage: gatehouse license <keygen|issue> [flags]
+
+  keygen --out DIR                                   write an ed25519 key pair (license.key, license.pub)
+  issue --private-key FILE --plan enterprise [--valid-until 2038-01-19]
+                                                     print a signed licence key
+`
+
+func runLicense(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, licenseUsage)
+		return usageError{"license needs a subcommand"}
+	}
+	switch args[0] {
+	case "keygen":
+		fs := newFlagSet("license keygen", "Writes an ed25519 key pair: license.key (keep it secret) and license.pub.", stderr)
+		out := fs.String("out", "", "directory to write the key pair to (required)")
+		if help, err := parse(fs, args[1:]); help || err != nil {
+			return err
+		}
+		if *out == "" {
+			return usageError{"license keygen: --out is required"}
+		}
+		priv, pub, err := license.GenerateKey(rand.Reader)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(*out, 0o700); err != nil {
+			return err
+		}
+		keyPath := filepath.Join(*out, "license.key")
+		if _, err := os.Stat(keyPath); err == nil {
+			return fmt.Errorf("%s exists: refusing to overwrite a private key", keyPath)
+		}
+		if err := os.WriteFile(keyPath, []byte(priv+"\n"), 0o600); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(*out, "license.pub"), []byte(pub+"\n"), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s and %s\n", keyPath, filepath.Join(*out, "license.pub"))
+		return nil
+	case "issue":
+		fs := newFlagSet("license issue", "Prints a licence key signed with the private key.", stderr)
+		keyFile := fs.String("private-key", "", "file holding the private key from keygen (required)")
+		plan := fs.String("plan", "enterprise", "plan: enterprise or free")
+		until := fs.String("valid-until", "", "last valid day, YYYY-MM-DD (default: one year from today)")
+		if help, err := parse(fs, args[1:]); help || err != nil {
+			return err
+		}
+		if *keyFile == "" {
+			return usageError{"license issue: --private-key is required"}
+		}
+		text, err := os.ReadFile(*keyFile)
+		if err != nil {
+			return err
+		}
+		priv, err := license.ParsePrivateKey(strings.TrimSpace(string(text)))
+		if err != nil {
+			return err
+		}
+		now := time.Now().UTC()
+		validUntil := now.AddDate(1, 0, 0)
+		if *until != "" {
+			day, err := time.Parse(time.DateOnly, *until)
+			if err != nil {
+				return usageError{fmt.Sprintf("license issue: --valid-until %q is not YYYY-MM-DD", *until)}
+			}
+			// The named day is the last valid one.
+			validUntil = day.Add(24*time.Hour - time.Second)
+		}
+		key, err := license.Issue(priv, license.License{Plan: license.Plan(*plan), IssuedAt: now, ValidUntil: validUntil})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, key)
+		return nil
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, licenseUsage)
+		return nil
+	}
+	fmt.Fprint(stderr, licenseUsage)
+	return usageError{fmt.Sprintf("unknown license subcommand %q", args[0])}
+}

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/license"
+)
+
+// syncBuffer is an io.Writer safe to read while run writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// serve starts `gatehouse serve` in-process and waits for /_health.
+func serve(t *testing.T, vars map[string]string) (base string, stderr *syncBuffer, stop func() error) {
+	t.Helper()
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	stderr = &syncBuffer{}
+	done := make(chan error, 1)
+	args := []string{"serve", "--addr", addr, "--database-url", "sqlite:" + filepath.Join(t.TempDir(), "gh.db")}
+	go func() { done <- run(ctx, args, env(vars), strings.NewReader(""), io.Discard, stderr) }()
+	base = "http://" + addr
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(base + "/_health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited early: %v\n%s", err, stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server not healthy in time: %s", stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var once sync.Once
+	var stopErr error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case stopErr = <-done:
+			case <-time.After(30 * time.Second):
+				stopErr = fmt.Errorf("serve did not stop")
+			}
+		})
+		return stopErr
+	}
+	t.Cleanup(func() { _ = stop() })
+	return base, stderr, stop
+}
+
+func post(t *testing.T, url string, body any) (int, map[string]any, http.Header) {
+	t.Helper()
+	data, _ := json.Marshal(body)
+	resp, err := http.Post(url, "application/json", bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out, resp.Header
+}
+
+func TestServeEndToEnd(t *testing.T) {
+	base, stderr, stop := serve(t, nil)
+	status, body, hdr := post(t, base+"/api/signup", map[string]any{"email": "a@example.com", "password": "correct horse", "first_name": "A"})
+	if status != 201 {
+		t.Fatalf("signup = %d %v", status, body)
+	}
+	cookie := hdr.Get("Set-Cookie")
+	if !strings.Contains(cookie, "HttpOnly") || !strings.Contains(cookie, "SameSite=Lax") {
+		t.Errorf("session cookie = %q, want HttpOnly and SameSite", cookie)
+	}
+	resp, err := http.Get(base + "/_ready")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/_ready = %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if err := stop(); err != nil {
+		t.Fatalf("serve returned %v after shutdown, want nil", err)
+	}
+	if !strings.Contains(stderr.String(), `"msg":"stopped"`) {
+		t.Errorf("no clean stop in log: %s", stderr)
+	}
+	if strings.Contains(stderr.String(), "correct horse") {
+		t.Error("the password reached the log")
+	}
+}
+
+func TestLicence(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"license", "keygen", "--out", dir}, env(nil), nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(t.Context(), []string{"license", "keygen", "--out", dir}, env(nil), nil, io.Discard, io.Discard); err == nil {
+		t.Fatal("keygen overwrote an existing private key")
+	}
+	out.Reset()
+	if err := run(t.Context(), []string{"license", "issue", "--private-key", filepath.Join(dir, "license.key"), "--plan", "enterprise", "--valid-until", "2038-01-19"}, env(nil), nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	key := strings.TrimSpace(out.String())
+	pubPath := filepath.Join(dir, "license.pub")
+
+	plan := func(vars map[string]string) (string, string) {
+		t.Helper()
+		base, stderr, stop := serve(t, vars)
+		defer stop()
+		status, body, hdr := post(t, base+"/api/signup", map[string]any{"email": "a@example.com", "password": "correct horse", "first_name": "A"})
+		if status != 201 {
+			t.Fatalf("signup = %d", status)
+		}
+		req, _ := http.NewRequest("GET", base+"/api/organizations/@current", nil)
+		req.Header.Set("Cookie", strings.Split(hdr.Get("Set-Cookie"), ";")[0])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var org map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&org)
+		_ = body
+		return fmt.Sprint(org["plan"]), stderr.String()
+	}
+	if got, _ := plan(map[string]string{"GATEHOUSE_LICENSE_KEY": key, "GATEHOUSE_LICENSE_PUBLIC_KEY": pubPath}); got != "enterprise" {
+		t.Errorf("plan with a valid licence = %q, want enterprise", got)
+	}
+	if got, _ := plan(nil); got != "free" {
+		t.Errorf("plan without licence = %q, want free", got)
+	}
+	// A key signed by someone else, and an expired one: free, with one clear log line.
+	_, otherPriv, _ := ed25519.GenerateKey(nil)
+	forged, _ := license.Issue(otherPriv, license.License{Plan: license.Enterprise, IssuedAt: time.Now(), ValidUntil: time.Now().Add(time.Hour)})
+	text, _ := os.ReadFile(filepath.Join(dir, "license.key"))
+	priv, err := license.ParsePrivateKey(strings.TrimSpace(string(text)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired, err := license.Issue(priv, license.License{Plan: license.Enterprise, IssuedAt: time.Now().Add(-48 * time.Hour), ValidUntil: time.Now().Add(-24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, k := range map[string]string{"forged": forged, "expired": expired} {
+		got, log := plan(map[string]string{"GATEHOUSE_LICENSE_KEY": k, "GATEHOUSE_LICENSE_PUBLIC_KEY": pubPath})
+		if got != "free" {
+			t.Errorf("%s licence: plan = %q, want free", name, got)
+		}
+		if n := strings.Count(log, "licence rejected"); n != 1 {
+			t.Errorf("%s licence: %d 'licence rejected' log lines, want 1:\n%s", name, n, log)
+		}
+		if strings.Contains(log, k) {
+			t.Errorf("%s licence: the key reached the log", name)
+		}
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	tests := []struct {
+		args     []string
+		wantErr  bool
+		wantText string
+	}{
+		{[]string{"version"}, false, "gatehouse"},
+		{[]string{"serve", "--help"}, false, "-database-url"},
+		{[]string{"migrate", "--help"}, false, "-database-url"},
+		{[]string{"license", "keygen", "--help"}, false, "-out"},
+		{[]string{"license", "issue", "--help"}, false, "-private-key"},
+		{[]string{"license", "--help"}, false, "keygen"},
+		{[]string{}, true, "Usage"},
+		{[]string{"frobnicate"}, true, "Usage"},
+		{[]string{"serve", "--no-such-flag"}, true, ""},
+		{[]string{"license", "issue"}, true, ""},
+	}
+	for _, tt := range tests {
+		var out, errOut bytes.Buffer
+		err := run(t.Context(), tt.args, env(nil), nil, &out, &errOut)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("run(%q) error = %v, want error %v", tt.args, err, tt.wantErr)
+		}
+		if !strings.Contains(out.String()+errOut.String(), tt.wantText) {
+			t.Errorf("run(%q) printed %q, want %q in it", tt.args, out.String()+errOut.String(), tt.wantText)
+		}
+	}
+	dir := t.TempDir()
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"migrate", "--database-url", "sqlite:" + filepath.Join(dir, "m.db")}, env(nil), nil, &out, io.Discard); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "m.db")); err != nil {
+		t.Fatalf("migrate made no database: %v", err)
+	}
+}

@@ -1,0 +1,186 @@
+// Package gatehouse holds the domain: the workspace's entities, the one
+// application error type and the storage contract. It has no I/O; storage
+// lives in sqlstore, the HTTP API in server and the access decision in access.
+package gatehouse
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/gatehouse/gatehouse/access"
+)
+
+// User is a person with a login. CurrentOrganizationID and CurrentProjectID
+// mirror PostHog's "current organization/team", which `@current` resolves to.
+type User struct {
+	ID                    int64
+	UUID                  string
+	DistinctID            string
+	Email                 string
+	FirstName             string
+	PasswordHash          string
+	CurrentOrganizationID string
+	CurrentProjectID      int64
+	CreatedAt             time.Time
+}
+
+// Session is a browser login; only the SHA-256 of its token is stored.
+type Session struct {
+	TokenHash string
+	UserID    int64
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// APIKey is a personal API key; only the SHA-256 of its value is stored.
+type APIKey struct {
+	ID         string
+	UserID     int64
+	Label      string
+	ValueHash  string
+	MaskValue  string // "phx_…abcd", safe to show again
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+}
+
+// Organization is the tenant: every rule, role and project belongs to one.
+type Organization struct {
+	ID        string // UUID
+	Name      string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// RulesRevision grows with every permission change in the organization,
+	// in the same transaction, so any replica can tell whether its compiled
+	// snapshot is stale with one indexed read.
+	RulesRevision int64
+}
+
+// UserOrganization is one organization a user belongs to, with their level.
+type UserOrganization struct {
+	Organization
+	Level int
+}
+
+// Membership is a user's place in an organization (level 1, 8 or 15).
+type Membership struct {
+	ID             string // UUID
+	OrganizationID string
+	User           User
+	Level          int
+	JoinedAt       time.Time
+	UpdatedAt      time.Time
+}
+
+// Invite lets whoever holds its id join the organization at Level.
+type Invite struct {
+	ID             string // UUID
+	OrganizationID string
+	TargetEmail    string
+	Level          int
+	CreatedBy      int64
+	CreatedAt      time.Time
+}
+
+// Project is PostHog's "team": the container of resources.
+type Project struct {
+	ID             int64
+	UUID           string
+	OrganizationID string
+	Name           string
+	APIToken       string
+	CreatedAt      time.Time
+}
+
+// Resource is one object of any of the seven kinds. The kinds share storage,
+// handlers and access; only the fields inside Data and their validation differ.
+type Resource struct {
+	ID        int64
+	Kind      access.Kind
+	ProjectID int64
+	// Key is the kind's natural key where it has one: a flag's key, an
+	// insight's short_id, a session recording's string id. Unique per project
+	// and kind among live objects; "" when the kind has none.
+	Key       string
+	CreatedBy int64 // 0 when unknown
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	Deleted   bool
+	Data      json.RawMessage // the kind's own fields, a JSON object
+}
+
+// Object is what the access decision needs to know about r.
+func (r *Resource) Object() access.Object {
+	return access.Object{ID: r.ID, Kind: r.Kind, Project: r.ProjectID, Creator: r.CreatedBy}
+}
+
+// Role is a named group of members holding a level for every kind.
+type Role struct {
+	ID             string // UUID
+	OrganizationID string
+	Name           string
+	Levels         [access.NumKinds]access.Level
+	CreatedBy      int64
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// RoleMembership puts a user in a role.
+type RoleMembership struct {
+	ID        string // UUID
+	RoleID    string
+	User      User
+	JoinedAt  time.Time
+	UpdatedAt time.Time
+}
+
+// Rule is a stored access rule: v1 organization defaults (kind rules for
+// everyone, project 0), v1 role access on objects (object rules for a role
+// at editor), and every v2 access control.
+type Rule struct {
+	ID             string // UUID
+	OrganizationID string
+	access.Rule
+	CreatedBy int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Change is one field's before and after in an activity-log entry.
+type Change struct {
+	Field  string `json:"field"`
+	Before any    `json:"before"`
+	After  any    `json:"after"`
+}
+
+// Activity is an activity-log row, written in the same transaction as the
+// change it records.
+type Activity struct {
+	ID             int64
+	OrganizationID string
+	ProjectID      int64  // 0 for organization-wide changes
+	Scope          string // what changed: "Role", "RoleMembership", "AccessControl", "Membership", …
+	Activity       string // "created", "updated", "deleted"
+	ItemID         string
+	UserID         int64 // the actor
+	User           *User
+	Changes        []Change
+	CreatedAt      time.Time
+}
+
+// ActivityFilter selects activity-log rows, newest first.
+type ActivityFilter struct {
+	OrganizationID    string
+	OptionalProjectID int64  // 0 = any
+	OptionalItemID    string // "" = any
+	OptionalUserID    int64  // 0 = any
+	Limit, Offset     int
+}
+
+// RuleFilter selects rules of one organization.
+type RuleFilter struct {
+	OrganizationID  string
+	OptionalScope   *access.Scope
+	OptionalProject *int64
+	OptionalKind    *access.Kind
+	OptionalObject  *int64
+}

@@ -1,0 +1,423 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/access"
+)
+
+// accessControlBody is PostHog's v2 AccessControl shape.
+type accessControlBody struct {
+	ID                 string    `json:"id"`
+	AccessLevel        string    `json:"access_level"`
+	Resource           string    `json:"resource"`
+	ResourceID         *string   `json:"resource_id"`
+	OrganizationMember *string   `json:"organization_member"`
+	Role               *string   `json:"role"`
+	CreatedBy          *int64    `json:"created_by"`
+	CreatedAt          time.Time `json:"created_at"`
+	UpdatedAt          time.Time `json:"updated_at"`
+}
+
+// memberIndex maps user ids to membership ids and back: v2 targets members
+// by membership id, rules store the user.
+type memberIndex struct {
+	byUser       map[int64]*gatehouse.Membership
+	byMembership map[string]*gatehouse.Membership
+}
+
+func (s *Server) members(r *http.Request, orgID string) (*memberIndex, error) {
+	ms, err := s.store.Members(r.Context(), orgID)
+	if err != nil {
+		return nil, err
+	}
+	idx := &memberIndex{byUser: map[int64]*gatehouse.Membership{}, byMembership: map[string]*gatehouse.Membership{}}
+	for i := range ms {
+		idx.byUser[ms[i].User.ID] = &ms[i]
+		idx.byMembership[ms[i].ID] = &ms[i]
+	}
+	return idx, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func accessControlOut(rl *gatehouse.Rule, idx *memberIndex, objectID string) accessControlBody {
+	out := accessControlBody{ID: rl.ID, CreatedAt: rl.CreatedAt.UTC(), UpdatedAt: rl.UpdatedAt.UTC()}
+	if rl.CreatedBy != 0 {
+		out.CreatedBy = ptr(rl.CreatedBy)
+	}
+	switch rl.Scope {
+	case access.ScopeProject:
+		out.AccessLevel = rl.ProjectLevel.String()
+		out.Resource = "project"
+		out.ResourceID = ptr(strconv.FormatInt(rl.Project, 10))
+	case access.ScopeKind:
+		out.AccessLevel = rl.Level.String()
+		out.Resource = rl.Kind.Singular()
+	default:
+		out.AccessLevel = rl.Level.String()
+		out.Resource = rl.Kind.Singular()
+		out.ResourceID = ptr(objectID)
+	}
+	if rl.Role != "" {
+		out.Role = ptr(rl.Role)
+	}
+	if m, ok := idx.byUser[rl.User]; ok && rl.User != 0 {
+		out.OrganizationMember = ptr(m.ID)
+	}
+	return out
+}
+
+// accessControlInput is the body of every v2 PUT.
+type accessControlInput struct {
+	AccessLevel        json.RawMessage `json:"access_level"`
+	OrganizationMember *string         `json:"organization_member"`
+	Role               *string         `json:"role"`
+	Resource           *string         `json:"resource"`
+}
+
+// target fills rl's target (everyone, one role or one member) from in.
+func (s *Server) target(r *http.Request, c *call, in *accessControlInput, idx *memberIndex, rl *access.Rule) error {
+	if in.OrganizationMember != nil && in.Role != nil {
+		return gatehouse.Errorf(gatehouse.EInvalidInput, "An access control targets one role or one member, not both.")
+	}
+	if in.Role != nil {
+		role, err := s.store.Role(r.Context(), c.org.ID, *in.Role)
+		if gatehouse.ErrorCode(err) == gatehouse.ENotFound {
+			return gatehouse.FieldError(gatehouse.EDoesNotExist, "role", "Role does not exist.")
+		}
+		if err != nil {
+			return err
+		}
+		rl.Role = role.ID
+	}
+	if in.OrganizationMember != nil {
+		m, ok := idx.byMembership[*in.OrganizationMember]
+		if !ok {
+			return gatehouse.FieldError(gatehouse.EDoesNotExist, "organization_member", "Organization member does not exist.")
+		}
+		rl.User = m.User.ID
+	}
+	return nil
+}
+
+// levelText reads access_level: ("", true) means null, i.e. delete.
+func levelText(in *accessControlInput) (string, bool, error) {
+	if len(in.AccessLevel) == 0 {
+		return "", false, gatehouse.FieldError(gatehouse.ERequired, "access_level", "This field is required.")
+	}
+	if string(in.AccessLevel) == "null" {
+		return "", true, nil
+	}
+	var s string
+	if err := json.Unmarshal(in.AccessLevel, &s); err != nil {
+		return "", false, gatehouse.FieldError(gatehouse.EInvalid, "access_level", "Expected a string or null.")
+	}
+	return s, false, nil
+}
+
+// putAccessControl upserts or (access_level null) deletes the rule that
+// want describes. setLevel parses the level text into want.
+func (s *Server) putAccessControl(w http.ResponseWriter, r *http.Request, c *call, in *accessControlInput, want access.Rule, setLevel func(string, *access.Rule) bool, objectID string) error {
+	idx, err := s.members(r, c.org.ID)
+	if err != nil {
+		return err
+	}
+	if err := s.target(r, c, in, idx, &want); err != nil {
+		return err
+	}
+	text, remove, err := levelText(in)
+	if err != nil {
+		return err
+	}
+	if remove {
+		sc := want.Scope
+		rules, err := s.store.Rules(r.Context(), gatehouse.RuleFilter{OrganizationID: c.org.ID, OptionalScope: &sc})
+		if err != nil {
+			return err
+		}
+		for _, rl := range rules {
+			if sameTarget(&rl.Rule, &want) {
+				if err := s.store.DeleteRule(r.Context(), c.org.ID, rl.ID, c.user.ID); err != nil {
+					return err
+				}
+			}
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	if !setLevel(text, &want) {
+		return gatehouse.FieldError(gatehouse.EInvalidChoice, "access_level", "\""+text+"\" is not a valid choice.")
+	}
+	rl := &gatehouse.Rule{OrganizationID: c.org.ID, Rule: want, CreatedBy: c.user.ID}
+	if err := s.store.PutRule(r.Context(), rl, c.user.ID); err != nil {
+		return err
+	}
+	encode(w, http.StatusOK, accessControlOut(rl, idx, objectID))
+	return nil
+}
+
+// sameTarget reports whether a and b are the same rule slot (everything but the level).
+func sameTarget(a, b *access.Rule) bool {
+	return a.Scope == b.Scope && a.Project == b.Project && a.Object == b.Object && a.Role == b.Role && a.User == b.User &&
+		(a.Scope == access.ScopeProject || a.Kind == b.Kind)
+}
+
+func setObjectLevel(s string, rl *access.Rule) bool {
+	l, ok := access.ParseLevel(s)
+	rl.Level = l
+	return ok
+}
+
+func setProjectLevel(s string, rl *access.Rule) bool {
+	l, ok := access.ParseProjectLevel(s)
+	rl.ProjectLevel = l
+	return ok
+}
+
+var availableLevels = []string{"none", "viewer", "editor", "manager"}
+
+func (s *Server) objectID(res *gatehouse.Resource) string {
+	if kindSpecs[res.Kind].stringID {
+		return res.Key
+	}
+	return strconv.FormatInt(res.ID, 10)
+}
+
+// handleObjectAccessControlsGet serves GET …/{kind}/{id}/access_controls.
+func (s *Server) handleObjectAccessControlsGet(w http.ResponseWriter, r *http.Request, c *call) error {
+	rules, err := s.objectRules(r, c)
+	if err != nil {
+		return err
+	}
+	idx, err := s.members(r, c.org.ID)
+	if err != nil {
+		return err
+	}
+	out := make([]accessControlBody, len(rules))
+	def := access.Editor.String()
+	for i := range rules {
+		out[i] = accessControlOut(&rules[i], idx, s.objectID(c.res))
+		if rules[i].Role == "" && rules[i].User == 0 {
+			def = rules[i].Level.String()
+		}
+	}
+	encode(w, http.StatusOK, map[string]any{
+		"access_controls":             out,
+		"available_access_levels":     availableLevels,
+		"default_access_level":        def,
+		"user_access_level":           c.decision.Level.String(),
+		"user_can_edit_access_levels": c.decision.CanManage() && s.enforced(),
+	})
+	return nil
+}
+
+// handleObjectAccessControlsPut serves PUT …/{kind}/{id}/access_controls.
+func (s *Server) handleObjectAccessControlsPut(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in accessControlInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	want := access.Rule{Scope: access.ScopeObject, Project: c.project.ID, Kind: c.kind, Object: c.res.ID}
+	return s.putAccessControl(w, r, c, &in, want, setObjectLevel, s.objectID(c.res))
+}
+
+// handleKindAccessControlsGet serves GET /api/projects/{project}/resource_access_controls:
+// the project's kind rules and the organization defaults that apply to it.
+func (s *Server) handleKindAccessControlsGet(w http.ResponseWriter, r *http.Request, c *call) error {
+	sc := access.ScopeKind
+	rules, err := s.store.Rules(r.Context(), gatehouse.RuleFilter{OrganizationID: c.org.ID, OptionalScope: &sc})
+	if err != nil {
+		return err
+	}
+	idx, err := s.members(r, c.org.ID)
+	if err != nil {
+		return err
+	}
+	out := []accessControlBody{}
+	for i := range rules {
+		if rules[i].Project == 0 || rules[i].Project == c.project.ID {
+			out = append(out, accessControlOut(&rules[i], idx, ""))
+		}
+	}
+	lvl, _ := c.snap.ProjectAccess(c.user.ID, c.project.ID)
+	encode(w, http.StatusOK, map[string]any{
+		"access_controls":             out,
+		"available_access_levels":     availableLevels,
+		"default_access_level":        access.Editor.String(),
+		"user_can_edit_access_levels": lvl == access.ProjectAdmin && s.enforced(),
+	})
+	return nil
+}
+
+// handleKindAccessControlsPut serves PUT /api/projects/{project}/resource_access_controls.
+func (s *Server) handleKindAccessControlsPut(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in accessControlInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if deref(in.Resource) == "" {
+		return gatehouse.FieldError(gatehouse.ERequired, "resource", "This field is required.")
+	}
+	k, ok := access.KindFromSingular(*in.Resource)
+	if !ok {
+		return gatehouse.FieldError(gatehouse.EInvalidChoice, "resource", "\""+*in.Resource+"\" is not a valid choice.")
+	}
+	want := access.Rule{Scope: access.ScopeKind, Project: c.project.ID, Kind: k}
+	return s.putAccessControl(w, r, c, &in, want, setObjectLevel, "")
+}
+
+// handleProjectAccessControlsGet serves GET /api/projects/{project}/access_controls.
+func (s *Server) handleProjectAccessControlsGet(w http.ResponseWriter, r *http.Request, c *call) error {
+	sc, pid := access.ScopeProject, c.project.ID
+	rules, err := s.store.Rules(r.Context(), gatehouse.RuleFilter{OrganizationID: c.org.ID, OptionalScope: &sc, OptionalProject: &pid})
+	if err != nil {
+		return err
+	}
+	idx, err := s.members(r, c.org.ID)
+	if err != nil {
+		return err
+	}
+	out := make([]accessControlBody, len(rules))
+	for i := range rules {
+		out[i] = accessControlOut(&rules[i], idx, "")
+	}
+	lvl, _ := c.snap.ProjectAccess(c.user.ID, c.project.ID)
+	encode(w, http.StatusOK, map[string]any{
+		"access_controls":             out,
+		"available_access_levels":     []string{"none", "member", "admin"},
+		"default_access_level":        access.ProjectMember.String(),
+		"user_access_level":           lvl.String(),
+		"user_can_edit_access_levels": lvl == access.ProjectAdmin && s.enforced(),
+	})
+	return nil
+}
+
+// handleProjectAccessControlsPut serves PUT /api/projects/{project}/access_controls.
+func (s *Server) handleProjectAccessControlsPut(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in accessControlInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	want := access.Rule{Scope: access.ScopeProject, Project: c.project.ID}
+	return s.putAccessControl(w, r, c, &in, want, setProjectLevel, "")
+}
+
+type userAccess struct {
+	UserID      string `json:"user_id"`
+	AccessLevel string `json:"access_level"`
+	Source      string `json:"access_source"`
+}
+
+// handleUsersWithAccess serves GET …/{kind}/{id}/users_with_access: every
+// member who can at least view the object, with where that comes from.
+func (s *Server) handleUsersWithAccess(w http.ResponseWriter, r *http.Request, c *call) error {
+	idx, err := s.members(r, c.org.ID)
+	if err != nil {
+		return err
+	}
+	obj := c.res.Object()
+	out := []userAccess{}
+	for _, m := range c.snap.Members() {
+		d := c.snap.Decide(m.User, obj)
+		if !d.CanView() {
+			continue
+		}
+		if ms, ok := idx.byUser[m.User]; ok {
+			out = append(out, userAccess{UserID: ms.User.UUID, AccessLevel: d.Level.String(), Source: d.Source.String()})
+		}
+	}
+	encode(w, http.StatusOK, map[string]any{"users": out, "total_count": len(out)})
+	return nil
+}
+
+// maxChecks bounds one access/check batch.
+const maxChecks = 1000
+
+type checkResult struct {
+	Allowed     bool   `json:"allowed"`
+	AccessLevel string `json:"access_level"`
+	Source      string `json:"access_source"`
+	Reason      string `json:"reason"`
+}
+
+// handleAccessCheck serves POST /api/projects/{project}/access/check: up to
+// 1,000 decisions in one request, each with a reason a person understands.
+// Admins may ask about any member, others only about themselves.
+func (s *Server) handleAccessCheck(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in struct {
+		Checks []struct {
+			UserUUID *string         `json:"user_uuid"`
+			Kind     string          `json:"kind"`
+			ID       json.RawMessage `json:"id"`
+			Action   string          `json:"action"`
+		} `json:"checks"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if len(in.Checks) > maxChecks {
+		return gatehouse.FieldError(gatehouse.EMaxLength, "checks", "Ensure this field has no more than 1000 elements.")
+	}
+	var idx *memberIndex
+	results := make([]checkResult, len(in.Checks))
+	for i, ch := range in.Checks {
+		uid := c.user.ID
+		if ch.UserUUID != nil && *ch.UserUUID != c.user.UUID {
+			if c.membership() < access.AdminLevel {
+				return gatehouse.Errorf(gatehouse.EPermissionDenied, "Only organization admins can check access for other members.")
+			}
+			if idx == nil {
+				var err error
+				if idx, err = s.members(r, c.org.ID); err != nil {
+					return err
+				}
+			}
+			uid = 0
+			for id, m := range idx.byUser {
+				if m.User.UUID == *ch.UserUUID {
+					uid = id
+				}
+			}
+			if uid == 0 {
+				return gatehouse.FieldError(gatehouse.EDoesNotExist, "user_uuid", "User does not exist.")
+			}
+		}
+		k, ok := access.KindFromPath(ch.Kind)
+		if !ok {
+			if k, ok = access.KindFromSingular(ch.Kind); !ok {
+				return gatehouse.FieldError(gatehouse.EInvalidChoice, "kind", "\""+ch.Kind+"\" is not a valid choice.")
+			}
+		}
+		need, ok := map[string]access.Level{"view": access.Viewer, "edit": access.Editor, "manage": access.Manager}[ch.Action]
+		if !ok {
+			return gatehouse.FieldError(gatehouse.EInvalidChoice, "action", "\""+ch.Action+"\" is not a valid choice.")
+		}
+		var id string
+		if err := json.Unmarshal(ch.ID, &id); err != nil {
+			var n int64
+			if err := json.Unmarshal(ch.ID, &n); err != nil {
+				return gatehouse.FieldError(gatehouse.EInvalid, "id", "Expected an object id.")
+			}
+			id = strconv.FormatInt(n, 10)
+		}
+		oc := &call{user: &gatehouse.User{ID: uid}, org: c.org, snap: c.snap, project: c.project}
+		if err := s.resolveObject(r.Context(), oc, k, id); err != nil {
+			if gatehouse.ErrorCode(err) != gatehouse.ENotFound {
+				return err
+			}
+			results[i] = checkResult{AccessLevel: "none", Source: "none", Reason: "no access: the " + k.Noun() + " does not exist or is hidden"}
+			continue
+		}
+		results[i] = checkResult{
+			Allowed: oc.decision.Level >= need, AccessLevel: oc.decision.Level.String(),
+			Source: oc.decision.Source.String(), Reason: c.snap.Explain(oc.decision, oc.res.Object()),
+		}
+	}
+	encode(w, http.StatusOK, map[string]any{"results": results})
+	return nil
+}

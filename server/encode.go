@@ -1,0 +1,228 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// maxBodyBytes bounds every request body; PostHog's own limit for API
+// bodies is in the same range, and nothing Gatehouse stores needs more.
+const maxBodyBytes = 1 << 20
+
+// errorStatus maps an application error code to its HTTP status and
+// PostHog error type: the one table for the whole API.
+var errorStatus = map[string]struct {
+	status int
+	typ    string
+}{
+	gatehouse.ENotAuthenticated:     {http.StatusUnauthorized, "authentication_error"},
+	gatehouse.EAuthenticationFailed: {http.StatusUnauthorized, "authentication_error"},
+	gatehouse.EPermissionDenied:     {http.StatusForbidden, "authentication_error"},
+	gatehouse.ENotFound:             {http.StatusNotFound, "invalid_request"},
+	gatehouse.EMethodNotAllowed:     {http.StatusMethodNotAllowed, "invalid_request"},
+	gatehouse.EPaymentRequired:      {http.StatusPaymentRequired, "invalid_request"},
+	gatehouse.ETooLarge:             {http.StatusRequestEntityTooLarge, "invalid_request"},
+	gatehouse.EThrottled:            {http.StatusTooManyRequests, "throttled_error"},
+	gatehouse.ERequired:             {http.StatusBadRequest, "validation_error"},
+	gatehouse.ENull:                 {http.StatusBadRequest, "validation_error"},
+	gatehouse.EBlank:                {http.StatusBadRequest, "validation_error"},
+	gatehouse.EInvalid:              {http.StatusBadRequest, "validation_error"},
+	gatehouse.EInvalidChoice:        {http.StatusBadRequest, "validation_error"},
+	gatehouse.EMaxLength:            {http.StatusBadRequest, "validation_error"},
+	gatehouse.EUnique:               {http.StatusBadRequest, "validation_error"},
+	gatehouse.EDoesNotExist:         {http.StatusBadRequest, "validation_error"},
+	gatehouse.EInvalidInput:         {http.StatusBadRequest, "validation_error"},
+	gatehouse.EParseError:           {http.StatusBadRequest, "validation_error"},
+}
+
+// errorBody is PostHog's error shape.
+type errorBody struct {
+	Type   string  `json:"type"`
+	Code   string  `json:"code"`
+	Detail string  `json:"detail"`
+	Attr   *string `json:"attr"`
+}
+
+// writeError renders err in PostHog's shape. Anything that is not a
+// *gatehouse.Error is logged once and answered with a generic 500, so no
+// internal detail reaches a client.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var e *gatehouse.Error
+	if !errors.As(err, &e) {
+		s.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		encode(w, http.StatusInternalServerError, errorBody{Type: "server_error", Code: "error", Detail: "A server error occurred."})
+		return
+	}
+	st, ok := errorStatus[e.Code]
+	if !ok {
+		st.status, st.typ = http.StatusBadRequest, "validation_error"
+	}
+	body := errorBody{Type: st.typ, Code: e.Code, Detail: e.Detail}
+	if e.Attr != "" {
+		body.Attr = &e.Attr
+	}
+	if st.status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
+	}
+	encode(w, st.status, body)
+}
+
+func encode(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if v == nil {
+		return
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// decode reads a JSON object body into v. A missing body decodes as {}.
+// Type mismatches name the offending field, as DRF does.
+func decode(r *http.Request, v any) error {
+	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return gatehouse.Errorf(gatehouse.ETooLarge, "Request body is larger than %d bytes.", maxBodyBytes)
+		}
+		return gatehouse.Errorf(gatehouse.EParseError, "Could not read the request body.")
+	}
+	return decodeBytes(data, v)
+}
+
+func decodeBytes(data []byte, v any) error {
+	if len(strings.TrimSpace(string(data))) == 0 {
+		data = []byte("{}")
+	}
+	if !json.Valid(data) {
+		return gatehouse.Errorf(gatehouse.EParseError, "JSON parse error - the request body is not valid JSON.")
+	}
+	trimmed := strings.TrimSpace(string(data))
+	if !strings.HasPrefix(trimmed, "{") {
+		return gatehouse.Errorf(gatehouse.EInvalidInput, "Invalid data. Expected a dictionary, but got %s.", jsonTypeName(trimmed))
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			attr := typeErr.Field
+			return gatehouse.FieldError(gatehouse.EInvalid, attr, fmt.Sprintf("Expected %s, got %s.", goTypeName(typeErr.Type.Kind().String()), typeErr.Value))
+		}
+		return gatehouse.Errorf(gatehouse.EInvalidInput, "Invalid data.")
+	}
+	return nil
+}
+
+func jsonTypeName(s string) string {
+	switch {
+	case strings.HasPrefix(s, "["):
+		return "list"
+	case strings.HasPrefix(s, `"`):
+		return "str"
+	case s == "null":
+		return "null"
+	case s == "true" || s == "false":
+		return "bool"
+	default:
+		return "number"
+	}
+}
+
+func goTypeName(kind string) string {
+	switch kind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "int", "int64", "int32", "float64", "uint8":
+		return "a number"
+	case "map", "struct":
+		return "an object"
+	case "slice", "array":
+		return "a list"
+	}
+	return "another type"
+}
+
+// page is PostHog's list envelope.
+type page struct {
+	Count    int     `json:"count"`
+	Next     *string `json:"next"`
+	Previous *string `json:"previous"`
+	Results  any     `json:"results"`
+}
+
+// maxLimit bounds ?limit= so one request cannot ask for an unbounded page.
+const maxLimit = 1000
+
+// paging reads ?limit= (default 100, 1..maxLimit) and ?offset= (≥ 0).
+func paging(r *http.Request) (limit, offset int, err error) {
+	limit, offset = 100, 0
+	q := r.URL.Query()
+	if v := q.Get("limit"); v != "" {
+		n, perr := strconv.Atoi(v)
+		if perr != nil || n < 1 || n > maxLimit {
+			return 0, 0, gatehouse.FieldError(gatehouse.EInvalid, "limit", fmt.Sprintf("limit must be a whole number from 1 to %d.", maxLimit))
+		}
+		limit = n
+	}
+	if v := q.Get("offset"); v != "" {
+		n, perr := strconv.Atoi(v)
+		if perr != nil || n < 0 {
+			return 0, 0, gatehouse.FieldError(gatehouse.EInvalid, "offset", "offset must be a whole number, 0 or more.")
+		}
+		offset = n
+	}
+	return limit, offset, nil
+}
+
+// newPage builds the envelope with absolute next/previous links.
+func newPage(r *http.Request, count, limit, offset int, results any) page {
+	p := page{Count: count, Results: results}
+	link := func(off int) *string {
+		u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path}
+		if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+			u.Scheme = "https"
+		}
+		q := r.URL.Query()
+		q.Set("limit", strconv.Itoa(limit))
+		q.Set("offset", strconv.Itoa(off))
+		u.RawQuery = q.Encode()
+		s := u.String()
+		return &s
+	}
+	if offset+limit < count {
+		p.Next = link(offset + limit)
+	}
+	if offset > 0 {
+		p.Previous = link(max(0, offset-limit))
+	}
+	return p
+}
+
+// window returns the [lo, hi) bounds of a page within n items.
+func window(n, limit, offset int) (lo, hi int) {
+	lo = min(offset, n)
+	hi = min(lo+limit, n)
+	return lo, hi
+}
+
+// listOf pages a fully loaded slice: small lists (roles, members) only.
+func listOf[T any](w http.ResponseWriter, r *http.Request, items []T) error {
+	limit, offset, err := paging(r)
+	if err != nil {
+		return err
+	}
+	lo, hi := window(len(items), limit, offset)
+	encode(w, http.StatusOK, newPage(r, len(items), limit, offset, items[lo:hi]))
+	return nil
+}

@@ -1,0 +1,337 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/access"
+	"github.com/google/uuid"
+)
+
+// scope is how much of the URL a route's authorization resolves.
+type scope uint8
+
+const (
+	scopePublic  scope = iota // anyone
+	scopeUser                 // any signed-in user
+	scopeOrg                  // a member of {org}
+	scopeProject              // a member allowed into {project}
+	scopeKind                 // {project}, then a level on a new object of the kind
+	scopeObject               // {project} and {id}, then a level on that object
+)
+
+// need is a route's authorization requirement, declared where it is registered.
+type need struct {
+	scope      scope
+	membership int          // scopeOrg: the least membership level
+	project    bool         // scopeProject: needs project admin (org admin+ or a project admin rule)
+	kind       access.Kind  // scopeKind, scopeObject
+	level      access.Level // scopeKind, scopeObject: the least level
+	// licensed: the route changes access configuration, which needs the
+	// role_based_access feature (402 otherwise, as PostHog does).
+	needsLicence bool
+}
+
+var (
+	public        = need{scope: scopePublic}
+	signedIn      = need{scope: scopeUser}
+	orgMember     = need{scope: scopeOrg, membership: access.MemberLevel}
+	orgAdmin      = need{scope: scopeOrg, membership: access.AdminLevel}
+	orgOwner      = need{scope: scopeOrg, membership: access.OwnerLevel}
+	projectMember = need{scope: scopeProject}
+	projectAdmin  = need{scope: scopeProject, project: true}
+)
+
+func kindLevel(k access.Kind, l access.Level) need {
+	return need{scope: scopeKind, kind: k, level: l}
+}
+
+func objectLevel(k access.Kind, l access.Level) need {
+	return need{scope: scopeObject, kind: k, level: l}
+}
+
+func (n need) licensed() need { n.needsLicence = true; return n }
+
+// call is what the authorization resolved for one request.
+type call struct {
+	user      *gatehouse.User
+	org       *gatehouse.Organization
+	snap      *access.Snapshot
+	project   *gatehouse.Project
+	kind      access.Kind
+	res       *gatehouse.Resource
+	decision  access.Decision
+	viaCookie bool
+}
+
+// membership is the caller's membership level in c.org.
+func (c *call) membership() int { return c.snap.MembershipLevel(c.user.ID) }
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request, c *call) error
+
+type route struct {
+	pattern string
+	need    need
+}
+
+// handle registers h behind its authorization.
+func (s *Server) handle(pattern string, n need, h handlerFunc) {
+	s.routes = append(s.routes, route{pattern: pattern, need: n})
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		c, err := s.authorize(r, n)
+		if err == nil {
+			err = h(w, r, c)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// Routes lists every registered pattern with its requirement, so a test
+// can check that every route has a row in the authorization matrix.
+func (s *Server) Routes() []string {
+	out := make([]string, len(s.routes))
+	for i, rt := range s.routes {
+		out[i] = rt.pattern
+	}
+	return out
+}
+
+// ServeHTTP normalises the optional trailing slash, recovers panics and turns
+// the mux's own plain-text 404 and 405 into PostHog-shaped JSON.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.writeError(w, r, fmt.Errorf("panic: %v\n%s", v, debug.Stack()))
+		}
+	}()
+	if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
+		r.URL.Path = strings.TrimRight(p, "/")
+		r.URL.RawPath = ""
+	}
+	h, pattern := s.mux.Handler(r)
+	if pattern == "" {
+		rec := &statusRecorder{header: http.Header{}}
+		h.ServeHTTP(rec, r)
+		if rec.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", rec.header.Get("Allow"))
+			s.writeError(w, r, gatehouse.Errorf(gatehouse.EMethodNotAllowed, "Method %q not allowed.", r.Method))
+			return
+		}
+		s.writeError(w, r, gatehouse.NotFound())
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// statusRecorder captures what the mux would have answered for an unmatched request.
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (s *statusRecorder) Header() http.Header         { return s.header }
+func (s *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (s *statusRecorder) WriteHeader(code int)        { s.status = code }
+
+func (s *Server) handleMethodNotAllowed(w http.ResponseWriter, r *http.Request, c *call) error {
+	return gatehouse.Errorf(gatehouse.EMethodNotAllowed, "Method %q not allowed.", r.Method)
+}
+
+func isWrite(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	return true
+}
+
+// authorize resolves the caller and the URL's organization, project and
+// object, and checks n. Unknown and foreign things are 404, never 403, so
+// existence does not leak across organizations.
+func (s *Server) authorize(r *http.Request, n need) (*call, error) {
+	c := &call{}
+	if n.scope == scopePublic {
+		// Public routes still learn who is calling (invite acceptance, logout).
+		u, viaCookie, err := s.authenticate(r)
+		if err == nil {
+			c.user, c.viaCookie = u, viaCookie
+		}
+		if c.viaCookie && isWrite(r) {
+			if err := s.cop.Check(r); err != nil {
+				return nil, gatehouse.Errorf(gatehouse.EPermissionDenied, "CSRF Failed: cross-origin request.")
+			}
+		}
+		return c, nil
+	}
+	u, viaCookie, err := s.authenticate(r)
+	if err != nil {
+		return nil, err
+	}
+	if u == nil {
+		return nil, gatehouse.Errorf(gatehouse.ENotAuthenticated, "Authentication credentials were not provided.")
+	}
+	c.user, c.viaCookie = u, viaCookie
+	// Bearer requests carry no ambient credential, so only cookie-authenticated
+	// writes need the cross-origin check.
+	if viaCookie && isWrite(r) {
+		if err := s.cop.Check(r); err != nil {
+			return nil, gatehouse.Errorf(gatehouse.EPermissionDenied, "CSRF Failed: cross-origin request.")
+		}
+	}
+	ctx := r.Context()
+	switch n.scope {
+	case scopeUser:
+		return c, nil
+	case scopeOrg:
+		if err := s.resolveOrg(ctx, c, r.PathValue("org")); err != nil {
+			return nil, err
+		}
+		if c.membership() < n.membership {
+			if n.membership >= access.OwnerLevel {
+				return nil, gatehouse.Errorf(gatehouse.EPermissionDenied, "You need to be an organization owner.")
+			}
+			return nil, gatehouse.Errorf(gatehouse.EPermissionDenied, "You need to have admin level or higher.")
+		}
+	default:
+		if err := s.resolveProject(ctx, c, r.PathValue("project")); err != nil {
+			return nil, err
+		}
+		switch n.scope {
+		case scopeProject:
+			if n.project {
+				if lvl, _ := c.snap.ProjectAccess(u.ID, c.project.ID); lvl < access.ProjectAdmin {
+					return nil, gatehouse.Errorf(gatehouse.EPermissionDenied, "You need to have admin level or higher.")
+				}
+			}
+		case scopeKind:
+			c.kind = n.kind
+			c.decision = c.snap.KindLevel(u.ID, c.project.ID, n.kind)
+			if c.decision.Level < n.level {
+				return nil, gatehouse.Errorf(gatehouse.EPermissionDenied, "You don't have edit permissions for %ss.", n.kind.Noun())
+			}
+		case scopeObject:
+			c.kind = n.kind
+			if err := s.resolveObject(ctx, c, n.kind, r.PathValue("id")); err != nil {
+				return nil, err
+			}
+			if c.decision.Level < n.level {
+				if n.level >= access.Manager {
+					return nil, gatehouse.Errorf(gatehouse.EPermissionDenied, "You can't edit roles for this %s.", n.kind.Noun())
+				}
+				return nil, gatehouse.Errorf(gatehouse.EPermissionDenied, "You don't have edit permissions for this %s.", n.kind.Noun())
+			}
+		}
+	}
+	if n.needsLicence && isWrite(r) && !s.enforced() {
+		return nil, gatehouse.Errorf(gatehouse.EPaymentRequired, "Role-based access is an enterprise feature: add a licence to use it.")
+	}
+	return c, nil
+}
+
+// resolveOrg loads {org} ("@current" or a UUID) and the caller's snapshot of it.
+func (s *Server) resolveOrg(ctx context.Context, c *call, id string) error {
+	if id == "@current" {
+		id = c.user.CurrentOrganizationID
+	}
+	if _, err := uuid.Parse(id); err != nil {
+		return gatehouse.NotFound()
+	}
+	org, err := s.store.Organization(ctx, id)
+	if err != nil {
+		return err
+	}
+	snap, err := s.snapshot(ctx, org)
+	if err != nil {
+		return err
+	}
+	if snap.MembershipLevel(c.user.ID) == 0 {
+		return gatehouse.NotFound()
+	}
+	c.org, c.snap = org, snap
+	return nil
+}
+
+// resolveProject loads {project} ("@current" or an id) and its organization,
+// and checks the caller may enter it.
+func (s *Server) resolveProject(ctx context.Context, c *call, id string) error {
+	var pid int64
+	if id == "@current" {
+		pid = c.user.CurrentProjectID
+	} else {
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil || n <= 0 {
+			return gatehouse.NotFound()
+		}
+		pid = n
+	}
+	p, err := s.store.Project(ctx, pid)
+	if err != nil {
+		return err
+	}
+	if err := s.resolveOrg(ctx, c, p.OrganizationID); err != nil {
+		return err
+	}
+	if _, ok := c.snap.ProjectAccess(c.user.ID, p.ID); !ok {
+		return gatehouse.NotFound()
+	}
+	c.project = p
+	return nil
+}
+
+// resolveObject loads {id} of kind k in c.project and decides the caller's level.
+func (s *Server) resolveObject(ctx context.Context, c *call, k access.Kind, id string) error {
+	var res *gatehouse.Resource
+	var err error
+	if kindSpecs[k].stringID {
+		res, err = s.store.ResourceByKey(ctx, c.project.ID, k, id)
+	} else {
+		n, perr := strconv.ParseInt(id, 10, 64)
+		if perr != nil || n <= 0 {
+			return gatehouse.NotFound()
+		}
+		res, err = s.store.Resource(ctx, c.project.ID, k, n)
+	}
+	if err != nil {
+		return err
+	}
+	d := c.snap.Decide(c.user.ID, res.Object())
+	if d.Level == access.None {
+		return gatehouse.NotFound()
+	}
+	c.res, c.decision = res, d
+	return nil
+}
+
+// snapshot returns org's compiled rules, rebuilding them when the stored
+// revision has moved on. The revision is read with the organization on
+// every request, so any replica sees any replica's change at once.
+func (s *Server) snapshot(ctx context.Context, org *gatehouse.Organization) (*access.Snapshot, error) {
+	s.mu.Lock()
+	cached, ok := s.snapshots[org.ID]
+	s.mu.Unlock()
+	if ok && cached.revision >= org.RulesRevision {
+		return cached.snap, nil
+	}
+	facts, rev, err := s.store.AccessFacts(ctx, org.ID)
+	if err != nil {
+		return nil, err
+	}
+	facts.Enforced = s.enforced()
+	snap := access.Compile(facts)
+	s.mu.Lock()
+	if cur, ok := s.snapshots[org.ID]; !ok || cur.revision < rev {
+		s.snapshots[org.ID] = cachedSnapshot{revision: rev, snap: snap}
+	}
+	s.mu.Unlock()
+	return snap, nil
+}

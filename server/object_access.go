@@ -1,0 +1,190 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/access"
+)
+
+// objectRef is the nested object in a role access answer.
+func (s *Server) objectRef(res *gatehouse.Resource) map[string]any {
+	ref := map[string]any{"id": res.ID}
+	if spec := &kindSpecs[res.Kind]; spec.stringID {
+		ref["id"] = res.Key
+	} else if spec.keyField != "" {
+		ref[spec.keyField] = res.Key
+	}
+	return ref
+}
+
+// objectRules returns the rules on c.res.
+func (s *Server) objectRules(r *http.Request, c *call) ([]gatehouse.Rule, error) {
+	sc, obj := access.ScopeObject, c.res.ID
+	return s.store.Rules(r.Context(), gatehouse.RuleFilter{OrganizationID: c.org.ID, OptionalScope: &sc, OptionalObject: &obj})
+}
+
+// roleAccessOut is PostHog's FeatureFlagRoleAccess shape, keyed by the
+// kind's singular name ("feature_flag", "experiment", …).
+func (s *Server) roleAccessOut(r *http.Request, c *call, rl *gatehouse.Rule, role *gatehouse.Role, users *userCache) (map[string]any, error) {
+	rb, err := s.roleOut(r, role, users, nil)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{
+		"id": rl.ID, "role": rb, "role_id": rl.Role,
+		"added_at": rl.CreatedAt.UTC(), "updated_at": rl.UpdatedAt.UTC(),
+		c.kind.Singular(): s.objectRef(c.res),
+	}, nil
+}
+
+// handleRoleAccessList serves GET …/{kind}/{id}/role_access.
+func (s *Server) handleRoleAccessList(w http.ResponseWriter, r *http.Request, c *call) error {
+	rules, err := s.objectRules(r, c)
+	if err != nil {
+		return err
+	}
+	users := s.newUserCache()
+	out := []map[string]any{}
+	for i := range rules {
+		if rules[i].Role == "" {
+			continue
+		}
+		role, err := s.store.Role(r.Context(), c.org.ID, rules[i].Role)
+		if err != nil {
+			return err
+		}
+		item, err := s.roleAccessOut(r, c, &rules[i], role, users)
+		if err != nil {
+			return err
+		}
+		out = append(out, item)
+	}
+	return listOf(w, r, out)
+}
+
+// handleRoleAccessCreate serves POST …/{kind}/{id}/role_access: the role may
+// edit this one object (a v1 grant is always editor).
+func (s *Server) handleRoleAccessCreate(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in struct {
+		RoleID *string `json:"role_id"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if deref(in.RoleID) == "" {
+		return gatehouse.FieldError(gatehouse.ERequired, "role_id", "This field is required.")
+	}
+	role, err := s.store.Role(r.Context(), c.org.ID, *in.RoleID)
+	if gatehouse.ErrorCode(err) == gatehouse.ENotFound {
+		return gatehouse.FieldError(gatehouse.EDoesNotExist, "role_id", "Role does not exist.")
+	}
+	if err != nil {
+		return err
+	}
+	rl := &gatehouse.Rule{OrganizationID: c.org.ID, CreatedBy: c.user.ID, Rule: access.Rule{
+		Scope: access.ScopeObject, Project: c.project.ID, Kind: c.kind, Object: c.res.ID, Role: role.ID, Level: access.Editor}}
+	if err := s.store.CreateRule(r.Context(), rl, c.user.ID); err != nil {
+		return err
+	}
+	out, err := s.roleAccessOut(r, c, rl, role, s.newUserCache())
+	if err != nil {
+		return err
+	}
+	encode(w, http.StatusCreated, out)
+	return nil
+}
+
+// grantFromPath finds {grant} among the role rules on c.res.
+func (s *Server) grantFromPath(r *http.Request, c *call) (*gatehouse.Rule, error) {
+	rl, err := s.store.Rule(r.Context(), c.org.ID, r.PathValue("grant"))
+	if err != nil {
+		return nil, err
+	}
+	if rl.Scope != access.ScopeObject || rl.Object != c.res.ID || rl.Role == "" {
+		return nil, gatehouse.NotFound()
+	}
+	return rl, nil
+}
+
+// handleRoleAccessGet serves GET …/{kind}/{id}/role_access/{grant}.
+func (s *Server) handleRoleAccessGet(w http.ResponseWriter, r *http.Request, c *call) error {
+	rl, err := s.grantFromPath(r, c)
+	if err != nil {
+		return err
+	}
+	role, err := s.store.Role(r.Context(), c.org.ID, rl.Role)
+	if err != nil {
+		return err
+	}
+	out, err := s.roleAccessOut(r, c, rl, role, s.newUserCache())
+	if err != nil {
+		return err
+	}
+	encode(w, http.StatusOK, out)
+	return nil
+}
+
+// handleRoleAccessDelete serves DELETE …/{kind}/{id}/role_access/{grant}.
+func (s *Server) handleRoleAccessDelete(w http.ResponseWriter, r *http.Request, c *call) error {
+	rl, err := s.grantFromPath(r, c)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteRule(r.Context(), c.org.ID, rl.ID, c.user.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type activityBody struct {
+	ID       int64      `json:"id"`
+	Activity string     `json:"activity"`
+	Scope    string     `json:"scope"`
+	ItemID   string     `json:"item_id"`
+	User     *userBasic `json:"user"`
+	Detail   struct {
+		Changes []gatehouse.Change `json:"changes"`
+	} `json:"detail"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// handleActivityList serves GET /api/organizations/{org}/activity_log and
+// GET /api/projects/{project}/activity_log, newest first, filterable by
+// ?item_id= and ?user= (a user's uuid).
+func (s *Server) handleActivityList(w http.ResponseWriter, r *http.Request, c *call) error {
+	limit, offset, err := paging(r)
+	if err != nil {
+		return err
+	}
+	f := gatehouse.ActivityFilter{OrganizationID: c.org.ID, OptionalItemID: r.URL.Query().Get("item_id"), Limit: limit, Offset: offset}
+	if c.project != nil {
+		f.OptionalProjectID = c.project.ID
+	}
+	if uid := r.URL.Query().Get("user"); uid != "" {
+		u, err := s.store.UserByUUID(r.Context(), uid)
+		if err != nil {
+			if gatehouse.ErrorCode(err) == gatehouse.ENotFound {
+				return gatehouse.FieldError(gatehouse.EDoesNotExist, "user", "User does not exist.")
+			}
+			return err
+		}
+		f.OptionalUserID = u.ID
+	}
+	rows, total, err := s.store.ActivityLog(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	out := make([]activityBody, len(rows))
+	for i, a := range rows {
+		out[i] = activityBody{ID: a.ID, Activity: a.Activity, Scope: a.Scope, ItemID: a.ItemID, User: basicUser(a.User), CreatedAt: a.CreatedAt.UTC()}
+		out[i].Detail.Changes = a.Changes
+		if out[i].Detail.Changes == nil {
+			out[i].Detail.Changes = []gatehouse.Change{}
+		}
+	}
+	encode(w, http.StatusOK, newPage(r, total, limit, offset, out))
+	return nil
+}

@@ -1,0 +1,439 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/access"
+)
+
+type orgBody struct {
+	ID                string    `json:"id"`
+	Name              string    `json:"name"`
+	CreatedAt         time.Time `json:"created_at"`
+	UpdatedAt         time.Time `json:"updated_at"`
+	MembershipLevel   int       `json:"membership_level"`
+	AvailableFeatures []string  `json:"available_features"`
+	Plan              string    `json:"plan"`
+}
+
+func (s *Server) orgOut(o *gatehouse.Organization, level int) orgBody {
+	return orgBody{ID: o.ID, Name: o.Name, CreatedAt: o.CreatedAt.UTC(), UpdatedAt: o.UpdatedAt.UTC(), MembershipLevel: level,
+		AvailableFeatures: s.plan.Features(), Plan: string(s.plan)}
+}
+
+// handleOrganizationList serves GET /api/organizations.
+func (s *Server) handleOrganizationList(w http.ResponseWriter, r *http.Request, c *call) error {
+	orgs, err := s.store.OrganizationsOf(r.Context(), c.user.ID)
+	if err != nil {
+		return err
+	}
+	out := make([]orgBody, len(orgs))
+	for i := range orgs {
+		out[i] = s.orgOut(&orgs[i].Organization, orgs[i].Level)
+	}
+	return listOf(w, r, out)
+}
+
+func readOrgName(r *http.Request) (string, error) {
+	var in struct {
+		Name *string `json:"name"`
+	}
+	if err := decode(r, &in); err != nil {
+		return "", err
+	}
+	name := strings.TrimSpace(deref(in.Name))
+	return name, checkText("name", name, true, 64)
+}
+
+// handleOrganizationCreate serves POST /api/organizations: the caller owns
+// the new organization, which starts with one project.
+func (s *Server) handleOrganizationCreate(w http.ResponseWriter, r *http.Request, c *call) error {
+	name, err := readOrgName(r)
+	if err != nil {
+		return err
+	}
+	org := &gatehouse.Organization{Name: name}
+	p := &gatehouse.Project{Name: "Default project"}
+	if err := s.store.CreateOrganization(r.Context(), org, c.user.ID, p); err != nil {
+		return err
+	}
+	u := *c.user
+	u.CurrentOrganizationID, u.CurrentProjectID = org.ID, p.ID
+	if err := s.store.UpdateUser(r.Context(), &u); err != nil {
+		return err
+	}
+	encode(w, http.StatusCreated, s.orgOut(org, access.OwnerLevel))
+	return nil
+}
+
+// handleOrganizationGet serves GET /api/organizations/{org}.
+func (s *Server) handleOrganizationGet(w http.ResponseWriter, r *http.Request, c *call) error {
+	encode(w, http.StatusOK, s.orgOut(c.org, c.membership()))
+	return nil
+}
+
+// handleOrganizationUpdate serves PATCH /api/organizations/{org}.
+func (s *Server) handleOrganizationUpdate(w http.ResponseWriter, r *http.Request, c *call) error {
+	name, err := readOrgName(r)
+	if err != nil {
+		return err
+	}
+	org := *c.org
+	org.Name = name
+	if err := s.store.UpdateOrganization(r.Context(), &org); err != nil {
+		return err
+	}
+	encode(w, http.StatusOK, s.orgOut(&org, c.membership()))
+	return nil
+}
+
+// handleOrganizationDelete serves DELETE /api/organizations/{org}.
+func (s *Server) handleOrganizationDelete(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := s.store.DeleteOrganization(r.Context(), c.org.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type memberBody struct {
+	ID        string     `json:"id"`
+	User      *userBasic `json:"user"`
+	Level     int        `json:"level"`
+	JoinedAt  time.Time  `json:"joined_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+}
+
+func memberOut(m *gatehouse.Membership) memberBody {
+	return memberBody{ID: m.ID, User: basicUser(&m.User), Level: m.Level, JoinedAt: m.JoinedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC()}
+}
+
+// handleMemberList serves GET /api/organizations/{org}/members.
+func (s *Server) handleMemberList(w http.ResponseWriter, r *http.Request, c *call) error {
+	ms, err := s.store.Members(r.Context(), c.org.ID)
+	if err != nil {
+		return err
+	}
+	out := make([]memberBody, len(ms))
+	for i := range ms {
+		out[i] = memberOut(&ms[i])
+	}
+	return listOf(w, r, out)
+}
+
+// targetMember finds {user} (a user UUID) among c.org's members.
+func (s *Server) targetMember(r *http.Request, c *call) (*gatehouse.Membership, error) {
+	u, err := s.store.UserByUUID(r.Context(), r.PathValue("user"))
+	if err != nil {
+		return nil, err
+	}
+	return s.store.Membership(r.Context(), c.org.ID, u.ID)
+}
+
+// lastOwner reports whether m is the organization's only owner.
+func (s *Server) lastOwner(r *http.Request, orgID string, m *gatehouse.Membership) (bool, error) {
+	if m.Level < access.OwnerLevel {
+		return false, nil
+	}
+	ms, err := s.store.Members(r.Context(), orgID)
+	if err != nil {
+		return false, err
+	}
+	owners := 0
+	for _, o := range ms {
+		if o.Level >= access.OwnerLevel {
+			owners++
+		}
+	}
+	return owners <= 1, nil
+}
+
+func validMembershipLevel(l int) bool {
+	return l == access.MemberLevel || l == access.AdminLevel || l == access.OwnerLevel
+}
+
+// handleMemberUpdate serves PATCH /api/organizations/{org}/members/{user}:
+// nobody raises anyone above their own level, nobody changes someone above
+// them, only owners make owners, and the last owner stays an owner.
+func (s *Server) handleMemberUpdate(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in struct {
+		Level *int `json:"level"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if in.Level == nil {
+		return gatehouse.FieldError(gatehouse.ERequired, "level", "This field is required.")
+	}
+	if !validMembershipLevel(*in.Level) {
+		return gatehouse.FieldError(gatehouse.EInvalidChoice, "level", "\""+itoa(*in.Level)+"\" is not a valid choice.")
+	}
+	m, err := s.targetMember(r, c)
+	if err != nil {
+		return err
+	}
+	mine := c.membership()
+	switch {
+	case m.User.ID == c.user.ID:
+		return gatehouse.Errorf(gatehouse.EPermissionDenied, "You can't change your own access level.")
+	case m.Level > mine:
+		return gatehouse.Errorf(gatehouse.EPermissionDenied, "You can only edit others with level lower or equal to you.")
+	case *in.Level > mine:
+		return gatehouse.Errorf(gatehouse.EPermissionDenied, "You can only change access level of others to lower or equal to your current one.")
+	}
+	if *in.Level < access.OwnerLevel {
+		last, err := s.lastOwner(r, c.org.ID, m)
+		if err != nil {
+			return err
+		}
+		if last {
+			return gatehouse.Errorf(gatehouse.EInvalidInput, "The organization's last owner can't be demoted.")
+		}
+	}
+	if *in.Level != m.Level {
+		if err := s.store.SetMemberLevel(r.Context(), c.org.ID, m.User.ID, *in.Level, c.user.ID); err != nil {
+			return err
+		}
+		m.Level, m.UpdatedAt = *in.Level, s.now()
+	}
+	encode(w, http.StatusOK, memberOut(m))
+	return nil
+}
+
+// handleMemberDelete serves DELETE /api/organizations/{org}/members/{user}:
+// admins remove members at or below their level; anyone may leave, except
+// the last owner.
+func (s *Server) handleMemberDelete(w http.ResponseWriter, r *http.Request, c *call) error {
+	m, err := s.targetMember(r, c)
+	if err != nil {
+		return err
+	}
+	if m.User.ID != c.user.ID {
+		mine := c.membership()
+		if mine < access.AdminLevel {
+			return gatehouse.Errorf(gatehouse.EPermissionDenied, "You need to have admin level or higher.")
+		}
+		if m.Level > mine {
+			return gatehouse.Errorf(gatehouse.EPermissionDenied, "You can only edit others with level lower or equal to you.")
+		}
+	}
+	last, err := s.lastOwner(r, c.org.ID, m)
+	if err != nil {
+		return err
+	}
+	if last {
+		return gatehouse.Errorf(gatehouse.EInvalidInput, "The organization's last owner can't leave it.")
+	}
+	if err := s.store.RemoveMember(r.Context(), c.org.ID, m.User.ID, c.user.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type inviteBody struct {
+	ID          string     `json:"id"`
+	TargetEmail string     `json:"target_email"`
+	Level       int        `json:"level"`
+	CreatedAt   time.Time  `json:"created_at"`
+	CreatedBy   *userBasic `json:"created_by"`
+	IsExpired   bool       `json:"is_expired"`
+}
+
+func (s *Server) inviteOut(r *http.Request, inv *gatehouse.Invite, users *userCache) inviteBody {
+	return inviteBody{ID: inv.ID, TargetEmail: inv.TargetEmail, Level: inv.Level, CreatedAt: inv.CreatedAt.UTC(), CreatedBy: users.get(r, inv.CreatedBy)}
+}
+
+// handleInviteList serves GET /api/organizations/{org}/invites.
+func (s *Server) handleInviteList(w http.ResponseWriter, r *http.Request, c *call) error {
+	invs, err := s.store.Invites(r.Context(), c.org.ID)
+	if err != nil {
+		return err
+	}
+	users := s.newUserCache()
+	out := make([]inviteBody, len(invs))
+	for i := range invs {
+		out[i] = s.inviteOut(r, &invs[i], users)
+	}
+	return listOf(w, r, out)
+}
+
+// handleInviteCreate serves POST /api/organizations/{org}/invites.
+func (s *Server) handleInviteCreate(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in struct {
+		TargetEmail *string `json:"target_email"`
+		Level       *int    `json:"level"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	email := strings.TrimSpace(deref(in.TargetEmail))
+	if email == "" {
+		return gatehouse.FieldError(gatehouse.ERequired, "target_email", "This field is required.")
+	}
+	if !validEmail(email) {
+		return gatehouse.FieldError(gatehouse.EInvalid, "target_email", "Enter a valid email address.")
+	}
+	level := access.MemberLevel
+	if in.Level != nil {
+		level = *in.Level
+	}
+	if !validMembershipLevel(level) {
+		return gatehouse.FieldError(gatehouse.EInvalidChoice, "level", "\""+itoa(level)+"\" is not a valid choice.")
+	}
+	if level > c.membership() {
+		return gatehouse.FieldError(gatehouse.EInvalid, "level", "You can't invite someone with a level higher than your own.")
+	}
+	inv := &gatehouse.Invite{OrganizationID: c.org.ID, TargetEmail: email, Level: level, CreatedBy: c.user.ID}
+	if err := s.store.CreateInvite(r.Context(), inv); err != nil {
+		return err
+	}
+	encode(w, http.StatusCreated, s.inviteOut(r, inv, s.newUserCache()))
+	return nil
+}
+
+// handleInviteDelete serves DELETE /api/organizations/{org}/invites/{id}.
+func (s *Server) handleInviteDelete(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := s.store.DeleteInvite(r.Context(), c.org.ID, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// handleInviteAccept serves POST /api/signup/{invite}: a new user signs up
+// through the invite, or a signed-in user joins with an empty body.
+func (s *Server) handleInviteAccept(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in struct {
+		FirstName *string `json:"first_name"`
+		Password  *string `json:"password"`
+		Email     *string `json:"email"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	inv, err := s.store.Invite(r.Context(), r.PathValue("invite"))
+	if err != nil {
+		return err
+	}
+	u := c.user
+	status := http.StatusOK
+	if u == nil {
+		if err := checkText("first_name", strings.TrimSpace(deref(in.FirstName)), true, 150); err != nil {
+			return err
+		}
+		if err := checkPassword(in.Password); err != nil {
+			return err
+		}
+		u = &gatehouse.User{Email: inv.TargetEmail, FirstName: strings.TrimSpace(*in.FirstName), PasswordHash: s.passwords.Hash(*in.Password)}
+		if err := s.store.CreateUser(r.Context(), u); err != nil {
+			return err
+		}
+		status = http.StatusCreated
+	}
+	if _, err := s.store.AcceptInvite(r.Context(), inv.ID, u.ID); err != nil {
+		return err
+	}
+	projects, err := s.store.Projects(r.Context(), inv.OrganizationID)
+	if err != nil {
+		return err
+	}
+	u.CurrentOrganizationID = inv.OrganizationID
+	if len(projects) > 0 {
+		u.CurrentProjectID = projects[0].ID
+	}
+	if err := s.store.UpdateUser(r.Context(), u); err != nil {
+		return err
+	}
+	if c.user == nil {
+		if err := s.startSession(w, r, u); err != nil {
+			return err
+		}
+	}
+	return s.writeMeStatus(w, r, u, status)
+}
+
+type projectBody struct {
+	ID           int64     `json:"id"`
+	UUID         string    `json:"uuid"`
+	Name         string    `json:"name"`
+	Organization string    `json:"organization"`
+	APIToken     string    `json:"api_token"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+func projectOut(p *gatehouse.Project) projectBody {
+	return projectBody{ID: p.ID, UUID: p.UUID, Name: p.Name, Organization: p.OrganizationID, APIToken: p.APIToken, CreatedAt: p.CreatedAt.UTC()}
+}
+
+// handleProjectList serves GET /api/projects: the current organization's
+// projects that the caller may enter.
+func (s *Server) handleProjectList(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := s.resolveOrg(r.Context(), c, "@current"); err != nil {
+		return err
+	}
+	ps, err := s.store.Projects(r.Context(), c.org.ID)
+	if err != nil {
+		return err
+	}
+	out := []projectBody{}
+	for i := range ps {
+		if _, ok := c.snap.ProjectAccess(c.user.ID, ps[i].ID); ok {
+			out = append(out, projectOut(&ps[i]))
+		}
+	}
+	return listOf(w, r, out)
+}
+
+// handleProjectCreate serves POST /api/projects (admin+ of the current organization).
+func (s *Server) handleProjectCreate(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := s.resolveOrg(r.Context(), c, "@current"); err != nil {
+		return err
+	}
+	if c.membership() < access.AdminLevel {
+		return gatehouse.Errorf(gatehouse.EPermissionDenied, "You need to have admin level or higher.")
+	}
+	name, err := readOrgName(r)
+	if err != nil {
+		return err
+	}
+	p := &gatehouse.Project{OrganizationID: c.org.ID, Name: name}
+	if err := s.store.CreateProject(r.Context(), p); err != nil {
+		return err
+	}
+	encode(w, http.StatusCreated, projectOut(p))
+	return nil
+}
+
+// handleProjectGet serves GET /api/projects/{project}.
+func (s *Server) handleProjectGet(w http.ResponseWriter, r *http.Request, c *call) error {
+	encode(w, http.StatusOK, projectOut(c.project))
+	return nil
+}
+
+// handleProjectUpdate serves PATCH /api/projects/{project}.
+func (s *Server) handleProjectUpdate(w http.ResponseWriter, r *http.Request, c *call) error {
+	name, err := readOrgName(r)
+	if err != nil {
+		return err
+	}
+	p := *c.project
+	p.Name = name
+	if err := s.store.UpdateProject(r.Context(), &p); err != nil {
+		return err
+	}
+	encode(w, http.StatusOK, projectOut(&p))
+	return nil
+}
+
+// handleProjectDelete serves DELETE /api/projects/{project}.
+func (s *Server) handleProjectDelete(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := s.store.DeleteProject(r.Context(), c.project.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

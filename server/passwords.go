@@ -1,0 +1,80 @@
+package server
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"strings"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Passwords hashes with argon2id. Each hash costs Memory KiB, so hashing is
+// bounded to Concurrency at a time: a burst of logins must not exhaust memory.
+type Passwords struct {
+	Memory      uint32 // KiB; 0 = 64 MiB
+	Time        uint32 // passes; 0 = 1
+	Threads     uint8  // 0 = 2
+	Concurrency int    // 0 = 2
+	sem         chan struct{}
+	dummy       string
+}
+
+func (p *Passwords) init() {
+	if p.Memory == 0 {
+		p.Memory = 64 * 1024
+	}
+	if p.Time == 0 {
+		p.Time = 1
+	}
+	if p.Threads == 0 {
+		p.Threads = 2
+	}
+	if p.Concurrency == 0 {
+		p.Concurrency = 2
+	}
+	p.sem = make(chan struct{}, p.Concurrency)
+	// A hash to check unknown accounts against, so that a login for an
+	// unknown email costs as much as one for a known email.
+	p.dummy = p.Hash("gatehouse-dummy-password")
+}
+
+// Hash returns a PHC-format argon2id hash of password.
+func (p *Passwords) Hash(password string) string {
+	salt := make([]byte, 16)
+	_, _ = rand.Read(salt)
+	p.sem <- struct{}{}
+	key := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, 32)
+	<-p.sem
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
+}
+
+// Check reports whether password matches hash, in constant time. An empty
+// hash (unknown user) is checked against a dummy to keep timing uniform.
+func (p *Passwords) Check(hash, password string) bool {
+	known := hash != ""
+	if !known {
+		hash = p.dummy
+	}
+	parts := strings.Split(hash, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return false
+	}
+	var mem, t uint32
+	var threads uint8
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &mem, &t, &threads); err != nil {
+		return false
+	}
+	b64 := base64.RawStdEncoding
+	salt, err1 := b64.DecodeString(parts[4])
+	want, err2 := b64.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || mem > 1<<21 || t > 16 {
+		return false
+	}
+	p.sem <- struct{}{}
+	got := argon2.IDKey([]byte(password), salt, t, mem, threads, uint32(len(want)))
+	<-p.sem
+	return subtle.ConstantTimeCompare(got, want) == 1 && known
+}

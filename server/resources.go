@@ -1,0 +1,239 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"sync"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/access"
+)
+
+// userCache memoises nested users within one request, so a list page costs
+// one lookup per distinct creator rather than one per row.
+type userCache struct {
+	s  *Server
+	mu sync.Mutex
+	m  map[int64]*userBasic
+}
+
+func (s *Server) newUserCache() *userCache { return &userCache{s: s, m: map[int64]*userBasic{}} }
+
+func (uc *userCache) get(r *http.Request, id int64) *userBasic {
+	if id == 0 {
+		return nil
+	}
+	uc.mu.Lock()
+	defer uc.mu.Unlock()
+	if u, ok := uc.m[id]; ok {
+		return u
+	}
+	u, err := uc.s.store.User(r.Context(), id)
+	if err != nil {
+		uc.m[id] = nil
+		return nil
+	}
+	uc.m[id] = basicUser(u)
+	return uc.m[id]
+}
+
+// resourceOut serializes res with the caller's decision on it.
+func (s *Server) resourceOut(r *http.Request, res *gatehouse.Resource, d access.Decision, users *userCache) map[string]any {
+	spec := &kindSpecs[res.Kind]
+	var data map[string]json.RawMessage
+	_ = json.Unmarshal(res.Data, &data)
+	out := make(map[string]any, len(data)+10)
+	for k, v := range data {
+		out[k] = v
+	}
+	if spec.stringID {
+		out["id"] = res.Key
+	} else {
+		out["id"] = res.ID
+		if spec.keyField != "" {
+			out[spec.keyField] = res.Key
+		}
+	}
+	if spec.derive != nil {
+		spec.derive(data, out)
+	}
+	out["created_by"] = users.get(r, res.CreatedBy)
+	out["created_at"] = res.CreatedAt.UTC()
+	out["updated_at"] = res.UpdatedAt.UTC()
+	out["deleted"] = res.Deleted
+	out["can_edit"] = d.CanEdit()
+	out["user_access_level"] = d.Level.String()
+	return out
+}
+
+// readResource decodes a resource body: the kind's fields, plus the shared
+// "deleted" flag and the natural key where the client may set it.
+func readResource(r *http.Request) (map[string]json.RawMessage, error) {
+	in := map[string]json.RawMessage{}
+	if err := decode(r, &in); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// keyFrom reads the natural key from in, if the kind has one the client sets.
+func (spec *kindSpec) keyFrom(in map[string]json.RawMessage) (string, bool, error) {
+	if spec.keyField == "" || spec.generateKey != nil && !spec.stringID {
+		return "", false, nil
+	}
+	raw, ok := in[spec.keyField]
+	if !ok {
+		return "", false, nil
+	}
+	var key string
+	if err := json.Unmarshal(raw, &key); err != nil {
+		return "", false, gatehouse.FieldError(gatehouse.EInvalid, spec.keyField, "Expected a string.")
+	}
+	if key == "" {
+		return "", false, gatehouse.FieldError(gatehouse.EBlank, spec.keyField, "This field may not be blank.")
+	}
+	if spec.checkKey != nil {
+		if err := spec.checkKey(key); err != nil {
+			return "", false, err
+		}
+	}
+	return key, true, nil
+}
+
+// handleResourceList serves GET /api/projects/{project}/{kind}: one light
+// query for every live object, the decision in memory for each, then one
+// query for the page. Objects the caller may not view are left out, and
+// count agrees.
+func (s *Server) handleResourceList(k access.Kind) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, c *call) error {
+		limit, offset, err := paging(r)
+		if err != nil {
+			return err
+		}
+		heads, err := s.store.ResourceHeads(r.Context(), c.project.ID, k)
+		if err != nil {
+			return err
+		}
+		ids := make([]int64, 0, limit)
+		decisions := make(map[int64]access.Decision, limit)
+		count := 0
+		for _, h := range heads {
+			d := c.snap.Decide(c.user.ID, h)
+			if !d.CanView() {
+				continue
+			}
+			if count >= offset && len(ids) < limit {
+				ids = append(ids, h.ID)
+				decisions[h.ID] = d
+			}
+			count++
+		}
+		rows, err := s.store.ResourcesByID(r.Context(), ids)
+		if err != nil {
+			return err
+		}
+		users := s.newUserCache()
+		results := make([]map[string]any, len(rows))
+		for i := range rows {
+			results[i] = s.resourceOut(r, &rows[i], decisions[rows[i].ID], users)
+		}
+		encode(w, http.StatusOK, newPage(r, count, limit, offset, results))
+		return nil
+	}
+}
+
+// handleResourceCreate serves POST /api/projects/{project}/{kind}; the
+// caller becomes the creator, and so the object's manager.
+func (s *Server) handleResourceCreate(k access.Kind) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, c *call) error {
+		spec := &kindSpecs[k]
+		in, err := readResource(r)
+		if err != nil {
+			return err
+		}
+		data := map[string]json.RawMessage{}
+		if err := spec.apply(in, data, true); err != nil {
+			return err
+		}
+		res := &gatehouse.Resource{Kind: k, ProjectID: c.project.ID, CreatedBy: c.user.ID}
+		key, ok, err := spec.keyFrom(in)
+		if err != nil {
+			return err
+		}
+		switch {
+		case ok:
+			res.Key = key
+		case spec.generateKey != nil:
+			res.Key = spec.generateKey()
+		}
+		if spec.keyField != "" {
+			delete(data, spec.keyField)
+		}
+		if res.Data, err = json.Marshal(data); err != nil {
+			return err
+		}
+		if err := s.store.CreateResource(r.Context(), res); err != nil {
+			return err
+		}
+		encode(w, http.StatusCreated, s.resourceOut(r, res, c.snap.Decide(c.user.ID, res.Object()), s.newUserCache()))
+		return nil
+	}
+}
+
+// handleResourceGet serves GET /api/projects/{project}/{kind}/{id}.
+func (s *Server) handleResourceGet(w http.ResponseWriter, r *http.Request, c *call) error {
+	encode(w, http.StatusOK, s.resourceOut(r, c.res, c.decision, s.newUserCache()))
+	return nil
+}
+
+// handleResourceUpdate serves PATCH and PUT /api/projects/{project}/{kind}/{id};
+// {"deleted": true} soft-deletes, as in PostHog.
+func (s *Server) handleResourceUpdate(w http.ResponseWriter, r *http.Request, c *call) error {
+	spec := &kindSpecs[c.kind]
+	in, err := readResource(r)
+	if err != nil {
+		return err
+	}
+	res := *c.res
+	data := map[string]json.RawMessage{}
+	if err := json.Unmarshal(res.Data, &data); err != nil {
+		return err
+	}
+	if err := spec.apply(in, data, false); err != nil {
+		return err
+	}
+	if !spec.stringID {
+		key, ok, err := spec.keyFrom(in)
+		if err != nil {
+			return err
+		}
+		if ok {
+			res.Key = key
+		}
+	}
+	if spec.keyField != "" {
+		delete(data, spec.keyField)
+	}
+	if raw, ok := in["deleted"]; ok {
+		if err := json.Unmarshal(raw, &res.Deleted); err != nil {
+			return gatehouse.FieldError(gatehouse.EInvalid, "deleted", "Must be a valid boolean.")
+		}
+	}
+	if res.Data, err = json.Marshal(data); err != nil {
+		return err
+	}
+	if err := s.store.UpdateResource(r.Context(), &res); err != nil {
+		return err
+	}
+	encode(w, http.StatusOK, s.resourceOut(r, &res, c.decision, s.newUserCache()))
+	return nil
+}
+
+// handleResourceDelete serves DELETE /api/projects/{project}/{kind}/{id}.
+func (s *Server) handleResourceDelete(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := s.store.DeleteResource(r.Context(), c.res.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,88 @@
+// Package server is Gatehouse's HTTP layer: every route is registered in
+// routes.go with its authorization, handlers decode, call the store and ask
+// the access snapshot, and errors leave through one helper in PostHog's shape.
+package server
+
+import (
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/access"
+	"github.com/gatehouse/gatehouse/license"
+)
+
+// Config is everything the server depends on; nothing is global.
+type Config struct {
+	Store  gatehouse.Store
+	Logger *slog.Logger
+	Now    func() time.Time
+	Plan   license.Plan
+	// OpenSignup lets anyone sign up; otherwise only the first user can.
+	OpenSignup bool
+	// Passwords hashes and checks passwords; the zero value is production
+	// strength (argon2id, 64 MiB).
+	Passwords Passwords
+	// SecureCookies marks the session cookie Secure (set behind HTTPS).
+	SecureCookies bool
+}
+
+// Server is the http.Handler of the whole API.
+type Server struct {
+	store      gatehouse.Store
+	log        *slog.Logger
+	now        func() time.Time
+	plan       license.Plan
+	openSignup bool
+	passwords  *Passwords
+	secure     bool
+	mux        *http.ServeMux
+	routes     []route
+	cop        *http.CrossOriginProtection
+	limiter    *loginLimiter
+
+	mu        sync.Mutex
+	snapshots map[string]cachedSnapshot
+}
+
+type cachedSnapshot struct {
+	revision int64
+	snap     *access.Snapshot
+}
+
+// New returns the API's handler.
+func New(cfg Config) *Server {
+	s := &Server{
+		store:      cfg.Store,
+		log:        cfg.Logger,
+		now:        cfg.Now,
+		plan:       cfg.Plan,
+		openSignup: cfg.OpenSignup,
+		passwords:  &cfg.Passwords,
+		secure:     cfg.SecureCookies,
+		mux:        http.NewServeMux(),
+		cop:        http.NewCrossOriginProtection(),
+		limiter:    newLoginLimiter(),
+		snapshots:  make(map[string]cachedSnapshot),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.plan == "" {
+		s.plan = license.Free
+	}
+	s.passwords.init()
+	s.registerRoutes()
+	return s
+}
+
+// enforced reports whether role-based access applies at all (PostHog: an
+// enterprise feature; without it every member edits everything).
+func (s *Server) enforced() bool {
+	return s.plan.Has(license.FeatureRoleBasedAccess)
+}

@@ -1,0 +1,342 @@
+package server
+
+import (
+	"net/http"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// userBasic is PostHog's nested user shape.
+type userBasic struct {
+	ID         int64  `json:"id"`
+	UUID       string `json:"uuid"`
+	DistinctID string `json:"distinct_id"`
+	FirstName  string `json:"first_name"`
+	Email      string `json:"email"`
+}
+
+func basicUser(u *gatehouse.User) *userBasic {
+	if u == nil {
+		return nil
+	}
+	return &userBasic{ID: u.ID, UUID: u.UUID, DistinctID: u.DistinctID, FirstName: u.FirstName, Email: u.Email}
+}
+
+type idName struct {
+	ID   any    `json:"id"`
+	Name string `json:"name"`
+}
+
+type orgSummary struct {
+	ID              string `json:"id"`
+	Name            string `json:"name"`
+	MembershipLevel int    `json:"membership_level"`
+}
+
+type meBody struct {
+	userBasic
+	Organization  *idName      `json:"organization"`
+	Organizations []orgSummary `json:"organizations"`
+	Team          *idName      `json:"team"`
+}
+
+const (
+	maxNameLength     = 400
+	minPasswordLength = 8
+	maxPasswordLength = 256
+)
+
+func validEmail(email string) bool {
+	a, err := mail.ParseAddress(email)
+	return err == nil && a.Address == email && len(email) <= 254
+}
+
+func checkText(attr, v string, required bool, maxLen int) error {
+	if required && strings.TrimSpace(v) == "" {
+		return gatehouse.FieldError(gatehouse.ERequired, attr, "This field is required.")
+	}
+	if len([]rune(v)) > maxLen {
+		return gatehouse.FieldError(gatehouse.EMaxLength, attr, "Ensure this field has no more than "+itoa(maxLen)+" characters.")
+	}
+	return nil
+}
+
+func checkPassword(p *string) error {
+	if p == nil || *p == "" {
+		return gatehouse.FieldError(gatehouse.ERequired, "password", "This field is required.")
+	}
+	if len(*p) < minPasswordLength {
+		return gatehouse.FieldError(gatehouse.EInvalid, "password", "This password is too short. It must contain at least 8 characters.")
+	}
+	if len(*p) > maxPasswordLength {
+		return gatehouse.FieldError(gatehouse.EMaxLength, "password", "Ensure this field has no more than 256 characters.")
+	}
+	return nil
+}
+
+// handleSignup serves POST /api/signup: the first user (or anyone, with
+// --open-signup) becomes owner of a new organization with one project.
+func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in struct {
+		Email            *string `json:"email"`
+		Password         *string `json:"password"`
+		FirstName        *string `json:"first_name"`
+		OrganizationName *string `json:"organization_name"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if !s.openSignup {
+		n, err := s.store.CountUsers(r.Context())
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return gatehouse.Errorf(gatehouse.EPermissionDenied, "Signup is closed on this instance: ask an admin for an invite.")
+		}
+	}
+	email := strings.TrimSpace(deref(in.Email))
+	if email == "" {
+		return gatehouse.FieldError(gatehouse.ERequired, "email", "This field is required.")
+	}
+	if !validEmail(email) {
+		return gatehouse.FieldError(gatehouse.EInvalid, "email", "Enter a valid email address.")
+	}
+	if err := checkPassword(in.Password); err != nil {
+		return err
+	}
+	first := strings.TrimSpace(deref(in.FirstName))
+	if err := checkText("first_name", first, true, 150); err != nil {
+		return err
+	}
+	orgName := strings.TrimSpace(deref(in.OrganizationName))
+	if orgName == "" {
+		orgName = first + "'s organization"
+	}
+	if err := checkText("organization_name", orgName, true, 64); err != nil {
+		return err
+	}
+	u := &gatehouse.User{Email: email, FirstName: first, PasswordHash: s.passwords.Hash(*in.Password)}
+	if err := s.store.CreateUser(r.Context(), u); err != nil {
+		return err
+	}
+	org := &gatehouse.Organization{Name: orgName}
+	p := &gatehouse.Project{Name: "Default project"}
+	if err := s.store.CreateOrganization(r.Context(), org, u.ID, p); err != nil {
+		return err
+	}
+	u.CurrentOrganizationID, u.CurrentProjectID = org.ID, p.ID
+	if err := s.store.UpdateUser(r.Context(), u); err != nil {
+		return err
+	}
+	if err := s.startSession(w, r, u); err != nil {
+		return err
+	}
+	encode(w, http.StatusCreated, struct {
+		userBasic
+		Organization idName `json:"organization"`
+		Team         idName `json:"team"`
+	}{*basicUser(u), idName{org.ID, org.Name}, idName{p.ID, p.Name}})
+	return nil
+}
+
+// handleLogin serves POST /api/login.
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in struct {
+		Email    *string `json:"email"`
+		Password *string `json:"password"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if deref(in.Email) == "" {
+		return gatehouse.FieldError(gatehouse.ERequired, "email", "This field is required.")
+	}
+	if deref(in.Password) == "" {
+		return gatehouse.FieldError(gatehouse.ERequired, "password", "This field is required.")
+	}
+	if err := s.limiter.allow(r, strings.ToLower(*in.Email), s.now()); err != nil {
+		return err
+	}
+	u, err := s.store.UserByEmail(r.Context(), strings.TrimSpace(*in.Email))
+	if err != nil && gatehouse.ErrorCode(err) != gatehouse.ENotFound {
+		return err
+	}
+	hash := ""
+	if u != nil {
+		hash = u.PasswordHash
+	}
+	// Unknown email and wrong password are answered alike, after the same work.
+	if !s.passwords.Check(hash, *in.Password) {
+		s.limiter.fail(r, strings.ToLower(*in.Email), s.now())
+		return gatehouse.Errorf(gatehouse.EAuthenticationFailed, "Invalid email or password.")
+	}
+	if err := s.startSession(w, r, u); err != nil {
+		return err
+	}
+	return s.writeMeStatus(w, r, u, http.StatusOK)
+}
+
+// handleLogout serves POST /api/logout.
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := s.endSession(w, r); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// handleMeGet serves GET /api/users/@me.
+func (s *Server) handleMeGet(w http.ResponseWriter, r *http.Request, c *call) error {
+	return s.writeMeStatus(w, r, c.user, http.StatusOK)
+}
+
+// handleMeUpdate serves PATCH /api/users/@me: the name, or switching the
+// current organization or project.
+func (s *Server) handleMeUpdate(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in struct {
+		FirstName              *string `json:"first_name"`
+		SetCurrentOrganization *string `json:"set_current_organization"`
+		SetCurrentTeam         *int64  `json:"set_current_team"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	u := *c.user
+	if in.FirstName != nil {
+		if err := checkText("first_name", *in.FirstName, true, 150); err != nil {
+			return err
+		}
+		u.FirstName = strings.TrimSpace(*in.FirstName)
+	}
+	if in.SetCurrentOrganization != nil {
+		oc := &call{user: c.user}
+		if err := s.resolveOrg(r.Context(), oc, *in.SetCurrentOrganization); err != nil {
+			if gatehouse.ErrorCode(err) == gatehouse.ENotFound {
+				return gatehouse.FieldError(gatehouse.EDoesNotExist, "set_current_organization", "Organization does not exist.")
+			}
+			return err
+		}
+		u.CurrentOrganizationID = oc.org.ID
+		// Follow PostHog: switching organization lands in one of its projects.
+		projects, err := s.store.Projects(r.Context(), oc.org.ID)
+		if err != nil {
+			return err
+		}
+		u.CurrentProjectID = 0
+		for _, p := range projects {
+			if _, ok := oc.snap.ProjectAccess(u.ID, p.ID); ok {
+				u.CurrentProjectID = p.ID
+				break
+			}
+		}
+	}
+	if in.SetCurrentTeam != nil {
+		pc := &call{user: c.user}
+		if err := s.resolveProject(r.Context(), pc, itoa64(*in.SetCurrentTeam)); err != nil {
+			if gatehouse.ErrorCode(err) == gatehouse.ENotFound {
+				return gatehouse.FieldError(gatehouse.EDoesNotExist, "set_current_team", "Project does not exist.")
+			}
+			return err
+		}
+		u.CurrentProjectID = pc.project.ID
+		u.CurrentOrganizationID = pc.org.ID
+	}
+	if err := s.store.UpdateUser(r.Context(), &u); err != nil {
+		return err
+	}
+	return s.writeMeStatus(w, r, &u, http.StatusOK)
+}
+
+func (s *Server) writeMeStatus(w http.ResponseWriter, r *http.Request, u *gatehouse.User, status int) error {
+	orgs, err := s.store.OrganizationsOf(r.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	body := meBody{userBasic: *basicUser(u), Organizations: make([]orgSummary, 0, len(orgs))}
+	for _, o := range orgs {
+		body.Organizations = append(body.Organizations, orgSummary{ID: o.ID, Name: o.Name, MembershipLevel: o.Level})
+		if o.ID == u.CurrentOrganizationID {
+			body.Organization = &idName{o.ID, o.Name}
+		}
+	}
+	if u.CurrentProjectID != 0 && body.Organization != nil {
+		if p, err := s.store.Project(r.Context(), u.CurrentProjectID); err == nil && p.OrganizationID == u.CurrentOrganizationID {
+			body.Team = &idName{p.ID, p.Name}
+		}
+	}
+	encode(w, status, body)
+	return nil
+}
+
+type apiKeyBody struct {
+	ID         string     `json:"id"`
+	Label      string     `json:"label"`
+	Value      string     `json:"value,omitempty"`
+	MaskValue  string     `json:"mask_value"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+}
+
+func apiKeyOut(k *gatehouse.APIKey) apiKeyBody {
+	return apiKeyBody{ID: k.ID, Label: k.Label, MaskValue: k.MaskValue, CreatedAt: k.CreatedAt.UTC(), LastUsedAt: k.LastUsedAt}
+}
+
+// handleAPIKeyList serves GET /api/personal_api_keys (values are never shown again).
+func (s *Server) handleAPIKeyList(w http.ResponseWriter, r *http.Request, c *call) error {
+	keys, err := s.store.APIKeys(r.Context(), c.user.ID)
+	if err != nil {
+		return err
+	}
+	out := make([]apiKeyBody, len(keys))
+	for i := range keys {
+		out[i] = apiKeyOut(&keys[i])
+	}
+	// PostHog answers this endpoint with a plain array.
+	encode(w, http.StatusOK, out)
+	return nil
+}
+
+// handleAPIKeyCreate serves POST /api/personal_api_keys: the value is shown
+// in this answer only; the database keeps its hash.
+func (s *Server) handleAPIKeyCreate(w http.ResponseWriter, r *http.Request, c *call) error {
+	var in struct {
+		Label *string `json:"label"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	label := strings.TrimSpace(deref(in.Label))
+	if err := checkText("label", label, true, 40); err != nil {
+		return err
+	}
+	value := apiKeyPrefix + randomToken(32)
+	k := &gatehouse.APIKey{UserID: c.user.ID, Label: label, ValueHash: hashToken(value), MaskValue: apiKeyPrefix + "…" + value[len(value)-4:]}
+	if err := s.store.CreateAPIKey(r.Context(), k); err != nil {
+		return err
+	}
+	out := apiKeyOut(k)
+	out.Value = value
+	encode(w, http.StatusCreated, out)
+	return nil
+}
+
+// handleAPIKeyDelete serves DELETE /api/personal_api_keys/{id}.
+func (s *Server) handleAPIKeyDelete(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := s.store.DeleteAPIKey(r.Context(), c.user.ID, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

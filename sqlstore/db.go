@@ -1,0 +1,282 @@
+// Package sqlstore implements gatehouse.Store on SQLite (modernc.org/sqlite, pure Go) and on
+// PostgreSQL (pgx), with one SQL text for both wherever the engines agree.
+//
+// Both engines see the same values: UUID ids are text, timestamps are UTC with microsecond
+// precision (text in SQLite, timestamptz in PostgreSQL), a resource's Data and an activity's
+// changes are JSON kept as text, so they come back byte for byte as written.
+//
+// Every method that changes who may do what runs in one transaction that first locks the
+// organization's row, writes the change and its activity-log row, and bumps the
+// organization's rules_revision. Locking first serialises the permission changes of one
+// organization, so each can read the state it changes ("before") without racing another.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// The dialects Dialect reports.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
+var migrations embed.FS
+
+// DB is a gatehouse.Store on a SQLite or PostgreSQL database.
+type DB struct {
+	db      *sql.DB
+	pool    *pgxpool.Pool // PostgreSQL only
+	dialect string
+	now     func() time.Time
+	// forUpdate ends a SELECT that locks the rows it reads. SQLite has no row locks and
+	// needs none: every write transaction begins IMMEDIATE and so holds the one write lock.
+	forUpdate string
+}
+
+var _ gatehouse.Store = (*DB)(nil)
+
+// Open connects to databaseURL, applies any pending migrations and returns the store.
+//
+// databaseURL is "sqlite:PATH" (PATH may be ":memory:", one connection then) or a
+// PostgreSQL URL ("postgres://…" or "postgresql://…"). now is the clock for every
+// timestamp the store sets; nil means time.Now.
+func Open(ctx context.Context, databaseURL string, now func() time.Time) (*DB, error) {
+	db, err := open(ctx, databaseURL, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Migrate applies any pending migrations to the database at databaseURL and disconnects.
+// Several processes may run it at once against PostgreSQL: they migrate one at a time.
+func Migrate(ctx context.Context, databaseURL string) error {
+	db, err := open(ctx, databaseURL, nil)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.migrate(ctx)
+}
+
+func open(ctx context.Context, databaseURL string, now func() time.Time) (*DB, error) {
+	if now == nil {
+		now = time.Now
+	}
+	db := &DB{now: now}
+	switch {
+	case strings.HasPrefix(databaseURL, "sqlite:"):
+		path := strings.TrimPrefix(databaseURL, "sqlite:")
+		path = strings.TrimPrefix(path, "//") // sqlite:///abs/path
+		if path == "" {
+			return nil, fmt.Errorf("sqlstore: %q names no file", databaseURL)
+		}
+		dsn, memory := sqliteDSN(path)
+		sqlDB, err := sql.Open("sqlite", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
+		}
+		if memory {
+			// Every connection to :memory: is a database of its own: keep one, forever.
+			sqlDB.SetMaxOpenConns(1)
+			sqlDB.SetConnMaxLifetime(0)
+			sqlDB.SetConnMaxIdleTime(0)
+		}
+		db.db, db.dialect = sqlDB, SQLite
+	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
+		pool, err := pgxpool.New(ctx, databaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: open postgres: %w", err)
+		}
+		db.db, db.pool, db.dialect = stdlib.OpenDBFromPool(pool), pool, Postgres
+		db.forUpdate = " FOR UPDATE"
+	default:
+		return nil, fmt.Errorf("sqlstore: unsupported database URL %q: want sqlite:PATH or postgres://…", redact(databaseURL))
+	}
+	if err := db.db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlstore: connect to %s: %w", db.dialect, err)
+	}
+	return db, nil
+}
+
+// sqliteDSN returns modernc's DSN for path: WAL so that readers never wait for the writer,
+// a busy timeout so that writers queue instead of failing, foreign keys (off by default in
+// SQLite) for the cascades, and IMMEDIATE write transactions so that a transaction that
+// reads and then writes takes the write lock up front and cannot fail to upgrade.
+func sqliteDSN(path string) (dsn string, memory bool) {
+	params := "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_txlock=immediate"
+	memory = path == ":memory:" || strings.Contains(path, "mode=memory")
+	if !memory {
+		params = "_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&" + params
+	}
+	path = strings.TrimPrefix(path, "file:")
+	if strings.Contains(path, "?") {
+		return "file:" + path + "&" + params, memory
+	}
+	return "file:" + path + "?" + params, memory
+}
+
+// redact hides a password in a URL-looking string for error messages.
+func redact(s string) string {
+	if i, j := strings.Index(s, "://"), strings.LastIndex(s, "@"); i >= 0 && j > i {
+		return s[:i+3] + "…" + s[j:]
+	}
+	return s
+}
+
+// migrate applies the embedded migrations of db's dialect with goose. On PostgreSQL a
+// session-level advisory lock makes replicas that start together migrate one at a time.
+func (db *DB) migrate(ctx context.Context) error {
+	dir, dialect := "migrations/sqlite", goose.DialectSQLite3
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	if db.dialect == Postgres {
+		dir, dialect = "migrations/postgres", goose.DialectPostgres
+		// Retry every second for up to five minutes: a replica waits for another's migration.
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
+		if err != nil {
+			return fmt.Errorf("sqlstore: migration lock: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	fsys, err := fs.Sub(migrations, dir)
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(dialect, db.db, fsys, opts...)
+	if err != nil {
+		return fmt.Errorf("sqlstore: migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	return nil
+}
+
+// Dialect returns "sqlite" or "postgres".
+func (db *DB) Dialect() string { return db.dialect }
+
+// Close closes the database.
+func (db *DB) Close() error {
+	err := db.db.Close()
+	if db.pool != nil {
+		db.pool.Close()
+	}
+	return err
+}
+
+// Ping reports whether the database answers.
+func (db *DB) Ping(ctx context.Context) error { return db.db.PingContext(ctx) }
+
+// clock returns the current time as the store keeps it: UTC, to the microsecond.
+func (db *DB) clock() time.Time { return db.now().UTC().Truncate(time.Microsecond) }
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// tx runs fn in a read-write transaction, committing when fn returns nil.
+func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return db.inTx(ctx, nil, fn)
+}
+
+// readTx runs fn in a read-only transaction that sees one snapshot throughout: REPEATABLE
+// READ on PostgreSQL; on SQLite a deferred transaction, whose WAL snapshot is fixed at its
+// first read.
+func (db *DB) readTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return db.inTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}, fn)
+}
+
+func (db *DB) inTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx) error) error {
+	if opts != nil && db.dialect == SQLite {
+		// modernc ignores the isolation level; ReadOnly alone makes the BEGIN deferred.
+		opts = &sql.TxOptions{ReadOnly: true}
+	}
+	tx, err := db.db.BeginTx(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// newID returns a new UUID for a row. Version 7 UUIDs grow with time, which keeps the
+// primary-key indexes append-mostly and makes "created_at, id" a stable order.
+func newID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return id.String()
+}
+
+// affected turns "no row changed" into ENotFound.
+func affected(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return gatehouse.NotFound()
+	}
+	return nil
+}
+
+// notFound turns sql.ErrNoRows into ENotFound.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return gatehouse.NotFound()
+	}
+	return err
+}
+
+// lockOrganization locks the organization's row for the rest of tx (see the package
+// comment) and returns ENotFound when it does not exist.
+func (db *DB) lockOrganization(ctx context.Context, tx *sql.Tx, orgID string) error {
+	var rev int64
+	err := tx.QueryRowContext(ctx, `SELECT rules_revision FROM organizations WHERE id = $1`+db.forUpdate, orgID).Scan(&rev)
+	return notFound(err)
+}
+
+// placeholders returns "$from, $from+1, …" for n parameters.
+func placeholders(from, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d", from+i)
+	}
+	return b.String()
+}

@@ -1,0 +1,284 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/access"
+)
+
+// organizationColumns selects an organization, unqualified or (joined as o) qualified.
+const (
+	organizationColumns  = `id, name, created_at, updated_at, rules_revision`
+	organizationColumnsO = `o.id, o.name, o.created_at, o.updated_at, o.rules_revision`
+)
+
+func organizationScanners(o *gatehouse.Organization) []any {
+	return []any{&o.ID, &o.Name, scanTime(&o.CreatedAt), scanTime(&o.UpdatedAt), &o.RulesRevision}
+}
+
+// CreateOrganization inserts org (setting ID, CreatedAt, UpdatedAt), makes owner its owner
+// and inserts first as its first project, in one transaction. ENotFound when owner does
+// not exist. Creating an organization is not a permission change: its revision starts at 0.
+func (db *DB) CreateOrganization(ctx context.Context, org *gatehouse.Organization, owner int64, first *gatehouse.Project) error {
+	now := db.clock()
+	o := *org
+	o.ID, o.CreatedAt, o.UpdatedAt, o.RulesRevision = newID(), now, now, 0
+	p := *first
+	p.OrganizationID = o.ID
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO organizations (id, name, created_at, updated_at, rules_revision) VALUES ($1, $2, $3, $4, 0)`,
+			o.ID, o.Name, ts(now), ts(now)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO memberships (id, organization_id, user_id, level, joined_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			newID(), o.ID, owner, access.OwnerLevel, ts(now), ts(now)); err != nil {
+			return missingParent(err, gatehouse.NotFound())
+		}
+		return db.insertProject(ctx, tx, &p)
+	})
+	if err != nil {
+		return err
+	}
+	*org, *first = o, p
+	return nil
+}
+
+// Organization returns the organization with this id.
+func (db *DB) Organization(ctx context.Context, id string) (*gatehouse.Organization, error) {
+	var o gatehouse.Organization
+	err := db.db.QueryRowContext(ctx, `SELECT `+organizationColumns+` FROM organizations WHERE id = $1`, id).
+		Scan(organizationScanners(&o)...)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return &o, nil
+}
+
+// OrganizationsOf lists the organizations userID belongs to, oldest membership first.
+func (db *DB) OrganizationsOf(ctx context.Context, userID int64) ([]gatehouse.UserOrganization, error) {
+	rows, err := db.db.QueryContext(ctx, `
+		SELECT `+organizationColumnsO+`, m.level
+		FROM memberships m JOIN organizations o ON o.id = m.organization_id
+		WHERE m.user_id = $1
+		ORDER BY m.joined_at, m.id`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []gatehouse.UserOrganization{}
+	for rows.Next() {
+		var uo gatehouse.UserOrganization
+		if err := rows.Scan(append(organizationScanners(&uo.Organization), &uo.Level)...); err != nil {
+			return nil, err
+		}
+		out = append(out, uo)
+	}
+	return out, rows.Err()
+}
+
+// UpdateOrganization saves Name and sets UpdatedAt; org is filled in with the stored row.
+func (db *DB) UpdateOrganization(ctx context.Context, org *gatehouse.Organization) error {
+	var o gatehouse.Organization
+	err := db.db.QueryRowContext(ctx, `
+		UPDATE organizations SET name = $1, updated_at = $2 WHERE id = $3
+		RETURNING `+organizationColumns,
+		org.Name, ts(db.clock()), org.ID).Scan(organizationScanners(&o)...)
+	if err != nil {
+		return notFound(err)
+	}
+	*org = o
+	return nil
+}
+
+// DeleteOrganization removes the organization and, by cascade, everything in it.
+func (db *DB) DeleteOrganization(ctx context.Context, id string) error {
+	return affected(db.db.ExecContext(ctx, `DELETE FROM organizations WHERE id = $1`, id))
+}
+
+const membershipColumns = `m.id, m.organization_id, m.level, m.joined_at, m.updated_at, ` + userColumns
+
+func scanMembership(s scanner, m *gatehouse.Membership) error {
+	dest := []any{&m.ID, &m.OrganizationID, &m.Level, scanTime(&m.JoinedAt), scanTime(&m.UpdatedAt)}
+	return s.Scan(append(dest, userScanners(&m.User, false)...)...)
+}
+
+// Members lists an organization's memberships with users, oldest first.
+func (db *DB) Members(ctx context.Context, orgID string) ([]gatehouse.Membership, error) {
+	rows, err := db.db.QueryContext(ctx, `
+		SELECT `+membershipColumns+`
+		FROM memberships m JOIN users u ON u.id = m.user_id
+		WHERE m.organization_id = $1
+		ORDER BY m.joined_at, m.id`, orgID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []gatehouse.Membership{}
+	for rows.Next() {
+		var m gatehouse.Membership
+		if err := scanMembership(rows, &m); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// Membership returns userID's membership of the organization.
+func (db *DB) Membership(ctx context.Context, orgID string, userID int64) (*gatehouse.Membership, error) {
+	return db.membership(ctx, db.db, orgID, userID)
+}
+
+func (db *DB) membership(ctx context.Context, q querier, orgID string, userID int64) (*gatehouse.Membership, error) {
+	var m gatehouse.Membership
+	err := scanMembership(q.QueryRowContext(ctx, `
+		SELECT `+membershipColumns+`
+		FROM memberships m JOIN users u ON u.id = m.user_id
+		WHERE m.organization_id = $1 AND m.user_id = $2`, orgID, userID), &m)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return &m, nil
+}
+
+// SetMemberLevel changes a member's level. Activity "Membership" "updated" with the level's
+// before and after; setting the level a member already has changes and records nothing.
+func (db *DB) SetMemberLevel(ctx context.Context, orgID string, userID int64, level int, actor int64) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.lockOrganization(ctx, tx, orgID); err != nil {
+			return err
+		}
+		var (
+			id     string
+			before int
+		)
+		err := tx.QueryRowContext(ctx, `SELECT id, level FROM memberships WHERE organization_id = $1 AND user_id = $2`,
+			orgID, userID).Scan(&id, &before)
+		if err != nil {
+			return notFound(err)
+		}
+		if before == level {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE memberships SET level = $1, updated_at = $2 WHERE id = $3`,
+			level, ts(db.clock()), id); err != nil {
+			return err
+		}
+		return db.record(ctx, tx, change{org: orgID, scope: scopeMembership, verb: updated, item: id, actor: actor,
+			changes: []gatehouse.Change{{Field: "level", Before: before, After: level}}})
+	})
+}
+
+// RemoveMember deletes the membership and, by cascade, the user's role memberships in the
+// organization and every rule targeting them there. Activity "Membership" "deleted" with
+// the user and level as before.
+func (db *DB) RemoveMember(ctx context.Context, orgID string, userID int64, actor int64) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.lockOrganization(ctx, tx, orgID); err != nil {
+			return err
+		}
+		var (
+			id    string
+			level int
+		)
+		err := tx.QueryRowContext(ctx, `SELECT id, level FROM memberships WHERE organization_id = $1 AND user_id = $2`,
+			orgID, userID).Scan(&id, &level)
+		if err != nil {
+			return notFound(err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM memberships WHERE id = $1`, id); err != nil {
+			return err
+		}
+		return db.record(ctx, tx, change{org: orgID, scope: scopeMembership, verb: deleted, item: id, actor: actor,
+			changes: []gatehouse.Change{{Field: "user", Before: userID, After: nil}, {Field: "level", Before: level, After: nil}}})
+	})
+}
+
+const inviteColumns = `id, organization_id, target_email, level, created_by, created_at`
+
+func scanInvite(s scanner, inv *gatehouse.Invite) error {
+	return s.Scan(&inv.ID, &inv.OrganizationID, &inv.TargetEmail, &inv.Level, orZero(&inv.CreatedBy), scanTime(&inv.CreatedAt))
+}
+
+// CreateInvite inserts inv, setting ID and CreatedAt. ENotFound when the organization does
+// not exist.
+func (db *DB) CreateInvite(ctx context.Context, inv *gatehouse.Invite) error {
+	inv.ID = newID()
+	inv.CreatedAt = db.clock()
+	_, err := db.db.ExecContext(ctx, `INSERT INTO invites (`+inviteColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+		inv.ID, inv.OrganizationID, inv.TargetEmail, inv.Level, nullable(inv.CreatedBy), ts(inv.CreatedAt))
+	return missingParent(err, gatehouse.NotFound())
+}
+
+// Invites lists an organization's invites, oldest first.
+func (db *DB) Invites(ctx context.Context, orgID string) ([]gatehouse.Invite, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT `+inviteColumns+` FROM invites WHERE organization_id = $1 ORDER BY created_at, id`, orgID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []gatehouse.Invite{}
+	for rows.Next() {
+		var inv gatehouse.Invite
+		if err := scanInvite(rows, &inv); err != nil {
+			return nil, err
+		}
+		out = append(out, inv)
+	}
+	return out, rows.Err()
+}
+
+// Invite returns the invite with this id.
+func (db *DB) Invite(ctx context.Context, id string) (*gatehouse.Invite, error) {
+	var inv gatehouse.Invite
+	if err := scanInvite(db.db.QueryRowContext(ctx, `SELECT `+inviteColumns+` FROM invites WHERE id = $1`, id), &inv); err != nil {
+		return nil, notFound(err)
+	}
+	return &inv, nil
+}
+
+// DeleteInvite removes one of the organization's invites.
+func (db *DB) DeleteInvite(ctx context.Context, orgID, id string) error {
+	return affected(db.db.ExecContext(ctx, `DELETE FROM invites WHERE id = $1 AND organization_id = $2`, id, orgID))
+}
+
+// AcceptInvite makes userID a member at the invite's level and deletes the invite, in one
+// transaction. Activity "Membership" "created" (actor userID) with user and level as after.
+// EUnique attr "user" when userID is already a member; nothing is written then.
+func (db *DB) AcceptInvite(ctx context.Context, inviteID string, userID int64) (*gatehouse.Membership, error) {
+	var m *gatehouse.Membership
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var inv gatehouse.Invite
+		if err := scanInvite(tx.QueryRowContext(ctx, `SELECT `+inviteColumns+` FROM invites WHERE id = $1`, inviteID), &inv); err != nil {
+			return notFound(err)
+		}
+		if err := db.lockOrganization(ctx, tx, inv.OrganizationID); err != nil {
+			return err
+		}
+		// The invite may have gone while this transaction waited for the lock.
+		if err := affected(tx.ExecContext(ctx, `DELETE FROM invites WHERE id = $1`, inviteID)); err != nil {
+			return err
+		}
+		now, id := db.clock(), newID()
+		_, err := tx.ExecContext(ctx, `
+			INSERT INTO memberships (id, organization_id, user_id, level, joined_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			id, inv.OrganizationID, userID, inv.Level, ts(now), ts(now))
+		if err != nil {
+			return missingParent(unique(err, "user", detailMember), gatehouse.NotFound())
+		}
+		if err := db.record(ctx, tx, change{org: inv.OrganizationID, scope: scopeMembership, verb: created, item: id, actor: userID,
+			changes: []gatehouse.Change{{Field: "user", Before: nil, After: userID}, {Field: "level", Before: nil, After: inv.Level}}}); err != nil {
+			return err
+		}
+		m, err = db.membership(ctx, tx, inv.OrganizationID, userID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}

@@ -1,0 +1,199 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/access"
+)
+
+const resourceColumns = `id, project_id, kind, key, created_by, created_at, updated_at, deleted, data`
+
+func scanResource(s scanner, r *gatehouse.Resource) error {
+	var (
+		kind string
+		data []byte
+	)
+	if err := s.Scan(&r.ID, &r.ProjectID, &kind, &r.Key, orZero(&r.CreatedBy), scanTime(&r.CreatedAt), scanTime(&r.UpdatedAt), &r.Deleted, &data); err != nil {
+		return err
+	}
+	k, ok := access.KindFromPath(kind)
+	if !ok {
+		return fmt.Errorf("sqlstore: resource %d has unknown kind %q", r.ID, kind)
+	}
+	r.Kind, r.Data = k, json.RawMessage(data)
+	return nil
+}
+
+// keyTaken is the detail of a key conflict, e.g. "There is already a feature flag with this key."
+func keyTaken(k access.Kind) string {
+	noun := k.Noun()
+	article := "a"
+	if strings.ContainsRune("aeiou", rune(noun[0])) {
+		article = "an"
+	}
+	return "There is already " + article + " " + noun + " with this key."
+}
+
+// data returns what is stored for r.Data: "{}" when it is empty.
+func data(r *gatehouse.Resource) string {
+	if len(r.Data) == 0 {
+		r.Data = json.RawMessage("{}")
+	}
+	return string(r.Data)
+}
+
+// CreateResource inserts r, setting ID, CreatedAt and UpdatedAt (and Data to {} when empty).
+// EUnique attr "key" when a live resource of the kind in the project has r.Key; ENotFound
+// when the project does not exist.
+func (db *DB) CreateResource(ctx context.Context, r *gatehouse.Resource) error {
+	now := db.clock()
+	err := db.db.QueryRowContext(ctx, `
+		INSERT INTO resources (project_id, kind, key, created_by, created_at, updated_at, deleted, data)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		RETURNING id`,
+		r.ProjectID, r.Kind.String(), r.Key, nullable(r.CreatedBy), ts(now), ts(now), r.Deleted, data(r)).Scan(&r.ID)
+	if err != nil {
+		return missingParent(unique(err, "key", keyTaken(r.Kind)), gatehouse.NotFound())
+	}
+	r.CreatedAt, r.UpdatedAt = now, now
+	return nil
+}
+
+// Resource returns one resource of the kind in the project, deleted or not.
+func (db *DB) Resource(ctx context.Context, projectID int64, kind access.Kind, id int64) (*gatehouse.Resource, error) {
+	var r gatehouse.Resource
+	err := scanResource(db.db.QueryRowContext(ctx, `
+		SELECT `+resourceColumns+` FROM resources WHERE id = $1 AND project_id = $2 AND kind = $3`,
+		id, projectID, kind.String()), &r)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return &r, nil
+}
+
+// ResourceByKey returns the live resource of the kind in the project with this key.
+func (db *DB) ResourceByKey(ctx context.Context, projectID int64, kind access.Kind, key string) (*gatehouse.Resource, error) {
+	if key == "" {
+		return nil, gatehouse.NotFound()
+	}
+	var r gatehouse.Resource
+	err := scanResource(db.db.QueryRowContext(ctx, `
+		SELECT `+resourceColumns+` FROM resources WHERE project_id = $1 AND kind = $2 AND key = $3 AND key <> '' AND NOT deleted`, // the terms of the partial index resources_key
+		projectID, kind.String(), key), &r)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return &r, nil
+}
+
+// ResourceHeads returns every live resource of the kind in the project as the decision
+// sees it, newest first (created_at desc, id desc). It reads only the index
+// resources_heads.
+func (db *DB) ResourceHeads(ctx context.Context, projectID int64, kind access.Kind) ([]access.Object, error) {
+	rows, err := db.db.QueryContext(ctx, `
+		SELECT id, created_by FROM resources
+		WHERE project_id = $1 AND kind = $2 AND deleted = $3
+		ORDER BY created_at DESC, id DESC`, projectID, kind.String(), false) // deleted = $3, not NOT deleted, so that SQLite walks the index in order
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []access.Object{}
+	for rows.Next() {
+		o := access.Object{Kind: kind, Project: projectID}
+		if err := rows.Scan(&o.ID, orZero(&o.Creator)); err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// idsPerQuery bounds the parameters of one IN list, well under SQLite's limit.
+const idsPerQuery = 500
+
+// ResourcesByID returns the resources with these ids in the order given; ids that name no
+// resource are left out.
+func (db *DB) ResourcesByID(ctx context.Context, ids []int64) ([]gatehouse.Resource, error) {
+	found := make(map[int64]gatehouse.Resource, len(ids))
+	for start := 0; start < len(ids); start += idsPerQuery {
+		chunk := ids[start:min(start+idsPerQuery, len(ids))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		if err := func() error {
+			rows, err := db.db.QueryContext(ctx, `SELECT `+resourceColumns+` FROM resources WHERE id IN (`+placeholders(1, len(chunk))+`)`, args...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var r gatehouse.Resource
+				if err := scanResource(rows, &r); err != nil {
+					return err
+				}
+				found[r.ID] = r
+			}
+			return rows.Err()
+		}(); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]gatehouse.Resource, 0, len(found))
+	for _, id := range ids {
+		if r, ok := found[id]; ok {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// UpdateResource saves Key, Deleted and Data of the resource (named by ID, ProjectID and
+// Kind), sets UpdatedAt and fills in the rest from the stored row. EUnique attr "key" as
+// CreateResource.
+func (db *DB) UpdateResource(ctx context.Context, r *gatehouse.Resource) error {
+	var stored gatehouse.Resource
+	err := scanResource(db.db.QueryRowContext(ctx, `
+		UPDATE resources SET key = $1, deleted = $2, data = $3, updated_at = $4
+		WHERE id = $5 AND project_id = $6 AND kind = $7
+		RETURNING `+resourceColumns,
+		r.Key, r.Deleted, data(r), ts(db.clock()), r.ID, r.ProjectID, r.Kind.String()), &stored)
+	if err != nil {
+		return notFound(unique(err, "key", keyTaken(r.Kind)))
+	}
+	*r = stored
+	return nil
+}
+
+// DeleteResource removes the resource and, by cascade, the rules on it. When rules go, the
+// organization's rules revision is bumped (no activity is written: the object is gone).
+func (db *DB) DeleteResource(ctx context.Context, id int64) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		var orgID string
+		err := tx.QueryRowContext(ctx, `
+			SELECT p.organization_id FROM resources r JOIN projects p ON p.id = r.project_id WHERE r.id = $1`, id).Scan(&orgID)
+		if err != nil {
+			return notFound(err)
+		}
+		if err := db.lockOrganization(ctx, tx, orgID); err != nil {
+			return err
+		}
+		var rules int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM access_rules WHERE object_id = $1`, id).Scan(&rules); err != nil {
+			return err
+		}
+		if err := affected(tx.ExecContext(ctx, `DELETE FROM resources WHERE id = $1`, id)); err != nil {
+			return err
+		}
+		if rules == 0 {
+			return nil
+		}
+		return db.bumpRevision(ctx, tx, orgID)
+	})
+}

@@ -1,0 +1,424 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/access"
+)
+
+// How a rule's scope is stored.
+var scopeNames = [...]string{access.ScopeProject: "project", access.ScopeKind: "kind", access.ScopeObject: "object"}
+
+func scopeName(s access.Scope) (string, bool) {
+	if int(s) >= len(scopeNames) {
+		return "", false
+	}
+	return scopeNames[s], true
+}
+
+func parseScope(s string) (access.Scope, bool) {
+	for i, n := range scopeNames {
+		if n == s {
+			return access.Scope(i), true
+		}
+	}
+	return 0, false
+}
+
+// ruleRow is an access.Rule as stored: the fields its scope ignores are cleared (kind ”
+// for project rules), and an object rule names its object's project and kind.
+type ruleRow struct {
+	scope, kind         string
+	level, projectLevel string
+}
+
+// normalize clears the fields r's scope ignores and, for an object rule, takes project and
+// kind from the object. ENotFound when the object or the project is not the organization's,
+// EDoesNotExist when the target role or member is not.
+func (db *DB) normalize(ctx context.Context, tx *sql.Tx, orgID string, r *access.Rule) (ruleRow, error) {
+	scope, ok := scopeName(r.Scope)
+	if !ok {
+		return ruleRow{}, gatehouse.FieldError(gatehouse.EInvalid, "scope", "Unknown rule scope.")
+	}
+	row := ruleRow{scope: scope}
+	switch r.Scope {
+	case access.ScopeProject:
+		r.Kind, r.Object, r.Level = 0, 0, access.None
+	case access.ScopeKind:
+		r.Object, r.ProjectLevel = 0, access.ProjectNone
+	case access.ScopeObject:
+		r.ProjectLevel = access.ProjectNone
+		var kind string
+		err := tx.QueryRowContext(ctx, `
+			SELECT r.project_id, r.kind FROM resources r JOIN projects p ON p.id = r.project_id
+			WHERE r.id = $1 AND p.organization_id = $2`, r.Object, orgID).Scan(&r.Project, &kind)
+		if err != nil {
+			return row, notFound(err)
+		}
+		k, ok := access.KindFromPath(kind)
+		if !ok {
+			return row, fmt.Errorf("sqlstore: resource %d has unknown kind %q", r.Object, kind)
+		}
+		r.Kind = k
+	}
+	if r.Scope != access.ScopeProject {
+		if r.Kind >= access.NumKinds {
+			return row, gatehouse.FieldError(gatehouse.EInvalid, "resource", "Unknown resource kind.")
+		}
+		row.kind = r.Kind.String()
+	}
+	if r.Level > access.Manager {
+		return row, gatehouse.FieldError(gatehouse.EInvalid, "access_level", "Unknown access level.")
+	}
+	if r.ProjectLevel > access.ProjectAdmin {
+		return row, gatehouse.FieldError(gatehouse.EInvalid, "access_level", "Unknown access level.")
+	}
+	row.level, row.projectLevel = r.Level.String(), r.ProjectLevel.String()
+
+	if r.Role != "" && r.User != 0 {
+		return row, gatehouse.Errorf(gatehouse.EInvalidInput, "A rule targets a role or a member, not both.")
+	}
+	check := func(query string, arg any, fail *gatehouse.Error) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, query, orgID, arg).Scan(&one); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return fail
+			}
+			return err
+		}
+		return nil
+	}
+	if r.Scope != access.ScopeObject && r.Project != 0 {
+		if err := check(`SELECT 1 FROM projects WHERE organization_id = $1 AND id = $2`, r.Project, gatehouse.NotFound()); err != nil {
+			return row, err
+		}
+	}
+	if r.Role != "" {
+		if err := check(`SELECT 1 FROM roles WHERE organization_id = $1 AND id = $2`, r.Role,
+			gatehouse.FieldError(gatehouse.EDoesNotExist, "role", "Role does not exist.")); err != nil {
+			return row, err
+		}
+	}
+	if r.User != 0 {
+		if err := check(`SELECT 1 FROM memberships WHERE organization_id = $1 AND user_id = $2`, r.User,
+			gatehouse.FieldError(gatehouse.EDoesNotExist, "organization_member", "User is not a member of the organization.")); err != nil {
+			return row, err
+		}
+	}
+	return row, nil
+}
+
+// ruleChanges describes r for the activity log, as after (or, with gone, as before).
+func ruleChanges(r *access.Rule, gone bool) []gatehouse.Change {
+	var out []gatehouse.Change
+	add := func(field string, v any) {
+		if gone {
+			out = append(out, gatehouse.Change{Field: field, Before: v})
+		} else {
+			out = append(out, gatehouse.Change{Field: field, After: v})
+		}
+	}
+	add("scope", scopeNames[r.Scope])
+	if r.Project != 0 {
+		add("project", r.Project)
+	}
+	if r.Scope != access.ScopeProject {
+		add("kind", r.Kind.String())
+	}
+	if r.Scope == access.ScopeObject {
+		add("object", r.Object)
+	}
+	if r.Role != "" {
+		add("role", r.Role)
+	}
+	if r.User != 0 {
+		add("user", r.User)
+	}
+	if r.Scope == access.ScopeProject {
+		add("project_level", r.ProjectLevel.String())
+	} else {
+		add("level", r.Level.String())
+	}
+	return out
+}
+
+const ruleColumns = `id, organization_id, scope, project_id, kind, object_id, role_id, user_id, level, project_level, created_by, created_at, updated_at`
+
+func scanRule(s scanner, r *gatehouse.Rule) error {
+	var scope, kind, level, projectLevel string
+	err := s.Scan(&r.ID, &r.OrganizationID, &scope, orZero(&r.Project), &kind, orZero(&r.Object), orZero(&r.Role), orZero(&r.User),
+		&level, &projectLevel, orZero(&r.CreatedBy), scanTime(&r.CreatedAt), scanTime(&r.UpdatedAt))
+	if err != nil {
+		return err
+	}
+	return parseRule(&r.Rule, scope, kind, level, projectLevel)
+}
+
+func parseRule(r *access.Rule, scope, kind, level, projectLevel string) error {
+	var ok [4]bool
+	r.Scope, ok[0] = parseScope(scope)
+	r.Kind, ok[1] = access.KindFromPath(kind)
+	ok[1] = ok[1] || kind == ""
+	r.Level, ok[2] = access.ParseLevel(level)
+	r.ProjectLevel, ok[3] = access.ParseProjectLevel(projectLevel)
+	if ok != [4]bool{true, true, true, true} {
+		return fmt.Errorf("sqlstore: bad stored rule (%q, %q, %q, %q)", scope, kind, level, projectLevel)
+	}
+	return nil
+}
+
+// insertRule inserts r in tx and records it.
+func (db *DB) insertRule(ctx context.Context, tx *sql.Tx, r *gatehouse.Rule, row ruleRow, actor int64) error {
+	r.ID = newID()
+	if r.CreatedBy == 0 {
+		r.CreatedBy = actor
+	}
+	r.CreatedAt = db.clock()
+	r.UpdatedAt = r.CreatedAt
+	_, err := tx.ExecContext(ctx, `INSERT INTO access_rules (`+ruleColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		r.ID, r.OrganizationID, row.scope, nullable(r.Project), row.kind, nullable(r.Object), nullable(r.Role), nullable(r.User),
+		row.level, row.projectLevel, nullable(r.CreatedBy), ts(r.CreatedAt), ts(r.UpdatedAt))
+	if err != nil {
+		return missingParent(unique(err, "resource", detailRuleExists), gatehouse.NotFound())
+	}
+	return db.record(ctx, tx, change{org: r.OrganizationID, project: r.Project, scope: scopeAccessControl, verb: created,
+		item: r.ID, actor: actor, changes: ruleChanges(&r.Rule, false)})
+}
+
+// CreateRule inserts r (setting ID, CreatedBy when 0, CreatedAt, UpdatedAt; the fields its
+// scope ignores are cleared, and an object rule takes its object's project and kind).
+// EUnique attr "resource" when a rule with the same scope, project, kind, object and target
+// exists; ENotFound when the organization, project or object is unknown; EDoesNotExist attr
+// "role" or "organization_member" when the target is not the organization's. Activity
+// "AccessControl" "created" (project: the rule's) with the rule's fields as after.
+func (db *DB) CreateRule(ctx context.Context, r *gatehouse.Rule, actor int64) error {
+	stored := *r
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.lockOrganization(ctx, tx, r.OrganizationID); err != nil {
+			return err
+		}
+		row, err := db.normalize(ctx, tx, r.OrganizationID, &stored.Rule)
+		if err != nil {
+			return err
+		}
+		return db.insertRule(ctx, tx, &stored, row, actor)
+	})
+	if err != nil {
+		return err
+	}
+	*r = stored
+	return nil
+}
+
+// PutRule inserts r as CreateRule does or, when a rule with the same scope, project, kind,
+// object and target exists, changes that rule's level (activity "AccessControl" "updated"
+// with the level's before and after; nothing is written when the level is unchanged).
+// r is filled in with the stored rule either way.
+func (db *DB) PutRule(ctx context.Context, r *gatehouse.Rule, actor int64) error {
+	stored := *r
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.lockOrganization(ctx, tx, r.OrganizationID); err != nil {
+			return err
+		}
+		row, err := db.normalize(ctx, tx, r.OrganizationID, &stored.Rule)
+		if err != nil {
+			return err
+		}
+		var existing gatehouse.Rule
+		err = scanRule(tx.QueryRowContext(ctx, `
+			SELECT `+ruleColumns+` FROM access_rules
+			WHERE organization_id = $1 AND scope = $2 AND COALESCE(project_id, 0) = $3 AND kind = $4
+				AND COALESCE(object_id, 0) = $5 AND COALESCE(role_id, '') = $6 AND COALESCE(user_id, 0) = $7`,
+			r.OrganizationID, row.scope, stored.Project, row.kind, stored.Object, stored.Role, stored.User), &existing)
+		if errors.Is(err, sql.ErrNoRows) {
+			return db.insertRule(ctx, tx, &stored, row, actor)
+		}
+		if err != nil {
+			return err
+		}
+		var c gatehouse.Change
+		switch {
+		case stored.Scope == access.ScopeProject && existing.ProjectLevel != stored.ProjectLevel:
+			c = gatehouse.Change{Field: "project_level", Before: existing.ProjectLevel.String(), After: stored.ProjectLevel.String()}
+		case stored.Scope != access.ScopeProject && existing.Level != stored.Level:
+			c = gatehouse.Change{Field: "level", Before: existing.Level.String(), After: stored.Level.String()}
+		default:
+			stored = existing
+			return nil
+		}
+		existing.Level, existing.ProjectLevel, existing.UpdatedAt = stored.Level, stored.ProjectLevel, db.clock()
+		stored = existing
+		if _, err := tx.ExecContext(ctx, `UPDATE access_rules SET level = $1, project_level = $2, updated_at = $3 WHERE id = $4`,
+			row.level, row.projectLevel, ts(existing.UpdatedAt), existing.ID); err != nil {
+			return err
+		}
+		return db.record(ctx, tx, change{org: r.OrganizationID, project: existing.Project, scope: scopeAccessControl, verb: updated,
+			item: existing.ID, actor: actor, changes: []gatehouse.Change{c}})
+	})
+	if err != nil {
+		return err
+	}
+	*r = stored
+	return nil
+}
+
+// Rule returns the organization's rule with this id.
+func (db *DB) Rule(ctx context.Context, orgID, id string) (*gatehouse.Rule, error) {
+	return db.rule(ctx, db.db, orgID, id)
+}
+
+func (db *DB) rule(ctx context.Context, q querier, orgID, id string) (*gatehouse.Rule, error) {
+	var r gatehouse.Rule
+	err := scanRule(q.QueryRowContext(ctx, `SELECT `+ruleColumns+` FROM access_rules WHERE organization_id = $1 AND id = $2`, orgID, id), &r)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return &r, nil
+}
+
+// Rules lists the organization's rules that match f, oldest first. OptionalProject 0
+// selects organization-wide rules.
+func (db *DB) Rules(ctx context.Context, f gatehouse.RuleFilter) ([]gatehouse.Rule, error) {
+	where := []string{"organization_id = $1"}
+	args := []any{f.OrganizationID}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, cond+" = $"+strconv.Itoa(len(args)))
+	}
+	if f.OptionalScope != nil {
+		s, ok := scopeName(*f.OptionalScope)
+		if !ok {
+			return []gatehouse.Rule{}, nil
+		}
+		add("scope", s)
+	}
+	if f.OptionalProject != nil {
+		add("COALESCE(project_id, 0)", *f.OptionalProject)
+	}
+	if f.OptionalKind != nil {
+		add("kind", f.OptionalKind.String())
+	}
+	if f.OptionalObject != nil {
+		add("COALESCE(object_id, 0)", *f.OptionalObject)
+	}
+	rows, err := db.db.QueryContext(ctx, `SELECT `+ruleColumns+` FROM access_rules WHERE `+strings.Join(where, " AND ")+` ORDER BY created_at, id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []gatehouse.Rule{}
+	for rows.Next() {
+		var r gatehouse.Rule
+		if err := scanRule(rows, &r); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// DeleteRule removes the organization's rule. Activity "AccessControl" "deleted" with the
+// rule's fields as before.
+func (db *DB) DeleteRule(ctx context.Context, orgID, id string, actor int64) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.lockOrganization(ctx, tx, orgID); err != nil {
+			return err
+		}
+		r, err := db.rule(ctx, tx, orgID, id)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM access_rules WHERE id = $1`, id); err != nil {
+			return err
+		}
+		return db.record(ctx, tx, change{org: orgID, project: r.Project, scope: scopeAccessControl, verb: deleted,
+			item: id, actor: actor, changes: ruleChanges(&r.Rule, true)})
+	})
+}
+
+// AccessFacts loads the organization's members, roles (with levels and members) and rules,
+// and the rules revision they reflect, in one read-only transaction that sees one snapshot.
+// Enforced is left false. Lists are oldest first.
+func (db *DB) AccessFacts(ctx context.Context, orgID string) (access.Facts, int64, error) {
+	var (
+		f   access.Facts
+		rev int64
+	)
+	err := db.readTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT rules_revision FROM organizations WHERE id = $1`, orgID).Scan(&rev); err != nil {
+			return notFound(err)
+		}
+		var err error
+		if f.Members, err = collect(ctx, tx, func(s scanner, m *access.Member) error { return s.Scan(&m.User, &m.Level) },
+			`SELECT user_id, level FROM memberships WHERE organization_id = $1 ORDER BY joined_at, id`, orgID); err != nil {
+			return err
+		}
+		if f.Roles, err = collect(ctx, tx, func(s scanner, r *access.Role) error {
+			var levels string
+			if err := s.Scan(&r.ID, &r.Name, &levels); err != nil {
+				return err
+			}
+			r.Levels, err = decodeLevels(levels)
+			return err
+		}, `SELECT id, name, levels FROM roles WHERE organization_id = $1 ORDER BY created_at, id`, orgID); err != nil {
+			return err
+		}
+		type roleMember struct {
+			role string
+			user int64
+		}
+		rms, err := collect(ctx, tx, func(s scanner, m *roleMember) error { return s.Scan(&m.role, &m.user) },
+			`SELECT role_id, user_id FROM role_memberships WHERE organization_id = $1 ORDER BY joined_at, id`, orgID)
+		if err != nil {
+			return err
+		}
+		index := make(map[string]int, len(f.Roles))
+		for i, r := range f.Roles {
+			index[r.ID] = i
+		}
+		for _, m := range rms {
+			if i, ok := index[m.role]; ok {
+				f.Roles[i].Members = append(f.Roles[i].Members, m.user)
+			}
+		}
+		f.Rules, err = collect(ctx, tx, func(s scanner, r *access.Rule) error {
+			var scope, kind, level, projectLevel string
+			if err := s.Scan(&scope, orZero(&r.Project), &kind, orZero(&r.Object), orZero(&r.Role), orZero(&r.User), &level, &projectLevel); err != nil {
+				return err
+			}
+			return parseRule(r, scope, kind, level, projectLevel)
+		}, `SELECT scope, project_id, kind, object_id, role_id, user_id, level, project_level
+			FROM access_rules WHERE organization_id = $1 ORDER BY created_at, id`, orgID)
+		return err
+	})
+	if err != nil {
+		return access.Facts{}, 0, err
+	}
+	return f, rev, nil
+}
+
+type scanner interface{ Scan(...any) error }
+
+// collect runs query and scans every row with scan.
+func collect[T any](ctx context.Context, q querier, scan func(scanner, *T) error, query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		var v T
+		if err := scan(rows, &v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

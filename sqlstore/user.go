@@ -1,0 +1,171 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// userColumns selects a user joined as u; userScanners reads them.
+const userColumns = `u.id, u.uuid, u.distinct_id, u.email, u.first_name, u.password_hash,
+	u.current_organization_id, u.current_project_id, u.created_at`
+
+// userScanners returns the destinations of userColumns. With outer, every column may be
+// NULL (a LEFT JOIN that found no user) and reads as its zero value.
+func userScanners(u *gatehouse.User, outer bool) []any {
+	if outer {
+		return []any{orZero(&u.ID), orZero(&u.UUID), orZero(&u.DistinctID), orZero(&u.Email), orZero(&u.FirstName),
+			orZero(&u.PasswordHash), orZero(&u.CurrentOrganizationID), orZero(&u.CurrentProjectID), scanTime(&u.CreatedAt)}
+	}
+	return []any{&u.ID, &u.UUID, &u.DistinctID, &u.Email, &u.FirstName,
+		&u.PasswordHash, orZero(&u.CurrentOrganizationID), orZero(&u.CurrentProjectID), scanTime(&u.CreatedAt)}
+}
+
+func (db *DB) user(ctx context.Context, q querier, where string, args ...any) (*gatehouse.User, error) {
+	var u gatehouse.User
+	err := q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users u WHERE `+where, args...).Scan(userScanners(&u, false)...)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return &u, nil
+}
+
+// CountUsers returns how many users exist.
+func (db *DB) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n)
+	return n, err
+}
+
+// CreateUser inserts u, setting ID, UUID and DistinctID (when empty) and CreatedAt.
+// Returns EUnique attr "email" when the email, compared case-insensitively, is taken.
+func (db *DB) CreateUser(ctx context.Context, u *gatehouse.User) error {
+	if u.UUID == "" {
+		u.UUID = newID()
+	}
+	if u.DistinctID == "" {
+		u.DistinctID = uuid.NewString()
+	}
+	u.CreatedAt = db.clock()
+	err := db.db.QueryRowContext(ctx, `
+		INSERT INTO users (uuid, distinct_id, email, first_name, password_hash, current_organization_id, current_project_id, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		RETURNING id`,
+		u.UUID, u.DistinctID, u.Email, u.FirstName, u.PasswordHash,
+		nullable(u.CurrentOrganizationID), nullable(u.CurrentProjectID), ts(u.CreatedAt),
+	).Scan(&u.ID)
+	return unique(err, "email", detailEmailTaken)
+}
+
+// User returns the user with this id.
+func (db *DB) User(ctx context.Context, id int64) (*gatehouse.User, error) {
+	return db.user(ctx, db.db, `u.id = $1`, id)
+}
+
+// UserByUUID returns the user with this UUID.
+func (db *DB) UserByUUID(ctx context.Context, uuid string) (*gatehouse.User, error) {
+	return db.user(ctx, db.db, `u.uuid = $1`, uuid)
+}
+
+// UserByEmail returns the user with this email, compared case-insensitively.
+func (db *DB) UserByEmail(ctx context.Context, email string) (*gatehouse.User, error) {
+	return db.user(ctx, db.db, `lower(u.email) = lower($1)`, email)
+}
+
+// UpdateUser saves FirstName, PasswordHash, CurrentOrganizationID and CurrentProjectID.
+// EDoesNotExist when the current organization or project does not exist.
+func (db *DB) UpdateUser(ctx context.Context, u *gatehouse.User) error {
+	err := affected(db.db.ExecContext(ctx, `
+		UPDATE users SET first_name = $1, password_hash = $2, current_organization_id = $3, current_project_id = $4
+		WHERE id = $5`,
+		u.FirstName, u.PasswordHash, nullable(u.CurrentOrganizationID), nullable(u.CurrentProjectID), u.ID))
+	return missingParent(err, gatehouse.Errorf(gatehouse.EDoesNotExist, "Organization or project does not exist."))
+}
+
+// CreateSession inserts s (CreatedAt defaults to now). ENotFound when the user does not exist.
+func (db *DB) CreateSession(ctx context.Context, s gatehouse.Session) error {
+	if s.CreatedAt.IsZero() {
+		s.CreatedAt = db.clock()
+	}
+	_, err := db.db.ExecContext(ctx, `
+		INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
+		s.TokenHash, s.UserID, ts(s.CreatedAt), ts(s.ExpiresAt))
+	return missingParent(err, gatehouse.NotFound())
+}
+
+// SessionUser returns the user of the session with this token hash if it expires after now.
+func (db *DB) SessionUser(ctx context.Context, tokenHash string, now time.Time) (*gatehouse.User, error) {
+	var u gatehouse.User
+	err := db.db.QueryRowContext(ctx, `
+		SELECT `+userColumns+`
+		FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.token_hash = $1 AND s.expires_at > $2`,
+		tokenHash, ts(now)).Scan(userScanners(&u, false)...)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return &u, nil
+}
+
+// DeleteSession removes the session; ENotFound when there is none.
+func (db *DB) DeleteSession(ctx context.Context, tokenHash string) error {
+	return affected(db.db.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = $1`, tokenHash))
+}
+
+// CreateAPIKey inserts k, setting ID and CreatedAt. EUnique attr "value" when the hash is
+// taken; ENotFound when the user does not exist.
+func (db *DB) CreateAPIKey(ctx context.Context, k *gatehouse.APIKey) error {
+	k.ID = newID()
+	k.CreatedAt = db.clock()
+	_, err := db.db.ExecContext(ctx, `
+		INSERT INTO api_keys (id, user_id, label, value_hash, mask_value, created_at, last_used_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		k.ID, k.UserID, k.Label, k.ValueHash, k.MaskValue, ts(k.CreatedAt), nullTime(k.LastUsedAt))
+	err = unique(err, "value", "This API key already exists.")
+	return missingParent(err, gatehouse.NotFound())
+}
+
+// APIKeys lists userID's keys, oldest first.
+func (db *DB) APIKeys(ctx context.Context, userID int64) ([]gatehouse.APIKey, error) {
+	rows, err := db.db.QueryContext(ctx, `
+		SELECT id, user_id, label, value_hash, mask_value, created_at, last_used_at
+		FROM api_keys WHERE user_id = $1 ORDER BY created_at, id`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []gatehouse.APIKey{}
+	for rows.Next() {
+		var k gatehouse.APIKey
+		if err := rows.Scan(&k.ID, &k.UserID, &k.Label, &k.ValueHash, &k.MaskValue, scanTime(&k.CreatedAt), scanNullTime(&k.LastUsedAt)); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// DeleteAPIKey removes one of userID's keys; ENotFound when it is not theirs.
+func (db *DB) DeleteAPIKey(ctx context.Context, userID int64, id string) error {
+	return affected(db.db.ExecContext(ctx, `DELETE FROM api_keys WHERE id = $1 AND user_id = $2`, id, userID))
+}
+
+// APIKeyUser returns the owner of the key with this hash and records now as its last use.
+func (db *DB) APIKeyUser(ctx context.Context, valueHash string, now time.Time) (*gatehouse.User, error) {
+	var u *gatehouse.User
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var userID int64
+		err := tx.QueryRowContext(ctx, `UPDATE api_keys SET last_used_at = $1 WHERE value_hash = $2 RETURNING user_id`,
+			ts(now.UTC().Truncate(time.Microsecond)), valueHash).Scan(&userID)
+		if err != nil {
+			return notFound(err)
+		}
+		u, err = db.user(ctx, tx, `u.id = $1`, userID)
+		return err
+	})
+	return u, err
+}

@@ -1,0 +1,148 @@
+package gatehouse
+
+import (
+	"context"
+	"time"
+
+	"github.com/gatehouse/gatehouse/access"
+)
+
+// Store is the storage contract. sqlstore implements it on SQLite and on
+// PostgreSQL; sqlstore/storetest holds the conformance suite both run.
+//
+// Unless a method says otherwise: a missing row is an *Error with code
+// ENotFound; a uniqueness violation is an *Error with code EUnique and Attr
+// naming the field; every method that changes who may do what (members,
+// roles, role memberships, rules) writes its activity-log row and bumps the
+// organization's RulesRevision in the same transaction, attributing the
+// change to actor (a user id).
+type Store interface {
+	Close() error
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+
+	// CountUsers returns how many users exist (signup is open while 0).
+	CountUsers(ctx context.Context) (int, error)
+	// CreateUser inserts u, setting ID, UUID, DistinctID (if empty) and
+	// CreatedAt. Returns EUnique attr "email" when the email (compared
+	// case-insensitively) is taken.
+	CreateUser(ctx context.Context, u *User) error
+	User(ctx context.Context, id int64) (*User, error)
+	UserByUUID(ctx context.Context, uuid string) (*User, error)
+	// UserByEmail compares case-insensitively.
+	UserByEmail(ctx context.Context, email string) (*User, error)
+	// UpdateUser saves FirstName, PasswordHash, CurrentOrganizationID and CurrentProjectID.
+	UpdateUser(ctx context.Context, u *User) error
+
+	CreateSession(ctx context.Context, s Session) error
+	// SessionUser returns the user of an unexpired session; ENotFound otherwise.
+	SessionUser(ctx context.Context, tokenHash string, now time.Time) (*User, error)
+	DeleteSession(ctx context.Context, tokenHash string) error
+
+	// CreateAPIKey inserts k, setting ID and CreatedAt.
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	APIKeys(ctx context.Context, userID int64) ([]APIKey, error)
+	// DeleteAPIKey removes one of userID's keys; ENotFound when it is not theirs.
+	DeleteAPIKey(ctx context.Context, userID int64, id string) error
+	// APIKeyUser returns the owner of the key with this hash and records now
+	// as its last use; ENotFound otherwise.
+	APIKeyUser(ctx context.Context, valueHash string, now time.Time) (*User, error)
+
+	// CreateOrganization inserts org (setting ID, CreatedAt), makes owner its
+	// owner (level 15) and inserts first as its first project (setting
+	// first's ID, UUID, OrganizationID, CreatedAt), all in one transaction.
+	CreateOrganization(ctx context.Context, org *Organization, owner int64, first *Project) error
+	Organization(ctx context.Context, id string) (*Organization, error)
+	// OrganizationsOf lists the organizations userID belongs to, oldest membership first.
+	OrganizationsOf(ctx context.Context, userID int64) ([]UserOrganization, error)
+	// UpdateOrganization saves Name.
+	UpdateOrganization(ctx context.Context, org *Organization) error
+	// DeleteOrganization removes the organization and everything in it.
+	DeleteOrganization(ctx context.Context, id string) error
+
+	// Members lists an organization's memberships with users, oldest first.
+	Members(ctx context.Context, orgID string) ([]Membership, error)
+	Membership(ctx context.Context, orgID string, userID int64) (*Membership, error)
+	// SetMemberLevel changes a member's level (activity scope "Membership").
+	SetMemberLevel(ctx context.Context, orgID string, userID int64, level int, actor int64) error
+	// RemoveMember deletes the membership, the user's role memberships in the
+	// organization and every rule targeting them there (activity "Membership").
+	RemoveMember(ctx context.Context, orgID string, userID int64, actor int64) error
+
+	// CreateInvite inserts inv, setting ID and CreatedAt.
+	CreateInvite(ctx context.Context, inv *Invite) error
+	Invites(ctx context.Context, orgID string) ([]Invite, error)
+	Invite(ctx context.Context, id string) (*Invite, error)
+	DeleteInvite(ctx context.Context, orgID, id string) error
+	// AcceptInvite makes userID a member at the invite's level and deletes
+	// the invite, in one transaction (activity "Membership", actor userID).
+	// EUnique attr "user" when userID is already a member.
+	AcceptInvite(ctx context.Context, inviteID string, userID int64) (*Membership, error)
+
+	// CreateProject inserts p, setting ID, UUID, APIToken (if empty) and CreatedAt.
+	CreateProject(ctx context.Context, p *Project) error
+	Projects(ctx context.Context, orgID string) ([]Project, error)
+	Project(ctx context.Context, id int64) (*Project, error)
+	// UpdateProject saves Name.
+	UpdateProject(ctx context.Context, p *Project) error
+	// DeleteProject removes the project, its resources and their rules.
+	DeleteProject(ctx context.Context, id int64) error
+
+	// CreateResource inserts r, setting ID, CreatedAt and UpdatedAt. EUnique
+	// attr "key" when a live resource of the kind in the project has r.Key.
+	CreateResource(ctx context.Context, r *Resource) error
+	// Resource returns one resource of the kind in the project, deleted or not.
+	Resource(ctx context.Context, projectID int64, kind access.Kind, id int64) (*Resource, error)
+	// ResourceByKey returns the live resource with this key.
+	ResourceByKey(ctx context.Context, projectID int64, kind access.Kind, key string) (*Resource, error)
+	// ResourceHeads returns what the decision needs of every live resource of
+	// the kind in the project, newest first (created_at desc, id desc): one
+	// light query that list endpoints filter in memory before paging.
+	ResourceHeads(ctx context.Context, projectID int64, kind access.Kind) ([]access.Object, error)
+	// ResourcesByID returns the resources with these ids, in the order given.
+	ResourcesByID(ctx context.Context, ids []int64) ([]Resource, error)
+	// UpdateResource saves Key, Deleted and Data and sets UpdatedAt. EUnique attr "key" as CreateResource.
+	UpdateResource(ctx context.Context, r *Resource) error
+	// DeleteResource removes the resource and the rules on it.
+	DeleteResource(ctx context.Context, id int64) error
+
+	// CreateRole inserts r (setting ID, CreatedAt, UpdatedAt). EUnique attr
+	// "name" when the organization has a role of that name in any case.
+	CreateRole(ctx context.Context, r *Role, actor int64) error
+	Roles(ctx context.Context, orgID string) ([]Role, error)
+	Role(ctx context.Context, orgID, id string) (*Role, error)
+	// UpdateRole saves Name and Levels; EUnique attr "name" as CreateRole
+	// (a case variant of the role's own name is allowed).
+	UpdateRole(ctx context.Context, r *Role, actor int64) error
+	// DeleteRole removes the role, its memberships and every rule targeting it.
+	DeleteRole(ctx context.Context, orgID, id string, actor int64) error
+
+	// AddRoleMember inserts m (setting ID, JoinedAt, UpdatedAt; m.User.ID
+	// names the user, and m.User is filled in). EUnique attr "user_uuid" when
+	// the user is already in the role.
+	AddRoleMember(ctx context.Context, orgID string, m *RoleMembership, actor int64) error
+	RoleMembers(ctx context.Context, roleID string) ([]RoleMembership, error)
+	RoleMember(ctx context.Context, roleID, id string) (*RoleMembership, error)
+	RemoveRoleMember(ctx context.Context, orgID, roleID, id string, actor int64) error
+
+	// CreateRule inserts r (setting ID, CreatedAt, UpdatedAt). EUnique attr
+	// "resource" when a rule with the same scope, project, kind, object and
+	// target exists.
+	CreateRule(ctx context.Context, r *Rule, actor int64) error
+	// PutRule inserts r or, when a rule with the same scope, project, kind,
+	// object and target exists, changes that rule's level; r is filled in
+	// with the stored rule either way.
+	PutRule(ctx context.Context, r *Rule, actor int64) error
+	Rule(ctx context.Context, orgID, id string) (*Rule, error)
+	Rules(ctx context.Context, f RuleFilter) ([]Rule, error)
+	DeleteRule(ctx context.Context, orgID, id string, actor int64) error
+
+	// AccessFacts loads everything the access decision needs about one
+	// organization (Enforced is left false: the plan is not stored) and the
+	// RulesRevision it reflects, read in one transaction.
+	AccessFacts(ctx context.Context, orgID string) (access.Facts, int64, error)
+
+	// ActivityLog returns a page of matching rows (with User filled in),
+	// newest first, and the total count.
+	ActivityLog(ctx context.Context, f ActivityFilter) ([]Activity, int, error)
+}
