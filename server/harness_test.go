@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/license"
 	"github.com/gatehouse/gatehouse/server"
 	"github.com/gatehouse/gatehouse/sqlstore/sqltest"
@@ -29,6 +30,22 @@ type env struct {
 	orgID string
 	proj  int64
 	seq   atomic.Int64
+}
+
+// on returns a view of e whose requests go to another server (a replica).
+func (e *env) on(srv *httptest.Server) *env {
+	cp := &env{t: e.t, srv: srv, orgID: e.orgID, proj: e.proj}
+	owner := *e.owner
+	owner.env = cp
+	cp.owner = &owner
+	return cp
+}
+
+// as returns c speaking to e's server.
+func (c *client) as(e *env) *client {
+	cp := *c
+	cp.env = e
+	return &cp
 }
 
 // client is one signed-in user, speaking with a personal API key.
@@ -52,7 +69,11 @@ func forEachDialect(t *testing.T, f func(t *testing.T, dialect string)) {
 
 func newEnv(t testing.TB, dialect string, plan license.Plan) *env {
 	t.Helper()
-	db := sqltest.Open(t, dialect)
+	return newEnvOn(t, sqltest.Open(t, dialect), plan)
+}
+
+// newServer starts a Gatehouse server on db.
+func newServer(t testing.TB, db gatehouse.Store, plan license.Plan) *httptest.Server {
 	h := server.New(server.Config{
 		Store: db, Now: time.Now, Plan: plan,
 		// Production-strength argon2 would dominate test time; the
@@ -61,7 +82,14 @@ func newEnv(t testing.TB, dialect string, plan license.Plan) *env {
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	e := &env{t: t, srv: srv}
+	return srv
+}
+
+// newEnvOn starts a server on db and signs up its owner.
+func newEnvOn(t testing.TB, db gatehouse.Store, plan license.Plan) *env {
+	t.Helper()
+	e := &env{t: t, srv: newServer(t, db, plan)}
+	srv := e.srv
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar}
 	body := map[string]any{"email": "owner@example.com", "password": "correct horse", "first_name": "Olive", "organization_name": "Acme"}

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/access"
@@ -67,6 +68,8 @@ type call struct {
 	res       *gatehouse.Resource
 	decision  access.Decision
 	viaCookie bool
+	// minRevision is X-Gatehouse-Min-Revision: decide on rules at least this fresh.
+	minRevision int64
 }
 
 // membership is the caller's membership level in c.org.
@@ -79,18 +82,80 @@ type route struct {
 	need    need
 }
 
-// handle registers h behind its authorization.
+// handle registers h behind its authorization, with its request id, log
+// line, metrics and revision headers.
 func (s *Server) handle(pattern string, n need, h handlerFunc) {
 	s.routes = append(s.routes, route{pattern: pattern, need: n})
+	_, path, _ := strings.Cut(pattern, " ")
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 {
+			id = randomToken(12)
+		}
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		sw.Header().Set("X-Request-Id", id)
+		var c *call
+		sw.beforeHeader = func(status int) { s.revisionHeader(r, sw.Header(), c, status) }
 		c, err := s.authorize(r, n)
 		if err == nil {
-			err = h(w, r, c)
+			err = h(sw, r, c)
 		}
 		if err != nil {
-			s.writeError(w, r, err)
+			s.writeError(sw, r, err)
 		}
+		elapsed := time.Since(start)
+		s.metrics.requests.WithLabelValues(path, strconv.Itoa(sw.status)).Inc()
+		s.metrics.latency.WithLabelValues(path).Observe(elapsed.Seconds())
+		attrs := []any{"request_id", id, "method", r.Method, "route", path, "status", sw.status, "duration_ms", float64(elapsed.Microseconds()) / 1000}
+		if c != nil && c.user != nil {
+			attrs = append(attrs, "user_id", c.user.ID)
+		}
+		s.log.InfoContext(r.Context(), "request", attrs...)
 	})
+}
+
+// statusWriter remembers the status and lets the revision header be set
+// just before the header is written.
+type statusWriter struct {
+	http.ResponseWriter
+	status       int
+	wrote        bool
+	beforeHeader func(status int)
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.wrote = true
+		w.status = code
+		if w.beforeHeader != nil {
+			w.beforeHeader(code)
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// revisionHeader tells the client which rules revision its request saw
+// (reads) or produced (successful writes), so it can ask any replica for a
+// snapshot at least that fresh with X-Gatehouse-Min-Revision.
+func (s *Server) revisionHeader(r *http.Request, h http.Header, c *call, status int) {
+	if c == nil || c.org == nil {
+		return
+	}
+	rev := c.org.RulesRevision
+	if isWrite(r) && status < 400 {
+		if org, err := s.store.Organization(r.Context(), c.org.ID); err == nil {
+			rev = org.RulesRevision
+		}
+	}
+	h.Set("X-Gatehouse-Revision", strconv.FormatInt(rev, 10))
 }
 
 // Routes lists every registered pattern with its requirement, so a test
@@ -181,6 +246,9 @@ func (s *Server) authorize(r *http.Request, n need) (*call, error) {
 		return nil, gatehouse.Errorf(gatehouse.ENotAuthenticated, "Authentication credentials were not provided.")
 	}
 	c.user, c.viaCookie = u, viaCookie
+	if v := r.Header.Get("X-Gatehouse-Min-Revision"); v != "" {
+		c.minRevision, _ = strconv.ParseInt(v, 10, 64)
+	}
 	// Bearer requests carry no ambient credential, so only cookie-authenticated
 	// writes need the cross-origin check.
 	if viaCookie && isWrite(r) {
@@ -217,19 +285,27 @@ func (s *Server) authorize(r *http.Request, n need) (*call, error) {
 			c.kind = n.kind
 			c.decision = c.snap.KindLevel(u.ID, c.project.ID, n.kind)
 			if c.decision.Level < n.level {
+				s.metrics.decided(n.kind, resultDenied, 1)
 				return nil, gatehouse.Errorf(gatehouse.EPermissionDenied, "You don't have edit permissions for %ss.", n.kind.Noun())
 			}
 		case scopeObject:
 			c.kind = n.kind
 			if err := s.resolveObject(ctx, c, n.kind, r.PathValue("id")); err != nil {
+				if gatehouse.ErrorCode(err) == gatehouse.ENotFound {
+					s.metrics.decided(n.kind, resultHidden, 1)
+				}
 				return nil, err
 			}
 			if c.decision.Level < n.level {
+				s.metrics.decided(n.kind, resultDenied, 1)
 				if n.level >= access.Manager {
 					return nil, gatehouse.Errorf(gatehouse.EPermissionDenied, "You can't edit roles for this %s.", n.kind.Noun())
 				}
 				return nil, gatehouse.Errorf(gatehouse.EPermissionDenied, "You don't have edit permissions for this %s.", n.kind.Noun())
 			}
+		}
+		if n.scope >= scopeKind {
+			s.metrics.decided(n.kind, resultAllowed, 1)
 		}
 	}
 	if n.needsLicence && isWrite(r) && !s.enforced() {
@@ -249,6 +325,13 @@ func (s *Server) resolveOrg(ctx context.Context, c *call, id string) error {
 	org, err := s.store.Organization(ctx, id)
 	if err != nil {
 		return err
+	}
+	if c.minRevision > org.RulesRevision {
+		// The client saw a newer revision elsewhere: read again rather than
+		// decide on rules older than its own write.
+		if org, err = s.store.Organization(ctx, id); err != nil {
+			return err
+		}
 	}
 	snap, err := s.snapshot(ctx, org)
 	if err != nil {
@@ -322,12 +405,15 @@ func (s *Server) snapshot(ctx context.Context, org *gatehouse.Organization) (*ac
 	if ok && cached.revision >= org.RulesRevision {
 		return cached.snap, nil
 	}
+	start := time.Now()
 	facts, rev, err := s.store.AccessFacts(ctx, org.ID)
 	if err != nil {
 		return nil, err
 	}
 	facts.Enforced = s.enforced()
 	snap := access.Compile(facts)
+	s.metrics.rebuilds.Inc()
+	s.metrics.rebuildS.Observe(time.Since(start).Seconds())
 	s.mu.Lock()
 	if cur, ok := s.snapshots[org.ID]; !ok || cur.revision < rev {
 		s.snapshots[org.ID] = cachedSnapshot{revision: rev, snap: snap}

@@ -24,3 +24,9 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request, c *call) er
 	encode(w, http.StatusOK, map[string]string{"status": "ok"})
 	return nil
 }
+
+// handleMetrics serves GET /metrics in Prometheus text format.
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, c *call) error {
+	s.metrics.handler().ServeHTTP(w, r)
+	return nil
+}

@@ -128,6 +128,8 @@ func (s *Server) handleResourceList(k access.Kind) handlerFunc {
 			}
 			count++
 		}
+		s.metrics.decided(k, resultAllowed, count)
+		s.metrics.decided(k, resultHidden, len(heads)-count)
 		rows, err := s.store.ResourcesByID(r.Context(), ids)
 		if err != nil {
 			return err

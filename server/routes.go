@@ -11,6 +11,7 @@ func (s *Server) registerRoutes() {
 	// Operations.
 	s.handle("GET /_health", public, s.handleHealth)
 	s.handle("GET /_ready", public, s.handleReady)
+	s.handle("GET /metrics", public, s.handleMetrics)
 
 	// Accounts.
 	s.handle("POST /api/signup", public, s.handleSignup)

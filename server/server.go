@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/access"
 	"github.com/gatehouse/gatehouse/license"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config is everything the server depends on; nothing is global.
@@ -27,6 +28,8 @@ type Config struct {
 	Passwords Passwords
 	// SecureCookies marks the session cookie Secure (set behind HTTPS).
 	SecureCookies bool
+	// Metrics is the registry /metrics serves; nil means a new one.
+	Metrics *prometheus.Registry
 }
 
 // Server is the http.Handler of the whole API.
@@ -42,6 +45,7 @@ type Server struct {
 	routes     []route
 	cop        *http.CrossOriginProtection
 	limiter    *loginLimiter
+	metrics    *metrics
 
 	mu        sync.Mutex
 	snapshots map[string]cachedSnapshot
@@ -76,6 +80,7 @@ func New(cfg Config) *Server {
 	if s.plan == "" {
 		s.plan = license.Free
 	}
+	s.metrics = newMetrics(cfg.Metrics, cfg.Store)
 	s.passwords.init()
 	s.registerRoutes()
 	return s

@@ -1,0 +1,102 @@
+package server_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/license"
+	"github.com/gatehouse/gatehouse/sqlstore"
+	"github.com/gatehouse/gatehouse/sqlstore/sqltest"
+)
+
+// TestReplicas runs three servers on one database: a rule changed through
+// one decides the very next request on the others, and the revision
+// headers give read-your-writes on any replica.
+func TestReplicas(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		url := sqltest.NewDatabaseURL(t, dialect)
+		var stores []*sqlstore.DB
+		for range 3 {
+			db, err := sqlstore.Open(context.Background(), url, time.Now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			stores = append(stores, db)
+		}
+		a := newEnvOn(t, stores[0], license.Enterprise)
+		b, c := a.on(newServer(t, stores[1], license.Enterprise)), a.on(newServer(t, stores[2], license.Enterprise))
+		m := a.member(1)
+		flag := a.owner.create(0)
+		// Warm every replica's snapshot before the change.
+		for _, e := range []*env{b, c} {
+			if got := m.as(e).must("GET", flag, nil, 200).get("can_edit"); got != true {
+				t.Fatalf("before the change can_edit = %v, want true", got)
+			}
+		}
+		w := a.owner.must("POST", a.orgPath("/resource_access"), map[string]any{"resource": "feature flags", "access_level": 21}, 201)
+		acked := time.Now()
+		rev, err := strconv.ParseInt(w.header.Get("X-Gatehouse-Revision"), 10, 64)
+		if err != nil || rev < 1 {
+			t.Fatalf("X-Gatehouse-Revision = %q, want the new revision", w.header.Get("X-Gatehouse-Revision"))
+		}
+		for name, e := range map[string]*env{"b": b, "c": c} {
+			r := m.as(e).do("PATCH", flag, map[string]any{"name": "x"})
+			if r.status != 403 {
+				t.Fatalf("replica %s: first request after the change = %d, want 403", name, r.status)
+			}
+			t.Logf("replica %s decided on the new rule %v after the write was acknowledged", name, time.Since(acked))
+			got := m.as(e).must("GET", flag, map[string]any(nil), 200)
+			if seen, _ := strconv.ParseInt(got.header.Get("X-Gatehouse-Revision"), 10, 64); seen < rev {
+				t.Fatalf("replica %s decided on revision %d, older than the write's %d", name, seen, rev)
+			}
+		}
+		// A client that saw a revision asks for at least that one.
+		r := rawDo(t, http.DefaultClient, c.srv.URL, "GET", flag, nil, map[string][]string{
+			"Authorization": {"Bearer " + m.token}, "X-Gatehouse-Min-Revision": {strconv.FormatInt(rev, 10)}})
+		if r.status != 200 || r.get("can_edit") != false {
+			t.Fatalf("with min revision: %d %s", r.status, r.raw)
+		}
+	})
+}
+
+// TestOperations covers /_health, /_ready, /metrics and request ids.
+func TestOperations(t *testing.T) {
+	e := newEnv(t, "sqlite", license.Enterprise)
+	anon := &client{env: e}
+	anon.must("GET", "/_health", nil, 200)
+	anon.must("GET", "/_ready", nil, 200)
+	e.owner.create(0)
+	r := e.owner.must("GET", e.projPath("/feature_flags"), nil, 200)
+	if len(r.header.Get("X-Request-Id")) < 8 {
+		t.Errorf("X-Request-Id = %q", r.header.Get("X-Request-Id"))
+	}
+	resp := rawDoText(t, e.srv.URL+"/metrics")
+	for _, want := range []string{
+		`gatehouse_http_requests_total{code="200",route="/api/projects/{project}/feature_flags"}`,
+		`gatehouse_http_request_duration_seconds_bucket{route="/api/projects/{project}/feature_flags"`,
+		`gatehouse_snapshot_rebuilds_total`,
+		`gatehouse_access_decisions_total{kind="feature_flags",result="allowed"}`,
+		`gatehouse_db_connections_open`,
+	} {
+		if !strings.Contains(resp, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+func rawDoText(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return string(data)
+}
