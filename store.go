@@ -99,6 +99,10 @@ type Store interface {
 	// the kind in the project, newest first (created_at desc, id desc): one
 	// light query that list endpoints filter in memory before paging.
 	ResourceHeads(ctx context.Context, projectID int64, kind access.Kind) ([]access.Object, error)
+	// FilterHeads is ResourceHeads narrowed by f, in the same order.
+	FilterHeads(ctx context.Context, f HeadFilter) ([]access.Object, error)
+	// CountResources counts the live resources of the kind in the project.
+	CountResources(ctx context.Context, projectID int64, kind access.Kind) (int, error)
 	// ResourcesByID returns the resources with these ids, in the order given.
 	ResourcesByID(ctx context.Context, ids []int64) ([]Resource, error)
 	// UpdateResource saves Key, Deleted and Data and sets UpdatedAt. EUnique attr "key" as CreateResource.

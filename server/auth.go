@@ -77,7 +77,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *gatehou
 
 func (s *Server) endSession(w http.ResponseWriter, r *http.Request) error {
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-		if err := s.store.DeleteSession(r.Context(), hashToken(c.Value)); err != nil {
+		if err := s.store.DeleteSession(r.Context(), hashToken(c.Value)); err != nil && gatehouse.ErrorCode(err) != gatehouse.ENotFound {
 			return err
 		}
 	}

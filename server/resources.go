@@ -100,37 +100,77 @@ func (spec *kindSpec) keyFrom(in map[string]json.RawMessage) (string, bool, erro
 	return key, true, nil
 }
 
-// handleResourceList serves GET /api/projects/{project}/{kind}: one light
-// query for every live object, the decision in memory for each, then one
-// query for the page. Objects the caller may not view are left out, and
-// count agrees.
+// handleResourceList serves GET /api/projects/{project}/{kind}. Only objects
+// with object rules (or the caller's own) can decide differently from the
+// caller's kind level, so the page is read from as few rows as that allows:
+//   - kind level at least viewer: every object is visible but those its
+//     rules hide; the hidden ones are found among the ruled objects, and the
+//     page is the first offset+limit+hidden rows with them left out;
+//   - kind level none: only the caller's own and ruled objects can be seen.
+//
+// Either way it is one query for the candidates plus in-memory decisions,
+// then one query for the page's rows; count agrees with what is shown.
 func (s *Server) handleResourceList(k access.Kind) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, c *call) error {
 		limit, offset, err := paging(r)
 		if err != nil {
 			return err
 		}
-		heads, err := s.store.ResourceHeads(r.Context(), c.project.ID, k)
-		if err != nil {
-			return err
-		}
-		ids := make([]int64, 0, limit)
-		decisions := make(map[int64]access.Decision, limit)
-		count := 0
-		for _, h := range heads {
-			d := c.snap.Decide(c.user.ID, h)
-			if !d.CanView() {
-				continue
-			}
+		ctx := r.Context()
+		uid := c.user.ID
+		var (
+			ids       []int64
+			decisions = make(map[int64]access.Decision, limit)
+			count     int
+		)
+		keep := func(h access.Object, d access.Decision) {
 			if count >= offset && len(ids) < limit {
 				ids = append(ids, h.ID)
 				decisions[h.ID] = d
 			}
 			count++
 		}
-		s.metrics.decided(k, resultAllowed, count)
-		s.metrics.decided(k, resultHidden, len(heads)-count)
-		rows, err := s.store.ResourcesByID(r.Context(), ids)
+		if base := c.snap.KindLevel(uid, c.project.ID, k); base.CanView() {
+			ruled, err := s.store.FilterHeads(ctx, gatehouse.HeadFilter{ProjectID: c.project.ID, Kind: k, OptionalRuledIn: c.org.ID})
+			if err != nil {
+				return err
+			}
+			hidden := map[int64]bool{}
+			for _, h := range ruled {
+				if !c.snap.Decide(uid, h).CanView() {
+					hidden[h.ID] = true
+				}
+			}
+			total, err := s.store.CountResources(ctx, c.project.ID, k)
+			if err != nil {
+				return err
+			}
+			heads, err := s.store.FilterHeads(ctx, gatehouse.HeadFilter{ProjectID: c.project.ID, Kind: k, OptionalLimit: offset + limit + len(hidden)})
+			if err != nil {
+				return err
+			}
+			for _, h := range heads {
+				if !hidden[h.ID] {
+					keep(h, c.snap.Decide(uid, h))
+				}
+			}
+			// The heads read stop at the page; the rest are visible but unread.
+			count = total - len(hidden)
+			s.metrics.decided(k, resultAllowed, count)
+			s.metrics.decided(k, resultHidden, len(hidden))
+		} else {
+			heads, err := s.store.FilterHeads(ctx, gatehouse.HeadFilter{ProjectID: c.project.ID, Kind: k, OptionalRuledIn: c.org.ID, OptionalCreator: uid})
+			if err != nil {
+				return err
+			}
+			for _, h := range heads {
+				if d := c.snap.Decide(uid, h); d.CanView() {
+					keep(h, d)
+				}
+			}
+			s.metrics.decided(k, resultAllowed, count)
+		}
+		rows, err := s.store.ResourcesByID(ctx, ids)
 		if err != nil {
 			return err
 		}

@@ -103,13 +103,19 @@ func (db *DB) ResourceHeads(ctx context.Context, projectID int64, kind access.Ki
 		return nil, err
 	}
 	defer rows.Close()
-	out := []access.Object{}
+	// Scanned into the same two variables every row: this loop runs over every object of
+	// a kind, so it allocates nothing per row beyond the slice.
+	var (
+		out     = make([]access.Object, 0, 64)
+		id      int64
+		creator sql.NullInt64
+		dest    = []any{&id, &creator}
+	)
 	for rows.Next() {
-		o := access.Object{Kind: kind, Project: projectID}
-		if err := rows.Scan(&o.ID, orZero(&o.Creator)); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
-		out = append(out, o)
+		out = append(out, access.Object{ID: id, Kind: kind, Project: projectID, Creator: creator.Int64})
 	}
 	return out, rows.Err()
 }

@@ -94,7 +94,8 @@ func (db *DB) normalize(ctx context.Context, tx *sql.Tx, orgID string, r *access
 		}
 		return nil
 	}
-	if r.Scope != access.ScopeObject && r.Project != 0 {
+	// A project rule needs its project; a kind rule's is optional (0 = organization-wide).
+	if r.Scope == access.ScopeProject || (r.Scope == access.ScopeKind && r.Project != 0) {
 		if err := check(`SELECT 1 FROM projects WHERE organization_id = $1 AND id = $2`, r.Project, gatehouse.NotFound()); err != nil {
 			return row, err
 		}

@@ -1,0 +1,51 @@
+package sqlstore
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/access"
+)
+
+// FilterHeads is ResourceHeads narrowed by f, in the same order.
+func (db *DB) FilterHeads(ctx context.Context, f gatehouse.HeadFilter) ([]access.Object, error) {
+	q := `SELECT id, created_by FROM resources WHERE project_id = $1 AND kind = $2 AND deleted = $3`
+	args := []any{f.ProjectID, f.Kind.String(), false}
+	if f.OptionalRuledIn != "" {
+		args = append(args, f.OptionalRuledIn, f.Kind.String())
+		ruled := `id IN (SELECT object_id FROM access_rules WHERE organization_id = $4 AND scope = 'object' AND kind = $5)`
+		if f.OptionalCreator != 0 {
+			args = append(args, f.OptionalCreator)
+			q += ` AND (` + ruled + ` OR created_by = $6)`
+		} else {
+			q += ` AND ` + ruled
+		}
+	}
+	q += ` ORDER BY created_at DESC, id DESC`
+	if f.OptionalLimit > 0 {
+		q += ` LIMIT ` + strconv.Itoa(f.OptionalLimit)
+	}
+	rows, err := db.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []access.Object{}
+	for rows.Next() {
+		o := access.Object{Kind: f.Kind, Project: f.ProjectID}
+		if err := rows.Scan(&o.ID, orZero(&o.Creator)); err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// CountResources counts the live resources of the kind in the project.
+func (db *DB) CountResources(ctx context.Context, projectID int64, kind access.Kind) (int, error) {
+	var n int
+	err := db.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM resources WHERE project_id = $1 AND kind = $2 AND deleted = $3`,
+		projectID, kind.String(), false).Scan(&n)
+	return n, err
+}
