@@ -347,11 +347,12 @@ type checkResult struct {
 
 // handleAccessCheck serves POST /api/projects/{project}/access/check: up to
 // 1,000 decisions in one request, each with a reason a person understands.
-// Admins may ask about any member, others only about themselves.
+// Admins may ask about any member, others only about themselves. The
+// objects are read in one query, whatever the batch size.
 func (s *Server) handleAccessCheck(w http.ResponseWriter, r *http.Request, c *call) error {
 	var in struct {
 		Checks []struct {
-			UserUUID *string         `json:"user_uuid"`
+			UserUUID *string        `json:"user_uuid"`
 			Kind     string          `json:"kind"`
 			ID       json.RawMessage `json:"id"`
 			Action   string          `json:"action"`
@@ -363,61 +364,92 @@ func (s *Server) handleAccessCheck(w http.ResponseWriter, r *http.Request, c *ca
 	if len(in.Checks) > maxChecks {
 		return gatehouse.FieldError(gatehouse.EMaxLength, "checks", "Ensure this field has no more than 1000 elements.")
 	}
-	var idx *memberIndex
-	results := make([]checkResult, len(in.Checks))
+	type check struct {
+		user int64
+		kind access.Kind
+		need access.Level
+		id   int64  // numeric ids
+		key  string // string ids (session recordings)
+	}
+	checks := make([]check, len(in.Checks))
+	var byUUID map[string]int64
+	var ids []int64
 	for i, ch := range in.Checks {
-		uid := c.user.ID
+		ck := check{user: c.user.ID}
 		if ch.UserUUID != nil && *ch.UserUUID != c.user.UUID {
 			if c.membership() < access.AdminLevel {
 				return gatehouse.Errorf(gatehouse.EPermissionDenied, "Only organization admins can check access for other members.")
 			}
-			if idx == nil {
-				var err error
-				if idx, err = s.members(r, c.org.ID); err != nil {
+			if byUUID == nil {
+				idx, err := s.members(r, c.org.ID)
+				if err != nil {
 					return err
 				}
-			}
-			uid = 0
-			for id, m := range idx.byUser {
-				if m.User.UUID == *ch.UserUUID {
-					uid = id
+				byUUID = make(map[string]int64, len(idx.byUser))
+				for id, m := range idx.byUser {
+					byUUID[m.User.UUID] = id
 				}
 			}
-			if uid == 0 {
+			var ok bool
+			if ck.user, ok = byUUID[*ch.UserUUID]; !ok {
 				return gatehouse.FieldError(gatehouse.EDoesNotExist, "user_uuid", "User does not exist.")
 			}
 		}
-		k, ok := access.KindFromPath(ch.Kind)
-		if !ok {
-			if k, ok = access.KindFromSingular(ch.Kind); !ok {
+		var ok bool
+		if ck.kind, ok = access.KindFromPath(ch.Kind); !ok {
+			if ck.kind, ok = access.KindFromSingular(ch.Kind); !ok {
 				return gatehouse.FieldError(gatehouse.EInvalidChoice, "kind", "\""+ch.Kind+"\" is not a valid choice.")
 			}
 		}
-		need, ok := map[string]access.Level{"view": access.Viewer, "edit": access.Editor, "manage": access.Manager}[ch.Action]
-		if !ok {
+		if ck.need, ok = checkActions[ch.Action]; !ok {
 			return gatehouse.FieldError(gatehouse.EInvalidChoice, "action", "\""+ch.Action+"\" is not a valid choice.")
 		}
-		var id string
-		if err := json.Unmarshal(ch.ID, &id); err != nil {
+		var text string
+		if err := json.Unmarshal(ch.ID, &text); err != nil {
 			var n int64
 			if err := json.Unmarshal(ch.ID, &n); err != nil {
 				return gatehouse.FieldError(gatehouse.EInvalid, "id", "Expected an object id.")
 			}
-			id = strconv.FormatInt(n, 10)
+			text = strconv.FormatInt(n, 10)
 		}
-		oc := &call{user: &gatehouse.User{ID: uid}, org: c.org, snap: c.snap, project: c.project}
-		if err := s.resolveObject(r.Context(), oc, k, id); err != nil {
-			if gatehouse.ErrorCode(err) != gatehouse.ENotFound {
+		if kindSpecs[ck.kind].stringID {
+			ck.key = text
+		} else if n, err := strconv.ParseInt(text, 10, 64); err == nil && n > 0 {
+			ck.id = n
+			ids = append(ids, n)
+		}
+		checks[i] = ck
+	}
+	rows, err := s.store.ResourcesByID(r.Context(), ids)
+	if err != nil {
+		return err
+	}
+	found := make(map[int64]*gatehouse.Resource, len(rows))
+	for i := range rows {
+		found[rows[i].ID] = &rows[i]
+	}
+	results := make([]checkResult, len(checks))
+	for i, ck := range checks {
+		res := found[ck.id]
+		if ck.key != "" {
+			res, err = s.store.ResourceByKey(r.Context(), c.project.ID, ck.kind, ck.key)
+			if err != nil && gatehouse.ErrorCode(err) != gatehouse.ENotFound {
 				return err
 			}
-			results[i] = checkResult{AccessLevel: "none", Source: "none", Reason: "no access: the " + k.Noun() + " does not exist or is hidden"}
+		}
+		var d access.Decision
+		if res != nil && res.ProjectID == c.project.ID && res.Kind == ck.kind {
+			d = c.snap.Decide(ck.user, res.Object())
+		}
+		if res == nil || !d.CanView() {
+			// Hidden and missing are one answer, so existence does not leak.
+			results[i] = checkResult{AccessLevel: "none", Source: "none", Reason: "no access: the " + ck.kind.Noun() + " does not exist or is hidden"}
 			continue
 		}
-		results[i] = checkResult{
-			Allowed: oc.decision.Level >= need, AccessLevel: oc.decision.Level.String(),
-			Source: oc.decision.Source.String(), Reason: c.snap.Explain(oc.decision, oc.res.Object()),
-		}
+		results[i] = checkResult{Allowed: d.Level >= ck.need, AccessLevel: d.Level.String(), Source: d.Source.String(), Reason: c.snap.Explain(d, res.Object())}
 	}
 	encode(w, http.StatusOK, map[string]any{"results": results})
 	return nil
 }
+
+var checkActions = map[string]access.Level{"view": access.Viewer, "edit": access.Editor, "manage": access.Manager}

@@ -48,7 +48,9 @@ func (s *Server) handleRoleAccessList(w http.ResponseWriter, r *http.Request, c 
 	users := s.newUserCache()
 	out := []map[string]any{}
 	for i := range rules {
-		if rules[i].Role == "" {
+		// v1 role access means "this role may edit"; a v2 role rule at a
+		// lower level is not one, so v1 does not show it.
+		if rules[i].Role == "" || rules[i].Level < access.Editor {
 			continue
 		}
 		role, err := s.store.Role(r.Context(), c.org.ID, rules[i].Role)
@@ -102,7 +104,7 @@ func (s *Server) grantFromPath(r *http.Request, c *call) (*gatehouse.Rule, error
 	if err != nil {
 		return nil, err
 	}
-	if rl.Scope != access.ScopeObject || rl.Object != c.res.ID || rl.Role == "" {
+	if rl.Scope != access.ScopeObject || rl.Object != c.res.ID || rl.Role == "" || rl.Level < access.Editor {
 		return nil, gatehouse.NotFound()
 	}
 	return rl, nil
