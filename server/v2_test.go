@@ -145,3 +145,28 @@ func TestAccessControlsV2(t *testing.T) {
 		}
 	})
 }
+
+// TestRulesCannotLockOutCreatorsOrAdmins: a rule naming the creator or an
+// admin, or everyone, changes nothing for them.
+func TestRulesCannotLockOutCreatorsOrAdmins(t *testing.T) {
+	e := newEnv(t, "sqlite", license.Enterprise)
+	creator, admin := e.member(1), e.member(8)
+	obj := creator.create(0)
+	for _, c := range []*client{creator, admin} {
+		e.owner.must("PUT", obj+"/access_controls", map[string]any{"access_level": "none", "organization_member": e.membershipID(c)}, 200)
+	}
+	e.owner.must("PUT", obj+"/access_controls", map[string]any{"access_level": "none"}, 200)
+	e.owner.must("PUT", e.projPath("/resource_access_controls"), map[string]any{"resource": "feature_flag", "access_level": "none"}, 200)
+	for _, c := range []*client{creator, admin} {
+		if got := c.must("GET", obj, nil, 200).str("user_access_level"); got != "manager" {
+			t.Errorf("%s: level = %q after rules against them, want manager", c.email, got)
+		}
+		c.must("PATCH", obj, map[string]any{"name": "still mine"}, 200)
+	}
+	// The creator, as manager, may open the object again.
+	creator.must("PUT", obj+"/access_controls", map[string]any{"access_level": "viewer"}, 200)
+	other := e.member(1)
+	if got := other.must("GET", obj, nil, 200).str("user_access_level"); got != "viewer" {
+		t.Errorf("other member = %q, want viewer", got)
+	}
+}
