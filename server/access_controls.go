@@ -352,7 +352,7 @@ type checkResult struct {
 func (s *Server) handleAccessCheck(w http.ResponseWriter, r *http.Request, c *call) error {
 	var in struct {
 		Checks []struct {
-			UserUUID *string        `json:"user_uuid"`
+			UserUUID *string         `json:"user_uuid"`
 			Kind     string          `json:"kind"`
 			ID       json.RawMessage `json:"id"`
 			Action   string          `json:"action"`

@@ -1,0 +1,217 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// formState is a submitted form shown again: its values and the API's
+// errors, by field (the error's attr) or for the whole form.
+type formState struct {
+	Values url.Values
+	Error  string
+	Fields map[string]string
+}
+
+// Get is the submitted value of name.
+func (f formState) Get(name string) string { return f.Values.Get(name) }
+
+// Err is the error to show beside field name.
+func (f formState) Err(name string) string { return f.Fields[name] }
+
+// fail takes an API refusal (4xx) into the form, so the page can render
+// it beside the field it names; anything else is returned.
+func (f *formState) fail(err error) error {
+	e, ok := asAPIError(err)
+	if !ok || e.Status >= 500 {
+		return err
+	}
+	f.set(e.attr(), e.Detail)
+	return nil
+}
+
+func (f *formState) set(attr, msg string) {
+	if attr == "" {
+		f.Error = msg
+		return
+	}
+	if f.Fields == nil {
+		f.Fields = map[string]string{}
+	}
+	f.Fields[attr] = msg
+}
+
+// only keeps the field errors of the fields a form shows; the others
+// become the form's error, so that no message is lost.
+func (f *formState) only(fields ...string) {
+	for attr, msg := range f.Fields {
+		if !slices.Contains(fields, attr) {
+			delete(f.Fields, attr)
+			if f.Error == "" {
+				f.Error = msg
+			}
+		}
+	}
+}
+
+// failed reports whether the form has an error to show.
+func (f *formState) failed() bool { return f.Error != "" || len(f.Fields) > 0 }
+
+// passCookies hands the session cookie the API set on to the browser.
+func passCookies(w http.ResponseWriter, h http.Header) {
+	for _, v := range h.Values("Set-Cookie") {
+		w.Header().Add("Set-Cookie", v)
+	}
+}
+
+// teamID is the current project's id, 0 for none.
+func (me *meBody) teamID() int64 {
+	if me == nil || me.Team == nil {
+		return 0
+	}
+	switch id := me.Team.ID.(type) {
+	case float64:
+		return int64(id)
+	case int64:
+		return id
+	}
+	return 0
+}
+
+// handleHomePage serves GET /: the current project, or a list of organizations.
+func (s *Server) handleHomePage(w http.ResponseWriter, r *http.Request, ui *uiCall) error {
+	if id := ui.me.teamID(); id != 0 {
+		http.Redirect(w, r, fmt.Sprintf("/projects/%d/feature_flags", id), http.StatusSeeOther)
+		return nil
+	}
+	s.render(w, r, ui, http.StatusOK, "home", pageData{Title: "Gatehouse"})
+	return nil
+}
+
+type loginPage struct {
+	Next string
+	Form formState
+}
+
+// handleLoginPage serves GET /login.
+func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request, ui *uiCall) error {
+	next := safeNext(r.URL.Query().Get("next"))
+	if ui.me != nil {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return nil
+	}
+	s.render(w, r, ui, http.StatusOK, "login", pageData{Title: "Log in", Content: loginPage{Next: next}})
+	return nil
+}
+
+// handleLoginSubmit serves POST /login through POST /api/login.
+func (s *Server) handleLoginSubmit(w http.ResponseWriter, r *http.Request, ui *uiCall) error {
+	next := safeNext(r.PostForm.Get("next"))
+	form := formState{Values: r.PostForm}
+	h, err := ui.api.call(http.MethodPost, "/api/login", map[string]string{
+		"email": strings.TrimSpace(r.PostForm.Get("email")), "password": r.PostForm.Get("password"),
+	}, nil)
+	if err != nil {
+		if err := form.fail(err); err != nil {
+			return err
+		}
+		form.Values.Del("password")
+		form.only("email", "password")
+		s.render(w, r, ui, http.StatusUnauthorized, "login", pageData{Title: "Log in", Content: loginPage{Next: next, Form: form}})
+		return nil
+	}
+	passCookies(w, h)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+	return nil
+}
+
+// handleLogoutSubmit serves POST /logout through POST /api/logout.
+func (s *Server) handleLogoutSubmit(w http.ResponseWriter, r *http.Request, ui *uiCall) error {
+	h, err := ui.api.call(http.MethodPost, "/api/logout", nil, nil)
+	if err != nil {
+		return err
+	}
+	passCookies(w, h)
+	s.redirect(w, r, "/login", "You are logged out.")
+	return nil
+}
+
+// handleSignupPage serves GET /signup: the instance's first account (or
+// anyone's, when the server runs with --open-signup).
+func (s *Server) handleSignupPage(w http.ResponseWriter, r *http.Request, ui *uiCall) error {
+	if ui.me != nil {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return nil
+	}
+	s.render(w, r, ui, http.StatusOK, "signup", pageData{Title: "Create an account", Content: formState{}})
+	return nil
+}
+
+// handleSignupSubmit serves POST /signup through POST /api/signup.
+func (s *Server) handleSignupSubmit(w http.ResponseWriter, r *http.Request, ui *uiCall) error {
+	f := r.PostForm
+	form := formState{Values: f}
+	h, err := ui.api.call(http.MethodPost, "/api/signup", map[string]string{
+		"email": strings.TrimSpace(f.Get("email")), "password": f.Get("password"),
+		"first_name": f.Get("first_name"), "organization_name": f.Get("organization_name"),
+	}, nil)
+	if err != nil {
+		if err := form.fail(err); err != nil {
+			return err
+		}
+		form.Values.Del("password")
+		form.only("email", "password", "first_name", "organization_name")
+		s.render(w, r, ui, apiStatus(err), "signup", pageData{Title: "Create an account", Content: form})
+		return nil
+	}
+	passCookies(w, h)
+	s.redirect(w, r, "/", "Welcome to Gatehouse.")
+	return nil
+}
+
+type invitePage struct {
+	ID   string
+	Form formState
+}
+
+// handleInvitePage serves GET /invite/{id}. The API has no public read of
+// an invite, so the page does not know whether it is valid until it is used.
+func (s *Server) handleInvitePage(w http.ResponseWriter, r *http.Request, ui *uiCall) error {
+	s.render(w, r, ui, http.StatusOK, "invite", pageData{Title: "Join an organization", Content: invitePage{ID: r.PathValue("id")}})
+	return nil
+}
+
+// handleInviteSubmit serves POST /invite/{id} through POST /api/signup/{id}:
+// a new user signs up, or the signed-in user joins.
+func (s *Server) handleInviteSubmit(w http.ResponseWriter, r *http.Request, ui *uiCall) error {
+	id := r.PathValue("id")
+	form := formState{Values: r.PostForm}
+	body := map[string]string{}
+	if ui.me == nil {
+		body["first_name"] = r.PostForm.Get("first_name")
+		body["password"] = r.PostForm.Get("password")
+	}
+	var me meBody
+	h, err := ui.api.call(http.MethodPost, "/api/signup/"+url.PathEscape(id), body, &me)
+	if err != nil {
+		if apiStatus(err) == http.StatusNotFound {
+			form.set("", "This invite does not exist: it may have been used or revoked. Ask an admin of the organization for a new one.")
+		} else if err := form.fail(err); err != nil {
+			return err
+		}
+		form.Values.Del("password")
+		form.only("first_name", "password")
+		s.render(w, r, ui, apiStatus(err), "invite", pageData{Title: "Join an organization", Content: invitePage{ID: id, Form: form}})
+		return nil
+	}
+	passCookies(w, h)
+	msg := "Welcome!"
+	if me.Organization != nil {
+		msg = "Welcome to " + me.Organization.Name + "!"
+	}
+	s.redirect(w, r, "/", msg)
+	return nil
+}

@@ -1,0 +1,246 @@
+package server_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/license"
+)
+
+// browserClient is a cookie-keeping HTTP client that does not follow
+// redirects, to check the UI's answers one by one.
+type browserClient struct {
+	t    *testing.T
+	base string
+	hc   *http.Client
+}
+
+func newBrowserClient(t *testing.T, base string) *browserClient {
+	jar, _ := cookiejar.New(nil)
+	return &browserClient{t: t, base: base, hc: &http.Client{
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+type answer struct {
+	status   int
+	location string
+	ctype    string
+	body     string
+}
+
+func (c *browserClient) send(method, path string, form url.Values, header http.Header) answer {
+	c.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, c.base+path, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	return answer{status: res.StatusCode, location: res.Header.Get("Location"), ctype: res.Header.Get("Content-Type"), body: string(data)}
+}
+
+func (c *browserClient) get(path string) answer { c.t.Helper(); return c.send("GET", path, nil, nil) }
+
+func (c *browserClient) post(path string, form url.Values) answer {
+	c.t.Helper()
+	// What a browser sends with a form of the same site.
+	h := http.Header{"Origin": {c.base}, "Sec-Fetch-Site": {"same-origin"}}
+	return c.send("POST", path, form, h)
+}
+
+func (c *browserClient) login(email string) {
+	c.t.Helper()
+	p := c.post("/login", url.Values{"email": {email}, "password": {"correct horse"}, "next": {"/"}})
+	if p.status != http.StatusSeeOther || p.location != "/" {
+		c.t.Fatalf("POST /login = %d → %q, want 303 → /", p.status, p.location)
+	}
+}
+
+// TestUIPages checks the UI's HTTP behaviour without a browser: redirects,
+// HTML errors, the cross-origin check on form posts, and a create and an
+// edit through the form of every kind.
+func TestUIPages(t *testing.T) {
+	e := newEnv(t, "sqlite", license.Enterprise)
+	c := newBrowserClient(t, e.srv.URL)
+	proj := fmt.Sprintf("/projects/%d", e.proj)
+
+	if p := c.get(proj + "/feature_flags"); p.status != http.StatusSeeOther || p.location != "/login?next="+url.QueryEscape(proj+"/feature_flags") {
+		t.Errorf("anonymous GET = %d → %q, want 303 → /login?next=…", p.status, p.location)
+	}
+	if p := c.post("/login", url.Values{"email": {"owner@example.com"}, "password": {"nope nope"}}); p.status != http.StatusUnauthorized || !strings.Contains(p.body, "Invalid email or password.") {
+		t.Errorf("failed login = %d, want 401 with the API's message", p.status)
+	}
+	evil := http.Header{"Origin": {"https://evil.example"}, "Sec-Fetch-Site": {"cross-site"}}
+	if p := c.send("POST", "/login", url.Values{"email": {"owner@example.com"}, "password": {"correct horse"}}, evil); p.status != http.StatusForbidden || !strings.HasPrefix(p.ctype, "text/html") {
+		t.Errorf("cross-site login post = %d %s, want 403 HTML", p.status, p.ctype)
+	}
+	if p := c.post("/signup", url.Values{"email": {"late@example.com"}, "password": {"correct horse"}, "first_name": {"Late"}, "organization_name": {"Late Inc"}}); p.status != http.StatusForbidden || !strings.Contains(p.body, "Signup is closed") {
+		t.Errorf("signup on a closed instance = %d, want 403 with the API's reason", p.status)
+	}
+	c.login("owner@example.com")
+	if p := c.send("POST", "/organizations/"+e.orgID+"/roles", url.Values{"name": {"evil"}}, evil); p.status != http.StatusForbidden {
+		t.Errorf("cross-site role post = %d, want 403", p.status)
+	}
+	if roles := e.owner.must("GET", e.orgPath("/roles"), nil, 200); roles.num("count") != 0 {
+		t.Errorf("a cross-site post created a role: %s", roles.raw)
+	}
+
+	for _, path := range []string{proj + "/feature_flags/424242", proj + "/no_such_kind", "/organizations/" + e.orgID + "/nothing/here"} {
+		if p := c.get(path); p.status != http.StatusNotFound || !strings.HasPrefix(p.ctype, "text/html") {
+			t.Errorf("GET %s = %d %s, want 404 HTML", path, p.status, p.ctype)
+		}
+	}
+	// The API keeps its JSON errors.
+	if p := c.get("/api/no_such_thing"); p.status != http.StatusNotFound || !strings.HasPrefix(p.ctype, "application/json") {
+		t.Errorf("GET /api/no_such_thing = %d %s, want 404 JSON", p.status, p.ctype)
+	}
+	if p := c.get("/api/login"); p.status != http.StatusMethodNotAllowed {
+		t.Errorf("GET /api/login = %d, want 405", p.status)
+	}
+	if p := c.get("/static/htmx.min.js"); p.status != 200 || !strings.Contains(p.body, "htmx") {
+		t.Errorf("GET /static/htmx.min.js = %d", p.status)
+	}
+
+	// Every kind: create through its form, then edit.
+	names := map[string]url.Values{
+		"feature_flags":      {"key": {"ui-flag"}, "name": {"From the UI"}, "active": {"true"}},
+		"experiments":        {"name": {"UI experiment"}},
+		"cohorts":            {"name": {"UI cohort"}},
+		"session_recordings": {"id": {"rec-ui-1"}, "distinct_id": {"person-1"}, "recording_duration": {"42"}},
+		"insights":           {"name": {"UI insight"}},
+		"dashboards":         {"name": {"UI dashboard"}},
+		"actions":            {"name": {"UI action"}, "steps": {`[{"event": "$pageview"}]`}},
+	}
+	for kind, form := range names {
+		if p := c.get(proj + "/new/" + kind); p.status != 200 {
+			t.Errorf("GET new %s = %d", kind, p.status)
+			continue
+		}
+		p := c.post(proj+"/new/"+kind, form)
+		if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, proj+"/"+kind+"/") {
+			t.Errorf("create %s = %d → %q, want 303 to the object; page:\n%s", kind, p.status, p.location, p.body)
+			continue
+		}
+		obj := p.location
+		if p := c.get(obj); p.status != 200 || !strings.Contains(p.body, "Can edit") {
+			t.Errorf("GET %s = %d, want 200 and Can edit", obj, p.status)
+		}
+		form.Set("description", "edited")
+		if p := c.post(obj, form); p.status != http.StatusSeeOther || p.location != obj {
+			t.Errorf("edit %s = %d → %q, want 303 back", obj, p.status, p.location)
+		}
+	}
+
+	// The API's validation comes back beside the field.
+	p := c.post(proj+"/new/feature_flags", url.Values{"key": {"not a key!"}})
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, `id="e-key"`) || !strings.Contains(p.body, "Only letters, numbers, hyphens") {
+		t.Errorf("bad flag key = %d, want 400 with the API's message beside key:\n%s", p.status, p.body)
+	}
+	p = c.post(proj+"/new/dashboards", url.Values{"name": {"x"}, "tiles": {"{not json"}})
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, `id="e-tiles"`) {
+		t.Errorf("bad JSON = %d, want 400 with an error beside tiles", p.status)
+	}
+	c.post("/organizations/"+e.orgID+"/roles", url.Values{"name": {"product"}})
+	p = c.post("/organizations/"+e.orgID+"/roles", url.Values{"name": {"Product"}})
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, "There is already a role with this name.") || !strings.Contains(p.body, `id="e-new-role"`) {
+		t.Errorf("duplicate role = %d, want 400 with the API's message beside the name", p.status)
+	}
+
+	// Roles: rename with levels, members in and out, delete.
+	org := "/organizations/" + e.orgID
+	roles := e.owner.must("GET", e.orgPath("/roles"), nil, 200)
+	roleID := roles.str("results.0.id")
+	pat := e.member(1)
+	wantRedirect := func(what string, p answer, prefix string) {
+		t.Helper()
+		if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, prefix) {
+			t.Fatalf("%s = %d → %q, want 303 → %s…; page:\n%s", what, p.status, p.location, prefix, p.body)
+		}
+	}
+	wantRedirect("rename role", c.post(org+"/roles/"+roleID, url.Values{"name": {"design"}, "edit": {"feature_flags", "cohorts"}}), org+"/access")
+	role := e.owner.must("GET", e.orgPath("/roles/"+roleID), nil, 200)
+	if role.str("name") != "design" || role.num("resource_access_levels.feature flags") != 37 || role.num("resource_access_levels.experiments") != 21 {
+		t.Errorf("role after the form = %s, want design, flags 37, experiments 21", role.raw)
+	}
+	wantRedirect("add role member", c.post(org+"/roles/"+roleID+"/members", url.Values{"user_uuid": {pat.uuid}}), org+"/access")
+	ms := e.owner.must("GET", e.orgPath("/roles/"+roleID+"/role_memberships"), nil, 200)
+	if ms.num("count") != 1 {
+		t.Fatalf("role members after the form = %s", ms.raw)
+	}
+	wantRedirect("remove role member", c.post(org+"/roles/"+roleID+"/members/"+ms.str("results.0.id")+"/delete", url.Values{}), org+"/access")
+
+	// An object's Permissions panel: a role grant and a member rule, in and out.
+	flag := e.owner.must("POST", e.projPath("/feature_flags"), map[string]any{"key": "panel-flag"}, 201)
+	flagPage := fmt.Sprintf("%s/feature_flags/%v", proj, flag.num("id"))
+	flagAPI := e.projPath(fmt.Sprintf("/feature_flags/%v", flag.num("id")))
+	wantRedirect("grant role", c.post(flagPage+"/permissions/roles", url.Values{"role_id": {roleID}}), flagPage)
+	grants := e.owner.must("GET", flagAPI+"/role_access", nil, 200)
+	if grants.num("count") != 1 {
+		t.Fatalf("role access after the form = %s", grants.raw)
+	}
+	members := e.owner.must("GET", e.orgPath("/members"), nil, 200)
+	var patMember string
+	for _, m := range members.list("results") {
+		if m := m.(map[string]any); m["user"].(map[string]any)["uuid"] == pat.uuid {
+			patMember = m["id"].(string)
+		}
+	}
+	wantRedirect("member rule", c.post(flagPage+"/permissions/members", url.Values{"organization_member": {patMember}, "access_level": {"manager"}}), flagPage)
+	if p := c.get(flagPage); !strings.Contains(p.body, "User") || !strings.Contains(p.body, "Manage") {
+		t.Errorf("the panel does not list the member rule")
+	}
+	if pf := pat.must("GET", flagAPI+"/access_controls", nil, 200); pf.str("user_access_level") != "manager" {
+		t.Errorf("Pat's level after the member rule = %s", pf.raw)
+	}
+	wantRedirect("remove member rule", c.post(flagPage+"/permissions/members/"+patMember+"/delete", url.Values{}), flagPage)
+	wantRedirect("remove grant", c.post(flagPage+"/permissions/roles/"+grants.str("results.0.id")+"/delete", url.Values{}), flagPage)
+	if acl := e.owner.must("GET", flagAPI+"/access_controls", nil, 200); len(acl.list("access_controls")) != 0 {
+		t.Errorf("rules left on the flag: %s", acl.raw)
+	}
+	wantRedirect("delete role", c.post(org+"/roles/"+roleID+"/delete", url.Values{}), org+"/access")
+	if roles := e.owner.must("GET", e.orgPath("/roles"), nil, 200); roles.num("count") != 0 {
+		t.Errorf("roles after delete = %s", roles.raw)
+	}
+
+	// Members: a level change, a refused one shown beside its member, removal;
+	// invites created and revoked.
+	wantRedirect("make Pat admin", c.post(org+"/members/"+pat.uuid, url.Values{"level": {"8"}}), org+"/members")
+	me := e.owner.must("GET", "/api/users/@me", nil, 200)
+	if p := c.post(org+"/members/"+me.str("uuid"), url.Values{"level": {"1"}}); p.status != http.StatusForbidden || !strings.Contains(p.body, "You can&#39;t change your own access level.") {
+		t.Errorf("own level change = %d, want 403 with the API's reason", p.status)
+	}
+	wantRedirect("remove Pat", c.post(org+"/members/"+pat.uuid+"/delete", url.Values{}), org+"/members")
+	wantRedirect("invite", c.post(org+"/invites", url.Values{"target_email": {"new@example.com"}, "level": {"1"}}), org+"/members")
+	invites := e.owner.must("GET", e.orgPath("/invites"), nil, 200)
+	if invites.num("count") != 1 {
+		t.Fatalf("invites after the form = %s", invites.raw)
+	}
+	if p := c.get(org + "/members"); !strings.Contains(p.body, e.srv.URL+"/invite/"+invites.str("results.0.id")) {
+		t.Errorf("the members page does not show the invite link")
+	}
+	wantRedirect("revoke", c.post(org+"/invites/"+invites.str("results.0.id")+"/delete", url.Values{}), org+"/members")
+	if p := c.post(org+"/invites", url.Values{"target_email": {"not an email"}}); p.status != http.StatusBadRequest || !strings.Contains(p.body, `id="e-invite-email"`) {
+		t.Errorf("bad invite email = %d, want 400 beside the field", p.status)
+	}
+}
