@@ -44,6 +44,9 @@ func BenchmarkListRestricted(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			if err := db.Analyze(ctx); err != nil {
+				b.Fatal(err)
+			}
 			first := m.must("GET", e.projPath("/feature_flags?limit=100"), nil, 200)
 			if n := first.num("count"); n >= objects || n < objects-rules {
 				b.Fatalf("member sees %v flags, want fewer than %d", n, objects)

@@ -12,7 +12,7 @@ import (
 // session recordings, and for seeding benchmarks. It fails whole on the
 // first error, with the same errors as CreateResource.
 func (db *DB) ImportResources(ctx context.Context, rs []gatehouse.Resource) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `
 			INSERT INTO resources (project_id, kind, key, created_by, created_at, updated_at, deleted, data)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -35,4 +35,16 @@ func (db *DB) ImportResources(ctx context.Context, rs []gatehouse.Resource) erro
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return db.Analyze(ctx)
+}
+
+// Analyze refreshes the query planner's statistics. PostgreSQL's autovacuum
+// does this in time, but a list right after a bulk load would otherwise be
+// planned for empty tables.
+func (db *DB) Analyze(ctx context.Context) error {
+	_, err := db.db.ExecContext(ctx, `ANALYZE`)
+	return err
 }
