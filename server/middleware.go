@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -183,6 +184,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.URL.Path = strings.TrimRight(p, "/")
 		r.URL.RawPath = ""
 	}
+	if p := r.URL.Path; p != "" && path.Clean(p) != p && isAPIPath(path.Clean(p)) {
+		// The mux would redirect "/api/x/1/../2" to "/api/x/2", and a client that
+		// follows a 307 would repeat a DELETE there. The API answers for the path
+		// it was given: there is no such resource.
+		s.writeError(w, r, gatehouse.NotFound())
+		return
+	}
 	h, pattern := s.mux.Handler(r)
 	if pattern == "" {
 		rec := &statusRecorder{header: http.Header{}}
@@ -196,6 +204,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// isAPIPath reports whether p (clean) belongs to the JSON API rather than the web UI.
+func isAPIPath(p string) bool {
+	return p == "/api" || strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/_") || p == "/metrics"
 }
 
 // statusRecorder captures what the mux would have answered for an unmatched request.
@@ -231,7 +244,10 @@ func (s *Server) authorize(r *http.Request, n need) (*call, error) {
 		if err == nil {
 			c.user, c.viaCookie = u, viaCookie
 		}
-		if c.viaCookie && isWrite(r) {
+		// Unlike other routes, a public write is checked even without a cookie:
+		// a page on another site must not log a visitor in to the attacker's
+		// account (login CSRF). Only a bearer request is exempt.
+		if isWrite(r) && (c.viaCookie || r.Header.Get("Authorization") == "") {
 			if err := s.cop.Check(r); err != nil {
 				return nil, gatehouse.Errorf(gatehouse.EPermissionDenied, "CSRF Failed: cross-origin request.")
 			}
@@ -399,25 +415,52 @@ func (s *Server) resolveObject(ctx context.Context, c *call, k access.Kind, id s
 // revision has moved on. The revision is read with the organization on
 // every request, so any replica sees any replica's change at once.
 func (s *Server) snapshot(ctx context.Context, org *gatehouse.Organization) (*access.Snapshot, error) {
-	s.mu.Lock()
-	cached, ok := s.snapshots[org.ID]
-	s.mu.Unlock()
-	if ok && cached.revision >= org.RulesRevision {
-		return cached.snap, nil
+	if snap := s.cachedSnapshot(org.ID, org.RulesRevision); snap != nil {
+		return snap, nil
 	}
+	// After a change every request of the organization finds the snapshot
+	// stale at once; one of them rebuilds while the others wait for it. A
+	// rebuild that began before this request's revision is not enough, so
+	// the wait is repeated once.
+	for range 2 {
+		_, err, _ := s.rebuilding.Do(org.ID, func() (any, error) {
+			return nil, s.rebuildSnapshot(context.WithoutCancel(ctx), org.ID)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if snap := s.cachedSnapshot(org.ID, org.RulesRevision); snap != nil {
+			return snap, nil
+		}
+	}
+	return nil, fmt.Errorf("snapshot of organization %s stays older than revision %d", org.ID, org.RulesRevision)
+}
+
+// cachedSnapshot returns the cached snapshot of org if it reflects at least revision.
+func (s *Server) cachedSnapshot(orgID string, revision int64) *access.Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cached, ok := s.snapshots[orgID]; ok && cached.revision >= revision {
+		return cached.snap
+	}
+	return nil
+}
+
+// rebuildSnapshot loads and compiles one organization's rules into the cache.
+func (s *Server) rebuildSnapshot(ctx context.Context, orgID string) error {
 	start := time.Now()
-	facts, rev, err := s.store.AccessFacts(ctx, org.ID)
+	facts, rev, err := s.store.AccessFacts(ctx, orgID)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	facts.Enforced = s.enforced()
 	snap := access.Compile(facts)
 	s.metrics.rebuilds.Inc()
 	s.metrics.rebuildS.Observe(time.Since(start).Seconds())
 	s.mu.Lock()
-	if cur, ok := s.snapshots[org.ID]; !ok || cur.revision < rev {
-		s.snapshots[org.ID] = cachedSnapshot{revision: rev, snap: snap}
+	if cur, ok := s.snapshots[orgID]; !ok || cur.revision < rev {
+		s.snapshots[orgID] = cachedSnapshot{revision: rev, snap: snap}
 	}
 	s.mu.Unlock()
-	return snap, nil
+	return nil
 }

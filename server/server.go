@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/access"
 	"github.com/gatehouse/gatehouse/license"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
 )
 
 // Config is everything the server depends on; nothing is global.
@@ -47,8 +48,9 @@ type Server struct {
 	limiter    *loginLimiter
 	metrics    *metrics
 
-	mu        sync.Mutex
-	snapshots map[string]cachedSnapshot
+	mu         sync.Mutex
+	snapshots  map[string]cachedSnapshot
+	rebuilding singleflight.Group
 }
 
 type cachedSnapshot struct {
