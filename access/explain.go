@@ -68,13 +68,9 @@ func (s *Snapshot) hasMemberRules(o Object) bool {
 	if o.Kind >= NumKinds {
 		return false
 	}
-	oi, ok := s.objects[o.Kind][o.ID]
-	if !ok {
-		return false
-	}
-	or := s.objRules[oi]
-	for _, t := range s.targets[or.lo:or.hi] {
-		if t.rank == rankMember {
+	rs := s.objects.find(o.Kind, o.ID)
+	for i := range rs.len() {
+		if rs.at(i).rank == rankMember {
 			return true
 		}
 	}

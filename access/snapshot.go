@@ -1,6 +1,10 @@
 package access
 
-import "math/bits"
+import (
+	"maps"
+	"math/bits"
+	"slices"
+)
 
 // rank orders the targets of rules of one specificity: when levels tie, the more specific
 // target names the source (member, then role, then everyone). noRank marks "no rule".
@@ -34,71 +38,81 @@ func (c candidate) beats(best candidate) bool {
 	return c.role < best.role
 }
 
-// target is one rule of a project-specific kind or of an object, compiled to dense indices.
+// target is one compiled rule: who it reaches, as dense indices, and the level it gives.
 type target struct {
-	idx   int32 // role index for rankRole, member index for rankMember
+	idx   int32 // role index for rankRole, member index for rankMember, -1 for rankEveryone
 	rank  rank
-	level Level
+	level Level // ProjectLevel for project rules
 }
 
-// objectRules are the rules on one object; its targets are s.targets[lo:hi].
-type objectRules struct {
-	lo, hi      int32
-	everyone    Level
-	hasEveryone bool
+// projectRules are the rules of one project that has any.
+type projectRules struct {
+	rules  []target           // project rules, level holding the ProjectLevel
+	levels []ProjectLevel     // levels[i] is member i's level in the project; nil when no rules
+	kinds  [NumKinds][]target // project-specific kind rules
+}
+
+func (p *projectRules) empty() bool {
+	if len(p.rules) > 0 {
+		return false
+	}
+	for _, ts := range p.kinds {
+		if len(ts) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Snapshot is an organization's facts compiled for deciding. It is immutable and safe for
-// concurrent use; compile a new one when the facts change.
+// concurrent use; compile a new one when the facts change, or derive one with WithRule and
+// WithoutRule when only a rule does.
 type Snapshot struct {
 	enforced  bool
 	members   []Member
-	memberIdx map[int64]int32
+	memberTab memberTable
 
-	roleIDs   []string
-	roleNames []string
-	roleIdx   map[string]int32
-	rolesOf   [][]string
-	roleWords int
-	roleBits  []uint64 // member i's roles are bits of roleBits[i*roleWords : (i+1)*roleWords]
+	roleIDs    []string
+	roleNames  []string
+	roleIdx    map[string]int32
+	roleLevels [][NumKinds]Level // by role index, as in Facts.Roles
+	rolesOf    [][]string
+	roleWords  int
+	roleBits   []uint64 // member i's roles are bits of roleBits[i*roleWords : (i+1)*roleWords]
 
-	// kindBase[i*NumKinds+k] is member i's type level for k from organization-wide rules and
-	// role levels; project-specific kind rules are rare and combined in at decision time.
-	kindBase []candidate
-	projKind map[int64]*[NumKinds][]target
+	// kindRules[k] are the organization-wide kind rules for k, kept so that one can be
+	// added or removed; kindBase[i*NumKinds+k] is member i's type level for k from them and
+	// the role levels. Project-specific kind rules are rare and combined in at decision time.
+	kindRules [NumKinds][]target
+	kindBase  []candidate
 
-	// projLevels[p][i] is member i's level in project p, for projects with rules only.
-	projLevels map[int64][]ProjectLevel
+	// The projects that have rules, by ascending id; projects[i] belongs to projIDs[i].
+	projIDs  []int64
+	projects []*projectRules
 
-	// Keyed per kind because ids of different kinds come from different tables.
-	objects  [NumKinds]map[int64]int32 // object id → index in objRules
-	objRules []objectRules
-	targets  []target
+	objects objectIndex
 }
 
 // Compile turns f into a Snapshot. It copies what it keeps, so f may be reused afterwards.
 func Compile(f Facts) *Snapshot {
 	s := &Snapshot{
-		enforced:   f.Enforced,
-		memberIdx:  make(map[int64]int32, len(f.Members)),
-		roleIdx:    make(map[string]int32, len(f.Roles)),
-		projKind:   map[int64]*[NumKinds][]target{},
-		projLevels: map[int64][]ProjectLevel{},
+		enforced:  f.Enforced,
+		memberTab: newMemberTable(len(f.Members)),
+		roleIdx:   make(map[string]int32, len(f.Roles)),
 	}
+	s.members = make([]Member, 0, len(f.Members))
 	for _, m := range f.Members {
-		if _, dup := s.memberIdx[m.User]; dup {
-			continue
+		if s.memberTab.insert(m.User, int32(len(s.members)), m.Level >= AdminLevel) {
+			s.members = append(s.members, m)
 		}
-		s.memberIdx[m.User] = int32(len(s.members))
-		s.members = append(s.members, m)
 	}
-	roles := s.compileRoles(f.Roles)
-	s.compileRules(f.Rules, roles)
+	s.compileRoles(f.Roles)
+	s.compileRules(f.Rules)
 	return s
 }
 
-// compileRoles indexes the roles and returns them, first entry per id, in index order.
-func (s *Snapshot) compileRoles(all []Role) []*Role {
+// compileRoles indexes the roles, first entry per id, in index order.
+func (s *Snapshot) compileRoles(all []Role) {
 	var roles []*Role
 	for i := range all {
 		r := &all[i]
@@ -109,13 +123,14 @@ func (s *Snapshot) compileRoles(all []Role) []*Role {
 		roles = append(roles, r)
 		s.roleIDs = append(s.roleIDs, r.ID)
 		s.roleNames = append(s.roleNames, r.Name)
+		s.roleLevels = append(s.roleLevels, r.Levels)
 	}
 	s.roleWords = (len(roles) + 63) / 64
 	s.roleBits = make([]uint64, len(s.members)*s.roleWords)
 	for ri, r := range roles {
 		for _, u := range r.Members {
-			if mi, ok := s.memberIdx[u]; ok {
-				s.roleBits[int(mi)*s.roleWords+int(ri)/64] |= 1 << (ri % 64)
+			if m := s.memberTab.find(u); m != nil {
+				s.roleBits[int(m.idx)*s.roleWords+ri/64] |= 1 << (ri % 64)
 			}
 		}
 	}
@@ -128,7 +143,6 @@ func (s *Snapshot) compileRoles(all []Role) []*Role {
 			s.rolesOf[mi] = ids[lo:len(ids):len(ids)]
 		}
 	}
-	return roles
 }
 
 // eachRole calls fn with member mi's role indices in ascending order.
@@ -155,10 +169,32 @@ func (s *Snapshot) resolve(r *Rule) (t target, ok bool) {
 		ri, ok := s.roleIdx[r.Role]
 		return target{idx: ri, rank: rankRole}, ok
 	case r.User != 0:
-		mi, ok := s.memberIdx[r.User]
-		return target{idx: mi, rank: rankMember}, ok
+		if m := s.memberTab.find(r.User); m != nil {
+			return target{idx: m.idx, rank: rankMember}, true
+		}
+		return t, false
 	}
 	return target{idx: -1, rank: rankEveryone}, true
+}
+
+// compileRule compiles r; ok is false for a rule that Facts says is ignored.
+func (s *Snapshot) compileRule(r *Rule) (t target, ok bool) {
+	t, ok = s.resolve(r)
+	if !ok || r.Level > Manager || r.ProjectLevel > ProjectAdmin {
+		return t, false
+	}
+	switch r.Scope {
+	case ScopeProject:
+		t.level = Level(r.ProjectLevel)
+	case ScopeKind, ScopeObject:
+		if r.Kind >= NumKinds {
+			return t, false
+		}
+		t.level = r.Level
+	default:
+		return t, false
+	}
+	return t, true
 }
 
 func (s *Snapshot) reaches(mi int32, t target) bool {
@@ -179,157 +215,139 @@ func (t target) candidate() candidate {
 	return c
 }
 
-func (s *Snapshot) compileRules(rules []Rule, roles []*Role) {
-	nm := len(s.members)
-	// Organization-wide kind rules fold into per-role and per-member levels, so that the
-	// type level of every (member, kind) can be computed once here.
-	roleKind := make([][NumKinds]Level, len(roles))
-	for ri, r := range roles {
-		roleKind[ri] = r.Levels
-	}
-	var everyoneKind [NumKinds]candidate
-	for k := range everyoneKind {
-		everyoneKind[k] = noCandidate
-	}
-	memberKind := map[int32]*[NumKinds]candidate{}
-
-	projRules := map[int64][]target{} // ProjectLevel stored in target.level
-	// Object rule targets are gathered first and then laid out contiguously per object, so
-	// that tens of thousands of objects cost a handful of allocations, not one each.
-	type objectTarget struct {
-		object int32
-		t      target
-	}
-	var objectTargets []objectTarget
-
-	// Sized up front: rehashing these maps was the largest part of Compile's time.
-	var perKind [NumKinds]int
-	for i := range rules {
-		if r := &rules[i]; r.Scope == ScopeObject && r.Kind < NumKinds {
-			perKind[r.Kind]++
+func (s *Snapshot) compileRules(rules []Rule) {
+	var objectRules [NumKinds][]objectRule
+	projects := map[int64]*projectRules{}
+	project := func(id int64) *projectRules {
+		p := projects[id]
+		if p == nil {
+			p = &projectRules{}
+			projects[id] = p
 		}
+		return p
 	}
-	for k, n := range perKind {
-		if n > 0 {
-			s.objects[k] = make(map[int64]int32, n)
-		}
-	}
-
 	for i := range rules {
 		r := &rules[i]
-		t, ok := s.resolve(r)
-		if !ok || r.Level > Manager || r.ProjectLevel > ProjectAdmin {
+		t, ok := s.compileRule(r)
+		if !ok {
 			continue
 		}
 		switch r.Scope {
 		case ScopeProject:
-			t.level = Level(r.ProjectLevel)
-			projRules[r.Project] = append(projRules[r.Project], t)
+			p := project(r.Project)
+			p.rules = append(p.rules, t)
 		case ScopeKind:
-			if r.Kind >= NumKinds {
-				continue
-			}
-			t.level = r.Level
 			if r.Project != 0 {
-				pk := s.projKind[r.Project]
-				if pk == nil {
-					pk = new([NumKinds][]target)
-					s.projKind[r.Project] = pk
-				}
-				pk[r.Kind] = append(pk[r.Kind], t)
+				p := project(r.Project)
+				p.kinds[r.Kind] = append(p.kinds[r.Kind], t)
 				continue
 			}
-			switch t.rank {
-			case rankEveryone:
-				if c := t.candidate(); c.beats(everyoneKind[r.Kind]) {
-					everyoneKind[r.Kind] = c
-				}
-			case rankRole:
-				roleKind[t.idx][r.Kind] = max(roleKind[t.idx][r.Kind], r.Level)
-			case rankMember:
-				mk := memberKind[t.idx]
-				if mk == nil {
-					mk = new([NumKinds]candidate)
-					for k := range mk {
-						mk[k] = noCandidate
-					}
-					memberKind[t.idx] = mk
-				}
-				if c := t.candidate(); c.beats(mk[r.Kind]) {
-					mk[r.Kind] = c
-				}
-			}
+			s.kindRules[r.Kind] = append(s.kindRules[r.Kind], t)
 		case ScopeObject:
-			if r.Kind >= NumKinds {
-				continue
-			}
-			oi, ok := s.objects[r.Kind][r.Object]
+			key, ok := objectKey(r.Object)
 			if !ok {
-				oi = int32(len(s.objRules))
-				s.objects[r.Kind][r.Object] = oi
-				s.objRules = append(s.objRules, objectRules{})
-			}
-			if t.rank == rankEveryone {
-				or := &s.objRules[oi]
-				or.everyone = max(or.everyone, r.Level)
-				or.hasEveryone = true
+				if s.objects.wide == nil {
+					s.objects.wide = map[wideKey][]target{}
+				}
+				wk := wideKey{r.Kind, r.Object}
+				s.objects.wide[wk] = append(s.objects.wide[wk], t)
 				continue
 			}
-			t.level = r.Level
-			objectTargets = append(objectTargets, objectTarget{oi, t})
-			s.objRules[oi].hi++ // a count until the layout below
+			objectRules[r.Kind] = append(objectRules[r.Kind], objectRule{key, t})
 		}
 	}
-
-	var next int32
-	for i := range s.objRules {
-		or := &s.objRules[i]
-		or.lo, or.hi, next = next, next, next+or.hi
-	}
-	s.targets = make([]target, len(objectTargets))
-	for _, ot := range objectTargets {
-		or := &s.objRules[ot.object]
-		s.targets[or.hi] = ot.t
-		or.hi++
+	for k := range NumKinds {
+		s.objects.kinds[k] = buildObjectTable(objectRules[k])
 	}
 
-	s.kindBase = make([]candidate, nm*int(NumKinds))
-	for mi := range int32(nm) {
-		base := s.kindBase[int(mi)*int(NumKinds):][:NumKinds]
-		copy(base, everyoneKind[:])
+	s.projIDs = slices.Sorted(maps.Keys(projects))
+	s.projects = make([]*projectRules, len(s.projIDs))
+	for i, id := range s.projIDs {
+		p := projects[id]
+		if len(p.rules) > 0 {
+			p.levels = s.projectLevels(p.rules)
+		}
+		s.projects[i] = p
+	}
+
+	s.kindBase = make([]candidate, len(s.members)*int(NumKinds))
+	for k := range NumKinds {
+		s.fillKindBase(s.kindBase, k)
+	}
+}
+
+// fillKindBase computes every member's type level for k from organization-wide kind
+// rules and role levels into base.
+func (s *Snapshot) fillKindBase(base []candidate, k Kind) {
+	// Organization-wide kind rules for a role fold into the role's level, the rule for
+	// everyone into one candidate; rules for members are applied last.
+	everyone := noCandidate
+	var roleLevel []Level
+	for ri := range s.roleLevels {
+		roleLevel = append(roleLevel, s.roleLevels[ri][k])
+	}
+	for _, t := range s.kindRules[k] {
+		switch t.rank {
+		case rankEveryone:
+			if c := t.candidate(); c.beats(everyone) {
+				everyone = c
+			}
+		case rankRole:
+			roleLevel[t.idx] = max(roleLevel[t.idx], t.level)
+		}
+	}
+	for mi := range int32(len(s.members)) {
+		best := everyone
 		s.eachRole(mi, func(ri int32) {
-			for k := range base {
-				if c := (candidate{level: roleKind[ri][k], rank: rankRole, role: ri}); c.beats(base[k]) {
-					base[k] = c
-				}
+			if c := (candidate{level: roleLevel[ri], rank: rankRole, role: ri}); c.beats(best) {
+				best = c
 			}
 		})
-		if mk := memberKind[mi]; mk != nil {
-			for k, c := range mk {
-				if c.beats(base[k]) {
-					base[k] = c
-				}
+		base[int(mi)*int(NumKinds)+int(k)] = best
+	}
+	for _, t := range s.kindRules[k] {
+		if t.rank == rankMember {
+			b := &base[int(t.idx)*int(NumKinds)+int(k)]
+			if c := t.candidate(); c.beats(*b) {
+				*b = c
 			}
 		}
 	}
+}
 
-	for p, ts := range projRules {
-		levels := make([]ProjectLevel, nm)
-		for mi := range int32(nm) {
-			best, reached := None, false
-			for _, t := range ts {
-				if s.reaches(mi, t) {
-					best, reached = max(best, t.level), true
-				}
-			}
-			// A project with rules still admits, as a member, whoever no rule reaches.
-			levels[mi] = ProjectMember
-			if reached {
-				levels[mi] = ProjectLevel(best)
+// projectLevels returns every member's level in a project with these rules.
+func (s *Snapshot) projectLevels(rules []target) []ProjectLevel {
+	levels := make([]ProjectLevel, len(s.members))
+	for mi := range int32(len(s.members)) {
+		best, reached := None, false
+		for _, t := range rules {
+			if s.reaches(mi, t) {
+				best, reached = max(best, t.level), true
 			}
 		}
-		s.projLevels[p] = levels
+		// A project with rules still admits, as a member, whoever no rule reaches.
+		levels[mi] = ProjectMember
+		if reached {
+			levels[mi] = ProjectLevel(best)
+		}
 	}
+	return levels
+}
+
+// project returns the rules of project id, nil when it has none.
+func (s *Snapshot) project(id int64) *projectRules {
+	if len(s.projIDs) <= 8 {
+		for i, p := range s.projIDs {
+			if p == id {
+				return s.projects[i]
+			}
+		}
+		return nil
+	}
+	if i, ok := slices.BinarySearch(s.projIDs, id); ok {
+		return s.projects[i]
+	}
+	return nil
 }
 
 // Decide returns the level user has on o, following access-model.md step by step.
@@ -346,13 +364,14 @@ func (s *Snapshot) KindLevel(user, project int64, k Kind) Decision {
 }
 
 func (s *Snapshot) decide(user int64, o Object, object bool) Decision {
-	mi, ok := s.memberIdx[user]
-	if !ok || o.Kind >= NumKinds {
+	m := s.memberTab.find(user)
+	if m == nil || o.Kind >= NumKinds {
 		return Decision{Level: None, Source: SourceOrganization}
 	}
-	if s.members[mi].Level >= AdminLevel {
+	if m.admin {
 		return Decision{Level: Manager, Source: SourceOrganizationAdmin}
 	}
+	mi := m.idx
 	creator := object && o.Creator != 0 && o.Creator == user
 	if !s.enforced {
 		// The free plan ignores every rule, project rules included, so that rules left over
@@ -363,8 +382,11 @@ func (s *Snapshot) decide(user int64, o Object, object bool) Decision {
 		return Decision{Level: Editor, Source: SourceDefault}
 	}
 	pl := ProjectMember
-	if levels, ok := s.projLevels[o.Project]; ok {
-		pl = levels[mi]
+	var pr *projectRules
+	if len(s.projIDs) > 0 {
+		if pr = s.project(o.Project); pr != nil && pr.levels != nil {
+			pl = pr.levels[mi]
+		}
 	}
 	switch {
 	case pl == ProjectNone:
@@ -375,11 +397,13 @@ func (s *Snapshot) decide(user int64, o Object, object bool) Decision {
 		return Decision{Level: Manager, Source: SourceProjectAdmin}
 	}
 	if object {
-		if oi, ok := s.objects[o.Kind][o.ID]; ok {
-			or := &s.objRules[oi]
-			best := noCandidate
-			for _, t := range s.targets[or.lo:or.hi] {
-				if s.reaches(mi, t) {
+		if rs := s.objects.find(o.Kind, o.ID); rs.len() > 0 {
+			best, everyone, hasEveryone := noCandidate, None, false
+			for i := range rs.len() {
+				switch t := rs.at(i); {
+				case t.rank == rankEveryone:
+					everyone, hasEveryone = max(everyone, t.level), true
+				case s.reaches(mi, t):
 					if c := t.candidate(); c.beats(best) {
 						best = c
 					}
@@ -390,14 +414,14 @@ func (s *Snapshot) decide(user int64, o Object, object bool) Decision {
 				return Decision{Level: best.level, Source: SourceExplicitMember}
 			case best.rank == rankRole:
 				return Decision{Level: best.level, Source: SourceExplicitRole, Role: s.roleIDs[best.role]}
-			case or.hasEveryone:
-				return Decision{Level: or.everyone, Source: SourceObjectDefault}
+			case hasEveryone:
+				return Decision{Level: everyone, Source: SourceObjectDefault}
 			}
 		}
 	}
 	best := s.kindBase[int(mi)*int(NumKinds)+int(o.Kind)]
-	if pk, ok := s.projKind[o.Project]; ok {
-		for _, t := range pk[o.Kind] {
+	if pr != nil {
+		for _, t := range pr.kinds[o.Kind] {
 			if s.reaches(mi, t) {
 				if c := t.candidate(); c.beats(best) {
 					best = c
@@ -421,26 +445,26 @@ func (s *Snapshot) decide(user int64, o Object, object bool) Decision {
 // the project's objects. Organization admins are project admins everywhere; on the free plan
 // project rules are ignored like every other rule.
 func (s *Snapshot) ProjectAccess(user, project int64) (lvl ProjectLevel, ok bool) {
-	mi, ok := s.memberIdx[user]
+	m := s.memberTab.find(user)
 	switch {
-	case !ok:
+	case m == nil:
 		return ProjectNone, false
-	case s.members[mi].Level >= AdminLevel:
+	case m.admin:
 		return ProjectAdmin, true
 	case !s.enforced:
 		return ProjectMember, true
 	}
 	lvl = ProjectMember
-	if levels, ok := s.projLevels[project]; ok {
-		lvl = levels[mi]
+	if p := s.project(project); p != nil && p.levels != nil {
+		lvl = p.levels[m.idx]
 	}
 	return lvl, lvl != ProjectNone
 }
 
 // MembershipLevel returns user's membership level, 0 when not a member.
 func (s *Snapshot) MembershipLevel(user int64) int {
-	if mi, ok := s.memberIdx[user]; ok {
-		return s.members[mi].Level
+	if m := s.memberTab.find(user); m != nil {
+		return s.members[m.idx].Level
 	}
 	return 0
 }
@@ -448,8 +472,8 @@ func (s *Snapshot) MembershipLevel(user int64) int {
 // RolesOf returns the ids of user's roles in the order of Facts.Roles; nil when none.
 // The slice is shared: do not mutate it.
 func (s *Snapshot) RolesOf(user int64) []string {
-	if mi, ok := s.memberIdx[user]; ok {
-		return s.rolesOf[mi]
+	if m := s.memberTab.find(user); m != nil {
+		return s.rolesOf[m.idx]
 	}
 	return nil
 }

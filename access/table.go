@@ -1,0 +1,368 @@
+package access
+
+import (
+	"math/bits"
+	"slices"
+)
+
+// The snapshot's lookups are open-addressing hash tables of its own rather than Go maps: a
+// slot holds what a decision needs from it, so a lookup costs a cache line or two when the
+// snapshot is cold (many organizations loaded); the object tables are split per kind, so
+// that a list of one kind works in the little memory that kind's rules take, and into
+// pages, so that a rule change copies one page, not a table (WithRule, WithoutRule).
+
+// mix hashes x: one multiplication, then the high half folded into the low one, so that
+// every bit of the result depends on every bit of x and the tables can take their page,
+// slot and filter positions from disjoint bit ranges of one hash. Two multiplications
+// (splitmix64) cost a visible share of Decide for no better spread over database ids.
+func mix(x uint64) uint64 {
+	x *= 0x9e3779b97f4a7c15
+	return x ^ x>>32
+}
+
+// tableSize returns the power of two ≥ 2n (load factor ≤ 1/2), at least 2.
+func tableSize(n int) int {
+	if n < 1 {
+		return 2
+	}
+	return 1 << bits.Len(uint(2*n-1))
+}
+
+// memberSlot is one member in memberTable: the member's index and what Decide needs first.
+type memberSlot struct {
+	user  int64
+	idx   int32 // index in Snapshot.members; valid only when used
+	admin bool  // membership level ≥ AdminLevel
+	used  bool
+}
+
+// memberTable maps a user id to its member slot.
+type memberTable struct {
+	slots []memberSlot // len is a power of two
+	shift uint8        // 64 - log2(len(slots))
+}
+
+func newMemberTable(n int) memberTable {
+	size := tableSize(n)
+	return memberTable{slots: make([]memberSlot, size), shift: uint8(64 - bits.TrailingZeros(uint(size)))}
+}
+
+// insert adds user unless present; it reports whether it did.
+func (t *memberTable) insert(user int64, idx int32, admin bool) bool {
+	mask := len(t.slots) - 1
+	for i := int(mix(uint64(user)) >> t.shift); ; i = (i + 1) & mask {
+		sl := &t.slots[i]
+		if !sl.used {
+			*sl = memberSlot{user: user, idx: idx, admin: admin, used: true}
+			return true
+		}
+		if sl.user == user {
+			return false
+		}
+	}
+}
+
+// find returns user's slot, or nil when user is not a member.
+func (t *memberTable) find(user int64) *memberSlot {
+	mask := len(t.slots) - 1
+	for i := int(mix(uint64(user)) >> t.shift); ; i = (i + 1) & mask {
+		sl := &t.slots[i]
+		if !sl.used {
+			return nil
+		}
+		if sl.user == user {
+			return sl
+		}
+	}
+}
+
+// objectKey packs an object id into a non-zero word, 0 marking an empty slot. It is exact
+// for ids in [-2^62, 2^62), which database ids never leave; other ids go to
+// objectIndex.wide.
+func objectKey(id int64) (key uint64, ok bool) {
+	if uint64(id)+1<<62 >= 1<<63 {
+		return 0, false
+	}
+	return uint64(id)<<1 | 1, true
+}
+
+// ruleSet is the rules on one object: first, then more.
+type ruleSet struct {
+	first target
+	more  []target
+}
+
+// len returns how many rules there are, 0 for an object without rules.
+func (r *ruleSet) len() int {
+	if r.first.rank == noRank {
+		return 0
+	}
+	return 1 + len(r.more)
+}
+
+// at returns rule i < r.len().
+func (r *ruleSet) at(i int) target {
+	if i == 0 {
+		return r.first
+	}
+	return r.more[i-1]
+}
+
+// objectMeta is the rules of the object in the same slot of objectPage.keys: the first one
+// inline, since most objects have one rule, and the others in objectPage.more[lo : lo+n].
+type objectMeta struct {
+	first target
+	lo, n int32
+}
+
+// objectPage is a small open-addressing table of objects; pages are never changed once
+// built, only replaced, so that snapshots can share them.
+type objectPage struct {
+	keys []uint64 // len is a power of two with at least one empty (0) slot
+	meta []objectMeta
+	more []target
+}
+
+// objectTable finds the rules of objects of one kind. Bits 0–15 of mix(key) choose the
+// page and bits 40–63 the slot within it; the filter has a hash of its own, cheaper.
+type objectTable struct {
+	pages []objectPage // len is a power of two, at most 1<<16
+	// filter has a bit set for every object with rules (and a few without): a clear bit
+	// answers "no rules" from one word that usually sits in L1, which is what makes Filter
+	// cheap for the many objects that have no rules.
+	filter []uint64 // len is a power of two
+	fshift uint8    // 64 - log2(len(filter)*64)
+	n      int      // objects with rules
+}
+
+// objectIndex finds the rules of an object.
+type objectIndex struct {
+	kinds [NumKinds]objectTable
+	// wide holds the rules of objects whose id objectKey cannot pack; normally nil.
+	wide map[wideKey][]target
+}
+
+type wideKey struct {
+	kind Kind
+	id   int64
+}
+
+// objectRule is one object rule compiled, on its way into a page.
+type objectRule struct {
+	key uint64
+	t   target
+}
+
+const (
+	objectsPerPage = 64
+	maxPageBits    = 16
+	filterBitsPer  = 16 // filter bits per object with rules: about 1 in 17 objects without rules passes
+	maxFilterBits  = 24
+)
+
+func (t *objectTable) page(h uint64) *objectPage { return &t.pages[h&uint64(len(t.pages)-1)] }
+
+// filterBit is key's bit in a filter of 64 - shift bits: bits 16 and up of mix(key). A
+// plain multiplicative hash (the top bits of key × constant) would be cheaper, but ids in
+// arithmetic progression, as one kind's ids in a shared sequence are, land on a lattice
+// there: three times the false positives on BenchmarkFilter's list.
+func filterBit(key uint64, shift uint8) uint64 { return mix(key) << (shift - 16) >> shift }
+
+func (t *objectTable) filterHas(key uint64) bool {
+	i := filterBit(key, t.fshift)
+	return t.filter[i/64]&(1<<(i%64)) != 0
+}
+
+func setFilter(filter []uint64, shift uint8, key uint64) {
+	i := filterBit(key, shift)
+	filter[i/64] |= 1 << (i % 64)
+}
+
+// find returns the rules on the object; ruleSet.len is 0 when it has none.
+func (x *objectIndex) find(k Kind, id int64) ruleSet {
+	key, ok := objectKey(id)
+	if !ok {
+		if ts := x.wide[wideKey{k, id}]; len(ts) > 0 {
+			return ruleSet{ts[0], ts[1:]}
+		}
+		return ruleSet{}
+	}
+	t := &x.kinds[k]
+	if t.n == 0 {
+		return ruleSet{}
+	}
+	if !t.filterHas(key) {
+		return ruleSet{}
+	}
+	h := mix(key)
+	return t.page(h).find(key, h)
+}
+
+func (p *objectPage) find(key, h uint64) ruleSet {
+	mask := len(p.keys) - 1
+	for i := int(h>>40) & mask; ; i = (i + 1) & mask {
+		switch p.keys[i] {
+		case key:
+			m := &p.meta[i]
+			return ruleSet{m.first, p.more[m.lo : m.lo+m.n]}
+		case 0:
+			return ruleSet{}
+		}
+	}
+}
+
+// buildObjectTable lays out rules of one kind, in any order, in pages sized for them.
+func buildObjectTable(rules []objectRule) objectTable {
+	n := len(rules) // an upper bound on the objects: rules per object are few
+	pageBits := 0
+	for pageBits < maxPageBits && 1<<pageBits*objectsPerPage < n {
+		pageBits++
+	}
+	t := objectTable{pages: make([]objectPage, 1<<pageBits)}
+	// Bucket the rules by page: count, then place.
+	pageMask := uint64(len(t.pages) - 1)
+	start := make([]int32, len(t.pages)+1)
+	for _, r := range rules {
+		start[mix(r.key)&pageMask+1]++
+	}
+	for p := range t.pages {
+		start[p+1] += start[p]
+	}
+	byPage := make([]objectRule, len(rules))
+	next := slices.Clone(start[:len(t.pages)])
+	for _, r := range rules {
+		p := mix(r.key) & pageMask
+		byPage[next[p]] = r
+		next[p]++
+	}
+	for p := range t.pages {
+		t.pages[p] = buildPage(byPage[start[p]:start[p+1]])
+		t.n += countObjects(&t.pages[p])
+	}
+	t.filter, t.fshift = t.newFilter()
+	return t
+}
+
+// newFilter returns a filter sized for t.n objects with every object of t set.
+func (t *objectTable) newFilter() ([]uint64, uint8) {
+	fbits := 6
+	for fbits < maxFilterBits && 1<<fbits < filterBitsPer*t.n {
+		fbits++
+	}
+	filter, shift := make([]uint64, 1<<(fbits-6)), uint8(64-fbits)
+	for p := range t.pages {
+		for _, key := range t.pages[p].keys {
+			if key != 0 {
+				setFilter(filter, shift, key)
+			}
+		}
+	}
+	return filter, shift
+}
+
+// buildPage returns a page of rules, in any order.
+func buildPage(rules []objectRule) objectPage {
+	// Sized for as many objects as rules, a bound that most pages come close to. Load
+	// factor ≤ 3/4: the filter turns away most lookups of absent keys, so probes are
+	// mostly for present keys, which linear probing finds in a couple of steps at that load.
+	size := 1 << bits.Len(uint(len(rules)+len(rules)/3))
+	p := objectPage{keys: make([]uint64, size), meta: make([]objectMeta, size)}
+	mask := size - 1
+	// First pass: place each object and count its rules beyond the first; slot remembers
+	// where each rule went, negative for a first rule.
+	slot := make([]int32, len(rules))
+	more := 0
+	for i, r := range rules {
+		s := int(mix(r.key)>>40) & mask
+		for p.keys[s] != 0 && p.keys[s] != r.key {
+			s = (s + 1) & mask
+		}
+		if p.keys[s] == 0 {
+			p.keys[s], p.meta[s].first = r.key, r.t
+			slot[i] = ^int32(s)
+			continue
+		}
+		p.meta[s].n++
+		slot[i] = int32(s)
+		more++
+	}
+	var lo int32
+	for s := range p.meta {
+		m := &p.meta[s]
+		m.lo, lo = lo, lo+m.n
+		m.n = 0
+	}
+	p.more = make([]target, more)
+	for i, r := range rules {
+		if s := slot[i]; s >= 0 {
+			m := &p.meta[s]
+			p.more[m.lo+m.n] = r.t
+			m.n++
+		}
+	}
+	return p
+}
+
+// rules returns the page's rules.
+func (p *objectPage) rules() []objectRule {
+	out := make([]objectRule, 0, len(p.more)+countObjects(p)+1)
+	for i, key := range p.keys {
+		if key == 0 {
+			continue
+		}
+		m := &p.meta[i]
+		out = append(out, objectRule{key, m.first})
+		for _, t := range p.more[m.lo : m.lo+m.n] {
+			out = append(out, objectRule{key, t})
+		}
+	}
+	return out
+}
+
+// with returns a copy of t with r added (add) or one rule equal to r removed (!add); ok is
+// false when there was nothing to remove. t is not changed: only the touched page and the
+// filter are new, the other pages are shared.
+func (t objectTable) with(r objectRule, add bool) (objectTable, bool) {
+	if len(t.pages) == 0 {
+		if !add {
+			return t, false
+		}
+		return buildObjectTable([]objectRule{r}), true
+	}
+	h := mix(r.key)
+	old := t.page(h)
+	rules := old.rules()
+	if add {
+		rules = append(rules, r)
+	} else {
+		i := slices.Index(rules, r)
+		if i < 0 {
+			return t, false
+		}
+		rules = slices.Delete(rules, i, i+1)
+	}
+	np := buildPage(rules)
+	t.pages = slices.Clone(t.pages)
+	t.pages[h&uint64(len(t.pages)-1)] = np
+	t.n += countObjects(&np) - countObjects(old)
+	switch {
+	case len(t.filter)*64 < t.n*filterBitsPer/2 && len(t.filter)*64 < 1<<maxFilterBits:
+		// Grown well past its size: rebuild it, so that it keeps filtering.
+		t.filter, t.fshift = t.newFilter()
+	case add:
+		// Removing leaves the bit set: a stale bit costs only a page lookup.
+		t.filter = slices.Clone(t.filter)
+		setFilter(t.filter, t.fshift, r.key)
+	}
+	return t, true
+}
+
+func countObjects(p *objectPage) int {
+	n := 0
+	for _, key := range p.keys {
+		if key != 0 {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+)
+
+// The operations, in the order they take turns.
+const (
+	opNoop     = "noop"
+	opList     = "list"
+	opRetrieve = "retrieve"
+	opUpdate   = "update"
+	opCheck    = "check"
+	opBatch    = "batch"
+)
+
+var allOps = []string{opNoop, opList, opRetrieve, opUpdate, opCheck, opBatch}
+
+func validOp(op string) bool { return slices.Contains(allOps, op) }
+
+// batchSize is the number of decisions in one batch check.
+const batchSize = 100
+
+// driver sends the load: each of its clients has one keep-alive connection and one user.
+type driver struct {
+	base    string
+	ws      *workspace
+	cfg     *config
+	clients []*http.Client
+}
+
+func newDriver(base string, ws *workspace, cfg *config) *driver {
+	d := &driver{base: base, ws: ws, cfg: cfg}
+	for range cfg.clients {
+		d.clients = append(d.clients, &http.Client{
+			Transport: &http.Transport{MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1, DisableCompression: true},
+			Timeout:   30 * time.Second,
+		})
+	}
+	return d
+}
+
+// request builds one request of op for client c.
+func (d *driver) request(ctx context.Context, op string, c int, rng *rand.Rand) (*http.Request, error) {
+	cl := &d.ws.clients[c]
+	p := "/api/projects/" + strconv.FormatInt(d.ws.project, 10)
+	var method, path string
+	var body []byte
+	switch op {
+	case opNoop:
+		method, path = http.MethodGet, "/_noop"
+	case opList:
+		method, path = http.MethodGet, p+"/feature_flags?limit=100&offset="+strconv.Itoa(100*rng.IntN(d.cfg.listPages))
+	case opRetrieve:
+		method, path = http.MethodGet, p+"/feature_flags/"+strconv.FormatInt(d.ws.flags[rng.IntN(len(d.ws.flags))], 10)
+	case opUpdate:
+		id := cl.editable[rng.IntN(len(cl.editable))]
+		method, path = http.MethodPatch, p+"/feature_flags/"+strconv.FormatInt(id, 10)
+		body = []byte(`{"name":"Flag renamed ` + strconv.Itoa(rng.IntN(1_000_000)) + `"}`)
+	case opCheck, opBatch:
+		n := 1
+		if op == opBatch {
+			n = batchSize
+		}
+		var b strings.Builder
+		b.WriteString(`{"checks":[`)
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			action := "edit"
+			if i%2 == 1 {
+				action = "view"
+			}
+			fmt.Fprintf(&b, `{"kind":"feature_flags","id":%d,"action":%q}`, d.ws.flags[rng.IntN(len(d.ws.flags))], action)
+		}
+		b.WriteString(`]}`)
+		method, path, body = http.MethodPost, p+"/access/check", []byte(b.String())
+	}
+	req, err := http.NewRequestWithContext(ctx, method, d.base+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+cl.apiKey)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
+}
+
+// do sends one request and reads the whole answer; ok is false for anything but 2xx.
+func (d *driver) do(ctx context.Context, op string, c int, rng *rand.Rand) (ok bool, err error) {
+	req, err := d.request(ctx, op, c, rng)
+	if err != nil {
+		return false, err
+	}
+	resp, err := d.clients[c].Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return false, err
+	}
+	return resp.StatusCode/100 == 2, nil
+}
+
+// check sends one request of each operation from each client and fails unless all succeed,
+// so that a misconfigured run does not report the speed of error answers.
+func (d *driver) check(ctx context.Context) error {
+	rng := rand.New(rand.NewPCG(0, 0))
+	for _, op := range d.cfg.ops {
+		for c := range d.clients {
+			req, err := d.request(ctx, op, c, rng)
+			if err != nil {
+				return err
+			}
+			resp, err := d.clients[c].Do(req)
+			if err != nil {
+				return err
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode/100 != 2 {
+				return fmt.Errorf("%s %s: %s: %s", req.Method, req.URL.Path, resp.Status, body)
+			}
+		}
+	}
+	return nil
+}
+
+// warmUp sends a few requests of each operation, so that caches, connections and the
+// snapshot exist before anything is measured.
+func (d *driver) warmUp(ctx context.Context) {
+	var wg sync.WaitGroup
+	for c := range d.clients {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(c), 1))
+			for range 5 {
+				for _, op := range d.cfg.ops {
+					_, _ = d.do(ctx, op, c, rng)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// result is what one operation did over the whole run.
+type result struct {
+	op        string
+	requests  int
+	errors    int
+	elapsed   time.Duration // the sum of its turns
+	latencies []time.Duration
+}
+
+// drive gives each operation turns of cfg.slice, round after round, until cfg.duration is
+// spent or an operation reaches cfg.maxRequests; all clients send that operation during
+// its turn, one request at a time each.
+func (d *driver) drive(ctx context.Context) []*result {
+	results := make([]*result, len(d.cfg.ops))
+	for i, op := range d.cfg.ops {
+		results[i] = &result{op: op}
+	}
+	rngs := make([]*rand.Rand, len(d.clients))
+	for c := range rngs {
+		rngs[c] = rand.New(rand.NewPCG(uint64(c), 2))
+	}
+	deadline := time.Now().Add(d.cfg.duration)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		for _, res := range results {
+			if res.requests >= d.cfg.maxRequests {
+				continue
+			}
+			d.turn(ctx, res, rngs)
+		}
+		if !slices.ContainsFunc(results, func(r *result) bool { return r.requests < d.cfg.maxRequests }) {
+			break
+		}
+	}
+	return results
+}
+
+// turn runs one slice of res.op with every client.
+func (d *driver) turn(ctx context.Context, res *result, rngs []*rand.Rand) {
+	budget := d.cfg.maxRequests - res.requests
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	start := time.Now()
+	end := start.Add(d.cfg.slice)
+	for c := range d.clients {
+		wg.Go(func() {
+			var lat []time.Duration
+			errs := 0
+			for time.Now().Before(end) && ctx.Err() == nil {
+				mu.Lock()
+				if budget == 0 {
+					mu.Unlock()
+					break
+				}
+				budget--
+				mu.Unlock()
+				t := time.Now()
+				ok, err := d.do(ctx, res.op, c, rngs[c])
+				lat = append(lat, time.Since(t))
+				if !ok || err != nil {
+					errs++
+				}
+			}
+			mu.Lock()
+			res.latencies = append(res.latencies, lat...)
+			res.requests += len(lat)
+			res.errors += errs
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	res.elapsed += time.Since(start)
+}
+
+// report prints one line per operation: throughput, latency and throughput as a share of
+// the no-op handler's.
+func report(w io.Writer, dialect string, cfg *config, results []*result) {
+	var noop float64
+	for _, r := range results {
+		if r.op == opNoop && r.elapsed > 0 {
+			noop = float64(r.requests) / r.elapsed.Seconds()
+		}
+	}
+	fmt.Fprintf(w, "\n%s, %d clients, %v in turns of %v\n", dialect, cfg.clients, cfg.duration, cfg.slice)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "operation\trequests\terrors\treq/s\tp50\tp99\tof no-op\t")
+	for _, r := range results {
+		rate := 0.0
+		if r.elapsed > 0 {
+			rate = float64(r.requests) / r.elapsed.Seconds()
+		}
+		share := "-"
+		if noop > 0 {
+			share = fmt.Sprintf("%.1f%%", 100*rate/noop)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%v\t%v\t%s\t\n", r.op, r.requests, r.errors, rate,
+			percentile(r.latencies, 0.50), percentile(r.latencies, 0.99), share)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "(list: GET of one of the first %d 100-item pages of %d flags, with can_edit; batch: %d decisions in one POST …/access/check)\n", cfg.listPages, cfg.flags, batchSize)
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	v := s[min(len(s)-1, int(p*float64(len(s))))]
+	switch {
+	case v >= time.Millisecond:
+		return v.Round(10 * time.Microsecond)
+	case v >= time.Microsecond:
+		return v.Round(time.Microsecond)
+	}
+	return v
+}

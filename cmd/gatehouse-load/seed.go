@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	mrand "math/rand/v2"
+	"strconv"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/access"
+)
+
+// workspace is what the seed made and the clients use.
+type workspace struct {
+	project int64
+	clients []client // one per load client: a plain member in some roles
+	flags   []int64  // every flag's id
+}
+
+// client is one load client's identity and what it may do.
+type client struct {
+	user     int64
+	apiKey   string  // Bearer phx_…
+	editable []int64 // flags this user may edit, for updates that are allowed
+}
+
+// importer is the bulk insert the store may offer; seeding falls back to one insert per
+// flag without it.
+type importer interface {
+	ImportResources(ctx context.Context, rs []gatehouse.Resource) error
+}
+
+// seed creates one organization shaped like a busy PostHog workspace: an owner, members
+// (every tenth an admin) in 1–3 roles each, roles viewer or editor per kind, "view only"
+// as the organization default for feature flags, flags made by members, and per-flag
+// grants to roles. It goes through the store, as the API would, in the store's
+// transactions (activity log and revision included).
+func seed(ctx context.Context, st gatehouse.Store, cfg *config) (*workspace, error) {
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	suffix := randomHex(4) // so that --keep-database can seed the same database twice
+	var users []*gatehouse.User
+	for i := range cfg.members {
+		u := &gatehouse.User{Email: fmt.Sprintf("load-%s-%d@example.com", suffix, i), FirstName: "Load " + strconv.Itoa(i)}
+		if err := st.CreateUser(ctx, u); err != nil {
+			return nil, err
+		}
+		users = append(users, u)
+	}
+	owner := users[0]
+	org := &gatehouse.Organization{Name: "Load " + suffix}
+	project := &gatehouse.Project{Name: "Load"}
+	if err := st.CreateOrganization(ctx, org, owner.ID, project); err != nil {
+		return nil, err
+	}
+	for i, u := range users[1:] {
+		level := access.MemberLevel
+		if i%10 == 9 {
+			level = access.AdminLevel
+		}
+		inv := &gatehouse.Invite{OrganizationID: org.ID, TargetEmail: u.Email, Level: level, CreatedBy: owner.ID}
+		if err := st.CreateInvite(ctx, inv); err != nil {
+			return nil, err
+		}
+		if _, err := st.AcceptInvite(ctx, inv.ID, u.ID); err != nil {
+			return nil, err
+		}
+	}
+	var roles []*gatehouse.Role
+	for i := range cfg.roles {
+		r := &gatehouse.Role{OrganizationID: org.ID, Name: "Role " + strconv.Itoa(i), CreatedBy: owner.ID}
+		for k := range r.Levels {
+			r.Levels[k] = access.Viewer + access.Level(rng.IntN(2))
+		}
+		if err := st.CreateRole(ctx, r, owner.ID); err != nil {
+			return nil, err
+		}
+		roles = append(roles, r)
+	}
+	for _, u := range users[1:] {
+		for _, ri := range rng.Perm(len(roles))[:1+rng.IntN(min(3, len(roles)))] {
+			m := &gatehouse.RoleMembership{RoleID: roles[ri].ID, User: gatehouse.User{ID: u.ID}}
+			if err := st.AddRoleMember(ctx, org.ID, m, owner.ID); err != nil {
+				return nil, err
+			}
+		}
+	}
+	def := &gatehouse.Rule{OrganizationID: org.ID, CreatedBy: owner.ID, Rule: access.Rule{Scope: access.ScopeKind, Kind: access.FeatureFlags, Level: access.Viewer}}
+	if err := st.CreateRule(ctx, def, owner.ID); err != nil {
+		return nil, err
+	}
+
+	flags := make([]gatehouse.Resource, cfg.flags)
+	for i := range flags {
+		data, _ := json.Marshal(map[string]any{
+			"name":    fmt.Sprintf("Flag %d", i),
+			"filters": map[string]any{"groups": []any{map[string]any{"properties": []any{}, "rollout_percentage": 50}}},
+			"active":  true, "ensure_experience_continuity": false,
+		})
+		flags[i] = gatehouse.Resource{
+			Kind: access.FeatureFlags, ProjectID: project.ID, Key: "flag-" + strconv.Itoa(i),
+			CreatedBy: users[rng.IntN(len(users))].ID, Data: data,
+		}
+	}
+	if im, ok := st.(importer); ok {
+		if err := im.ImportResources(ctx, flags); err != nil {
+			return nil, err
+		}
+	} else {
+		for i := range flags {
+			if err := st.CreateResource(ctx, &flags[i]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	ws := &workspace{project: project.ID}
+	for _, f := range flags {
+		ws.flags = append(ws.flags, f.ID)
+	}
+	seen := map[[2]string]bool{}
+	for len(seen) < cfg.grants {
+		role, flag := roles[rng.IntN(len(roles))].ID, ws.flags[rng.IntN(len(ws.flags))]
+		if seen[[2]string{role, strconv.FormatInt(flag, 10)}] {
+			continue
+		}
+		seen[[2]string{role, strconv.FormatInt(flag, 10)}] = true
+		g := &gatehouse.Rule{OrganizationID: org.ID, CreatedBy: owner.ID, Rule: access.Rule{
+			Scope: access.ScopeObject, Project: project.ID, Kind: access.FeatureFlags, Object: flag, Role: role, Level: access.Editor}}
+		if err := st.CreateRule(ctx, g, owner.ID); err != nil {
+			return nil, err
+		}
+	}
+
+	// The clients are plain members, so that every request is decided by the rules, not
+	// waved through as an admin's; what each may edit comes from the decision itself.
+	facts, _, err := st.AccessFacts(ctx, org.ID)
+	if err != nil {
+		return nil, err
+	}
+	facts.Enforced = true
+	snap := access.Compile(facts)
+	heads, err := st.ResourceHeads(ctx, project.ID, access.FeatureFlags)
+	if err != nil {
+		return nil, err
+	}
+	editable := make([]uint64, (len(heads)+63)/64)
+	for _, u := range users[1:] {
+		if len(ws.clients) == cfg.clients {
+			break
+		}
+		if snap.MembershipLevel(u.ID) != access.MemberLevel {
+			continue
+		}
+		c := client{user: u.ID, apiKey: "phx_" + randomHex(24)}
+		snap.Filter(u.ID, heads, access.Editor, editable)
+		for i, h := range heads {
+			if editable[i/64]&(1<<(i%64)) != 0 {
+				c.editable = append(c.editable, h.ID)
+			}
+		}
+		if len(c.editable) == 0 {
+			continue
+		}
+		sum := sha256.Sum256([]byte(c.apiKey))
+		k := &gatehouse.APIKey{UserID: u.ID, Label: "load", ValueHash: hex.EncodeToString(sum[:]), MaskValue: "phx_…" + c.apiKey[len(c.apiKey)-4:]}
+		if err := st.CreateAPIKey(ctx, k); err != nil {
+			return nil, err
+		}
+		ws.clients = append(ws.clients, c)
+	}
+	if len(ws.clients) < cfg.clients {
+		return nil, fmt.Errorf("only %d plain members may edit a flag; want %d clients", len(ws.clients), cfg.clients)
+	}
+	return ws, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
