@@ -45,7 +45,8 @@ type Store interface {
 	// DeleteAPIKey removes one of userID's keys; ENotFound when it is not theirs.
 	DeleteAPIKey(ctx context.Context, userID int64, id string) error
 	// APIKeyUser returns the owner of the key with this hash and records now
-	// as its last use; ENotFound otherwise.
+	// as its last use, at most once a minute per key so that authenticating
+	// stays a read; ENotFound otherwise.
 	APIKeyUser(ctx context.Context, valueHash string, now time.Time) (*User, error)
 
 	// CreateOrganization inserts org (setting ID, CreatedAt), makes owner its
@@ -83,6 +84,8 @@ type Store interface {
 	CreateProject(ctx context.Context, p *Project) error
 	Projects(ctx context.Context, orgID string) ([]Project, error)
 	Project(ctx context.Context, id int64) (*Project, error)
+	// ProjectOrganization returns the project and its organization in one read.
+	ProjectOrganization(ctx context.Context, id int64) (*Project, *Organization, error)
 	// UpdateProject saves Name.
 	UpdateProject(ctx context.Context, p *Project) error
 	// DeleteProject removes the project, its resources and their rules.
@@ -107,6 +110,12 @@ type Store interface {
 	ResourcesByID(ctx context.Context, ids []int64) ([]Resource, error)
 	// UpdateResource saves Key, Deleted and Data and sets UpdatedAt. EUnique attr "key" as CreateResource.
 	UpdateResource(ctx context.Context, r *Resource) error
+	// UpdateResourceFunc reads the resource (ENotFound when it does not exist),
+	// lets modify change its Key, Deleted and Data, and saves them as
+	// UpdateResource does, all in one transaction that holds the row: two
+	// concurrent changes of different fields both survive. An error from
+	// modify is returned as is and nothing is written.
+	UpdateResourceFunc(ctx context.Context, projectID int64, kind access.Kind, id int64, modify func(r *Resource) error) (*Resource, error)
 	// DeleteResource removes the resource and the rules on it.
 	DeleteResource(ctx context.Context, id int64) error
 
@@ -118,6 +127,12 @@ type Store interface {
 	// UpdateRole saves Name and Levels; EUnique attr "name" as CreateRole
 	// (a case variant of the role's own name is allowed).
 	UpdateRole(ctx context.Context, r *Role, actor int64) error
+	// UpdateRoleFunc is UpdateRole as a read-modify-write in one transaction:
+	// modify gets the stored role (ENotFound when the organization has none
+	// with this id) and may change its Name and Levels, so that concurrent
+	// changes of different levels both survive. An error from modify is
+	// returned as is and nothing is written.
+	UpdateRoleFunc(ctx context.Context, orgID, id string, actor int64, modify func(r *Role) error) (*Role, error)
 	// DeleteRole removes the role, its memberships and every rule targeting it.
 	DeleteRole(ctx context.Context, orgID, id string, actor int64) error
 

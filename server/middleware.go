@@ -37,6 +37,8 @@ type need struct {
 	// licensed: the route changes access configuration, which needs the
 	// role_based_access feature (402 otherwise, as PostHog does).
 	needsLicence bool
+	// query: a POST that only asks (access/check) and changes nothing.
+	query bool
 }
 
 var (
@@ -58,6 +60,8 @@ func objectLevel(k access.Kind, l access.Level) need {
 }
 
 func (n need) licensed() need { n.needsLicence = true; return n }
+
+func (n need) asks() need { n.query = true; return n }
 
 // call is what the authorization resolved for one request.
 type call struct {
@@ -97,7 +101,7 @@ func (s *Server) handle(pattern string, n need, h handlerFunc) {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		sw.Header().Set("X-Request-Id", id)
 		var c *call
-		sw.beforeHeader = func(status int) { s.revisionHeader(r, sw.Header(), c, status) }
+		sw.beforeHeader = func(status int) { s.revisionHeader(r, n, sw.Header(), c, status) }
 		c, err := s.authorize(r, n)
 		if err == nil {
 			err = h(sw, r, c)
@@ -146,12 +150,12 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // revisionHeader tells the client which rules revision its request saw
 // (reads) or produced (successful writes), so it can ask any replica for a
 // snapshot at least that fresh with X-Gatehouse-Min-Revision.
-func (s *Server) revisionHeader(r *http.Request, h http.Header, c *call, status int) {
+func (s *Server) revisionHeader(r *http.Request, n need, h http.Header, c *call, status int) {
 	if c == nil || c.org == nil {
 		return
 	}
 	rev := c.org.RulesRevision
-	if isWrite(r) && status < 400 {
+	if isWrite(r) && !n.query && status < 400 {
 		if org, err := s.store.Organization(r.Context(), c.org.ID); err == nil {
 			rev = org.RulesRevision
 		}
@@ -342,12 +346,20 @@ func (s *Server) resolveOrg(ctx context.Context, c *call, id string) error {
 	if err != nil {
 		return err
 	}
+	return s.useOrg(ctx, c, org)
+}
+
+// useOrg checks the caller is a member of org and sets c's organization
+// and snapshot.
+func (s *Server) useOrg(ctx context.Context, c *call, org *gatehouse.Organization) error {
 	if c.minRevision > org.RulesRevision {
 		// The client saw a newer revision elsewhere: read again rather than
 		// decide on rules older than its own write.
-		if org, err = s.store.Organization(ctx, id); err != nil {
+		fresh, err := s.store.Organization(ctx, org.ID)
+		if err != nil {
 			return err
 		}
+		org = fresh
 	}
 	snap, err := s.snapshot(ctx, org)
 	if err != nil {
@@ -373,11 +385,11 @@ func (s *Server) resolveProject(ctx context.Context, c *call, id string) error {
 		}
 		pid = n
 	}
-	p, err := s.store.Project(ctx, pid)
+	p, org, err := s.store.ProjectOrganization(ctx, pid)
 	if err != nil {
 		return err
 	}
-	if err := s.resolveOrg(ctx, c, p.OrganizationID); err != nil {
+	if err := s.useOrg(ctx, c, org); err != nil {
 		return err
 	}
 	if _, ok := c.snap.ProjectAccess(c.user.ID, p.ID); !ok {

@@ -94,7 +94,7 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /api/projects/{project}/access_controls", projectMember, s.handleProjectAccessControlsGet)
 	s.handle("PUT /api/projects/{project}/access_controls", projectAdmin.licensed(), s.handleProjectAccessControlsPut)
 	s.handle("GET /api/projects/{project}/activity_log", projectMember, s.handleActivityList)
-	s.handle("POST /api/projects/{project}/access/check", projectMember, s.handleAccessCheck)
+	s.handle("POST /api/projects/{project}/access/check", projectMember.asks(), s.handleAccessCheck)
 
 	// Web UI (ui*.go): HTML pages that call the API above in-process and
 	// render its answers, so they declare no authorization of their own.

@@ -95,3 +95,21 @@ func (db *DB) DeleteProject(ctx context.Context, id int64) error {
 		return db.bumpRevision(ctx, tx, orgID)
 	})
 }
+
+// ProjectOrganization returns the project with this id and its organization,
+// in one query: every project-scoped request needs both.
+func (db *DB) ProjectOrganization(ctx context.Context, id int64) (*gatehouse.Project, *gatehouse.Organization, error) {
+	var (
+		p gatehouse.Project
+		o gatehouse.Organization
+	)
+	dest := append([]any{&p.ID, &p.UUID, &p.OrganizationID, &p.Name, &p.APIToken, scanTime(&p.CreatedAt)}, organizationScanners(&o)...)
+	err := db.db.QueryRowContext(ctx, `
+		SELECT p.id, p.uuid, p.organization_id, p.name, p.api_token, p.created_at, `+organizationColumnsO+`
+		FROM projects p JOIN organizations o ON o.id = p.organization_id
+		WHERE p.id = $1`, id).Scan(dest...)
+	if err != nil {
+		return nil, nil, notFound(err)
+	}
+	return &p, &o, nil
+}

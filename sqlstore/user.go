@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"time"
 
 	"github.com/google/uuid"
@@ -156,16 +155,29 @@ func (db *DB) DeleteAPIKey(ctx context.Context, userID int64, id string) error {
 
 // APIKeyUser returns the owner of the key with this hash and records now as its last use.
 func (db *DB) APIKeyUser(ctx context.Context, valueHash string, now time.Time) (*gatehouse.User, error) {
-	var u *gatehouse.User
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		var userID int64
-		err := tx.QueryRowContext(ctx, `UPDATE api_keys SET last_used_at = $1 WHERE value_hash = $2 RETURNING user_id`,
-			ts(now.UTC().Truncate(time.Microsecond)), valueHash).Scan(&userID)
-		if err != nil {
-			return notFound(err)
+	var (
+		u        gatehouse.User
+		keyID    string
+		lastUsed *time.Time
+	)
+	dest := append(userScanners(&u, false), &keyID, scanNullTime(&lastUsed))
+	err := db.db.QueryRowContext(ctx, `
+		SELECT `+userColumns+`, k.id, k.last_used_at
+		FROM api_keys k JOIN users u ON u.id = k.user_id
+		WHERE k.value_hash = $1`, valueHash).Scan(dest...)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	// Every request authenticates; recording each use would make every
+	// read a write. A minute's precision is what "last used" is for.
+	if lastUsed == nil || now.Sub(*lastUsed) >= apiKeyUseResolution {
+		if _, err := db.db.ExecContext(ctx, `UPDATE api_keys SET last_used_at = $1 WHERE id = $2`,
+			ts(now.UTC().Truncate(time.Microsecond)), keyID); err != nil {
+			return nil, err
 		}
-		u, err = db.user(ctx, tx, `u.id = $1`, userID)
-		return err
-	})
-	return u, err
+	}
+	return &u, nil
 }
+
+// apiKeyUseResolution is how stale an API key's recorded last use may get.
+const apiKeyUseResolution = time.Minute
