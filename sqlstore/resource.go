@@ -177,6 +177,36 @@ func (db *DB) UpdateResource(ctx context.Context, r *gatehouse.Resource) error {
 	return nil
 }
 
+// UpdateResourceFunc reads the resource of the kind in the project (ENotFound when there is
+// none), lets modify change Key, Deleted and Data, and saves them as UpdateResource does, in
+// one transaction: the row is locked (FOR UPDATE; SQLite's IMMEDIATE transaction holds the
+// database's write lock), so a read-modify-write cannot undo a concurrent one. An error from
+// modify is returned as is and nothing is written.
+func (db *DB) UpdateResourceFunc(ctx context.Context, projectID int64, kind access.Kind, id int64, modify func(r *gatehouse.Resource) error) (*gatehouse.Resource, error) {
+	var stored gatehouse.Resource
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var r gatehouse.Resource
+		err := scanResource(tx.QueryRowContext(ctx, `
+			SELECT `+resourceColumns+` FROM resources WHERE id = $1 AND project_id = $2 AND kind = $3`+db.forUpdate,
+			id, projectID, kind.String()), &r)
+		if err != nil {
+			return notFound(err)
+		}
+		if err := modify(&r); err != nil {
+			return err
+		}
+		err = scanResource(tx.QueryRowContext(ctx, `
+			UPDATE resources SET key = $1, deleted = $2, data = $3, updated_at = $4 WHERE id = $5
+			RETURNING `+resourceColumns,
+			r.Key, r.Deleted, data(&r), ts(db.clock()), r.ID), &stored)
+		return notFound(unique(err, "key", keyTaken(kind)))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &stored, nil
+}
+
 // DeleteResource removes the resource and, by cascade, the rules on it. When rules go, the
 // organization's rules revision is bumped (no activity is written: the object is gone).
 func (db *DB) DeleteResource(ctx context.Context, id int64) error {
