@@ -135,45 +135,63 @@ func (db *DB) Role(ctx context.Context, orgID, id string) (*gatehouse.Role, erro
 // EUnique attr "name" as CreateRole; a case variant of the role's own name is allowed.
 // Activity "Role" "updated" with the fields that changed; when none did, nothing is written.
 func (db *DB) UpdateRole(ctx context.Context, r *gatehouse.Role, actor int64) error {
-	levels, err := encodeLevels(r.Levels)
-	if err != nil {
-		return err
-	}
-	var stored *gatehouse.Role
-	err = db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.lockOrganization(ctx, tx, r.OrganizationID); err != nil {
-			return err
-		}
-		before, err := db.role(ctx, tx, r.OrganizationID, r.ID)
-		if err != nil {
-			return err
-		}
-		var changes []gatehouse.Change
-		if before.Name != r.Name {
-			changes = append(changes, gatehouse.Change{Field: "name", Before: before.Name, After: r.Name})
-		}
-		if before.Levels != r.Levels {
-			changes = append(changes, gatehouse.Change{Field: "levels", Before: levelsOf(before.Levels), After: levelsOf(r.Levels)})
-		}
-		if len(changes) == 0 {
-			stored = before
-			return nil
-		}
-		after := *before
-		after.Name, after.Levels, after.UpdatedAt = r.Name, r.Levels, db.clock()
-		_, err = tx.ExecContext(ctx, `UPDATE roles SET name = $1, levels = $2, updated_at = $3 WHERE id = $4`,
-			after.Name, levels, ts(after.UpdatedAt), after.ID)
-		if err != nil {
-			return unique(err, "name", detailRoleTaken)
-		}
-		stored = &after
-		return db.record(ctx, tx, change{org: r.OrganizationID, scope: scopeRole, verb: updated, item: r.ID, actor: actor, changes: changes})
+	stored, err := db.UpdateRoleFunc(ctx, r.OrganizationID, r.ID, actor, func(cur *gatehouse.Role) error {
+		cur.Name, cur.Levels = r.Name, r.Levels
+		return nil
 	})
 	if err != nil {
 		return err
 	}
 	*r = *stored
 	return nil
+}
+
+// UpdateRoleFunc reads the organization's role under the organization's lock, lets modify
+// change its Name and Levels, and saves them as UpdateRole does: a change made from this
+// read cannot undo a concurrent one. ENotFound when the role is not the organization's; an
+// error from modify is returned as is and nothing is written.
+func (db *DB) UpdateRoleFunc(ctx context.Context, orgID, id string, actor int64, modify func(r *gatehouse.Role) error) (*gatehouse.Role, error) {
+	var stored *gatehouse.Role
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.lockOrganization(ctx, tx, orgID); err != nil {
+			return err
+		}
+		before, err := db.role(ctx, tx, orgID, id)
+		if err != nil {
+			return err
+		}
+		after := *before
+		if err := modify(&after); err != nil {
+			return err
+		}
+		levels, err := encodeLevels(after.Levels)
+		if err != nil {
+			return err
+		}
+		var changes []gatehouse.Change
+		if before.Name != after.Name {
+			changes = append(changes, gatehouse.Change{Field: "name", Before: before.Name, After: after.Name})
+		}
+		if before.Levels != after.Levels {
+			changes = append(changes, gatehouse.Change{Field: "levels", Before: levelsOf(before.Levels), After: levelsOf(after.Levels)})
+		}
+		if len(changes) == 0 {
+			stored = before
+			return nil
+		}
+		after.UpdatedAt = db.clock()
+		_, err = tx.ExecContext(ctx, `UPDATE roles SET name = $1, levels = $2, updated_at = $3 WHERE id = $4`,
+			after.Name, levels, ts(after.UpdatedAt), after.ID)
+		if err != nil {
+			return unique(err, "name", detailRoleTaken)
+		}
+		stored = &after
+		return db.record(ctx, tx, change{org: orgID, scope: scopeRole, verb: updated, item: id, actor: actor, changes: changes})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return stored, nil
 }
 
 // DeleteRole removes the role and, by cascade, its memberships and every rule targeting it.
