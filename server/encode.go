@@ -200,7 +200,7 @@ func newPage(r *http.Request, count, limit, offset int, results any) page {
 		s := u.String()
 		return &s
 	}
-	if offset+limit < count {
+	if offset < count-limit { // not offset+limit < count: ?offset= may be near MaxInt
 		p.Next = link(offset + limit)
 	}
 	if offset > 0 {

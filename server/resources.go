@@ -236,38 +236,41 @@ func (s *Server) handleResourceUpdate(w http.ResponseWriter, r *http.Request, c 
 	if err != nil {
 		return err
 	}
-	res := *c.res
-	data := map[string]json.RawMessage{}
-	if err := json.Unmarshal(res.Data, &data); err != nil {
-		return err
-	}
-	if err := spec.apply(in, data, false); err != nil {
-		return err
-	}
-	if !spec.stringID {
-		key, ok, err := spec.keyFrom(in)
-		if err != nil {
+	// The patch applies to the row as it is when written, not as authorize read
+	// it: a concurrent PATCH of another field must not be undone.
+	res, err := s.store.UpdateResourceFunc(r.Context(), c.project.ID, c.kind, c.res.ID, func(res *gatehouse.Resource) error {
+		data := map[string]json.RawMessage{}
+		if err := json.Unmarshal(res.Data, &data); err != nil {
 			return err
 		}
-		if ok {
-			res.Key = key
+		if err := spec.apply(in, data, false); err != nil {
+			return err
 		}
-	}
-	if spec.keyField != "" {
-		delete(data, spec.keyField)
-	}
-	if raw, ok := in["deleted"]; ok {
-		if err := json.Unmarshal(raw, &res.Deleted); err != nil {
-			return gatehouse.FieldError(gatehouse.EInvalid, "deleted", "Must be a valid boolean.")
+		if !spec.stringID {
+			key, ok, err := spec.keyFrom(in)
+			if err != nil {
+				return err
+			}
+			if ok {
+				res.Key = key
+			}
 		}
-	}
-	if res.Data, err = json.Marshal(data); err != nil {
+		if spec.keyField != "" {
+			delete(data, spec.keyField)
+		}
+		if raw, ok := in["deleted"]; ok {
+			if err := json.Unmarshal(raw, &res.Deleted); err != nil {
+				return gatehouse.FieldError(gatehouse.EInvalid, "deleted", "Must be a valid boolean.")
+			}
+		}
+		var err error
+		res.Data, err = json.Marshal(data)
+		return err
+	})
+	if err != nil {
 		return err
 	}
-	if err := s.store.UpdateResource(r.Context(), &res); err != nil {
-		return err
-	}
-	encode(w, http.StatusOK, s.resourceOut(r, &res, c.decision, s.newUserCache()))
+	encode(w, http.StatusOK, s.resourceOut(r, res, c.decision, s.newUserCache()))
 	return nil
 }
 

@@ -228,34 +228,35 @@ func (s *Server) handleRoleUpdate(w http.ResponseWriter, r *http.Request, c *cal
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	role, err := s.roleFromPath(r, c)
-	if err != nil {
-		return err
-	}
-	name, ok, err := in.name(r.Method == http.MethodPut)
-	if err != nil {
-		return err
-	}
-	if ok {
-		role.Name = name
-	}
-	if in.FeatureFlagsAccessLevel != nil {
-		if role.Levels[access.FeatureFlags], err = v1Level("feature_flags_access_level", *in.FeatureFlagsAccessLevel); err != nil {
+	// The change applies to the role as stored when it is written, so that two
+	// admins changing different levels at once both keep their change.
+	role, err := s.store.UpdateRoleFunc(r.Context(), c.org.ID, r.PathValue("role"), c.user.ID, func(role *gatehouse.Role) error {
+		name, ok, err := in.name(r.Method == http.MethodPut)
+		if err != nil {
 			return err
 		}
-	}
-	if in.ResourceAccessLevels != nil {
-		for name, n := range *in.ResourceAccessLevels {
-			k, ok := access.KindFromV1(name)
-			if !ok {
-				return gatehouse.FieldError(gatehouse.EInvalidChoice, "resource_access_levels", "\""+name+"\" is not a valid choice.")
-			}
-			if role.Levels[k], err = v1Level("resource_access_levels", n); err != nil {
+		if ok {
+			role.Name = name
+		}
+		if in.FeatureFlagsAccessLevel != nil {
+			if role.Levels[access.FeatureFlags], err = v1Level("feature_flags_access_level", *in.FeatureFlagsAccessLevel); err != nil {
 				return err
 			}
 		}
-	}
-	if err := s.store.UpdateRole(r.Context(), role, c.user.ID); err != nil {
+		if in.ResourceAccessLevels != nil {
+			for name, n := range *in.ResourceAccessLevels {
+				k, ok := access.KindFromV1(name)
+				if !ok {
+					return gatehouse.FieldError(gatehouse.EInvalidChoice, "resource_access_levels", "\""+name+"\" is not a valid choice.")
+				}
+				if role.Levels[k], err = v1Level("resource_access_levels", n); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	flags, err := s.associatedFlags(r, c.org.ID)

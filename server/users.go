@@ -158,7 +158,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, c *call) er
 	if deref(in.Password) == "" {
 		return gatehouse.FieldError(gatehouse.ERequired, "password", "This field is required.")
 	}
-	if err := s.limiter.allow(r, strings.ToLower(*in.Email), s.now()); err != nil {
+	// One account, however its email is spelt: otherwise " a@x" and "A@x" would
+	// each get their own allowance of guesses.
+	account := strings.ToLower(strings.TrimSpace(*in.Email))
+	if err := s.limiter.allow(r, account, s.now()); err != nil {
 		return err
 	}
 	u, err := s.store.UserByEmail(r.Context(), strings.TrimSpace(*in.Email))
@@ -171,7 +174,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, c *call) er
 	}
 	// Unknown email and wrong password are answered alike, after the same work.
 	if !s.passwords.Check(hash, *in.Password) {
-		s.limiter.fail(r, strings.ToLower(*in.Email), s.now())
+		s.limiter.fail(r, account, s.now())
 		return gatehouse.Errorf(gatehouse.EAuthenticationFailed, "Invalid email or password.")
 	}
 	if err := s.startSession(w, r, u); err != nil {

@@ -42,7 +42,10 @@ var migrations embed.FS
 
 // DB is a gatehouse.Store on a SQLite or PostgreSQL database.
 type DB struct {
-	db      *sql.DB
+	db *sql.DB
+	// w is where writes go: db itself on PostgreSQL; on SQLite a pool of one connection
+	// of its own (see open).
+	w       *sql.DB
 	pool    *pgxpool.Pool // PostgreSQL only
 	dialect string
 	now     func() time.Time
@@ -94,28 +97,51 @@ func open(ctx context.Context, databaseURL string, now func() time.Time) (*DB, e
 			return nil, fmt.Errorf("sqlstore: %q names no file", databaseURL)
 		}
 		dsn, memory := sqliteDSN(path)
-		sqlDB, err := sql.Open("sqlite", dsn)
-		if err != nil {
-			return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
-		}
 		if memory {
+			sqlDB, err := sql.Open("sqlite", dsn)
+			if err != nil {
+				return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
+			}
 			// Every connection to :memory: is a database of its own: keep one, forever.
 			sqlDB.SetMaxOpenConns(1)
 			sqlDB.SetConnMaxLifetime(0)
 			sqlDB.SetConnMaxIdleTime(0)
+			db.db, db.w = sqlDB, sqlDB
+		} else {
+			// Writes get one connection of their own. SQLite has one writer at a time
+			// anyway; with writers spread over several connections they queue inside
+			// SQLite's busy handler, which is not fair, and under load some waited past
+			// busy_timeout and failed with SQLITE_BUSY (TestConcurrentClients with
+			// GATEHOUSE_SOAK=1 and -race). database/sql's queue for the one writer is
+			// first come, first served and honours the request's context; readers keep
+			// their own pool and, in WAL mode, never wait for the writer. The readers
+			// are query_only, so a write sent to the wrong pool fails loudly.
+			// busy_timeout still covers other processes on the same file.
+			w, err := sql.Open("sqlite", dsn)
+			if err != nil {
+				return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
+			}
+			w.SetMaxOpenConns(1)
+			r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+			if err != nil {
+				w.Close()
+				return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
+			}
+			db.db, db.w = r, w
 		}
-		db.db, db.dialect = sqlDB, SQLite
+		db.dialect = SQLite
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
 		pool, err := pgxpool.New(ctx, databaseURL)
 		if err != nil {
 			return nil, fmt.Errorf("sqlstore: open postgres: %w", err)
 		}
 		db.db, db.pool, db.dialect = stdlib.OpenDBFromPool(pool), pool, Postgres
+		db.w = db.db
 		db.forUpdate = " FOR UPDATE"
 	default:
 		return nil, fmt.Errorf("sqlstore: unsupported database URL %q: want sqlite:PATH or postgres://…", redact(databaseURL))
 	}
-	if err := db.db.PingContext(ctx); err != nil {
+	if err := db.w.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: connect to %s: %w", db.dialect, err)
 	}
@@ -165,7 +191,7 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(dialect, db.db, fsys, opts...)
+	p, err := goose.NewProvider(dialect, db.w, fsys, opts...)
 	if err != nil {
 		return fmt.Errorf("sqlstore: migrations: %w", err)
 	}
@@ -181,6 +207,11 @@ func (db *DB) Dialect() string { return db.dialect }
 // Close closes the database.
 func (db *DB) Close() error {
 	err := db.db.Close()
+	if db.w != db.db {
+		if werr := db.w.Close(); err == nil {
+			err = werr
+		}
+	}
 	if db.pool != nil {
 		db.pool.Close()
 	}
@@ -217,7 +248,11 @@ func (db *DB) inTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx)
 		// modernc ignores the isolation level; ReadOnly alone makes the BEGIN deferred.
 		opts = &sql.TxOptions{ReadOnly: true}
 	}
-	tx, err := db.db.BeginTx(ctx, opts)
+	conn := db.db
+	if opts == nil {
+		conn = db.w
+	}
+	tx, err := conn.BeginTx(ctx, opts)
 	if err != nil {
 		return err
 	}

@@ -45,6 +45,6 @@ func (db *DB) ImportResources(ctx context.Context, rs []gatehouse.Resource) erro
 // does this in time, but a list right after a bulk load would otherwise be
 // planned for empty tables.
 func (db *DB) Analyze(ctx context.Context) error {
-	_, err := db.db.ExecContext(ctx, `ANALYZE`)
+	_, err := db.w.ExecContext(ctx, `ANALYZE`)
 	return err
 }

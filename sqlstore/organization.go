@@ -83,7 +83,7 @@ func (db *DB) OrganizationsOf(ctx context.Context, userID int64) ([]gatehouse.Us
 // UpdateOrganization saves Name and sets UpdatedAt; org is filled in with the stored row.
 func (db *DB) UpdateOrganization(ctx context.Context, org *gatehouse.Organization) error {
 	var o gatehouse.Organization
-	err := db.db.QueryRowContext(ctx, `
+	err := db.w.QueryRowContext(ctx, `
 		UPDATE organizations SET name = $1, updated_at = $2 WHERE id = $3
 		RETURNING `+organizationColumns,
 		org.Name, ts(db.clock()), org.ID).Scan(organizationScanners(&o)...)
@@ -96,7 +96,7 @@ func (db *DB) UpdateOrganization(ctx context.Context, org *gatehouse.Organizatio
 
 // DeleteOrganization removes the organization and, by cascade, everything in it.
 func (db *DB) DeleteOrganization(ctx context.Context, id string) error {
-	return affected(db.db.ExecContext(ctx, `DELETE FROM organizations WHERE id = $1`, id))
+	return affected(db.w.ExecContext(ctx, `DELETE FROM organizations WHERE id = $1`, id))
 }
 
 const membershipColumns = `m.id, m.organization_id, m.level, m.joined_at, m.updated_at, ` + userColumns
@@ -209,7 +209,7 @@ func scanInvite(s scanner, inv *gatehouse.Invite) error {
 func (db *DB) CreateInvite(ctx context.Context, inv *gatehouse.Invite) error {
 	inv.ID = newID()
 	inv.CreatedAt = db.clock()
-	_, err := db.db.ExecContext(ctx, `INSERT INTO invites (`+inviteColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+	_, err := db.w.ExecContext(ctx, `INSERT INTO invites (`+inviteColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
 		inv.ID, inv.OrganizationID, inv.TargetEmail, inv.Level, nullable(inv.CreatedBy), ts(inv.CreatedAt))
 	return missingParent(err, gatehouse.NotFound())
 }
@@ -243,7 +243,7 @@ func (db *DB) Invite(ctx context.Context, id string) (*gatehouse.Invite, error) 
 
 // DeleteInvite removes one of the organization's invites.
 func (db *DB) DeleteInvite(ctx context.Context, orgID, id string) error {
-	return affected(db.db.ExecContext(ctx, `DELETE FROM invites WHERE id = $1 AND organization_id = $2`, id, orgID))
+	return affected(db.w.ExecContext(ctx, `DELETE FROM invites WHERE id = $1 AND organization_id = $2`, id, orgID))
 }
 
 // AcceptInvite makes userID a member at the invite's level and deletes the invite, in one

@@ -21,7 +21,7 @@ func newAPIToken() string { return "phc_" + rand.Text() }
 // ENotFound when the organization does not exist; EUnique attr "api_token" when the
 // token is taken.
 func (db *DB) CreateProject(ctx context.Context, p *gatehouse.Project) error {
-	return db.insertProject(ctx, db.db, p)
+	return db.insertProject(ctx, db.w, p)
 }
 
 func (db *DB) insertProject(ctx context.Context, q querier, p *gatehouse.Project) error {
@@ -69,7 +69,7 @@ func (db *DB) Project(ctx context.Context, id int64) (*gatehouse.Project, error)
 // UpdateProject saves Name; p is filled in with the stored row.
 func (db *DB) UpdateProject(ctx context.Context, p *gatehouse.Project) error {
 	var stored gatehouse.Project
-	err := scanProject(db.db.QueryRowContext(ctx, `UPDATE projects SET name = $1 WHERE id = $2 RETURNING `+projectColumns, p.Name, p.ID), &stored)
+	err := scanProject(db.w.QueryRowContext(ctx, `UPDATE projects SET name = $1 WHERE id = $2 RETURNING `+projectColumns, p.Name, p.ID), &stored)
 	if err != nil {
 		return notFound(err)
 	}

@@ -52,7 +52,7 @@ func data(r *gatehouse.Resource) string {
 // when the project does not exist.
 func (db *DB) CreateResource(ctx context.Context, r *gatehouse.Resource) error {
 	now := db.clock()
-	err := db.db.QueryRowContext(ctx, `
+	err := db.w.QueryRowContext(ctx, `
 		INSERT INTO resources (project_id, kind, key, created_by, created_at, updated_at, deleted, data)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		RETURNING id`,
@@ -165,7 +165,7 @@ func (db *DB) ResourcesByID(ctx context.Context, ids []int64) ([]gatehouse.Resou
 // CreateResource.
 func (db *DB) UpdateResource(ctx context.Context, r *gatehouse.Resource) error {
 	var stored gatehouse.Resource
-	err := scanResource(db.db.QueryRowContext(ctx, `
+	err := scanResource(db.w.QueryRowContext(ctx, `
 		UPDATE resources SET key = $1, deleted = $2, data = $3, updated_at = $4
 		WHERE id = $5 AND project_id = $6 AND kind = $7
 		RETURNING `+resourceColumns,

@@ -50,7 +50,7 @@ func (db *DB) CreateUser(ctx context.Context, u *gatehouse.User) error {
 		u.DistinctID = uuid.NewString()
 	}
 	u.CreatedAt = db.clock()
-	err := db.db.QueryRowContext(ctx, `
+	err := db.w.QueryRowContext(ctx, `
 		INSERT INTO users (uuid, distinct_id, email, first_name, password_hash, current_organization_id, current_project_id, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		RETURNING id`,
@@ -78,7 +78,7 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*gatehouse.User, e
 // UpdateUser saves FirstName, PasswordHash, CurrentOrganizationID and CurrentProjectID.
 // EDoesNotExist when the current organization or project does not exist.
 func (db *DB) UpdateUser(ctx context.Context, u *gatehouse.User) error {
-	err := affected(db.db.ExecContext(ctx, `
+	err := affected(db.w.ExecContext(ctx, `
 		UPDATE users SET first_name = $1, password_hash = $2, current_organization_id = $3, current_project_id = $4
 		WHERE id = $5`,
 		u.FirstName, u.PasswordHash, nullable(u.CurrentOrganizationID), nullable(u.CurrentProjectID), u.ID))
@@ -90,7 +90,7 @@ func (db *DB) CreateSession(ctx context.Context, s gatehouse.Session) error {
 	if s.CreatedAt.IsZero() {
 		s.CreatedAt = db.clock()
 	}
-	_, err := db.db.ExecContext(ctx, `
+	_, err := db.w.ExecContext(ctx, `
 		INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
 		s.TokenHash, s.UserID, ts(s.CreatedAt), ts(s.ExpiresAt))
 	return missingParent(err, gatehouse.NotFound())
@@ -112,7 +112,7 @@ func (db *DB) SessionUser(ctx context.Context, tokenHash string, now time.Time) 
 
 // DeleteSession removes the session; ENotFound when there is none.
 func (db *DB) DeleteSession(ctx context.Context, tokenHash string) error {
-	return affected(db.db.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = $1`, tokenHash))
+	return affected(db.w.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = $1`, tokenHash))
 }
 
 // CreateAPIKey inserts k, setting ID and CreatedAt. EUnique attr "value" when the hash is
@@ -120,7 +120,7 @@ func (db *DB) DeleteSession(ctx context.Context, tokenHash string) error {
 func (db *DB) CreateAPIKey(ctx context.Context, k *gatehouse.APIKey) error {
 	k.ID = newID()
 	k.CreatedAt = db.clock()
-	_, err := db.db.ExecContext(ctx, `
+	_, err := db.w.ExecContext(ctx, `
 		INSERT INTO api_keys (id, user_id, label, value_hash, mask_value, created_at, last_used_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		k.ID, k.UserID, k.Label, k.ValueHash, k.MaskValue, ts(k.CreatedAt), nullTime(k.LastUsedAt))
@@ -150,7 +150,7 @@ func (db *DB) APIKeys(ctx context.Context, userID int64) ([]gatehouse.APIKey, er
 
 // DeleteAPIKey removes one of userID's keys; ENotFound when it is not theirs.
 func (db *DB) DeleteAPIKey(ctx context.Context, userID int64, id string) error {
-	return affected(db.db.ExecContext(ctx, `DELETE FROM api_keys WHERE id = $1 AND user_id = $2`, id, userID))
+	return affected(db.w.ExecContext(ctx, `DELETE FROM api_keys WHERE id = $1 AND user_id = $2`, id, userID))
 }
 
 // APIKeyUser returns the owner of the key with this hash and records now as its last use.
@@ -171,7 +171,7 @@ func (db *DB) APIKeyUser(ctx context.Context, valueHash string, now time.Time) (
 	// Every request authenticates; recording each use would make every
 	// read a write. A minute's precision is what "last used" is for.
 	if lastUsed == nil || now.Sub(*lastUsed) >= apiKeyUseResolution {
-		if _, err := db.db.ExecContext(ctx, `UPDATE api_keys SET last_used_at = $1 WHERE id = $2`,
+		if _, err := db.w.ExecContext(ctx, `UPDATE api_keys SET last_used_at = $1 WHERE id = $2`,
 			ts(now.UTC().Truncate(time.Microsecond)), keyID); err != nil {
 			return nil, err
 		}
