@@ -244,6 +244,21 @@ func (s *Server) handleKindAccessControlsGet(w http.ResponseWriter, r *http.Requ
 			out = append(out, accessControlOut(&rules[i], idx, ""))
 		}
 	}
+	// v1 role levels are kind rules for roles across the organization: they
+	// are listed too, so v2 shows every rule that decides. They change through
+	// the roles endpoints, so their id says where they come from.
+	roles, err := s.store.Roles(r.Context(), c.org.ID)
+	if err != nil {
+		return err
+	}
+	for i := range roles {
+		for _, k := range access.Kinds {
+			out = append(out, accessControlBody{
+				ID: "role_level:" + roles[i].ID + ":" + k.String(), AccessLevel: roles[i].Levels[k].String(),
+				Resource: k.Singular(), Role: ptr(roles[i].ID), CreatedAt: roles[i].CreatedAt.UTC(), UpdatedAt: roles[i].UpdatedAt.UTC(),
+			})
+		}
+	}
 	lvl, _ := c.snap.ProjectAccess(c.user.ID, c.project.ID)
 	encode(w, http.StatusOK, map[string]any{
 		"access_controls":             out,

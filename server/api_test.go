@@ -113,6 +113,12 @@ func TestOrganizationsMembersInvites(t *testing.T) {
 		second := e.owner.must("POST", "/api/organizations", map[string]any{"name": "Second"}, 201)
 		inv2 := e.owner.must("POST", "/api/organizations/"+second.str("id")+"/invites", map[string]any{"target_email": member.email}, 201)
 		member.must("POST", "/api/signup/"+inv2.str("id"), nil, 200)
+		switched := member.must("PATCH", "/api/users/@me", map[string]any{"set_current_organization": second.str("id")}, 200)
+		if switched.str("organization.id") != second.str("id") || switched.get("team") == nil {
+			t.Fatalf("after switching organization: %s", switched.raw)
+		}
+		member.do("PATCH", "/api/users/@me", map[string]any{"set_current_organization": "00000000-0000-0000-0000-000000000000"}).
+			wantError(400, "validation_error", "does_not_exist", "set_current_organization")
 		orgs := member.must("GET", "/api/organizations", nil, 200)
 		if orgs.num("count") != 2 {
 			t.Fatalf("member's organizations = %s, want 2", orgs.raw)

@@ -109,6 +109,18 @@ func TestAccessControlsV2(t *testing.T) {
 		}
 		e.owner.do("POST", e.projPath("/access/check"), map[string]any{"checks": checks}).wantError(400, "validation_error", "max_length", "checks")
 
+		// v1 shows up in v2: the role's v1 level for flags is a role kind rule.
+		kac := m.must("GET", e.projPath("/resource_access_controls"), nil, 200)
+		foundRoleLevel := false
+		for _, item := range kac.list("access_controls") {
+			it := item.(map[string]any)
+			if it["role"] == role && it["resource"] == "feature_flag" && it["access_level"] == "editor" {
+				foundRoleLevel = true
+			}
+		}
+		if !foundRoleLevel {
+			t.Errorf("resource_access_controls lacks the role's v1 flag level: %s", kac.raw)
+		}
 		// Kind rules per project: a member rule raises one member.
 		e.owner.must("PUT", e.projPath("/resource_access_controls"), map[string]any{"resource": "feature_flag", "access_level": "viewer"}, 200)
 		e.owner.must("PUT", e.projPath("/resource_access_controls"), map[string]any{"resource": "feature_flag", "access_level": "editor", "organization_member": e.membershipID(other)}, 200)
