@@ -28,6 +28,8 @@ type Store interface {
 	// case-insensitively) is taken.
 	CreateUser(ctx context.Context, u *User) error
 	User(ctx context.Context, id int64) (*User, error)
+	// UsersByID returns the users with these ids, in any order; unknown ids are left out.
+	UsersByID(ctx context.Context, ids []int64) ([]User, error)
 	UserByUUID(ctx context.Context, uuid string) (*User, error)
 	// UserByEmail compares case-insensitively.
 	UserByEmail(ctx context.Context, email string) (*User, error)

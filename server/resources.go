@@ -19,6 +19,30 @@ type userCache struct {
 
 func (s *Server) newUserCache() *userCache { return &userCache{s: s, m: map[int64]*userBasic{}} }
 
+// load fetches, in one query, the users among ids not yet known.
+func (uc *userCache) load(r *http.Request, ids []int64) error {
+	uc.mu.Lock()
+	defer uc.mu.Unlock()
+	var missing []int64
+	for _, id := range ids {
+		if _, ok := uc.m[id]; !ok && id != 0 {
+			missing = append(missing, id)
+			uc.m[id] = nil // unknown users stay nil rather than being asked for again
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	users, err := uc.s.store.UsersByID(r.Context(), missing)
+	if err != nil {
+		return err
+	}
+	for i := range users {
+		uc.m[users[i].ID] = basicUser(&users[i])
+	}
+	return nil
+}
+
 func (uc *userCache) get(r *http.Request, id int64) *userBasic {
 	if id == 0 {
 		return nil
@@ -175,6 +199,13 @@ func (s *Server) handleResourceList(k access.Kind) handlerFunc {
 			return err
 		}
 		users := s.newUserCache()
+		creators := make([]int64, len(rows))
+		for i := range rows {
+			creators[i] = rows[i].CreatedBy
+		}
+		if err := users.load(r, creators); err != nil {
+			return err
+		}
 		results := make([]map[string]any, len(rows))
 		for i := range rows {
 			results[i] = s.resourceOut(r, &rows[i], decisions[rows[i].ID], users)

@@ -181,3 +181,34 @@ func (db *DB) APIKeyUser(ctx context.Context, valueHash string, now time.Time) (
 
 // apiKeyUseResolution is how stale an API key's recorded last use may get.
 const apiKeyUseResolution = time.Minute
+
+// UsersByID returns the users with these ids, in no particular order; ids
+// that name no user are left out.
+func (db *DB) UsersByID(ctx context.Context, ids []int64) ([]gatehouse.User, error) {
+	out := make([]gatehouse.User, 0, len(ids))
+	for start := 0; start < len(ids); start += idsPerQuery {
+		chunk := ids[start:min(start+idsPerQuery, len(ids))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		if err := func() error {
+			rows, err := db.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users u WHERE u.id IN (`+placeholders(1, len(chunk))+`)`, args...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var u gatehouse.User
+				if err := rows.Scan(userScanners(&u, false)...); err != nil {
+					return err
+				}
+				out = append(out, u)
+			}
+			return rows.Err()
+		}(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

@@ -24,6 +24,7 @@ func Run(t *testing.T, open func(t *testing.T) gatehouse.Store) {
 		fn   func(t *testing.T, e *env)
 	}{
 		{"Users", testUsers},
+		{"UsersByID", testUsersByID},
 		{"Timestamps", testTimestamps},
 		{"Sessions", testSessions},
 		{"APIKeys", testAPIKeys},

@@ -231,3 +231,21 @@ func testAPIKeys(t *testing.T, e *env) {
 		t.Errorf("MaskValue = %q, want it kept as given", keys[1].MaskValue)
 	}
 }
+
+func testUsersByID(t *testing.T, e *env) {
+	a, b, c := e.user("a@example.com"), e.user("b@example.com"), e.user("c@example.com")
+	got, err := e.s.UsersByID(e.ctx, []int64{c.ID, a.ID, 987654, a.ID})
+	if err != nil {
+		t.Fatalf("UsersByID = %v", err)
+	}
+	emails := map[string]bool{}
+	for _, u := range got {
+		emails[u.Email] = true
+	}
+	if len(emails) != 2 || !emails["a@example.com"] || !emails["c@example.com"] || emails[b.Email] {
+		t.Errorf("UsersByID(c, a, unknown, a) = %v, want a and c", emails)
+	}
+	if got, err := e.s.UsersByID(e.ctx, nil); err != nil || len(got) != 0 {
+		t.Errorf("UsersByID(nil) = %v, %v, want none", got, err)
+	}
+}
