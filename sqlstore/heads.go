@@ -14,7 +14,7 @@ func (db *DB) FilterHeads(ctx context.Context, f gatehouse.HeadFilter) ([]access
 	args := []any{f.ProjectID, f.Kind.String(), false}
 	if f.OptionalRuledIn != "" {
 		args = append(args, f.OptionalRuledIn, f.Kind.String())
-		ruled := `id IN (SELECT object_id FROM access_rules WHERE organization_id = $4 AND scope = 'object' AND kind = $5)`
+		ruled := `id IN (SELECT object_id FROM access_rules WHERE organization_id = $4 AND scope = 'object' AND kind = $5 AND object_id IS NOT NULL)`
 		if f.OptionalCreator != 0 {
 			args = append(args, f.OptionalCreator)
 			q += ` AND (` + ruled + ` OR created_by = $6)`
