@@ -4,12 +4,16 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/gatehouse/gatehouse/license"
+	"github.com/gatehouse/gatehouse/server"
 	"github.com/gatehouse/gatehouse/sqlstore"
 	"github.com/gatehouse/gatehouse/sqlstore/sqltest"
 )
@@ -30,7 +34,10 @@ func TestReplicas(t *testing.T) {
 			stores = append(stores, db)
 		}
 		a := newEnvOn(t, stores[0], license.Enterprise)
-		b, c := a.on(newServer(t, stores[1], license.Enterprise)), a.on(newServer(t, stores[2], license.Enterprise))
+		b, c := a.on(newWatchingServer(t, stores[1])), a.on(newWatchingServer(t, stores[2]))
+		if dialect == "postgres" {
+			waitForListeners(t, url, 2)
+		}
 		m := a.member(1)
 		flag := a.owner.create(0)
 		// Warm every replica's snapshot before the change.
@@ -39,8 +46,19 @@ func TestReplicas(t *testing.T) {
 				t.Fatalf("before the change can_edit = %v, want true", got)
 			}
 		}
+		rebuildsBefore := rebuilds(t, b.srv.URL)
 		w := a.owner.must("POST", a.orgPath("/resource_access"), map[string]any{"resource": "feature flags", "access_level": 21}, 201)
 		acked := time.Now()
+		if dialect == "postgres" {
+			// The change notice makes B rebuild before any request asks it to.
+			for rebuilds(t, b.srv.URL) == rebuildsBefore {
+				if time.Since(acked) > 10*time.Second {
+					t.Fatal("replica b never rebuilt its snapshot after the change notice")
+				}
+				time.Sleep(time.Millisecond)
+			}
+			t.Logf("replica b rebuilt its snapshot from the change notice %v after the write was acknowledged", time.Since(acked))
+		}
 		rev, err := strconv.ParseInt(w.header.Get("X-Gatehouse-Revision"), 10, 64)
 		if err != nil || rev < 1 {
 			t.Fatalf("X-Gatehouse-Revision = %q, want the new revision", w.header.Get("X-Gatehouse-Revision"))
@@ -54,6 +72,28 @@ func TestReplicas(t *testing.T) {
 			got := m.as(e).must("GET", flag, map[string]any(nil), 200)
 			if seen, _ := strconv.ParseInt(got.header.Get("X-Gatehouse-Revision"), 10, 64); seen < rev {
 				t.Fatalf("replica %s decided on revision %d, older than the write's %d", name, seen, rev)
+			}
+		}
+		if dialect == "postgres" {
+			// Cut the listeners' connections: they reconnect, and changes made after
+			// that are noticed again.
+			conn, err := pgx.Connect(t.Context(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := conn.Exec(t.Context(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+				WHERE query LIKE 'LISTEN gatehouse_rules%' AND datname = current_database()`); err != nil {
+				t.Fatal(err)
+			}
+			conn.Close(context.Background())
+			waitForListeners(t, url, 2)
+			m.as(b).must("GET", flag, nil, 200) // B caches a snapshot again after the reconnect cleared it
+			before := rebuilds(t, b.srv.URL)
+			a.owner.must("POST", a.orgPath("/resource_access"), map[string]any{"resource": "cohorts", "access_level": 21}, 201)
+			for start := time.Now(); rebuilds(t, b.srv.URL) == before; time.Sleep(time.Millisecond) {
+				if time.Since(start) > 10*time.Second {
+					t.Fatal("after reconnecting, replica b missed a change notice")
+				}
 			}
 		}
 		// A client that saw a revision asks for at least that one.
@@ -99,4 +139,51 @@ func rawDoText(t *testing.T, url string) string {
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
 	return string(data)
+}
+
+// newWatchingServer is newServer with the replica watching rule changes.
+func newWatchingServer(t *testing.T, db *sqlstore.DB) *httptest.Server {
+	h := server.New(server.Config{Store: db, Now: time.Now, Plan: license.Enterprise, Passwords: server.Passwords{Memory: 64, Time: 1, Threads: 1}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = h.WatchRules(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// waitForListeners waits until n connections LISTEN for rule changes.
+func waitForListeners(t *testing.T, url string, n int) {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var got int
+		if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN gatehouse_rules%' AND datname = current_database()`).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d replicas listening for rule changes, want %d", got, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// rebuilds reads a replica's snapshot rebuild count from /metrics.
+func rebuilds(t *testing.T, base string) string {
+	t.Helper()
+	for _, line := range strings.Split(rawDoText(t, base+"/metrics"), "\n") {
+		if strings.HasPrefix(line, "gatehouse_snapshot_rebuilds_total ") {
+			return line
+		}
+	}
+	t.Fatal("no gatehouse_snapshot_rebuilds_total in /metrics")
+	return ""
 }

@@ -61,7 +61,10 @@ func (db *DB) record(ctx context.Context, tx *sql.Tx, c change) error {
 
 // bumpRevision tells every replica that the organization's access facts changed.
 func (db *DB) bumpRevision(ctx context.Context, tx *sql.Tx, orgID string) error {
-	return affected(tx.ExecContext(ctx, `UPDATE organizations SET rules_revision = rules_revision + 1 WHERE id = $1`, orgID))
+	if err := affected(tx.ExecContext(ctx, `UPDATE organizations SET rules_revision = rules_revision + 1 WHERE id = $1`, orgID)); err != nil {
+		return err
+	}
+	return db.notifyRules(ctx, tx, orgID)
 }
 
 // ActivityLog returns a page of matching rows (with User filled in when the actor still

@@ -146,6 +146,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
+	go func() {
+		if err := handler.WatchRules(watchCtx); err != nil {
+			logger.Warn("watching rule changes stopped", "err", err)
+		}
+	}()
 	select {
 	case err := <-errc:
 		return err

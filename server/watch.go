@@ -1,0 +1,46 @@
+package server
+
+import (
+	"context"
+)
+
+// rulesWatcher is implemented by stores that can tell replicas of rule
+// changes as they commit (PostgreSQL's LISTEN/NOTIFY).
+type rulesWatcher interface {
+	WatchRules(ctx context.Context, changed func(orgID string)) error
+}
+
+// WatchRules keeps this replica's snapshots fresh ahead of requests: when
+// another replica changes an organization's rules, the snapshot is rebuilt
+// at once rather than by the next request that needs it. Correctness does
+// not depend on it (every request compares the organization's revision with
+// its snapshot's); it takes the rebuild off the request path. It returns
+// when ctx ends, at once for stores that cannot watch.
+func (s *Server) WatchRules(ctx context.Context) error {
+	w, ok := s.store.(rulesWatcher)
+	if !ok {
+		return nil
+	}
+	return w.WatchRules(ctx, func(orgID string) {
+		if orgID == "" {
+			// (Re)connected: changes may have been missed, so every snapshot is
+			// suspect. Requests rebuild them as they come.
+			s.mu.Lock()
+			clear(s.snapshots)
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Lock()
+		_, cached := s.snapshots[orgID]
+		s.mu.Unlock()
+		if !cached {
+			return // nobody here uses it; the first request will build it
+		}
+		_, err, _ := s.rebuilding.Do(orgID, func() (any, error) {
+			return nil, s.rebuildSnapshot(ctx, orgID)
+		})
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("rebuilding a snapshot after a change notice", "organization", orgID, "err", err)
+		}
+	})
+}
