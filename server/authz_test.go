@@ -255,6 +255,7 @@ func matrixRows() []matrixRow {
 		{pattern: "GET /_health", want: everyone(200), setup: none},
 		{pattern: "GET /_ready", want: everyone(200), setup: none},
 		{pattern: "GET /metrics", want: everyone(200), setup: none},
+		{pattern: "GET /api/schema", want: everyone(200), setup: none},
 
 		// Accounts. Signup is closed once a user exists, for everyone alike.
 		{pattern: "POST /api/signup", want: everyone(403), setup: body(func(m *matrix) any {

@@ -187,3 +187,26 @@ func rebuilds(t *testing.T, base string) string {
 	t.Fatal("no gatehouse_snapshot_rebuilds_total in /metrics")
 	return ""
 }
+
+// TestSchema: /api/schema documents every API route the router serves.
+func TestSchema(t *testing.T) {
+	e := newEnv(t, "sqlite", license.Enterprise)
+	doc := (&client{env: e}).must("GET", "/api/schema", nil, 200)
+	if doc.str("openapi") != "3.0.3" {
+		t.Fatalf("openapi = %q", doc.str("openapi"))
+	}
+	paths := doc.get("paths").(map[string]any)
+	for _, route := range server.New(server.Config{Store: sqltest.Open(t, "sqlite")}).Routes() {
+		method, path, _ := strings.Cut(route, " ")
+		if !strings.HasPrefix(path, "/api/") {
+			continue
+		}
+		item, ok := paths[path].(map[string]any)
+		if !ok || item[strings.ToLower(method)] == nil {
+			t.Errorf("/api/schema lacks %s", route)
+		}
+	}
+	if doc.get("paths./api/organizations/{org}/roles.post.responses.402") == nil {
+		t.Error("licensed writes should document 402")
+	}
+}

@@ -12,6 +12,7 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /_health", public, s.handleHealth)
 	s.handle("GET /_ready", public, s.handleReady)
 	s.handle("GET /metrics", public, s.handleMetrics)
+	s.handle("GET /api/schema", public, s.handleSchema)
 
 	// Accounts.
 	s.handle("POST /api/signup", public, s.handleSignup)

@@ -298,9 +298,7 @@ func (s *Server) handleAPIKeyList(w http.ResponseWriter, r *http.Request, c *cal
 	for i := range keys {
 		out[i] = apiKeyOut(&keys[i])
 	}
-	// PostHog answers this endpoint with a plain array.
-	encode(w, http.StatusOK, out)
-	return nil
+	return listOf(w, r, out)
 }
 
 // handleAPIKeyCreate serves POST /api/personal_api_keys: the value is shown
