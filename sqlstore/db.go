@@ -52,9 +52,14 @@ type DB struct {
 	// forUpdate ends a SELECT that locks the rows it reads. SQLite has no row locks and
 	// needs none: every write transaction begins IMMEDIATE and so holds the one write lock.
 	forUpdate string
+	stmts     stmts
 }
 
 var _ gatehouse.Store = (*DB)(nil)
+
+// sqliteReaders bounds the SQLite reader pool: reads run in parallel in WAL
+// mode, but past a few per core they only queue inside the engine.
+const sqliteReaders = 16
 
 // Open connects to databaseURL, applies any pending migrations and returns the store.
 //
@@ -127,6 +132,12 @@ func open(ctx context.Context, databaseURL string, now func() time.Time) (*DB, e
 				w.Close()
 				return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
 			}
+			// Keep the connections a busy server uses: each new SQLite connection
+			// opens the file and prepares its statements again. database/sql keeps
+			// only two idle ones by default, so eight concurrent requests churned.
+			w.SetMaxIdleConns(1)
+			r.SetMaxOpenConns(sqliteReaders)
+			r.SetMaxIdleConns(sqliteReaders)
 			db.db, db.w = r, w
 		}
 		db.dialect = SQLite
@@ -206,6 +217,7 @@ func (db *DB) Dialect() string { return db.dialect }
 
 // Close closes the database.
 func (db *DB) Close() error {
+	db.stmts.close()
 	err := db.db.Close()
 	if db.w != db.db {
 		if werr := db.w.Close(); err == nil {

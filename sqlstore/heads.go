@@ -45,7 +45,7 @@ func (db *DB) FilterHeads(ctx context.Context, f gatehouse.HeadFilter) ([]access
 // CountResources counts the live resources of the kind in the project.
 func (db *DB) CountResources(ctx context.Context, projectID int64, kind access.Kind) (int, error) {
 	var n int
-	err := db.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM resources WHERE project_id = $1 AND kind = $2 AND deleted = $3`,
+	err := db.queryRowHot(ctx, `SELECT COUNT(*) FROM resources WHERE project_id = $1 AND kind = $2 AND deleted = $3`,
 		projectID, kind.String(), false).Scan(&n)
 	return n, err
 }

@@ -50,7 +50,7 @@ func (db *DB) CreateOrganization(ctx context.Context, org *gatehouse.Organizatio
 // Organization returns the organization with this id.
 func (db *DB) Organization(ctx context.Context, id string) (*gatehouse.Organization, error) {
 	var o gatehouse.Organization
-	err := db.db.QueryRowContext(ctx, `SELECT `+organizationColumns+` FROM organizations WHERE id = $1`, id).
+	err := db.queryRowHot(ctx, `SELECT `+organizationColumns+` FROM organizations WHERE id = $1`, id).
 		Scan(organizationScanners(&o)...)
 	if err != nil {
 		return nil, notFound(err)

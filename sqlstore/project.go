@@ -104,7 +104,7 @@ func (db *DB) ProjectOrganization(ctx context.Context, id int64) (*gatehouse.Pro
 		o gatehouse.Organization
 	)
 	dest := append([]any{&p.ID, &p.UUID, &p.OrganizationID, &p.Name, &p.APIToken, scanTime(&p.CreatedAt)}, organizationScanners(&o)...)
-	err := db.db.QueryRowContext(ctx, `
+	err := db.queryRowHot(ctx, `
 		SELECT p.id, p.uuid, p.organization_id, p.name, p.api_token, p.created_at, `+organizationColumnsO+`
 		FROM projects p JOIN organizations o ON o.id = p.organization_id
 		WHERE p.id = $1`, id).Scan(dest...)

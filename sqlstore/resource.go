@@ -67,7 +67,7 @@ func (db *DB) CreateResource(ctx context.Context, r *gatehouse.Resource) error {
 // Resource returns one resource of the kind in the project, deleted or not.
 func (db *DB) Resource(ctx context.Context, projectID int64, kind access.Kind, id int64) (*gatehouse.Resource, error) {
 	var r gatehouse.Resource
-	err := scanResource(db.db.QueryRowContext(ctx, `
+	err := scanResource(db.queryRowHot(ctx, `
 		SELECT `+resourceColumns+` FROM resources WHERE id = $1 AND project_id = $2 AND kind = $3`,
 		id, projectID, kind.String()), &r)
 	if err != nil {
@@ -82,7 +82,7 @@ func (db *DB) ResourceByKey(ctx context.Context, projectID int64, kind access.Ki
 		return nil, gatehouse.NotFound()
 	}
 	var r gatehouse.Resource
-	err := scanResource(db.db.QueryRowContext(ctx, `
+	err := scanResource(db.queryRowHot(ctx, `
 		SELECT `+resourceColumns+` FROM resources WHERE project_id = $1 AND kind = $2 AND key = $3 AND key <> '' AND NOT deleted`, // the terms of the partial index resources_key
 		projectID, kind.String(), key), &r)
 	if err != nil {
@@ -129,12 +129,9 @@ func (db *DB) ResourcesByID(ctx context.Context, ids []int64) ([]gatehouse.Resou
 	found := make(map[int64]gatehouse.Resource, len(ids))
 	for start := 0; start < len(ids); start += idsPerQuery {
 		chunk := ids[start:min(start+idsPerQuery, len(ids))]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
-		}
+		args := idArgs(chunk)
 		if err := func() error {
-			rows, err := db.db.QueryContext(ctx, `SELECT `+resourceColumns+` FROM resources WHERE id IN (`+placeholders(1, len(chunk))+`)`, args...)
+			rows, err := db.queryHot(ctx, `SELECT `+resourceColumns+` FROM resources WHERE id IN (`+placeholders(1, len(args))+`)`, args...)
 			if err != nil {
 				return err
 			}

@@ -99,7 +99,7 @@ func (db *DB) CreateSession(ctx context.Context, s gatehouse.Session) error {
 // SessionUser returns the user of the session with this token hash if it expires after now.
 func (db *DB) SessionUser(ctx context.Context, tokenHash string, now time.Time) (*gatehouse.User, error) {
 	var u gatehouse.User
-	err := db.db.QueryRowContext(ctx, `
+	err := db.queryRowHot(ctx, `
 		SELECT `+userColumns+`
 		FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.token_hash = $1 AND s.expires_at > $2`,
@@ -161,7 +161,7 @@ func (db *DB) APIKeyUser(ctx context.Context, valueHash string, now time.Time) (
 		lastUsed *time.Time
 	)
 	dest := append(userScanners(&u, false), &keyID, scanNullTime(&lastUsed))
-	err := db.db.QueryRowContext(ctx, `
+	err := db.queryRowHot(ctx, `
 		SELECT `+userColumns+`, k.id, k.last_used_at
 		FROM api_keys k JOIN users u ON u.id = k.user_id
 		WHERE k.value_hash = $1`, valueHash).Scan(dest...)
@@ -188,12 +188,9 @@ func (db *DB) UsersByID(ctx context.Context, ids []int64) ([]gatehouse.User, err
 	out := make([]gatehouse.User, 0, len(ids))
 	for start := 0; start < len(ids); start += idsPerQuery {
 		chunk := ids[start:min(start+idsPerQuery, len(ids))]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
-		}
+		args := idArgs(chunk)
 		if err := func() error {
-			rows, err := db.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users u WHERE u.id IN (`+placeholders(1, len(chunk))+`)`, args...)
+			rows, err := db.queryHot(ctx, `SELECT `+userColumns+` FROM users u WHERE u.id IN (`+placeholders(1, len(args))+`)`, args...)
 			if err != nil {
 				return err
 			}
