@@ -8,7 +8,8 @@ import (
 
 // stmts caches prepared statements of the fixed queries that every request
 // runs (authentication, the project and organization, the object): parsing
-// them anew each time was a third of a single check's CPU on SQLite. A
+// them anew each time was a third of a single check's CPU on SQLite (pgx
+// keeps such a cache per connection already, so PostgreSQL skips this). A
 // *sql.Stmt prepares itself on each pooled connection once and is safe for
 // concurrent use. Only texts that do not vary with the arguments belong here.
 type stmts struct {
@@ -49,6 +50,9 @@ func (c *stmts) close() {
 
 // queryRowHot runs a fixed read query through its cached statement.
 func (db *DB) queryRowHot(ctx context.Context, query string, args ...any) *sql.Row {
+	if db.dialect == Postgres {
+		return db.db.QueryRowContext(ctx, query, args...) // pgx caches statements per connection itself
+	}
 	st, err := db.stmts.get(ctx, db.db, query)
 	if err != nil {
 		// Let the plain path report the error the way callers expect.
@@ -59,6 +63,9 @@ func (db *DB) queryRowHot(ctx context.Context, query string, args ...any) *sql.R
 
 // queryHot runs a fixed read query through its cached statement.
 func (db *DB) queryHot(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if db.dialect == Postgres {
+		return db.db.QueryContext(ctx, query, args...)
+	}
 	st, err := db.stmts.get(ctx, db.db, query)
 	if err != nil {
 		return nil, err
