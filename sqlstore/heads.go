@@ -24,9 +24,10 @@ func (db *DB) FilterHeads(ctx context.Context, f gatehouse.HeadFilter) ([]access
 	}
 	q += ` ORDER BY created_at DESC, id DESC`
 	if f.OptionalLimit > 0 {
-		q += ` LIMIT ` + strconv.Itoa(f.OptionalLimit)
+		args = append(args, f.OptionalLimit)
+		q += ` LIMIT $` + strconv.Itoa(len(args))
 	}
-	rows, err := db.db.QueryContext(ctx, q, args...)
+	rows, err := db.queryHot(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
