@@ -174,7 +174,17 @@ func TestSeedExample(t *testing.T) {
 			t.Errorf("associated_flags = %v, want [top-secret]", flags)
 		}
 		// A role access write by someone who cannot manage the flag.
-		prod.do("POST", secretPath+"/role_access", map[string]any{"role_id": role.str("id")}).wantError(403, "authentication_error", "permission_denied", "")
+		refused := prod.do("POST", secretPath+"/role_access", map[string]any{"role_id": role.str("id")})
+		refused.wantError(403, "authentication_error", "permission_denied", "")
+		if refused.str("detail") != "You can't edit roles for this feature flag." {
+			t.Errorf("detail = %q", refused.str("detail"))
+		}
+		// Other kinds name themselves in the refusal.
+		dash := e.owner.create(5)
+		e.owner.must("POST", e.orgPath("/resource_access"), map[string]any{"resource": "dashboards", "access_level": 21}, 201)
+		if d := outsider.do("PATCH", dash, map[string]any{"name": "x"}).str("detail"); d != "You don't have edit permissions for this dashboard." {
+			t.Errorf("dashboard refusal detail = %q", d)
+		}
 	})
 }
 
