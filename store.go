@@ -108,6 +108,9 @@ type Store interface {
 	FilterHeads(ctx context.Context, f HeadFilter) ([]access.Object, error)
 	// CountResources counts the live resources of the kind in the project.
 	CountResources(ctx context.Context, projectID int64, kind access.Kind) (int, error)
+	// HeadsByID returns what the decision needs of the resources with these
+	// ids (deleted or not), in any order; unknown ids are left out.
+	HeadsByID(ctx context.Context, ids []int64) ([]access.Object, error)
 	// ResourcesByID returns the resources with these ids, in the order given.
 	ResourcesByID(ctx context.Context, ids []int64) ([]Resource, error)
 	// UpdateResource saves Key, Deleted and Data and sets UpdatedAt. EUnique attr "key" as CreateResource.

@@ -435,33 +435,36 @@ func (s *Server) handleAccessCheck(w http.ResponseWriter, r *http.Request, c *ca
 		}
 		checks[i] = ck
 	}
-	rows, err := s.store.ResourcesByID(r.Context(), ids)
+	heads, err := s.store.HeadsByID(r.Context(), ids)
 	if err != nil {
 		return err
 	}
-	found := make(map[int64]*gatehouse.Resource, len(rows))
-	for i := range rows {
-		found[rows[i].ID] = &rows[i]
+	found := make(map[int64]access.Object, len(heads))
+	for _, h := range heads {
+		found[h.ID] = h
 	}
 	results := make([]checkResult, len(checks))
 	for i, ck := range checks {
-		res := found[ck.id]
+		obj, ok := found[ck.id]
 		if ck.key != "" {
-			res, err = s.store.ResourceByKey(r.Context(), c.project.ID, ck.kind, ck.key)
+			res, err := s.store.ResourceByKey(r.Context(), c.project.ID, ck.kind, ck.key)
 			if err != nil && gatehouse.ErrorCode(err) != gatehouse.ENotFound {
 				return err
 			}
+			if ok = err == nil; ok {
+				obj = res.Object()
+			}
 		}
 		var d access.Decision
-		if res != nil && res.ProjectID == c.project.ID && res.Kind == ck.kind {
-			d = c.snap.Decide(ck.user, res.Object())
+		if ok = ok && obj.Project == c.project.ID && obj.Kind == ck.kind; ok {
+			d = c.snap.Decide(ck.user, obj)
 		}
-		if res == nil || !d.CanView() {
+		if !ok || !d.CanView() {
 			// Hidden and missing are one answer, so existence does not leak.
 			results[i] = checkResult{AccessLevel: "none", Source: "none", Reason: "no access: the " + ck.kind.Noun() + " does not exist or is hidden"}
 			continue
 		}
-		results[i] = checkResult{Allowed: d.Level >= ck.need, AccessLevel: d.Level.String(), Source: d.Source.String(), Reason: c.snap.Explain(d, res.Object())}
+		results[i] = checkResult{Allowed: d.Level >= ck.need, AccessLevel: d.Level.String(), Source: d.Source.String(), Reason: c.snap.Explain(d, obj)}
 	}
 	encode(w, http.StatusOK, map[string]any{"results": results})
 	return nil

@@ -230,6 +230,29 @@ func testResourcesByID(t *testing.T, e *env) {
 		} else if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
 			t.Errorf("ResourcesByID(%s) mismatch (-want +got):\n%s", tt.name, diff)
 		}
+		heads, err := s.HeadsByID(ctx, tt.ids)
+		if err != nil {
+			t.Errorf("HeadsByID(%s) = %v", tt.name, err)
+			continue
+		}
+		var wantHeads []access.Object
+		for i := range tt.want {
+			wantHeads = append(wantHeads, tt.want[i].Object())
+		}
+		byID := func(a, b access.Object) int {
+			switch {
+			case a.ID < b.ID:
+				return -1
+			case a.ID > b.ID:
+				return 1
+			}
+			return 0
+		}
+		slices.SortFunc(heads, byID)
+		slices.SortFunc(wantHeads, byID)
+		if diff := cmp.Diff(wantHeads, heads, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("HeadsByID(%s) mismatch (-want +got):\n%s", tt.name, diff)
+		}
 	}
 }
 
