@@ -379,7 +379,7 @@ func (s *Server) resolveProject(ctx context.Context, c *call, id string) error {
 	if id == "@current" {
 		pid = c.user.CurrentProjectID
 	} else {
-		n, err := strconv.ParseInt(id, 10, 64)
+		n, err := parseID(id)
 		if err != nil || n <= 0 {
 			return gatehouse.NotFound()
 		}
@@ -406,7 +406,7 @@ func (s *Server) resolveObject(ctx context.Context, c *call, k access.Kind, id s
 	if kindSpecs[k].stringID {
 		res, err = s.store.ResourceByKey(ctx, c.project.ID, k, id)
 	} else {
-		n, perr := strconv.ParseInt(id, 10, 64)
+		n, perr := parseID(id)
 		if perr != nil || n <= 0 {
 			return gatehouse.NotFound()
 		}
@@ -475,4 +475,14 @@ func (s *Server) rebuildSnapshot(ctx context.Context, orgID string) error {
 	}
 	s.mu.Unlock()
 	return nil
+}
+
+// parseID reads a numeric id in its one canonical form: "+1" and "01" name
+// no object, so one object has one URL.
+func parseID(s string) (int64, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 || strconv.FormatInt(n, 10) != s {
+		return 0, gatehouse.NotFound()
+	}
+	return n, nil
 }

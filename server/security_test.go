@@ -578,3 +578,28 @@ type writerFunc func(p []byte) (int, error)
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 var _ io.Writer = writerFunc(nil)
+
+// TestPasswordsStandalone: a Passwords that no server set up still hashes
+// and checks (it used to block for ever on its unset concurrency bound).
+func TestPasswordsStandalone(t *testing.T) {
+	var p server.Passwords
+	h := p.Hash("correct horse")
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=65536,t=1,p=2$") {
+		t.Fatalf("Hash = %q, want argon2id with the default parameters", h)
+	}
+	if !p.Check(h, "correct horse") || p.Check(h, "wrong horse") {
+		t.Fatal("Check does not tell the right password from a wrong one")
+	}
+}
+
+// TestCanonicalIDs: one object has one URL; "+1" and "01" name nothing.
+func TestCanonicalIDs(t *testing.T) {
+	e := newEnv(t, "sqlite", license.Enterprise)
+	obj := e.owner.create(0)
+	id := obj[strings.LastIndex(obj, "/")+1:]
+	e.owner.must("GET", e.projPath("/feature_flags/"+id), nil, 200)
+	for _, bad := range []string{"+" + id, "0" + id} {
+		e.owner.do("GET", e.projPath("/feature_flags/"+bad), nil).wantError(404, "invalid_request", "not_found", "")
+	}
+	e.owner.do("GET", fmt.Sprintf("/api/projects/+%d/feature_flags", e.proj), nil).wantError(404, "invalid_request", "not_found", "")
+}

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"net/mail"
+	"strconv"
 	"strings"
 	"time"
 
@@ -162,6 +163,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, c *call) er
 	// each get their own allowance of guesses.
 	account := strings.ToLower(strings.TrimSpace(*in.Email))
 	if err := s.limiter.allow(r, account, s.now()); err != nil {
+		w.Header().Set("Retry-After", strconv.Itoa(int(s.limiter.window.Seconds())))
 		return err
 	}
 	u, err := s.store.UserByEmail(r.Context(), strings.TrimSpace(*in.Email))
