@@ -204,12 +204,8 @@ func (s *Server) roleFromPath(r *http.Request, c *call) (*gatehouse.Role, error)
 	return s.store.Role(r.Context(), c.org.ID, r.PathValue("role"))
 }
 
-// handleRoleGet serves GET /api/organizations/{org}/roles/{role}.
-func (s *Server) handleRoleGet(w http.ResponseWriter, r *http.Request, c *call) error {
-	role, err := s.roleFromPath(r, c)
-	if err != nil {
-		return err
-	}
+// writeRole answers with role as PostHog shows it, associated flags included.
+func (s *Server) writeRole(w http.ResponseWriter, r *http.Request, c *call, role *gatehouse.Role, status int) error {
 	flags, err := s.associatedFlags(r, c.org.ID)
 	if err != nil {
 		return err
@@ -218,8 +214,17 @@ func (s *Server) handleRoleGet(w http.ResponseWriter, r *http.Request, c *call) 
 	if err != nil {
 		return err
 	}
-	encode(w, http.StatusOK, out)
+	encode(w, status, out)
 	return nil
+}
+
+// handleRoleGet serves GET /api/organizations/{org}/roles/{role}.
+func (s *Server) handleRoleGet(w http.ResponseWriter, r *http.Request, c *call) error {
+	role, err := s.roleFromPath(r, c)
+	if err != nil {
+		return err
+	}
+	return s.writeRole(w, r, c, role, http.StatusOK)
 }
 
 // handleRoleUpdate serves PUT and PATCH /api/organizations/{org}/roles/{role}.
@@ -259,16 +264,7 @@ func (s *Server) handleRoleUpdate(w http.ResponseWriter, r *http.Request, c *cal
 	if err != nil {
 		return err
 	}
-	flags, err := s.associatedFlags(r, c.org.ID)
-	if err != nil {
-		return err
-	}
-	out, err := s.roleOut(r, role, s.newUserCache(), flags)
-	if err != nil {
-		return err
-	}
-	encode(w, http.StatusOK, out)
-	return nil
+	return s.writeRole(w, r, c, role, http.StatusOK)
 }
 
 // handleRoleDelete serves DELETE /api/organizations/{org}/roles/{role}.
