@@ -126,8 +126,13 @@ func TestOrganizationsMembersInvites(t *testing.T) {
 		if orgs.num("count") != 2 {
 			t.Fatalf("member's organizations = %s, want 2", orgs.raw)
 		}
-		// Members leave by themselves; admins remove others.
+		// Members leave by themselves; admins remove others. Leaving the current
+		// organization makes @current the oldest one left.
 		member.must("DELETE", "/api/organizations/"+second.str("id")+"/members/"+member.uuid, nil, 204)
+		if got := member.must("GET", "/api/organizations/@current", nil, 200).str("id"); got != e.orgID {
+			t.Fatalf("@current after leaving = %q, want %q", got, e.orgID)
+		}
+		member.must("GET", "/api/projects", nil, 200)
 		admin.must("DELETE", e.orgPath("/members/"+member.uuid), nil, 204)
 		member.do("GET", e.orgPath(""), nil).wantError(404, "invalid_request", "not_found", "")
 		// Owners delete organizations; admins can't.

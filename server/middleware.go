@@ -337,7 +337,21 @@ func (s *Server) authorize(r *http.Request, n need) (*call, error) {
 // resolveOrg loads {org} ("@current" or a UUID) and the caller's snapshot of it.
 func (s *Server) resolveOrg(ctx context.Context, c *call, id string) error {
 	if id == "@current" {
-		id = c.user.CurrentOrganizationID
+		if cur := c.user.CurrentOrganizationID; cur != "" {
+			if err := s.resolveOrg(ctx, c, cur); gatehouse.ErrorCode(err) != gatehouse.ENotFound {
+				return err
+			}
+		}
+		// The current organization was deleted or the user left it: fall back
+		// to the oldest one they still belong to, as PostHog does.
+		orgs, err := s.store.OrganizationsOf(ctx, c.user.ID)
+		if err != nil {
+			return err
+		}
+		if len(orgs) == 0 {
+			return gatehouse.NotFound()
+		}
+		id = orgs[0].ID
 	}
 	if _, err := uuid.Parse(id); err != nil {
 		return gatehouse.NotFound()
