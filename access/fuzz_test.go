@@ -191,6 +191,35 @@ func referenceDecide(f Facts, u int64, o Object, object bool) Decision {
 // fuzzBytes hands out small numbers from the fuzzer's bytes, then zeros.
 type fuzzBytes []byte
 
+// rule reads one rule of the fuzzed universe: any scope, kind, object,
+// level and target, including malformed ones (an unknown role, both a role
+// and a user) that Compile must ignore.
+func (b *fuzzBytes) rule() Rule {
+	r := Rule{
+		Scope:        Scope(b.intn(3)),
+		Kind:         Kind(b.intn(fuzzKinds)),
+		Object:       int64(b.intn(fuzzObjects) + 1),
+		Level:        Level(b.intn(4)),
+		ProjectLevel: ProjectLevel(b.intn(3)),
+	}
+	r.Project = int64(b.intn(fuzzProjects + 1))
+	if r.Scope == ScopeProject && r.Project == 0 {
+		r.Project = 1
+	}
+	switch b.intn(5) {
+	case 1, 2:
+		r.Role = string(rune('a' + b.intn(5)))
+		if r.Role == "e" {
+			r.Role = "z"
+		}
+	case 3:
+		r.User = int64(b.intn(fuzzUsers) + 1)
+	case 4:
+		r.Role, r.User = "a", int64(b.intn(fuzzUsers)+1) // malformed: both
+	}
+	return r
+}
+
 func (b *fuzzBytes) intn(n int) int {
 	if len(*b) == 0 {
 		return 0
@@ -230,29 +259,7 @@ func fuzzFacts(data []byte) Facts {
 		f.Roles = append(f.Roles, r)
 	}
 	for range b.intn(24) {
-		r := Rule{
-			Scope:        Scope(b.intn(3)),
-			Kind:         Kind(b.intn(fuzzKinds)),
-			Object:       int64(b.intn(fuzzObjects) + 1),
-			Level:        Level(b.intn(4)),
-			ProjectLevel: ProjectLevel(b.intn(3)),
-		}
-		r.Project = int64(b.intn(fuzzProjects + 1))
-		if r.Scope == ScopeProject && r.Project == 0 {
-			r.Project = 1
-		}
-		switch b.intn(5) {
-		case 1, 2:
-			r.Role = string(rune('a' + b.intn(5)))
-			if r.Role == "e" {
-				r.Role = "z"
-			}
-		case 3:
-			r.User = int64(b.intn(fuzzUsers) + 1)
-		case 4:
-			r.Role, r.User = "a", int64(b.intn(fuzzUsers)+1) // malformed: both
-		}
-		f.Rules = append(f.Rules, r)
+		f.Rules = append(f.Rules, b.rule())
 	}
 	return f
 }

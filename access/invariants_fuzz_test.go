@@ -261,29 +261,7 @@ func sameDecisions(a, b everyDecision) bool {
 // fuzzRule reads one rule of the fuzzed universe, the way fuzzFacts reads its rules.
 func fuzzRule(data []byte) Rule {
 	b := fuzzBytes(data)
-	r := Rule{
-		Scope:        Scope(b.intn(3)),
-		Kind:         Kind(b.intn(fuzzKinds)),
-		Object:       int64(b.intn(fuzzObjects) + 1),
-		Level:        Level(b.intn(4)),
-		ProjectLevel: ProjectLevel(b.intn(3)),
-	}
-	r.Project = int64(b.intn(fuzzProjects + 1))
-	if r.Scope == ScopeProject && r.Project == 0 {
-		r.Project = 1
-	}
-	switch b.intn(5) {
-	case 1, 2:
-		r.Role = string(rune('a' + b.intn(5)))
-		if r.Role == "e" {
-			r.Role = "z"
-		}
-	case 3:
-		r.User = int64(b.intn(fuzzUsers) + 1)
-	case 4:
-		r.Role, r.User = "a", int64(b.intn(fuzzUsers)+1)
-	}
-	return r
+	return b.rule()
 }
 
 // decisionSeeds start the fuzzers from organizations that exercise each branch: empty,
