@@ -116,6 +116,21 @@ func kindFromPath(r *http.Request) (access.Kind, error) {
 	return k, nil
 }
 
+// kindNav resolves the {project} and {kind} of a page's URL, with the
+// navigation marking that kind's tab.
+func (ui *uiCall) kindNav(r *http.Request) (access.Kind, *projectBody, *navData, error) {
+	k, err := kindFromPath(r)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	p, nav, err := ui.projectNav(r.PathValue("project"), "project")
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	nav.Kind = k.String()
+	return k, p, nav, nil
+}
+
 func projectPath(p *projectBody, rest string) string {
 	return "/projects/" + strconv.FormatInt(p.ID, 10) + rest
 }
@@ -199,15 +214,10 @@ func (s *Server) handleProjectPage(w http.ResponseWriter, r *http.Request, ui *u
 // project, listing the objects the caller can see, each marked "can edit"
 // or "view only" as the API says, with the API's reason.
 func (s *Server) handleKindPage(w http.ResponseWriter, r *http.Request, ui *uiCall) error {
-	k, err := kindFromPath(r)
+	k, p, nav, err := ui.kindNav(r)
 	if err != nil {
 		return err
 	}
-	p, nav, err := ui.projectNav(r.PathValue("project"), "project")
-	if err != nil {
-		return err
-	}
-	nav.Kind = k.String()
 	offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
 	offset = max(offset, 0)
 	var list struct {
@@ -464,15 +474,10 @@ func resourceBody(k access.Kind, f url.Values, create bool) (map[string]any, for
 // loadObjectPage reads everything an object's page shows: the object with
 // the caller's level, the reason when it is view only, and its permissions.
 func (s *Server) loadObjectPage(r *http.Request, ui *uiCall) (*objectPage, *projectBody, *navData, apiObject, error) {
-	k, err := kindFromPath(r)
+	k, p, nav, err := ui.kindNav(r)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	p, nav, err := ui.projectNav(r.PathValue("project"), "project")
-	if err != nil {
-		return nil, nil, nil, nil, err
-	}
-	nav.Kind = k.String()
 	id := r.PathValue("id")
 	var obj apiObject
 	if err := ui.api.get(apiProjectPath(p, "/"+k.String()+"/"+url.PathEscape(id)), &obj); err != nil {
@@ -576,11 +581,7 @@ func withErrors(fields []formField, form *formState) []formField {
 // handleObjectDelete serves POST /projects/{project}/{kind}/{id}/delete:
 // PostHog soft-deletes flags (PATCH {"deleted": true}); other kinds DELETE.
 func (s *Server) handleObjectDelete(w http.ResponseWriter, r *http.Request, ui *uiCall) error {
-	k, err := kindFromPath(r)
-	if err != nil {
-		return err
-	}
-	p, _, err := ui.projectNav(r.PathValue("project"), "project")
+	k, p, _, err := ui.kindNav(r)
 	if err != nil {
 		return err
 	}
@@ -608,15 +609,10 @@ func (s *Server) handleNewObjectPage(w http.ResponseWriter, r *http.Request, ui 
 }
 
 func (s *Server) renderNewObject(w http.ResponseWriter, r *http.Request, ui *uiCall, submitted url.Values, form formState, status int) error {
-	k, err := kindFromPath(r)
+	k, p, nav, err := ui.kindNav(r)
 	if err != nil {
 		return err
 	}
-	p, nav, err := ui.projectNav(r.PathValue("project"), "project")
-	if err != nil {
-		return err
-	}
-	nav.Kind = k.String()
 	pg := &objectPage{
 		Kind: kindTab{Path: k.String(), Label: kindLabel(k)}, Noun: k.Noun(), Create: true, CanEdit: true,
 		Title: "New " + k.Noun(), Action: projectPath(p, "/new/"+k.String()), ListURL: projectPath(p, "/"+k.String()),
@@ -636,11 +632,7 @@ func (s *Server) renderNewObject(w http.ResponseWriter, r *http.Request, ui *uiC
 
 // handleNewObjectSubmit serves POST /projects/{project}/new/{kind}: POST to the kind.
 func (s *Server) handleNewObjectSubmit(w http.ResponseWriter, r *http.Request, ui *uiCall) error {
-	k, err := kindFromPath(r)
-	if err != nil {
-		return err
-	}
-	p, _, err := ui.projectNav(r.PathValue("project"), "project")
+	k, p, _, err := ui.kindNav(r)
 	if err != nil {
 		return err
 	}
@@ -839,11 +831,7 @@ func (s *Server) renderPermissionsError(w http.ResponseWriter, r *http.Request, 
 
 // objectAPIPath is the API path of the page's object.
 func (ui *uiCall) objectAPIPath(r *http.Request) (*projectBody, access.Kind, string, error) {
-	k, err := kindFromPath(r)
-	if err != nil {
-		return nil, 0, "", err
-	}
-	p, _, err := ui.projectNav(r.PathValue("project"), "project")
+	k, p, _, err := ui.kindNav(r)
 	if err != nil {
 		return nil, 0, "", err
 	}
