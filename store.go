@@ -100,12 +100,11 @@ type Store interface {
 	Resource(ctx context.Context, projectID int64, kind access.Kind, id int64) (*Resource, error)
 	// ResourceByKey returns the live resource with this key.
 	ResourceByKey(ctx context.Context, projectID int64, kind access.Kind, key string) (*Resource, error)
-	// ResourceHeads returns what the decision needs of every live resource of
-	// the kind in the project, newest first (created_at desc, id desc): one
-	// light query that list endpoints filter in memory before paging.
-	ResourceHeads(ctx context.Context, projectID int64, kind access.Kind) ([]access.Object, error)
-	// FilterHeads is ResourceHeads narrowed by f, in the same order.
-	FilterHeads(ctx context.Context, f HeadFilter) ([]access.Object, error)
+	// ResourceHeads returns what the decision needs of the live resources of
+	// f's kind in f's project, narrowed by f's optional fields, newest first
+	// (created_at desc, id desc): the light query list endpoints filter in
+	// memory before reading the page's rows.
+	ResourceHeads(ctx context.Context, f HeadFilter) ([]access.Object, error)
 	// CountResources counts the live resources of the kind in the project.
 	CountResources(ctx context.Context, projectID int64, kind access.Kind) (int, error)
 	// HeadsByID returns what the decision needs of the resources with these

@@ -155,7 +155,7 @@ func (s *Server) handleResourceList(k access.Kind) handlerFunc {
 			count++
 		}
 		if base := c.snap.KindLevel(uid, c.project.ID, k); base.CanView() {
-			ruled, err := s.store.FilterHeads(ctx, gatehouse.HeadFilter{ProjectID: c.project.ID, Kind: k, OptionalRuledIn: c.org.ID})
+			ruled, err := s.store.ResourceHeads(ctx, gatehouse.HeadFilter{ProjectID: c.project.ID, Kind: k, OptionalRuledIn: c.org.ID})
 			if err != nil {
 				return err
 			}
@@ -169,7 +169,7 @@ func (s *Server) handleResourceList(k access.Kind) handlerFunc {
 			if err != nil {
 				return err
 			}
-			heads, err := s.store.FilterHeads(ctx, gatehouse.HeadFilter{ProjectID: c.project.ID, Kind: k, OptionalLimit: offset + limit + len(hidden)})
+			heads, err := s.store.ResourceHeads(ctx, gatehouse.HeadFilter{ProjectID: c.project.ID, Kind: k, OptionalLimit: offset + limit + len(hidden)})
 			if err != nil {
 				return err
 			}
@@ -183,7 +183,7 @@ func (s *Server) handleResourceList(k access.Kind) handlerFunc {
 			s.metrics.decided(k, resultAllowed, count)
 			s.metrics.decided(k, resultHidden, len(hidden))
 		} else {
-			heads, err := s.store.FilterHeads(ctx, gatehouse.HeadFilter{ProjectID: c.project.ID, Kind: k, OptionalRuledIn: c.org.ID, OptionalCreator: uid})
+			heads, err := s.store.ResourceHeads(ctx, gatehouse.HeadFilter{ProjectID: c.project.ID, Kind: k, OptionalRuledIn: c.org.ID, OptionalCreator: uid})
 			if err != nil {
 				return err
 			}

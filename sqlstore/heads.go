@@ -8,8 +8,11 @@ import (
 	"github.com/gatehouse/gatehouse/access"
 )
 
-// FilterHeads is ResourceHeads narrowed by f, in the same order.
-func (db *DB) FilterHeads(ctx context.Context, f gatehouse.HeadFilter) ([]access.Object, error) {
+// ResourceHeads returns what the decision needs of the live resources f
+// selects, newest first (created_at desc, id desc), reading only the index
+// resources_heads (deleted = $3 rather than NOT deleted, so that SQLite walks
+// the index in order).
+func (db *DB) ResourceHeads(ctx context.Context, f gatehouse.HeadFilter) ([]access.Object, error) {
 	q := `SELECT id, created_by FROM resources WHERE project_id = $1 AND kind = $2 AND deleted = $3`
 	args := []any{f.ProjectID, f.Kind.String(), false}
 	if f.OptionalRuledIn != "" {

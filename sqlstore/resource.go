@@ -91,35 +91,6 @@ func (db *DB) ResourceByKey(ctx context.Context, projectID int64, kind access.Ki
 	return &r, nil
 }
 
-// ResourceHeads returns every live resource of the kind in the project as the decision
-// sees it, newest first (created_at desc, id desc). It reads only the index
-// resources_heads.
-func (db *DB) ResourceHeads(ctx context.Context, projectID int64, kind access.Kind) ([]access.Object, error) {
-	rows, err := db.db.QueryContext(ctx, `
-		SELECT id, created_by FROM resources
-		WHERE project_id = $1 AND kind = $2 AND deleted = $3
-		ORDER BY created_at DESC, id DESC`, projectID, kind.String(), false) // deleted = $3, not NOT deleted, so that SQLite walks the index in order
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	// Scanned into the same two variables every row: this loop runs over every object of
-	// a kind, so it allocates nothing per row beyond the slice.
-	var (
-		out     = make([]access.Object, 0, 64)
-		id      int64
-		creator sql.NullInt64
-		dest    = []any{&id, &creator}
-	)
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return nil, err
-		}
-		out = append(out, access.Object{ID: id, Kind: kind, Project: projectID, Creator: creator.Int64})
-	}
-	return out, rows.Err()
-}
-
 // idsPerQuery bounds the parameters of one IN list, well under SQLite's limit.
 const idsPerQuery = 500
 
@@ -161,16 +132,14 @@ func (db *DB) ResourcesByID(ctx context.Context, ids []int64) ([]gatehouse.Resou
 // Kind), sets UpdatedAt and fills in the rest from the stored row. EUnique attr "key" as
 // CreateResource.
 func (db *DB) UpdateResource(ctx context.Context, r *gatehouse.Resource) error {
-	var stored gatehouse.Resource
-	err := scanResource(db.w.QueryRowContext(ctx, `
-		UPDATE resources SET key = $1, deleted = $2, data = $3, updated_at = $4
-		WHERE id = $5 AND project_id = $6 AND kind = $7
-		RETURNING `+resourceColumns,
-		r.Key, r.Deleted, data(r), ts(db.clock()), r.ID, r.ProjectID, r.Kind.String()), &stored)
+	stored, err := db.UpdateResourceFunc(ctx, r.ProjectID, r.Kind, r.ID, func(cur *gatehouse.Resource) error {
+		cur.Key, cur.Deleted, cur.Data = r.Key, r.Deleted, r.Data
+		return nil
+	})
 	if err != nil {
-		return notFound(unique(err, "key", keyTaken(r.Kind)))
+		return err
 	}
-	*r = stored
+	*r = *stored
 	return nil
 }
 

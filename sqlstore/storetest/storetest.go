@@ -35,7 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) gatehouse.Store) {
 		{"Resources", testResources},
 		{"ResourceHeads", testResourceHeads},
 		{"ResourcesByID", testResourcesByID},
-		{"FilterHeads", testFilterHeads},
+		{"ResourceHeadsFiltered", testResourceHeadsFiltered},
 		{"Roles", testRoles},
 		{"RoleMembers", testRoleMembers},
 		{"Rules", testRules},
