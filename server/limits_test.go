@@ -66,8 +66,16 @@ var fingerprintTables = []string{
 // written in between.
 func fingerprint(t testing.TB, raw *sql.DB) string {
 	t.Helper()
-	h := sha256.New()
-	for _, q := range fingerprintTables {
+	sum := sha256.Sum256([]byte(dumpRows(t, raw, fingerprintTables)))
+	return hex.EncodeToString(sum[:])
+}
+
+// dumpRows runs each query and returns every row it reads as "query: column=value"
+// lines, followed by the query's row count.
+func dumpRows(t testing.TB, raw *sql.DB, queries []string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, q := range queries {
 		rows, err := raw.Query(q)
 		if err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -83,16 +91,21 @@ func fingerprint(t testing.TB, raw *sql.DB) string {
 			if err := rows.Scan(ptrs...); err != nil {
 				t.Fatal(err)
 			}
-			fmt.Fprintf(h, "%s|%v\n", q, vals)
+			for i, v := range vals {
+				if bs, ok := v.([]byte); ok {
+					v = string(bs)
+				}
+				fmt.Fprintf(&b, "%s: %s=%v\n", q, cols[i], v)
+			}
 			n++
 		}
 		if err := rows.Err(); err != nil {
 			t.Fatal(err)
 		}
 		rows.Close()
-		fmt.Fprintf(h, "%s rows=%d\n", q, n)
+		fmt.Fprintf(&b, "%s: rows=%d\n", q, n)
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	return b.String()
 }
 
 // call sends one request in-process as caller who and decodes the answer.

@@ -26,32 +26,11 @@ import (
 // dumpDatabase returns everything the database holds as text, to search for secrets.
 func dumpDatabase(t testing.TB, raw *sql.DB) string {
 	t.Helper()
-	var b strings.Builder
+	var queries []string
 	for _, table := range []string{"organizations", "projects", "users", "sessions", "api_keys", "memberships", "invites", "resources", "roles", "role_memberships", "access_rules", "activity_log"} {
-		rows, err := raw.Query("SELECT * FROM " + table)
-		if err != nil {
-			t.Fatalf("dump %s: %v", table, err)
-		}
-		cols, _ := rows.Columns()
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		for rows.Next() {
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			for i, v := range vals {
-				if bs, ok := v.([]byte); ok {
-					v = string(bs)
-				}
-				fmt.Fprintf(&b, "%s.%s=%v\n", table, cols[i], v)
-			}
-		}
-		rows.Close()
+		queries = append(queries, "SELECT * FROM "+table)
 	}
-	return b.String()
+	return dumpRows(t, raw, queries)
 }
 
 // secureServer is a server on a database the test can read, with cfg's options.
