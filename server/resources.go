@@ -145,24 +145,29 @@ func (s *Server) handleResourceList(k access.Kind) handlerFunc {
 		var (
 			ids       []int64
 			decisions = make(map[int64]access.Decision, limit)
-			count     int
+			seen      int // visible heads read so far
 		)
 		keep := func(h access.Object, d access.Decision) {
-			if count >= offset && len(ids) < limit {
+			if seen >= offset && len(ids) < limit {
 				ids = append(ids, h.ID)
 				decisions[h.ID] = d
 			}
-			count++
+			seen++
 		}
+		var count int
 		if base := c.snap.KindLevel(uid, c.project.ID, k); base.CanView() {
-			ruled, err := s.store.ResourceHeads(ctx, gatehouse.HeadFilter{ProjectID: c.project.ID, Kind: k, OptionalRuledIn: c.org.ID})
-			if err != nil {
-				return err
-			}
+			// Rules can hide an object only from someone they bind: not from an
+			// admin (organization or project), and not at all on the free plan.
 			hidden := map[int64]bool{}
-			for _, h := range ruled {
-				if !c.snap.Decide(uid, h).CanView() {
-					hidden[h.ID] = true
+			if base.Level < access.Manager && c.snap.Enforced() {
+				ruled, err := s.store.ResourceHeads(ctx, gatehouse.HeadFilter{ProjectID: c.project.ID, Kind: k, OptionalRuledIn: c.org.ID})
+				if err != nil {
+					return err
+				}
+				for _, h := range ruled {
+					if !c.snap.Decide(uid, h).CanView() {
+						hidden[h.ID] = true
+					}
 				}
 			}
 			total, err := s.store.CountResources(ctx, c.project.ID, k)
@@ -180,7 +185,6 @@ func (s *Server) handleResourceList(k access.Kind) handlerFunc {
 			}
 			// The heads read stop at the page; the rest are visible but unread.
 			count = total - len(hidden)
-			s.metrics.decided(k, resultAllowed, count)
 			s.metrics.decided(k, resultHidden, len(hidden))
 		} else {
 			heads, err := s.store.ResourceHeads(ctx, gatehouse.HeadFilter{ProjectID: c.project.ID, Kind: k, OptionalRuledIn: c.org.ID, OptionalCreator: uid})
@@ -192,8 +196,9 @@ func (s *Server) handleResourceList(k access.Kind) handlerFunc {
 					keep(h, d)
 				}
 			}
-			s.metrics.decided(k, resultAllowed, count)
+			count = seen
 		}
+		s.metrics.decided(k, resultAllowed, count)
 		rows, err := s.store.ResourcesByID(ctx, ids)
 		if err != nil {
 			return err
