@@ -192,12 +192,7 @@ func (s *Server) handleRoleCreate(w http.ResponseWriter, r *http.Request, c *cal
 	if err := s.store.CreateRole(r.Context(), role, c.user.ID); err != nil {
 		return err
 	}
-	out, err := s.roleOut(r, role, s.newUserCache(), nil)
-	if err != nil {
-		return err
-	}
-	encode(w, http.StatusCreated, out)
-	return nil
+	return s.writeRole(w, r, c, role, http.StatusCreated)
 }
 
 func (s *Server) roleFromPath(r *http.Request, c *call) (*gatehouse.Role, error) {
