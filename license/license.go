@@ -206,6 +206,25 @@ func Issue(priv ed25519.PrivateKey, l License) (string, error) {
 	return signed + "." + b64.EncodeToString(sig), nil
 }
 
+// decodeB64 decodes unpadded base64url. The standard decoder skips '\r'
+// and '\n' even in strict mode, so a key with a line break inside would
+// verify as the same licence under another spelling; only the alphabet
+// itself is accepted.
+func decodeB64(s string) ([]byte, error) {
+	if strings.ContainsFunc(s, notB64) {
+		return nil, errors.New("not base64url")
+	}
+	return b64.DecodeString(s)
+}
+
+func notB64(r rune) bool {
+	switch {
+	case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+		return false
+	}
+	return true
+}
+
 // Verify parses key (surrounding whitespace ignored), checks its signature
 // against pub and its expiry against now, and returns the licence.
 //
@@ -230,11 +249,11 @@ func Verify(pub ed25519.PublicKey, key string, now time.Time) (License, error) {
 	if !ok || strings.Contains(encSig, ".") {
 		return License{}, fmt.Errorf("%w: want %s.<payload>.<signature>", errMalformed, keyPrefix)
 	}
-	body, err := b64.DecodeString(encBody)
+	body, err := decodeB64(encBody)
 	if err != nil {
 		return License{}, fmt.Errorf("%w: payload is not base64url", errMalformed)
 	}
-	sig, err := b64.DecodeString(encSig)
+	sig, err := decodeB64(encSig)
 	if err != nil {
 		return License{}, fmt.Errorf("%w: signature is not base64url", errMalformed)
 	}
