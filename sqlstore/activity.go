@@ -64,7 +64,7 @@ func (db *DB) bumpRevision(ctx context.Context, tx *sql.Tx, orgID string) error 
 	if err := affected(tx.ExecContext(ctx, `UPDATE organizations SET rules_revision = rules_revision + 1 WHERE id = $1`, orgID)); err != nil {
 		return err
 	}
-	return db.notifyRules(ctx, tx, orgID)
+	return db.notify(ctx, tx, notice{what: noticeRules, org: orgID})
 }
 
 // ActivityLog returns a page of matching rows (with User filled in when the actor still

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -53,6 +54,18 @@ type DB struct {
 	// needs none: every write transaction begins IMMEDIATE and so holds the one write lock.
 	forUpdate string
 	stmts     stmts
+
+	cache *cache
+	// pending holds each open write transaction's notices (see notify).
+	pendingMu sync.Mutex
+	pending   map[*sql.Tx][]notice
+	watchMu   sync.Mutex
+	watchers  []*watcher
+	// stopListening ends the PostgreSQL listener; listenDone closes when it has.
+	stopListening context.CancelFunc
+	listenDone    chan struct{}
+	// unlock releases the SQLite file's lock.
+	unlock func() error
 }
 
 var _ gatehouse.Store = (*DB)(nil)
@@ -75,6 +88,15 @@ func Open(ctx context.Context, databaseURL string, now func() time.Time) (*DB, e
 		db.Close()
 		return nil, err
 	}
+	if db.dialect == Postgres {
+		lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		db.stopListening = cancel
+		db.startListening(lctx)
+	} else if db.unlock != nil || db.w == db.db {
+		// One process has the file (lockFile), or the database is in memory:
+		// every change is made here.
+		db.cache.liveUntil.Store(alwaysLive)
+	}
 	return db, nil
 }
 
@@ -93,7 +115,7 @@ func open(ctx context.Context, databaseURL string, now func() time.Time) (*DB, e
 	if now == nil {
 		now = time.Now
 	}
-	db := &DB{now: now}
+	db := &DB{now: now, cache: newCache(), pending: map[*sql.Tx][]notice{}}
 	switch {
 	case strings.HasPrefix(databaseURL, "sqlite:"):
 		path := strings.TrimPrefix(databaseURL, "sqlite:")
@@ -122,14 +144,21 @@ func open(ctx context.Context, databaseURL string, now func() time.Time) (*DB, e
 			// their own pool and, in WAL mode, never wait for the writer. The readers
 			// are query_only, so a write sent to the wrong pool fails loudly.
 			// busy_timeout still covers other processes on the same file.
+			unlock, err := lockFile(path)
+			if err != nil {
+				return nil, err
+			}
+			db.unlock = unlock
 			w, err := sql.Open("sqlite", dsn)
 			if err != nil {
+				db.Close()
 				return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
 			}
 			w.SetMaxOpenConns(1)
 			r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
 			if err != nil {
 				w.Close()
+				db.Close()
 				return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
 			}
 			// Keep the connections a busy server uses: each new SQLite connection
@@ -217,15 +246,27 @@ func (db *DB) Dialect() string { return db.dialect }
 
 // Close closes the database.
 func (db *DB) Close() error {
+	if db.stopListening != nil {
+		db.stopListening()
+		<-db.listenDone
+	}
 	db.stmts.close()
-	err := db.db.Close()
-	if db.w != db.db {
+	var err error
+	if db.db != nil {
+		err = db.db.Close()
+	}
+	if db.w != nil && db.w != db.db {
 		if werr := db.w.Close(); err == nil {
 			err = werr
 		}
 	}
 	if db.pool != nil {
 		db.pool.Close()
+	}
+	if db.unlock != nil {
+		if uerr := db.unlock(); err == nil {
+			err = uerr
+		}
 	}
 	return err
 }
@@ -268,6 +309,7 @@ func (db *DB) inTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx)
 	if err != nil {
 		return err
 	}
+	defer db.settle(tx)
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
 		return err

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/sqlstore"
@@ -54,10 +55,36 @@ func TestOpenURLs(t *testing.T) {
 		if got := db.Dialect(); got != tt.dialect {
 			t.Errorf("Open(%q).Dialect() = %q, want %q", tt.url, got, tt.dialect)
 		}
+		db.Close()
 		// Migrating twice is a no-op.
 		if err := sqlstore.Migrate(t.Context(), tt.url); err != nil && tt.url != "sqlite::memory:" {
 			t.Errorf("Migrate(%q) after Open = %v", tt.url, err)
 		}
-		db.Close()
 	}
+}
+
+// TestSQLiteOneProcess: a second store on a file that one already serves is
+// refused (its cache would miss the first one's changes), and the file is
+// free again once the first closes.
+func TestSQLiteOneProcess(t *testing.T) {
+	url := "sqlite:" + filepath.Join(t.TempDir(), "g.db")
+	first, err := sqlstore.Open(t.Context(), url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second, err := sqlstore.Open(t.Context(), url, nil); err == nil {
+		second.Close()
+		t.Fatal("a second Open of a served SQLite file succeeded, want it refused")
+	} else if !strings.Contains(err.Error(), "in use by another gatehouse process") {
+		t.Errorf("second Open = %v, want it to say the file is in use", err)
+	}
+	if err := sqlstore.Migrate(t.Context(), url); err == nil {
+		t.Error("Migrate of a served SQLite file succeeded, want it refused")
+	}
+	first.Close()
+	again, err := sqlstore.Open(t.Context(), url, nil)
+	if err != nil {
+		t.Fatalf("Open after the first store closed = %v", err)
+	}
+	again.Close()
 }

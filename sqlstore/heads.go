@@ -59,6 +59,21 @@ func (db *DB) CountResources(ctx context.Context, projectID int64, kind access.K
 // left out. A batch of access checks reads nothing more.
 func (db *DB) HeadsByID(ctx context.Context, ids []int64) ([]access.Object, error) {
 	out := make([]access.Object, 0, len(ids))
+	// An object's head never changes (its id, project, kind and creator are
+	// fixed when it is made), so only deletions invalidate it.
+	gen, cached := db.cache.begin()
+	if cached {
+		out, ids = db.cache.headsOf(ids, out)
+		if len(ids) == 0 {
+			return out, nil
+		}
+	}
+	read := len(out)
+	defer func() {
+		if cached {
+			db.cache.putHeads(gen, out[read:])
+		}
+	}()
 	for start := 0; start < len(ids); start += idsPerQuery {
 		args := idArgs(ids[start:min(start+idsPerQuery, len(ids))])
 		if err := func() error {

@@ -2,66 +2,238 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 )
 
-// rulesChannel is the PostgreSQL notification channel of rule changes; the
-// payload is the organization id.
-const rulesChannel = "gatehouse_rules"
+// changesChannel is the PostgreSQL notification channel of committed changes;
+// a payload is a notice's kind byte, ':' and what it names ("r:<org uuid>",
+// "u:42"), or "ping".
+const changesChannel = "gatehouse_changes"
 
-// notifyRules tells every replica, when tx commits, that orgID's rules changed.
-// PostgreSQL delivers a NOTIFY only if its transaction commits, so a change
-// and its notice cannot part.
-func (db *DB) notifyRules(ctx context.Context, tx querier, orgID string) error {
-	if db.dialect != Postgres {
-		return nil
+const (
+	// pingEvery is how often each replica sends a ping through its own channel.
+	pingEvery = time.Second
+	// pingTimeout is how long the listener waits for any notice, its own
+	// pings included, before it stops trusting its connection: the bound on
+	// how stale a cache gets when a connection dies without a word.
+	pingTimeout = 3 * time.Second
+)
+
+func (n notice) payload() string {
+	switch n.what {
+	case noticeRules, noticeOrg:
+		return string(n.what) + ":" + n.org
 	}
-	_, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, rulesChannel, orgID)
-	return err
+	return string(n.what) + ":" + strconv.FormatInt(n.id, 10)
+}
+
+func parseNotice(s string) (notice, bool) {
+	kind, arg, ok := strings.Cut(s, ":")
+	if !ok || len(kind) != 1 {
+		return notice{}, false
+	}
+	n := notice{what: noticeKind(kind[0])}
+	switch n.what {
+	case noticeRules, noticeOrg:
+		n.org = arg
+		return n, arg != ""
+	case noticeUser, noticeProject, noticeObject:
+		id, err := strconv.ParseInt(arg, 10, 64)
+		n.id = id
+		return n, err == nil
+	}
+	return notice{}, false
+}
+
+// notify records that tx changes what n names. On PostgreSQL the notice goes
+// out in tx, so other replicas hear of it exactly when it commits; this
+// process invalidates its own cache as tx ends (see inTx), before the writer
+// answers anyone.
+func (db *DB) notify(ctx context.Context, tx *sql.Tx, n notice) error {
+	if db.dialect == Postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, changesChannel, n.payload()); err != nil {
+			return err
+		}
+	}
+	db.pendingMu.Lock()
+	db.pending[tx] = append(db.pending[tx], n)
+	db.pendingMu.Unlock()
+	return nil
+}
+
+// settle applies tx's notices to this process once tx has ended, committed
+// or not: an invalidation too many costs a miss, one too few a stale answer.
+func (db *DB) settle(tx *sql.Tx) {
+	db.pendingMu.Lock()
+	ns := db.pending[tx]
+	delete(db.pending, tx)
+	db.pendingMu.Unlock()
+	for _, n := range ns {
+		db.cache.invalidate(n)
+		if n.what == noticeRules && db.dialect != Postgres {
+			db.rulesChanged(n.org)
+		}
+	}
+}
+
+// rulesChanged tells the WatchRules callbacks of this process.
+func (db *DB) rulesChanged(orgID string) {
+	db.watchMu.Lock()
+	defer db.watchMu.Unlock()
+	for _, w := range db.watchers {
+		w.add(orgID)
+	}
 }
 
 // WatchRules calls changed with the id of each organization whose rules
-// change through any replica, and with "" whenever it (re)connects, since
-// notices sent while it was away are lost. It keeps one connection of its
-// own, reconnects after failures, and returns when ctx ends. On SQLite it
-// returns at once: the replicas of a SQLite file are processes on one
-// machine, and every request reads the revision anyway.
+// change through any replica, and with "" whenever changes may have been
+// missed (the listener reconnected), until ctx ends. Calls come from one
+// goroutine of their own, so a slow callback delays only later callbacks,
+// never the cache's invalidations; organizations named again while a call
+// runs are coalesced.
 func (db *DB) WatchRules(ctx context.Context, changed func(orgID string)) error {
-	if db.dialect != Postgres {
-		return nil
+	w := &watcher{wake: make(chan struct{}, 1), pending: map[string]struct{}{}}
+	db.watchMu.Lock()
+	db.watchers = append(db.watchers, w)
+	db.watchMu.Unlock()
+	defer func() {
+		db.watchMu.Lock()
+		for i, x := range db.watchers {
+			if x == w {
+				db.watchers = append(db.watchers[:i], db.watchers[i+1:]...)
+				break
+			}
+		}
+		db.watchMu.Unlock()
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.wake:
+		}
+		for _, org := range w.take() {
+			changed(org)
+		}
 	}
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		if err := db.watchOnce(ctx, changed); err != nil && ctx.Err() == nil {
+}
+
+type watcher struct {
+	wake    chan struct{}
+	mu      sync.Mutex
+	pending map[string]struct{}
+}
+
+func (w *watcher) add(orgID string) {
+	w.mu.Lock()
+	w.pending[orgID] = struct{}{}
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the pending organizations, "" (everything) first.
+func (w *watcher) take() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]string, 0, len(w.pending))
+	if _, all := w.pending[""]; all {
+		out = append(out, "")
+		delete(w.pending, "")
+	}
+	for org := range w.pending {
+		out = append(out, org)
+	}
+	clear(w.pending)
+	return out
+}
+
+// startListening keeps a PostgreSQL connection listening for notices until
+// ctx ends: it invalidates the cache, tells the WatchRules callbacks, and
+// keeps the cache trusted only while its pings come back.
+func (db *DB) startListening(ctx context.Context) {
+	db.listenDone = make(chan struct{})
+	go func() {
+		defer close(db.listenDone)
+		backoff := 100 * time.Millisecond
+		for ctx.Err() == nil {
+			heard, err := db.listenOnce(ctx)
+			db.cache.reset(0)
+			if ctx.Err() != nil {
+				return
+			}
+			if heard {
+				backoff = 100 * time.Millisecond
+			}
+			_ = err // the next attempt says whether the database is back
 			select {
 			case <-ctx.Done():
 			case <-time.After(backoff):
 			}
 			backoff = min(2*backoff, 5*time.Second)
-			continue
 		}
-		backoff = 100 * time.Millisecond
-	}
-	return nil
+	}()
 }
 
-func (db *DB) watchOnce(ctx context.Context, changed func(orgID string)) error {
+// listenOnce listens on one connection until it fails; heard reports whether
+// anything arrived on it.
+func (db *DB) listenOnce(ctx context.Context) (heard bool, err error) {
 	pc, err := db.pool.Acquire(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	// A listening connection must not go back to the pool.
 	conn := pc.Hijack()
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, `LISTEN `+rulesChannel); err != nil {
-		return err
+	if _, err := conn.Exec(ctx, `LISTEN `+changesChannel); err != nil {
+		return false, err
 	}
-	changed("")
-	for {
-		n, err := conn.WaitForNotification(ctx)
-		if err != nil {
-			return err
+	pingCtx, stopPing := context.WithCancel(ctx)
+	defer stopPing()
+	go func() {
+		t := time.NewTicker(pingEvery)
+		defer t.Stop()
+		for {
+			// Errors need no handling here: a ping that does not arrive is
+			// what makes the listener give up on its connection.
+			_, _ = db.pool.Exec(pingCtx, `SELECT pg_notify($1, 'ping')`, changesChannel)
+			select {
+			case <-pingCtx.Done():
+				return
+			case <-t.C:
+			}
 		}
-		changed(n.Payload)
+	}()
+	// Whatever was sent while nobody listened is lost: start from empty.
+	db.cache.reset(time.Now().Add(pingTimeout).UnixNano())
+	db.rulesChanged("")
+	for {
+		waitCtx, cancel := context.WithTimeout(ctx, pingTimeout)
+		n, err := conn.WaitForNotification(waitCtx)
+		cancel()
+		if err != nil {
+			return heard, err
+		}
+		heard = true
+		db.cache.liveUntil.Store(time.Now().Add(pingTimeout).UnixNano())
+		if n.Payload == "ping" {
+			continue
+		}
+		if no, ok := parseNotice(n.Payload); ok {
+			db.cache.invalidate(no)
+			if no.what == noticeRules {
+				db.rulesChanged(no.org)
+			}
+		}
 	}
 }
+
+// alwaysLive is liveUntil for a cache nothing can bypass.
+const alwaysLive = math.MaxInt64

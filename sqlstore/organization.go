@@ -49,11 +49,20 @@ func (db *DB) CreateOrganization(ctx context.Context, org *gatehouse.Organizatio
 
 // Organization returns the organization with this id.
 func (db *DB) Organization(ctx context.Context, id string) (*gatehouse.Organization, error) {
+	gen, cached := db.cache.begin()
+	if cached {
+		if o, ok := db.cache.org(id); ok {
+			return &o, nil
+		}
+	}
 	var o gatehouse.Organization
 	err := db.queryRowHot(ctx, `SELECT `+organizationColumns+` FROM organizations WHERE id = $1`, id).
 		Scan(organizationScanners(&o)...)
 	if err != nil {
 		return nil, notFound(err)
+	}
+	if cached {
+		db.cache.putOrg(gen, o)
 	}
 	return &o, nil
 }
@@ -83,12 +92,18 @@ func (db *DB) OrganizationsOf(ctx context.Context, userID int64) ([]gatehouse.Us
 // UpdateOrganization saves Name and sets UpdatedAt; org is filled in with the stored row.
 func (db *DB) UpdateOrganization(ctx context.Context, org *gatehouse.Organization) error {
 	var o gatehouse.Organization
-	err := db.w.QueryRowContext(ctx, `
-		UPDATE organizations SET name = $1, updated_at = $2 WHERE id = $3
-		RETURNING `+organizationColumns,
-		org.Name, ts(db.clock()), org.ID).Scan(organizationScanners(&o)...)
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `
+			UPDATE organizations SET name = $1, updated_at = $2 WHERE id = $3
+			RETURNING `+organizationColumns,
+			org.Name, ts(db.clock()), org.ID).Scan(organizationScanners(&o)...)
+		if err != nil {
+			return notFound(err)
+		}
+		return db.notify(ctx, tx, notice{what: noticeOrg, org: org.ID})
+	})
 	if err != nil {
-		return notFound(err)
+		return err
 	}
 	*org = o
 	return nil
@@ -96,7 +111,12 @@ func (db *DB) UpdateOrganization(ctx context.Context, org *gatehouse.Organizatio
 
 // DeleteOrganization removes the organization and, by cascade, everything in it.
 func (db *DB) DeleteOrganization(ctx context.Context, id string) error {
-	return affected(db.w.ExecContext(ctx, `DELETE FROM organizations WHERE id = $1`, id))
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if err := affected(tx.ExecContext(ctx, `DELETE FROM organizations WHERE id = $1`, id)); err != nil {
+			return err
+		}
+		return db.notify(ctx, tx, notice{what: noticeOrg, org: id})
+	})
 }
 
 const membershipColumns = `m.id, m.organization_id, m.level, m.joined_at, m.updated_at, ` + userColumns

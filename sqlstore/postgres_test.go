@@ -1,8 +1,12 @@
 package sqlstore_test
 
 import (
+	"context"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/sqlstore"
@@ -43,4 +47,98 @@ func TestPostgresConcurrentOpen(t *testing.T) {
 	if err := sqlstore.Migrate(t.Context(), url); err != nil {
 		t.Errorf("Migrate(migrated database) = %v", err)
 	}
+}
+
+// TestPostgresReplicaCaches: two replicas on one database, each serving
+// keys, projects and heads from memory. What one changes reaches the other's
+// reads through the change notice, and after the listeners' connections are
+// cut the changes made meanwhile are not missed.
+func TestPostgresReplicaCaches(t *testing.T) {
+	url := sqltest.NewDatabaseURL(t, sqlstore.Postgres)
+	open := func() *sqlstore.DB {
+		db, err := sqlstore.Open(t.Context(), url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	a, b := open(), open()
+	ctx, now := t.Context(), time.Now()
+	u := &gatehouse.User{Email: "r@example.com", FirstName: "R", PasswordHash: "h"}
+	if err := a.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	org := &gatehouse.Organization{Name: "O"}
+	p := &gatehouse.Project{Name: "P"}
+	if err := a.CreateOrganization(ctx, org, u.ID, p); err != nil {
+		t.Fatal(err)
+	}
+	key := &gatehouse.APIKey{UserID: u.ID, Label: "k", ValueHash: "replica-hash", MaskValue: "phx_…h"}
+	if err := a.CreateAPIKey(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	// eventually polls b until cond holds, and reports how long it took.
+	eventually := func(what string, cond func() bool) {
+		t.Helper()
+		start := time.Now()
+		for !cond() {
+			if time.Since(start) > 10*time.Second {
+				t.Fatalf("replica b never saw %s", what)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		t.Logf("replica b saw %s after %v", what, time.Since(start))
+	}
+	warm := func() {
+		t.Helper()
+		for range 2 {
+			if _, err := b.APIKeyUser(ctx, "replica-hash", now); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := b.ProjectOrganization(ctx, p.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	warm()
+	org.Name = "O renamed"
+	if err := a.UpdateOrganization(ctx, org); err != nil {
+		t.Fatal(err)
+	}
+	eventually("the organization's new name", func() bool {
+		_, o, err := b.ProjectOrganization(ctx, p.ID)
+		return err == nil && o.Name == "O renamed"
+	})
+
+	// Cut every listener: b's cache must not serve what changes before it
+	// listens again.
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	warm()
+	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE query LIKE 'LISTEN gatehouse_changes%' AND datname = current_database()`); err != nil {
+		t.Fatal(err)
+	}
+	u.FirstName = "R renamed"
+	if err := a.UpdateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	eventually("the user's new name after its listener was cut", func() bool {
+		got, err := b.APIKeyUser(ctx, "replica-hash", now)
+		return err == nil && got.FirstName == "R renamed"
+	})
+
+	warm()
+	if err := a.DeleteAPIKey(ctx, u.ID, key.ID); err != nil {
+		t.Fatal(err)
+	}
+	eventually("the key revoked", func() bool {
+		_, err := b.APIKeyUser(ctx, "replica-hash", now)
+		return gatehouse.ErrorCode(err) == gatehouse.ENotFound
+	})
 }

@@ -69,9 +69,15 @@ func (db *DB) Project(ctx context.Context, id int64) (*gatehouse.Project, error)
 // UpdateProject saves Name; p is filled in with the stored row.
 func (db *DB) UpdateProject(ctx context.Context, p *gatehouse.Project) error {
 	var stored gatehouse.Project
-	err := scanProject(db.w.QueryRowContext(ctx, `UPDATE projects SET name = $1 WHERE id = $2 RETURNING `+projectColumns, p.Name, p.ID), &stored)
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		err := scanProject(tx.QueryRowContext(ctx, `UPDATE projects SET name = $1 WHERE id = $2 RETURNING `+projectColumns, p.Name, p.ID), &stored)
+		if err != nil {
+			return notFound(err)
+		}
+		return db.notify(ctx, tx, notice{what: noticeProject, id: p.ID})
+	})
 	if err != nil {
-		return notFound(err)
+		return err
 	}
 	*p = stored
 	return nil
@@ -92,6 +98,9 @@ func (db *DB) DeleteProject(ctx context.Context, id int64) error {
 		if err := affected(tx.ExecContext(ctx, `DELETE FROM projects WHERE id = $1`, id)); err != nil {
 			return err
 		}
+		if err := db.notify(ctx, tx, notice{what: noticeProject, id: id}); err != nil {
+			return err
+		}
 		return db.bumpRevision(ctx, tx, orgID)
 	})
 }
@@ -99,6 +108,12 @@ func (db *DB) DeleteProject(ctx context.Context, id int64) error {
 // ProjectOrganization returns the project with this id and its organization,
 // in one query: every project-scoped request needs both.
 func (db *DB) ProjectOrganization(ctx context.Context, id int64) (*gatehouse.Project, *gatehouse.Organization, error) {
+	gen, cached := db.cache.begin()
+	if cached {
+		if p, o, ok := db.cache.projectOrg(id); ok {
+			return &p, &o, nil
+		}
+	}
 	var (
 		p gatehouse.Project
 		o gatehouse.Organization
@@ -110,6 +125,9 @@ func (db *DB) ProjectOrganization(ctx context.Context, id int64) (*gatehouse.Pro
 		WHERE p.id = $1`, id).Scan(dest...)
 	if err != nil {
 		return nil, nil, notFound(err)
+	}
+	if cached {
+		db.cache.putProjectOrg(gen, p, o)
 	}
 	return &p, &o, nil
 }

@@ -193,6 +193,9 @@ func (db *DB) DeleteResource(ctx context.Context, id int64) error {
 		if err := affected(tx.ExecContext(ctx, `DELETE FROM resources WHERE id = $1`, id)); err != nil {
 			return err
 		}
+		if err := db.notify(ctx, tx, notice{what: noticeObject, id: id}); err != nil {
+			return err
+		}
 		if rules == 0 {
 			return nil
 		}

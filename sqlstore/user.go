@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/google/uuid"
@@ -78,10 +79,15 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*gatehouse.User, e
 // UpdateUser saves FirstName, PasswordHash, CurrentOrganizationID and CurrentProjectID.
 // EDoesNotExist when the current organization or project does not exist.
 func (db *DB) UpdateUser(ctx context.Context, u *gatehouse.User) error {
-	err := affected(db.w.ExecContext(ctx, `
-		UPDATE users SET first_name = $1, password_hash = $2, current_organization_id = $3, current_project_id = $4
-		WHERE id = $5`,
-		u.FirstName, u.PasswordHash, nullable(u.CurrentOrganizationID), nullable(u.CurrentProjectID), u.ID))
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := affected(tx.ExecContext(ctx, `
+			UPDATE users SET first_name = $1, password_hash = $2, current_organization_id = $3, current_project_id = $4
+			WHERE id = $5`,
+			u.FirstName, u.PasswordHash, nullable(u.CurrentOrganizationID), nullable(u.CurrentProjectID), u.ID)); err != nil {
+			return err
+		}
+		return db.notify(ctx, tx, notice{what: noticeUser, id: u.ID})
+	})
 	return missingParent(err, gatehouse.Errorf(gatehouse.EDoesNotExist, "Organization or project does not exist."))
 }
 
@@ -150,32 +156,51 @@ func (db *DB) APIKeys(ctx context.Context, userID int64) ([]gatehouse.APIKey, er
 
 // DeleteAPIKey removes one of userID's keys; ENotFound when it is not theirs.
 func (db *DB) DeleteAPIKey(ctx context.Context, userID int64, id string) error {
-	return affected(db.w.ExecContext(ctx, `DELETE FROM api_keys WHERE id = $1 AND user_id = $2`, id, userID))
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if err := affected(tx.ExecContext(ctx, `DELETE FROM api_keys WHERE id = $1 AND user_id = $2`, id, userID)); err != nil {
+			return err
+		}
+		return db.notify(ctx, tx, notice{what: noticeUser, id: userID})
+	})
 }
 
 // APIKeyUser returns the owner of the key with this hash and records now as its last use.
 func (db *DB) APIKeyUser(ctx context.Context, valueHash string, now time.Time) (*gatehouse.User, error) {
-	var (
-		u        gatehouse.User
-		keyID    string
-		lastUsed *time.Time
-	)
-	dest := append(userScanners(&u, false), &keyID, scanNullTime(&lastUsed))
-	err := db.queryRowHot(ctx, `
-		SELECT `+userColumns+`, k.id, k.last_used_at
-		FROM api_keys k JOIN users u ON u.id = k.user_id
-		WHERE k.value_hash = $1`, valueHash).Scan(dest...)
-	if err != nil {
-		return nil, notFound(err)
+	gen, cached := db.cache.begin()
+	k := (*cachedKey)(nil)
+	if cached {
+		k = db.cache.key(valueHash)
+	}
+	if k == nil {
+		var lastUsed *time.Time
+		k = &cachedKey{}
+		dest := append(userScanners(&k.user, false), &k.keyID, scanNullTime(&lastUsed))
+		err := db.queryRowHot(ctx, `
+			SELECT `+userColumns+`, k.id, k.last_used_at
+			FROM api_keys k JOIN users u ON u.id = k.user_id
+			WHERE k.value_hash = $1`, valueHash).Scan(dest...)
+		if err != nil {
+			return nil, notFound(err)
+		}
+		if lastUsed != nil {
+			k.lastUsed.Store(lastUsed.UnixNano())
+		}
+		if cached {
+			db.cache.putKey(gen, valueHash, k)
+		}
 	}
 	// Every request authenticates; recording each use would make every
 	// read a write. A minute's precision is what "last used" is for.
-	if lastUsed == nil || now.Sub(*lastUsed) >= apiKeyUseResolution {
-		if _, err := db.w.ExecContext(ctx, `UPDATE api_keys SET last_used_at = $1 WHERE id = $2`,
-			ts(now.UTC().Truncate(time.Microsecond)), keyID); err != nil {
-			return nil, err
+	if last := k.lastUsed.Load(); last == 0 || now.Sub(time.Unix(0, last)) >= apiKeyUseResolution {
+		if k.lastUsed.CompareAndSwap(last, now.UnixNano()) {
+			if _, err := db.w.ExecContext(ctx, `UPDATE api_keys SET last_used_at = $1 WHERE id = $2`,
+				ts(now.UTC().Truncate(time.Microsecond)), k.keyID); err != nil {
+				k.lastUsed.Store(last) // the next request tries again
+				return nil, err
+			}
 		}
 	}
+	u := k.user
 	return &u, nil
 }
 

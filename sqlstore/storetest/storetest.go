@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) gatehouse.Store) {
 		{"AccessFacts", testAccessFacts},
 		{"ActivityLog", testActivityLog},
 		{"ConcurrentChanges", testConcurrentChanges},
+		{"ReadsAfterWrites", testReadsAfterWrites},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,222 @@
+package sqlstore
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/access"
+)
+
+// cache holds what nearly every request reads and almost nothing writes: the
+// user behind an API key, projects and their organizations (with the rules
+// revision that tells a replica whether its snapshot is current), and object
+// heads. With it a check, a batch check or an authorization decision reads
+// nothing from the database at all.
+//
+// It is only as good as its invalidations, so it is used only while every
+// change is sure to reach it:
+//   - every write that changes a cached row invalidates it after its
+//     transaction commits, in this process (so a client reads its own writes);
+//   - on PostgreSQL the same write sends a notice in its transaction, and the
+//     listener of every replica invalidates on receipt (within milliseconds);
+//     while the listener is not known to be connected (no notice, not even its
+//     own once-a-second ping, for pingTimeout) the cache is bypassed and a
+//     reconnect empties it, so a lost connection cannot leave stale entries;
+//   - on SQLite every process holds the file's lock (lockFile), so there is
+//     no other writer to miss.
+//
+// Fills race invalidations: a reader that read a row before a change committed
+// could store it after the change's invalidation. gen makes that store a
+// no-op: every invalidation bumps it, and a fill is kept only if gen has not
+// moved since before its read.
+type cache struct {
+	// liveUntil is when the cache stops being trusted (unix nanoseconds);
+	// math.MaxInt64 where nothing can be missed (SQLite).
+	liveUntil atomic.Int64
+	gen       atomic.Uint64
+
+	mu       sync.RWMutex
+	keys     map[string]*cachedKey // by value hash
+	orgs     map[string]gatehouse.Organization
+	projects map[int64]gatehouse.Project
+	heads    map[int64]access.Object
+}
+
+// cachedKey is an API key's owner as APIKeyUser returns it.
+type cachedKey struct {
+	user  gatehouse.User
+	keyID string
+	// lastUsed is the recorded last use (unix nanoseconds), so that a hit
+	// still records a use once per apiKeyUseResolution.
+	lastUsed atomic.Int64
+}
+
+// Bounds on each map: past them it is emptied, which costs a round of misses
+// and never a wrong answer.
+const (
+	maxCachedKeys     = 100_000
+	maxCachedOrgs     = 100_000
+	maxCachedProjects = 100_000
+	maxCachedHeads    = 2_000_000
+)
+
+func newCache() *cache {
+	c := &cache{}
+	c.clearLocked()
+	return c
+}
+
+func (c *cache) clearLocked() {
+	c.keys = map[string]*cachedKey{}
+	c.orgs = map[string]gatehouse.Organization{}
+	c.projects = map[int64]gatehouse.Project{}
+	c.heads = map[int64]access.Object{}
+}
+
+// begin returns the generation a fill must still find, and whether the cache
+// may be used at all.
+func (c *cache) begin() (uint64, bool) {
+	if c == nil || time.Now().UnixNano() >= c.liveUntil.Load() {
+		return 0, false
+	}
+	return c.gen.Load(), true
+}
+
+// A notice names what a committed write changed.
+type notice struct {
+	what noticeKind
+	org  string // noticeRules, noticeOrg
+	id   int64  // noticeUser, noticeProject, noticeObject
+}
+
+type noticeKind byte
+
+const (
+	noticeRules   noticeKind = 'r' // the organization's rules revision moved
+	noticeOrg     noticeKind = 'o' // the organization's row changed or went
+	noticeUser    noticeKind = 'u' // a user's row or API keys changed
+	noticeProject noticeKind = 'p' // a project's row changed or went (with its objects)
+	noticeObject  noticeKind = 'x' // an object went
+)
+
+// invalidate drops what n names.
+func (c *cache) invalidate(n notice) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen.Add(1)
+	switch n.what {
+	case noticeRules, noticeOrg:
+		delete(c.orgs, n.org)
+	case noticeUser:
+		for h, k := range c.keys {
+			if k.user.ID == n.id {
+				delete(c.keys, h)
+			}
+		}
+	case noticeProject:
+		delete(c.projects, n.id)
+		// Its objects went by cascade; their ids are never reused, but nothing
+		// should answer for them either.
+		clear(c.heads)
+	case noticeObject:
+		delete(c.heads, n.id)
+	}
+}
+
+// reset empties the cache and trusts it until until (unix nanoseconds; 0 to
+// stop using it).
+func (c *cache) reset(until int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen.Add(1)
+	c.clearLocked()
+	c.liveUntil.Store(until)
+}
+
+func (c *cache) key(hash string) *cachedKey {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.keys[hash]
+}
+
+// fill runs store under the lock unless an invalidation came since gen.
+func (c *cache) fill(gen uint64, store func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen.Load() == gen {
+		store()
+	}
+}
+
+// put sets m[k] = v, first emptying m if it holds max entries.
+func put[K comparable, V any](m map[K]V, max int, k K, v V) {
+	if len(m) >= max {
+		clear(m)
+	}
+	m[k] = v
+}
+
+func (c *cache) putKey(gen uint64, hash string, k *cachedKey) {
+	c.fill(gen, func() { put(c.keys, maxCachedKeys, hash, k) })
+}
+
+func (c *cache) org(id string) (gatehouse.Organization, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	o, ok := c.orgs[id]
+	return o, ok
+}
+
+func (c *cache) projectOrg(id int64) (gatehouse.Project, gatehouse.Organization, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	p, ok := c.projects[id]
+	if !ok {
+		return p, gatehouse.Organization{}, false
+	}
+	o, ok := c.orgs[p.OrganizationID]
+	return p, o, ok
+}
+
+func (c *cache) putOrg(gen uint64, o gatehouse.Organization) {
+	c.fill(gen, func() { put(c.orgs, maxCachedOrgs, o.ID, o) })
+}
+
+func (c *cache) putProjectOrg(gen uint64, p gatehouse.Project, o gatehouse.Organization) {
+	c.fill(gen, func() {
+		put(c.projects, maxCachedProjects, p.ID, p)
+		put(c.orgs, maxCachedOrgs, o.ID, o)
+	})
+}
+
+// headsOf appends to out the cached heads of ids and returns the ids it has
+// not got.
+func (c *cache) headsOf(ids []int64, out []access.Object) ([]access.Object, []int64) {
+	var missing []int64
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, id := range ids {
+		if h, ok := c.heads[id]; ok {
+			out = append(out, h)
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	return out, missing
+}
+
+func (c *cache) putHeads(gen uint64, hs []access.Object) {
+	c.fill(gen, func() {
+		if len(c.heads)+len(hs) > maxCachedHeads {
+			clear(c.heads)
+		}
+		for _, h := range hs {
+			c.heads[h.ID] = h
+		}
+	})
+}

@@ -1,0 +1,133 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/access"
+)
+
+// testReadsAfterWrites: the reads every request makes (a key's user, a
+// project and its organization, object heads) may be served from memory, so
+// each is read once before the write that changes it and must come back
+// changed right after. Writes the store cannot see are not in its contract.
+func testReadsAfterWrites(t *testing.T, e *env) {
+	s, ctx := e.s, e.ctx
+	now := time.Now()
+	u := e.user("fresh@example.com")
+	org, p := e.org("Fresh", u)
+	key := &gatehouse.APIKey{UserID: u.ID, Label: "k", ValueHash: "fresh-hash", MaskValue: "phx_…h"}
+	if err := s.CreateAPIKey(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	keyGone := false
+	warm := func() {
+		t.Helper()
+		for range 2 {
+			if _, err := s.APIKeyUser(ctx, "fresh-hash", now); err != nil && !keyGone {
+				t.Fatalf("APIKeyUser() = %v", err)
+			}
+			if _, _, err := s.ProjectOrganization(ctx, p.ID); err != nil {
+				t.Fatalf("ProjectOrganization() = %v", err)
+			}
+			if _, err := s.Organization(ctx, org.ID); err != nil {
+				t.Fatalf("Organization() = %v", err)
+			}
+		}
+	}
+
+	warm()
+	u.FirstName = "Renamed"
+	u.CurrentProjectID = p.ID
+	if err := s.UpdateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.APIKeyUser(ctx, "fresh-hash", now); err != nil || got.FirstName != "Renamed" || got.CurrentProjectID != p.ID {
+		t.Errorf("APIKeyUser() after UpdateUser = %+v, %v, want the new name and project", got, err)
+	}
+
+	warm()
+	org.Name = "Fresh renamed"
+	if err := s.UpdateOrganization(ctx, org); err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := s.ProjectOrganization(ctx, p.ID); err != nil || got.Name != "Fresh renamed" {
+		t.Errorf("ProjectOrganization() after UpdateOrganization = %+v, %v, want the new name", got, err)
+	}
+	if got, err := s.Organization(ctx, org.ID); err != nil || got.Name != "Fresh renamed" {
+		t.Errorf("Organization() after UpdateOrganization = %+v, %v, want the new name", got, err)
+	}
+
+	warm()
+	p.Name = "Project renamed"
+	if err := s.UpdateProject(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := s.ProjectOrganization(ctx, p.ID); err != nil || got.Name != "Project renamed" {
+		t.Errorf("ProjectOrganization() after UpdateProject = %+v, %v, want the new name", got, err)
+	}
+
+	warm()
+	before := e.revision(org.ID)
+	e.rule(org.ID, access.Rule{Scope: access.ScopeKind, Kind: access.FeatureFlags, Level: access.Viewer}, u.ID)
+	if _, got, err := s.ProjectOrganization(ctx, p.ID); err != nil || got.RulesRevision <= before {
+		t.Errorf("ProjectOrganization() after a rule change: revision %d, %v, want past %d", got.RulesRevision, err, before)
+	}
+	if got, err := s.Organization(ctx, org.ID); err != nil || got.RulesRevision <= before {
+		t.Errorf("Organization() after a rule change: revision %d, %v, want past %d", got.RulesRevision, err, before)
+	}
+
+	r1 := e.resource(p.ID, access.FeatureFlags, "a", u.ID)
+	r2 := e.resource(p.ID, access.FeatureFlags, "b", 0)
+	for range 2 {
+		heads, err := s.HeadsByID(ctx, []int64{r1.ID, r2.ID, 1 << 40})
+		if err != nil || len(heads) != 2 {
+			t.Fatalf("HeadsByID() = %+v, %v, want two heads", heads, err)
+		}
+		for _, h := range heads {
+			want := access.Object{ID: h.ID, Project: p.ID, Kind: access.FeatureFlags}
+			if h.ID == r1.ID {
+				want.Creator = u.ID
+			}
+			if h != want {
+				t.Errorf("HeadsByID() head %+v, want %+v", h, want)
+			}
+		}
+	}
+	if err := s.DeleteResource(ctx, r1.ID); err != nil {
+		t.Fatal(err)
+	}
+	if heads, err := s.HeadsByID(ctx, []int64{r1.ID, r2.ID}); err != nil || len(heads) != 1 || heads[0].ID != r2.ID {
+		t.Errorf("HeadsByID() after DeleteResource = %+v, %v, want only %d", heads, err, r2.ID)
+	}
+
+	if err := s.DeleteAPIKey(ctx, u.ID, key.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.APIKeyUser(ctx, "fresh-hash", now)
+	wantNotFound(t, "APIKeyUser() after DeleteAPIKey", err)
+	keyGone = true
+
+	other := e.project(org.ID, "Other")
+	warm()
+	if _, _, err := s.ProjectOrganization(ctx, other.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteProject(ctx, other.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = s.ProjectOrganization(ctx, other.ID)
+	wantNotFound(t, "ProjectOrganization() after DeleteProject", err)
+	if heads, err := s.HeadsByID(ctx, []int64{r2.ID}); err != nil || len(heads) != 1 {
+		t.Errorf("HeadsByID() of another project's object after DeleteProject = %+v, %v, want it", heads, err)
+	}
+
+	if err := s.DeleteOrganization(ctx, org.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = s.ProjectOrganization(ctx, p.ID)
+	wantNotFound(t, "ProjectOrganization() after DeleteOrganization", err)
+	_, err = s.Organization(ctx, org.ID)
+	wantNotFound(t, "Organization() after DeleteOrganization", err)
+}
