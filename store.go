@@ -103,7 +103,8 @@ type Store interface {
 	// ResourceHeads returns what the decision needs of the live resources of
 	// f's kind in f's project, narrowed by f's optional fields, newest first
 	// (created_at desc, id desc): the light query list endpoints filter in
-	// memory before reading the page's rows.
+	// memory before reading the page's rows. Without optional fields the
+	// answer may be shared with other callers: it must not be modified.
 	ResourceHeads(ctx context.Context, f HeadFilter) ([]access.Object, error)
 	// CountResources counts the live resources of the kind in the project.
 	CountResources(ctx context.Context, projectID int64, kind access.Kind) (int, error)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"math/bits"
 	"net/http"
 	"sync"
 
@@ -142,63 +143,38 @@ func (s *Server) handleResourceList(k access.Kind) handlerFunc {
 		}
 		ctx := r.Context()
 		uid := c.user.ID
-		var (
-			ids       []int64
-			decisions = make(map[int64]access.Decision, limit)
-			seen      int // visible heads read so far
-		)
-		keep := func(h access.Object, d access.Decision) {
-			if seen >= offset && len(ids) < limit {
-				ids = append(ids, h.ID)
-				decisions[h.ID] = d
-			}
-			seen++
+		// Every live object of the kind, in list order, decided in memory at
+		// a few nanoseconds an object: the page and count come out exact
+		// whatever rules hide objects between pages, with no per-object query.
+		heads, err := s.store.ResourceHeads(ctx, gatehouse.HeadFilter{ProjectID: c.project.ID, Kind: k})
+		if err != nil {
+			return err
 		}
-		var count int
-		if base := c.snap.KindLevel(uid, c.project.ID, k); base.CanView() {
-			// Rules can hide an object only from someone they bind: not from an
-			// admin (organization or project), and not at all on the free plan.
-			hidden := map[int64]bool{}
-			if base.Level < access.Manager && c.snap.Enforced() {
-				ruled, err := s.store.ResourceHeads(ctx, gatehouse.HeadFilter{ProjectID: c.project.ID, Kind: k, OptionalRuledIn: c.org.ID})
-				if err != nil {
-					return err
-				}
-				for _, h := range ruled {
-					if !c.snap.Decide(uid, h).CanView() {
-						hidden[h.ID] = true
-					}
-				}
-			}
-			total, err := s.store.CountResources(ctx, c.project.ID, k)
-			if err != nil {
-				return err
-			}
-			heads, err := s.store.ResourceHeads(ctx, gatehouse.HeadFilter{ProjectID: c.project.ID, Kind: k, OptionalLimit: offset + limit + len(hidden)})
-			if err != nil {
-				return err
-			}
-			for _, h := range heads {
-				if !hidden[h.ID] {
-					keep(h, c.snap.Decide(uid, h))
-				}
-			}
-			// The heads read stop at the page; the rest are visible but unread.
-			count = total - len(hidden)
-			s.metrics.decided(k, resultHidden, len(hidden))
-		} else {
-			heads, err := s.store.ResourceHeads(ctx, gatehouse.HeadFilter{ProjectID: c.project.ID, Kind: k, OptionalRuledIn: c.org.ID, OptionalCreator: uid})
-			if err != nil {
-				return err
-			}
-			for _, h := range heads {
-				if d := c.snap.Decide(uid, h); d.CanView() {
-					keep(h, d)
-				}
-			}
-			count = seen
-		}
+		visible := make([]uint64, (len(heads)+63)/64)
+		count := c.snap.Filter(uid, heads, access.Viewer, visible)
+		s.metrics.decided(k, resultHidden, len(heads)-count)
 		s.metrics.decided(k, resultAllowed, count)
+		ids := make([]int64, 0, min(limit, count))
+		decisions := make(map[int64]access.Decision, cap(ids))
+		seen := 0 // visible heads passed so far
+	page:
+		for w, word := range visible {
+			if n := bits.OnesCount64(word); seen+n <= offset {
+				seen += n
+				continue
+			}
+			for ; word != 0; word &= word - 1 {
+				if seen++; seen <= offset {
+					continue
+				}
+				if len(ids) == limit {
+					break page
+				}
+				h := heads[w*64+bits.TrailingZeros64(word)]
+				ids = append(ids, h.ID)
+				decisions[h.ID] = c.snap.Decide(uid, h)
+			}
+		}
 		rows, err := s.store.ResourcesByID(ctx, ids)
 		if err != nil {
 			return err

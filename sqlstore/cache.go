@@ -42,6 +42,16 @@ type cache struct {
 	orgs     map[string]gatehouse.Organization
 	projects map[int64]gatehouse.Project
 	heads    map[int64]access.Object
+	// lists holds each (project, kind)'s live heads in list order, shared
+	// by every caller (the Store contract forbids changing them).
+	lists     map[listKey][]access.Object
+	listHeads int // heads in lists, against maxCachedHeads
+	users     map[int64]gatehouse.User
+}
+
+type listKey struct {
+	project int64
+	kind    access.Kind
 }
 
 // cachedKey is an API key's owner as APIKeyUser returns it.
@@ -60,19 +70,30 @@ const (
 	maxCachedOrgs     = 100_000
 	maxCachedProjects = 100_000
 	maxCachedHeads    = 2_000_000
+	maxCachedUsers    = 100_000
 )
 
 func newCache() *cache {
-	c := &cache{}
-	c.clearLocked()
-	return c
+	return &cache{
+		keys:     map[string]*cachedKey{},
+		orgs:     map[string]gatehouse.Organization{},
+		projects: map[int64]gatehouse.Project{},
+		heads:    map[int64]access.Object{},
+		lists:    map[listKey][]access.Object{},
+		users:    map[int64]gatehouse.User{},
+	}
 }
 
+// clearLocked empties every map. The maps themselves are never replaced, so
+// that lookup may be handed one without holding the lock.
 func (c *cache) clearLocked() {
-	c.keys = map[string]*cachedKey{}
-	c.orgs = map[string]gatehouse.Organization{}
-	c.projects = map[int64]gatehouse.Project{}
-	c.heads = map[int64]access.Object{}
+	clear(c.keys)
+	clear(c.orgs)
+	clear(c.projects)
+	clear(c.heads)
+	clear(c.lists)
+	c.listHeads = 0
+	clear(c.users)
 }
 
 // begin returns the generation a fill must still find, and whether the cache
@@ -99,6 +120,7 @@ const (
 	noticeUser    noticeKind = 'u' // a user's row or API keys changed
 	noticeProject noticeKind = 'p' // a project's row changed or went (with its objects)
 	noticeObject  noticeKind = 'x' // an object went
+	noticeList    noticeKind = 'l' // a project's live objects changed: one came, went, or was (un)deleted
 )
 
 // invalidate drops what n names.
@@ -118,14 +140,53 @@ func (c *cache) invalidate(n notice) {
 				delete(c.keys, h)
 			}
 		}
+		delete(c.users, n.id)
 	case noticeProject:
 		delete(c.projects, n.id)
+		c.dropLists(n.id)
 		// Its objects went by cascade; their ids are never reused, but nothing
 		// should answer for them either.
 		clear(c.heads)
 	case noticeObject:
 		delete(c.heads, n.id)
+	case noticeList:
+		c.dropLists(n.id)
 	}
+}
+
+func (c *cache) dropLists(project int64) {
+	for k := range access.NumKinds {
+		key := listKey{project, access.Kind(k)}
+		c.listHeads -= len(c.lists[key])
+		delete(c.lists, key)
+	}
+}
+
+func (c *cache) list(project int64, kind access.Kind) ([]access.Object, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	l, ok := c.lists[listKey{project, kind}]
+	return l, ok
+}
+
+func (c *cache) putList(gen uint64, project int64, kind access.Kind, l []access.Object) {
+	c.fill(gen, func() {
+		key := listKey{project, kind}
+		if c.listHeads+len(l) > maxCachedHeads {
+			clear(c.lists)
+			c.listHeads = 0
+		}
+		c.listHeads += len(l) - len(c.lists[key])
+		c.lists[key] = l
+	})
+}
+
+func (c *cache) putUsers(gen uint64, us []gatehouse.User) {
+	c.fill(gen, func() {
+		for _, u := range us {
+			put(c.users, maxCachedUsers, u.ID, u)
+		}
+	})
 }
 
 // reset empties the cache and trusts it until until (unix nanoseconds; 0 to
@@ -194,15 +255,15 @@ func (c *cache) putProjectOrg(gen uint64, p gatehouse.Project, o gatehouse.Organ
 	})
 }
 
-// headsOf appends to out the cached heads of ids and returns the ids it has
-// not got.
-func (c *cache) headsOf(ids []int64, out []access.Object) ([]access.Object, []int64) {
-	var missing []int64
+// lookup appends to out the cached values of ids in m, under c's read lock,
+// and returns the ids it has not got.
+func lookup[K comparable, V any](c *cache, m map[K]V, ids []K, out []V) ([]V, []K) {
+	var missing []K
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	for _, id := range ids {
-		if h, ok := c.heads[id]; ok {
-			out = append(out, h)
+		if v, ok := m[id]; ok {
+			out = append(out, v)
 		} else {
 			missing = append(missing, id)
 		}

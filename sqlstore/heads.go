@@ -13,6 +13,22 @@ import (
 // resources_heads (deleted = $3 rather than NOT deleted, so that SQLite walks
 // the index in order).
 func (db *DB) ResourceHeads(ctx context.Context, f gatehouse.HeadFilter) ([]access.Object, error) {
+	whole := f.OptionalLimit <= 0 && f.OptionalRuledIn == "" && f.OptionalCreator == 0
+	gen, cached := db.cache.begin()
+	cached = cached && whole
+	if cached {
+		if l, ok := db.cache.list(f.ProjectID, f.Kind); ok {
+			return l, nil
+		}
+	}
+	out, err := db.resourceHeads(ctx, f)
+	if err == nil && cached {
+		db.cache.putList(gen, f.ProjectID, f.Kind, out)
+	}
+	return out, err
+}
+
+func (db *DB) resourceHeads(ctx context.Context, f gatehouse.HeadFilter) ([]access.Object, error) {
 	q := `SELECT id, created_by FROM resources WHERE project_id = $1 AND kind = $2 AND deleted = $3`
 	args := []any{f.ProjectID, f.Kind.String(), false}
 	if f.OptionalRuledIn != "" {
@@ -63,7 +79,7 @@ func (db *DB) HeadsByID(ctx context.Context, ids []int64) ([]access.Object, erro
 	// fixed when it is made), so only deletions invalidate it.
 	gen, cached := db.cache.begin()
 	if cached {
-		out, ids = db.cache.headsOf(ids, out)
+		out, ids = lookup(db.cache, db.cache.heads, ids, out)
 		if len(ids) == 0 {
 			return out, nil
 		}

@@ -22,6 +22,7 @@ func (db *DB) ImportResources(ctx context.Context, rs []gatehouse.Resource) erro
 		}
 		defer stmt.Close()
 		now := db.clock()
+		projects := map[int64]bool{}
 		for i := range rs {
 			r := &rs[i]
 			if r.CreatedAt.IsZero() {
@@ -31,6 +32,12 @@ func (db *DB) ImportResources(ctx context.Context, rs []gatehouse.Resource) erro
 			if err := stmt.QueryRowContext(ctx, r.ProjectID, r.Kind.String(), r.Key, nullable(r.CreatedBy),
 				ts(r.CreatedAt), ts(r.UpdatedAt), r.Deleted, data(r)).Scan(&r.ID); err != nil {
 				return missingParent(unique(err, "key", keyTaken(r.Kind)), gatehouse.NotFound())
+			}
+			if !projects[r.ProjectID] {
+				projects[r.ProjectID] = true
+				if err := db.notify(ctx, tx, notice{what: noticeList, id: r.ProjectID}); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

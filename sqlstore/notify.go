@@ -42,7 +42,7 @@ func parseNotice(s string) (notice, bool) {
 	case noticeRules, noticeOrg:
 		n.org = arg
 		return n, arg != ""
-	case noticeUser, noticeProject, noticeObject:
+	case noticeUser, noticeProject, noticeObject, noticeList:
 		id, err := strconv.ParseInt(arg, 10, 64)
 		n.id = id
 		return n, err == nil

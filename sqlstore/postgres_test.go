@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/access"
 	"github.com/gatehouse/gatehouse/sqlstore"
 	"github.com/gatehouse/gatehouse/sqlstore/sqltest"
 	"github.com/gatehouse/gatehouse/sqlstore/storetest"
@@ -132,6 +133,20 @@ func TestPostgresReplicaCaches(t *testing.T) {
 		got, err := b.APIKeyUser(ctx, "replica-hash", now)
 		return err == nil && got.FirstName == "R renamed"
 	})
+
+	list := func(db *sqlstore.DB) int {
+		heads, err := db.ResourceHeads(ctx, gatehouse.HeadFilter{ProjectID: p.ID, Kind: access.FeatureFlags})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(heads)
+	}
+	list(b)
+	list(b)
+	if err := a.CreateResource(ctx, &gatehouse.Resource{ProjectID: p.ID, Kind: access.FeatureFlags, Key: "new", CreatedBy: u.ID}); err != nil {
+		t.Fatal(err)
+	}
+	eventually("the new flag in its list", func() bool { return list(b) == 1 })
 
 	warm()
 	if err := a.DeleteAPIKey(ctx, u.ID, key.ID); err != nil {

@@ -52,11 +52,17 @@ func data(r *gatehouse.Resource) string {
 // when the project does not exist.
 func (db *DB) CreateResource(ctx context.Context, r *gatehouse.Resource) error {
 	now := db.clock()
-	err := db.w.QueryRowContext(ctx, `
-		INSERT INTO resources (project_id, kind, key, created_by, created_at, updated_at, deleted, data)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		RETURNING id`,
-		r.ProjectID, r.Kind.String(), r.Key, nullable(r.CreatedBy), ts(now), ts(now), r.Deleted, data(r)).Scan(&r.ID)
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `
+			INSERT INTO resources (project_id, kind, key, created_by, created_at, updated_at, deleted, data)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			RETURNING id`,
+			r.ProjectID, r.Kind.String(), r.Key, nullable(r.CreatedBy), ts(now), ts(now), r.Deleted, data(r)).Scan(&r.ID)
+		if err != nil {
+			return err
+		}
+		return db.notify(ctx, tx, notice{what: noticeList, id: r.ProjectID})
+	})
 	if err != nil {
 		return missingParent(unique(err, "key", keyTaken(r.Kind)), gatehouse.NotFound())
 	}
@@ -158,6 +164,7 @@ func (db *DB) UpdateResourceFunc(ctx context.Context, projectID int64, kind acce
 		if err != nil {
 			return notFound(err)
 		}
+		wasDeleted := r.Deleted
 		if err := modify(&r); err != nil {
 			return err
 		}
@@ -165,7 +172,13 @@ func (db *DB) UpdateResourceFunc(ctx context.Context, projectID int64, kind acce
 			UPDATE resources SET key = $1, deleted = $2, data = $3, updated_at = $4 WHERE id = $5
 			RETURNING `+resourceColumns,
 			r.Key, r.Deleted, data(&r), ts(db.clock()), r.ID), &stored)
-		return notFound(unique(err, "key", keyTaken(kind)))
+		if err != nil {
+			return notFound(unique(err, "key", keyTaken(kind)))
+		}
+		if stored.Deleted != wasDeleted {
+			return db.notify(ctx, tx, notice{what: noticeList, id: projectID})
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -177,9 +190,12 @@ func (db *DB) UpdateResourceFunc(ctx context.Context, projectID int64, kind acce
 // organization's rules revision is bumped (no activity is written: the object is gone).
 func (db *DB) DeleteResource(ctx context.Context, id int64) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		var orgID string
+		var (
+			orgID     string
+			projectID int64
+		)
 		err := tx.QueryRowContext(ctx, `
-			SELECT p.organization_id FROM resources r JOIN projects p ON p.id = r.project_id WHERE r.id = $1`, id).Scan(&orgID)
+			SELECT p.organization_id, p.id FROM resources r JOIN projects p ON p.id = r.project_id WHERE r.id = $1`, id).Scan(&orgID, &projectID)
 		if err != nil {
 			return notFound(err)
 		}
@@ -194,6 +210,9 @@ func (db *DB) DeleteResource(ctx context.Context, id int64) error {
 			return err
 		}
 		if err := db.notify(ctx, tx, notice{what: noticeObject, id: id}); err != nil {
+			return err
+		}
+		if err := db.notify(ctx, tx, notice{what: noticeList, id: projectID}); err != nil {
 			return err
 		}
 		if rules == 0 {

@@ -211,6 +211,18 @@ const apiKeyUseResolution = time.Minute
 // that name no user are left out.
 func (db *DB) UsersByID(ctx context.Context, ids []int64) ([]gatehouse.User, error) {
 	out := make([]gatehouse.User, 0, len(ids))
+	gen, cached := db.cache.begin()
+	if cached {
+		if out, ids = lookup(db.cache, db.cache.users, ids, out); len(ids) == 0 {
+			return out, nil
+		}
+	}
+	read := len(out)
+	defer func() {
+		if cached {
+			db.cache.putUsers(gen, out[read:])
+		}
+	}()
 	for start := 0; start < len(ids); start += idsPerQuery {
 		chunk := ids[start:min(start+idsPerQuery, len(ids))]
 		args := idArgs(chunk)

@@ -102,6 +102,62 @@ func testReadsAfterWrites(t *testing.T, e *env) {
 		t.Errorf("HeadsByID() after DeleteResource = %+v, %v, want only %d", heads, err, r2.ID)
 	}
 
+	// A kind's whole list: every change of which objects are live shows.
+	listed := func() []int64 {
+		t.Helper()
+		var ids []int64
+		for range 2 {
+			heads, err := s.ResourceHeads(ctx, gatehouse.HeadFilter{ProjectID: p.ID, Kind: access.FeatureFlags})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = ids[:0]
+			for _, h := range heads {
+				ids = append(ids, h.ID)
+			}
+		}
+		return ids
+	}
+	if got := listed(); len(got) != 1 || got[0] != r2.ID {
+		t.Fatalf("ResourceHeads() = %v, want [%d]", got, r2.ID)
+	}
+	r3 := e.resource(p.ID, access.FeatureFlags, "c", u.ID)
+	if got := listed(); len(got) != 2 || got[0] != r3.ID {
+		t.Errorf("ResourceHeads() after CreateResource = %v, want %d first", got, r3.ID)
+	}
+	r3.Deleted = true
+	if err := s.UpdateResource(ctx, r3); err != nil {
+		t.Fatal(err)
+	}
+	if got := listed(); len(got) != 1 {
+		t.Errorf("ResourceHeads() after a soft delete = %v, want only %d", got, r2.ID)
+	}
+	r3.Deleted = false
+	if err := s.UpdateResource(ctx, r3); err != nil {
+		t.Fatal(err)
+	}
+	if got := listed(); len(got) != 2 {
+		t.Errorf("ResourceHeads() after undeleting = %v, want two", got)
+	}
+	if err := s.DeleteResource(ctx, r3.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := listed(); len(got) != 1 {
+		t.Errorf("ResourceHeads() after DeleteResource = %v, want only %d", got, r2.ID)
+	}
+	for range 2 {
+		if us, err := s.UsersByID(ctx, []int64{u.ID}); err != nil || len(us) != 1 {
+			t.Fatalf("UsersByID() = %+v, %v", us, err)
+		}
+	}
+	u.FirstName = "Renamed again"
+	if err := s.UpdateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if us, err := s.UsersByID(ctx, []int64{u.ID}); err != nil || len(us) != 1 || us[0].FirstName != "Renamed again" {
+		t.Errorf("UsersByID() after UpdateUser = %+v, %v, want the new name", us, err)
+	}
+
 	if err := s.DeleteAPIKey(ctx, u.ID, key.ID); err != nil {
 		t.Fatal(err)
 	}
