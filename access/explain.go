@@ -4,49 +4,59 @@ package access
 // e.g. "editor through role 'product' on this feature flag". d should come from s.Decide or
 // s.KindLevel; a role unknown to s is named by its id.
 func (s *Snapshot) Explain(d Decision, o Object) string {
+	return string(s.AppendExplain(nil, d, o))
+}
+
+// AppendExplain appends Explain's line to dst: a batch of decisions can explain each
+// one into the same buffer without allocating.
+func (s *Snapshot) AppendExplain(dst []byte, d Decision, o Object) []byte {
 	noun := o.Kind.Noun()
-	var line string
 	switch d.Source {
 	case SourceOrganization:
-		return "no access: you are not a member of this organization"
+		return append(dst, "no access: you are not a member of this organization"...)
 	case SourceProject:
-		return "no access: this project's access rules leave you out; ask a project admin"
+		return append(dst, "no access: this project's access rules leave you out; ask a project admin"...)
 	case SourceCreator:
-		return "manager: you created this " + noun
+		return append(append(dst, "manager: you created this "...), noun...)
 	case SourceOrganizationAdmin:
-		return "manager: organization admin"
+		return append(dst, "manager: organization admin"...)
 	case SourceProjectAdmin:
-		return "manager: project admin"
+		return append(dst, "manager: project admin"...)
 	case SourceExplicitMember:
+		dst = append(dst, levelPhrase(d.Level)...)
 		// The decision does not say whether the member rule was on the object or on the kind;
 		// an object with member rules is the one place where it can have been on the object.
 		if s.hasMemberRules(o) {
-			line = levelPhrase(d.Level) + " through a rule for you on this " + noun
+			dst = append(append(dst, " through a rule for you on this "...), noun...)
 		} else {
-			line = levelPhrase(d.Level) + " through a rule for you on " + noun + "s"
+			dst = append(append(append(dst, " through a rule for you on "...), noun...), 's')
 		}
 	case SourceExplicitRole:
-		line = levelPhrase(d.Level) + " through role '" + s.roleName(d.Role) + "' on this " + noun
+		dst = append(append(append(dst, levelPhrase(d.Level)...), " through role '"...), s.roleName(d.Role)...)
+		dst = append(append(dst, "' on this "...), noun...)
 	case SourceObjectDefault:
-		line = levelPhrase(d.Level) + ": this " + noun + "'s rule for everyone"
+		dst = append(append(append(dst, levelPhrase(d.Level)...), ": this "...), noun...)
+		dst = append(dst, "'s rule for everyone"...)
 	case SourceOrganizationDefault:
-		line = levelPhrase(d.Level) + ": organization default for " + noun + "s"
+		dst = append(append(append(dst, levelPhrase(d.Level)...), ": organization default for "...), noun...)
+		dst = append(dst, 's')
 	case SourceRole:
-		line = levelPhrase(d.Level) + " through role '" + s.roleName(d.Role) + "' for " + noun + "s"
+		dst = append(append(append(dst, levelPhrase(d.Level)...), " through role '"...), s.roleName(d.Role)...)
+		dst = append(append(append(dst, "' for "...), noun...), 's')
 	case SourceDefault:
+		dst = append(dst, levelPhrase(d.Level)...)
 		if !s.enforced {
-			return levelPhrase(d.Level) + ": role-based access is not part of this organization's plan"
+			return append(dst, ": role-based access is not part of this organization's plan"...)
 		}
-		return levelPhrase(d.Level) + ": every member's default"
+		return append(dst, ": every member's default"...)
 	default:
-		return levelPhrase(d.Level)
+		return append(dst, levelPhrase(d.Level)...)
 	}
 	if d.Level < Editor {
-		line += "; ask an admin or the " + noun + "'s creator"
+		dst = append(append(append(dst, "; ask an admin or the "...), noun...), "'s creator"...)
 	}
-	return line
+	return dst
 }
-
 func levelPhrase(l Level) string {
 	switch l {
 	case None:

@@ -365,18 +365,15 @@ type checkResult struct {
 // Admins may ask about any member, others only about themselves. The
 // objects are read in one query, whatever the batch size.
 func (s *Server) handleAccessCheck(w http.ResponseWriter, r *http.Request, c *call) error {
-	var in struct {
-		Checks []struct {
-			UserUUID *string         `json:"user_uuid"`
-			Kind     string          `json:"kind"`
-			ID       json.RawMessage `json:"id"`
-			Action   string          `json:"action"`
-		} `json:"checks"`
-	}
-	if err := decode(r, &in); err != nil {
+	data, err := readBody(r)
+	if err != nil {
 		return err
 	}
-	if len(in.Checks) > maxChecks {
+	in, err := readChecks(data)
+	if err != nil {
+		return err
+	}
+	if len(in) > maxChecks {
 		return gatehouse.FieldError(gatehouse.EMaxLength, "checks", "Ensure this field has no more than 1000 elements.")
 	}
 	type check struct {
@@ -386,10 +383,10 @@ func (s *Server) handleAccessCheck(w http.ResponseWriter, r *http.Request, c *ca
 		id   int64  // numeric ids
 		key  string // string ids (session recordings)
 	}
-	checks := make([]check, len(in.Checks))
+	checks := make([]check, len(in))
 	var byUUID map[string]int64
 	var ids []int64
-	for i, ch := range in.Checks {
+	for i, ch := range in {
 		ck := check{user: c.user.ID}
 		if ch.UserUUID != nil && *ch.UserUUID != c.user.UUID {
 			if c.membership() < access.AdminLevel {
@@ -419,13 +416,15 @@ func (s *Server) handleAccessCheck(w http.ResponseWriter, r *http.Request, c *ca
 		if ck.need, ok = checkActions[ch.Action]; !ok {
 			return gatehouse.FieldError(gatehouse.EInvalidChoice, "action", "\""+ch.Action+"\" is not a valid choice.")
 		}
-		var text string
-		if err := json.Unmarshal(ch.ID, &text); err != nil {
-			var n int64
-			if err := json.Unmarshal(ch.ID, &n); err != nil {
-				return gatehouse.FieldError(gatehouse.EInvalid, "id", "Expected an object id.")
-			}
-			text = strconv.FormatInt(n, 10)
+		if n, ok := idNumber(ch.ID); ok && !kindSpecs[ck.kind].stringID {
+			ck.id = n
+			ids = append(ids, n)
+			checks[i] = ck
+			continue
+		}
+		text, ok := idText(ch.ID)
+		if !ok {
+			return gatehouse.FieldError(gatehouse.EInvalid, "id", "Expected an object id.")
 		}
 		if kindSpecs[ck.kind].stringID {
 			ck.key = text
@@ -443,8 +442,16 @@ func (s *Server) handleAccessCheck(w http.ResponseWriter, r *http.Request, c *ca
 	for _, h := range heads {
 		found[h.ID] = h
 	}
-	results := make([]checkResult, len(checks))
+	// The answer is written straight into one buffer (see checkbody.go):
+	// reasons are explained into scratch space, nothing per result is
+	// allocated.
+	out := make([]byte, 0, 64+160*len(checks))
+	out = append(out, `{"results":[`...)
+	var reason []byte
 	for i, ck := range checks {
+		if i > 0 {
+			out = append(out, ',')
+		}
 		obj, ok := found[ck.id]
 		if ck.key != "" {
 			res, err := s.store.ResourceByKey(r.Context(), c.project.ID, ck.kind, ck.key)
@@ -461,13 +468,33 @@ func (s *Server) handleAccessCheck(w http.ResponseWriter, r *http.Request, c *ca
 		}
 		if !ok || !d.CanView() {
 			// Hidden and missing are one answer, so existence does not leak.
-			results[i] = checkResult{AccessLevel: "none", Source: "none", Reason: "no access: the " + ck.kind.Noun() + " does not exist or is hidden"}
+			reason = append(append(append(reason[:0], "no access: the "...), ck.kind.Noun()...), " does not exist or is hidden"...)
+			out = appendCheckResult(out, false, "none", "none", reason)
 			continue
 		}
-		results[i] = checkResult{Allowed: d.Level >= ck.need, AccessLevel: d.Level.String(), Source: d.Source.String(), Reason: c.snap.Explain(d, obj)}
+		reason = c.snap.AppendExplain(reason[:0], d, obj)
+		out = appendCheckResult(out, d.Level >= ck.need, d.Level.String(), d.Source.String(), reason)
 	}
-	encode(w, http.StatusOK, map[string]any{"results": results})
+	out = append(out, "]}\n"...)
+	w.Header().Set("Content-Type", "application/json")
+	// With its length known the answer goes out unchunked, in fewer writes.
+	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(out)
 	return nil
+}
+
+// readChecks reads access/check's body: the fast reader for the usual
+// shape, encoding/json (with its errors) for everything else.
+func readChecks(data []byte) ([]checkInput, error) {
+	if checks, ok := parseChecks(data); ok {
+		return checks, nil
+	}
+	var in checkBody
+	if err := decodeBytes(data, &in); err != nil {
+		return nil, err
+	}
+	return in.Checks, nil
 }
 
 var checkActions = map[string]access.Level{"view": access.Viewer, "edit": access.Editor, "manage": access.Manager}

@@ -89,15 +89,24 @@ func encode(w http.ResponseWriter, status int, v any) {
 // decode reads a JSON object body into v. A missing body decodes as {}.
 // Type mismatches name the offending field, as DRF does.
 func decode(r *http.Request, v any) error {
+	data, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	return decodeBytes(data, v)
+}
+
+// readBody reads the request body, up to maxBodyBytes.
+func readBody(r *http.Request) ([]byte, error) {
 	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return gatehouse.Errorf(gatehouse.ETooLarge, "Request body is larger than %d bytes.", maxBodyBytes)
+			return nil, gatehouse.Errorf(gatehouse.ETooLarge, "Request body is larger than %d bytes.", maxBodyBytes)
 		}
-		return gatehouse.Errorf(gatehouse.EParseError, "Could not read the request body.")
+		return nil, gatehouse.Errorf(gatehouse.EParseError, "Could not read the request body.")
 	}
-	return decodeBytes(data, v)
+	return data, nil
 }
 
 func decodeBytes(data []byte, v any) error {

@@ -1,0 +1,311 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+)
+
+// The access/check endpoint answers batches of up to a thousand decisions,
+// and encoding/json's reflection cost several times the decisions
+// themselves. These are its fast paths: a reader of the body in the shape
+// clients send and a writer of the results. Anything the reader does not
+// recognise (escapes, non-ASCII text, unknown or repeated keys, numbers
+// other than plain integers) goes to encoding/json as before, so it only
+// ever decides how fast an answer comes, never what it is; FuzzCheckBody
+// holds it to that.
+
+// checkInput is one element of "checks".
+type checkInput struct {
+	UserUUID *string         `json:"user_uuid"`
+	Kind     string          `json:"kind"`
+	ID       json.RawMessage `json:"id"`
+	Action   string          `json:"action"`
+}
+
+type checkBody struct {
+	Checks []checkInput `json:"checks"`
+}
+
+// parseChecks reads {"checks": [{"kind": …, "id": …, "action": …,
+// "user_uuid": …}, …]} in its plain form; ok is false for anything else.
+func parseChecks(data []byte) (checks []checkInput, ok bool) {
+	p := jsonScan{b: data}
+	if !p.lit('{') {
+		return nil, false
+	}
+	if key, ok := p.plainBytes(); !ok || string(key) != "checks" || !p.lit(':') || !p.lit('[') {
+		return nil, false
+	}
+	checks = []checkInput{}
+	if !p.lit(']') {
+		for {
+			ch, ok := p.check()
+			if !ok {
+				return nil, false
+			}
+			checks = append(checks, ch)
+			if p.lit(',') {
+				continue
+			}
+			if p.lit(']') {
+				break
+			}
+			return nil, false
+		}
+	}
+	if !p.lit('}') {
+		return nil, false
+	}
+	p.ws()
+	return checks, p.i == len(p.b)
+}
+
+// jsonScan reads a JSON text from b[i:].
+type jsonScan struct {
+	b      []byte
+	i      int
+	recent [4]string
+	next   int
+}
+
+func (p *jsonScan) ws() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+// lit skips whitespace and then c, reporting whether c was there.
+func (p *jsonScan) lit(c byte) bool {
+	p.ws()
+	if p.i < len(p.b) && p.b[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+// plainBytes skips whitespace and reads a string of printable ASCII without
+// escapes, returning its contents.
+func (p *jsonScan) plainBytes() ([]byte, bool) {
+	if !p.lit('"') {
+		return nil, false
+	}
+	start := p.i
+	for ; p.i < len(p.b); p.i++ {
+		switch c := p.b[p.i]; {
+		case c == '"':
+			p.i++
+			return p.b[start : p.i-1], true
+		case c < 0x20 || c >= 0x7f || c == '\\':
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// plainString is plainBytes as a string. Clients repeat the same kinds and
+// actions check after check, so the last few strings are reused instead of
+// allocated again.
+func (p *jsonScan) plainString() (string, bool) {
+	b, ok := p.plainBytes()
+	if !ok {
+		return "", false
+	}
+	for _, s := range p.recent {
+		if s == string(b) {
+			return s, true
+		}
+	}
+	s := string(b)
+	p.recent[p.next%len(p.recent)] = s
+	p.next++
+	return s, true
+}
+
+// check reads one element of "checks": kind, id and action, and user_uuid
+// if present, each once.
+func (p *jsonScan) check() (ch checkInput, ok bool) {
+	if !p.lit('{') {
+		return ch, false
+	}
+	const (
+		seenUser = 1 << iota
+		seenKind
+		seenID
+		seenAction
+	)
+	seen := 0
+	for {
+		key, ok := p.plainBytes()
+		if !ok || !p.lit(':') {
+			return ch, false
+		}
+		bit := 0
+		switch string(key) {
+		case "user_uuid":
+			bit = seenUser
+			if p.word("null") {
+				ch.UserUUID = nil
+			} else {
+				s, ok := p.plainString()
+				if !ok {
+					return ch, false
+				}
+				ch.UserUUID = &s
+			}
+		case "kind":
+			bit = seenKind
+			if ch.Kind, ok = p.plainString(); !ok {
+				return ch, false
+			}
+		case "action":
+			bit = seenAction
+			if ch.Action, ok = p.plainString(); !ok {
+				return ch, false
+			}
+		case "id":
+			bit = seenID
+			p.ws()
+			start := p.i
+			if p.i < len(p.b) && p.b[p.i] == '"' {
+				if _, ok := p.plainBytes(); !ok {
+					return ch, false
+				}
+			} else if !p.integer() {
+				return ch, false
+			}
+			ch.ID = json.RawMessage(p.b[start:p.i])
+		default:
+			return ch, false
+		}
+		if seen&bit != 0 {
+			return ch, false
+		}
+		seen |= bit
+		if p.lit(',') {
+			continue
+		}
+		if p.lit('}') {
+			break
+		}
+		return ch, false
+	}
+	return ch, seen|seenUser == seenUser|seenKind|seenID|seenAction
+}
+
+// word skips whitespace and then w (a JSON literal such as null).
+func (p *jsonScan) word(w string) bool {
+	p.ws()
+	if bytes.HasPrefix(p.b[p.i:], []byte(w)) {
+		p.i += len(w)
+		return true
+	}
+	return false
+}
+
+// integer reads 0 or [1-9][0-9]*, and nothing that would make it a longer number.
+func (p *jsonScan) integer() bool {
+	start := p.i
+	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+		p.i++
+	}
+	if n := p.i - start; n == 0 || n > 1 && p.b[start] == '0' {
+		return false
+	}
+	if p.i < len(p.b) {
+		switch p.b[p.i] {
+		case '.', 'e', 'E':
+			return false
+		}
+	}
+	return true
+}
+
+// idNumber reads an id that is a plain positive integer, the usual form of
+// every kind but session recordings; ok is false for any other form.
+func idNumber(raw json.RawMessage) (int64, bool) {
+	if len(raw) == 0 || len(raw) > 18 || raw[0] < '1' || raw[0] > '9' {
+		return 0, false
+	}
+	var n int64
+	for _, c := range raw {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// idText is an id as text: a JSON string's contents or an integer's digits.
+// ok is false when raw is neither.
+func idText(raw json.RawMessage) (string, bool) {
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' && plainASCII(raw[1:n-1]) {
+		return string(raw[1 : n-1]), true
+	}
+	if len(raw) > 0 && raw[0] >= '1' && raw[0] <= '9' {
+		if n, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
+			return strconv.FormatInt(n, 10), true
+		}
+	}
+	return idTextJSON(raw)
+}
+
+// idTextJSON is idText by encoding/json alone: a JSON string, or else an int64.
+func idTextJSON(raw json.RawMessage) (string, bool) {
+	var text string
+	if err := json.Unmarshal(raw, &text); err == nil {
+		return text, true
+	}
+	var n int64
+	if err := json.Unmarshal(raw, &n); err == nil {
+		return strconv.FormatInt(n, 10), true
+	}
+	return "", false
+}
+
+// plainASCII reports whether b is printable ASCII without '"' or '\': text
+// JSON writes as it is.
+func plainASCII(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendJSONString appends s as encode writes it (encoding/json without
+// HTML escaping).
+func appendJSONString(dst, s []byte) []byte {
+	if plainASCII(s) {
+		dst = append(dst, '"')
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(string(s)) // a string always encodes
+	return append(dst, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
+}
+
+// appendCheckResult appends one element of "results" as encode would write
+// checkResult{allowed, level, source, reason}.
+func appendCheckResult(dst []byte, allowed bool, level, source string, reason []byte) []byte {
+	dst = append(dst, `{"allowed":`...)
+	dst = strconv.AppendBool(dst, allowed)
+	dst = append(dst, `,"access_level":`...)
+	dst = appendJSONString(dst, []byte(level))
+	dst = append(dst, `,"access_source":`...)
+	dst = appendJSONString(dst, []byte(source))
+	dst = append(dst, `,"reason":`...)
+	dst = appendJSONString(dst, reason)
+	return append(dst, '}')
+}

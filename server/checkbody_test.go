@@ -1,0 +1,68 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http/httptest"
+	"reflect"
+	"strconv"
+	"testing"
+)
+
+// FuzzCheckBody holds access/check's fast paths to encoding/json: whatever
+// body the fast reader accepts, encoding/json reads the same way; ids read
+// the same as they always did; results are written byte for byte as encode
+// writes them.
+func FuzzCheckBody(f *testing.F) {
+	for _, seed := range []string{
+		`{"checks":[{"kind":"feature_flags","id":12,"action":"edit"}]}`,
+		`{"checks":[{"kind":"feature_flag","id":"12","action":"view","user_uuid":null},{"kind":"session_recordings","id":"abc","action":"manage","user_uuid":"0190-a"}]}`,
+		" {\n \"checks\" : [ ] } \n",
+		`{"checks":[{"kind":"insights","id":0,"action":"view"}]}`,
+		`{"checks":[{"kind":"insights","id":1e3,"action":"view"}]}`,
+		`{"checks":[{"kind":"insights","id":-4,"action":"view"}]}`,
+		`{"checks":[{"kind":"insights","id":99999999999999999999,"action":"view"}]}`,
+		`{"checks":[{"kind":"insights","id":"\u0031","action":"view"}]}`,
+		`{"checks":[{"Kind":"insights","id":1,"action":"view"}]}`,
+		`{"checks":[{"kind":"insights","kind":"cohorts","id":1,"action":"view"}]}`,
+		`{"checks":[{"kind":"insights","id":1}]}`,
+		`{"checks":null}`,
+		`{"checks":[{"kind":"insights","id":1,"action":"view"}],"other":1}`,
+		`{"checks":[{"kind":"insights","id":1,"action":"view"}]}x`,
+		`{"checks":[{"kind":"insights","id":01,"action":"view"}]}`,
+	} {
+		f.Add([]byte(seed), "editor", "explicit_role", "editor through role 'product' on this feature flag", true)
+	}
+	f.Add([]byte(`{}`), "none", "none", "role \"<ü>\" \\ \u2028 \x01 \xff", false)
+	f.Fuzz(func(t *testing.T, body []byte, level, source, reason string, allowed bool) {
+		if fast, ok := parseChecks(body); ok {
+			var slow checkBody
+			if err := decodeBytes(body, &slow); err != nil {
+				t.Fatalf("parseChecks(%q) accepted what encoding/json refuses: %v", body, err)
+			}
+			if !reflect.DeepEqual(fast, slow.Checks) {
+				t.Fatalf("parseChecks(%q) = %+v, encoding/json reads %+v", body, fast, slow.Checks)
+			}
+		}
+		raw := json.RawMessage(body)
+		if json.Valid(body) {
+			gotText, gotOK := idText(raw)
+			wantText, wantOK := idTextJSON(raw)
+			if gotText != wantText || gotOK != wantOK {
+				t.Fatalf("idText(%s) = %q, %v; want %q, %v", body, gotText, gotOK, wantText, wantOK)
+			}
+			if n, ok := idNumber(raw); ok {
+				if slow, err := strconv.ParseInt(wantText, 10, 64); !wantOK || err != nil || slow != n {
+					t.Fatalf("idNumber(%s) = %d, but it reads as %q, %v", body, n, wantText, wantOK)
+				}
+			}
+		}
+		var want bytes.Buffer
+		rec := httptest.NewRecorder()
+		encode(rec, 200, checkResult{Allowed: allowed, AccessLevel: level, Source: source, Reason: reason})
+		want.Write(bytes.TrimSuffix(rec.Body.Bytes(), []byte("\n")))
+		if got := appendCheckResult(nil, allowed, level, source, []byte(reason)); !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("appendCheckResult = %s, encode writes %s", got, want.Bytes())
+		}
+	})
+}
