@@ -37,7 +37,9 @@ func parseChecks(data []byte) (checks []checkInput, ok bool) {
 	if key, ok := p.plainBytes(); !ok || string(key) != "checks" || !p.lit(':') || !p.lit('[') {
 		return nil, false
 	}
-	checks = []checkInput{}
+	// One check per object in the body at most: sizing the slice up front
+	// spares growing (and copying) it a dozen times.
+	checks = make([]checkInput, 0, bytes.Count(data, []byte{'}'}))
 	if !p.lit(']') {
 		for {
 			ch, ok := p.check()
@@ -274,12 +276,19 @@ func idTextJSON(raw json.RawMessage) (string, bool) {
 // JSON writes as it is.
 func plainASCII(b []byte) bool {
 	for _, c := range b {
-		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+		if !plain[c] {
 			return false
 		}
 	}
 	return true
 }
+
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // appendJSONString appends s as encode writes it (encoding/json without
 // HTML escaping).
