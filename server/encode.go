@@ -1,10 +1,10 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -98,7 +98,19 @@ func decode(r *http.Request, v any) error {
 
 // readBody reads the request body, up to maxBodyBytes.
 func readBody(r *http.Request) ([]byte, error) {
-	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
+	return readBodyInto(r, nil)
+}
+
+// readBodyInto is readBody reading into scratch's space when it is enough.
+func readBodyInto(r *http.Request, scratch []byte) ([]byte, error) {
+	buf := bytes.NewBuffer(scratch[:0])
+	if n := r.ContentLength; n > 0 && n <= maxBodyBytes {
+		// Room for the whole body and the read that finds its end: one
+		// allocation where io.ReadAll would grow its buffer step by step.
+		buf.Grow(int(n) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
+	data := buf.Bytes()
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {

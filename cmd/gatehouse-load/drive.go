@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -73,20 +72,24 @@ func (d *driver) request(ctx context.Context, op string, c int, rng *rand.Rand) 
 		if op == opBatch {
 			n = batchSize
 		}
-		var b strings.Builder
-		b.WriteString(`{"checks":[`)
+		// Appended by hand: the driver shares the machine with the server, and
+		// formatting 100 checks with fmt cost it more than the server spends
+		// reading them.
+		b := make([]byte, 0, 16+56*n)
+		b = append(b, `{"checks":[`...)
 		for i := range n {
 			if i > 0 {
-				b.WriteByte(',')
+				b = append(b, ',')
 			}
-			action := "edit"
+			action := `"edit"`
 			if i%2 == 1 {
-				action = "view"
+				action = `"view"`
 			}
-			fmt.Fprintf(&b, `{"kind":"feature_flags","id":%d,"action":%q}`, d.ws.flags[rng.IntN(len(d.ws.flags))], action)
+			b = append(b, `{"kind":"feature_flags","id":`...)
+			b = strconv.AppendInt(b, d.ws.flags[rng.IntN(len(d.ws.flags))], 10)
+			b = append(append(append(b, `,"action":`...), action...), '}')
 		}
-		b.WriteString(`]}`)
-		method, path, body = http.MethodPost, p+"/access/check", []byte(b.String())
+		method, path, body = http.MethodPost, p+"/access/check", append(b, `]}`...)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, d.base+path, bytes.NewReader(body))
 	if err != nil {
