@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gatehouse/gatehouse"
 )
@@ -81,10 +82,23 @@ func encode(w http.ResponseWriter, status int, v any) {
 	if v == nil {
 		return
 	}
+	buf := encodeBuffers.Get().(*[]byte)
+	defer func() {
+		if cap(*buf) <= maxKeptBuffer {
+			encodeBuffers.Put(buf)
+		}
+	}()
+	if b, ok := appendFastJSON((*buf)[:0], v); ok {
+		*buf = append(b, '\n')
+		_, _ = w.Write(*buf)
+		return
+	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
 }
+
+var encodeBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // decode reads a JSON object body into v. A missing body decodes as {}.
 // Type mismatches name the offending field, as DRF does.

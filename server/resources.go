@@ -65,8 +65,10 @@ func (uc *userCache) get(r *http.Request, id int64) *userBasic {
 // resourceOut serializes res with the caller's decision on it.
 func (s *Server) resourceOut(r *http.Request, res *gatehouse.Resource, d access.Decision, users *userCache) map[string]any {
 	spec := &kindSpecs[res.Kind]
-	var data map[string]json.RawMessage
-	_ = json.Unmarshal(res.Data, &data)
+	data, ok := decodeRawObject(res.Data)
+	if !ok {
+		_ = json.Unmarshal(res.Data, &data)
+	}
 	out := make(map[string]any, len(data)+10)
 	for k, v := range data {
 		out[k] = v
