@@ -64,6 +64,24 @@ func BenchmarkListRestricted(b *testing.B) {
 					}
 				})
 			}
+			// after-create: each page follows a new flag, so the kind's list is
+			// read from the database again (the cache's worst case).
+			b.Run("after-create", func(b *testing.B) {
+				req, _ := http.NewRequest("GET", e.srv.URL+e.projPath("/feature_flags?limit=100"), nil)
+				req.Header.Set("Authorization", "Bearer "+m.token)
+				n := 0
+				for b.Loop() {
+					b.StopTimer()
+					n++
+					e.owner.must("POST", e.projPath("/feature_flags"), map[string]any{"key": fmt.Sprintf("new-%d", n)}, 201)
+					b.StartTimer()
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil || resp.StatusCode != 200 {
+						b.Fatalf("list: %v %v", resp, err)
+					}
+					resp.Body.Close()
+				}
+			})
 		})
 	}
 }

@@ -44,7 +44,7 @@ type cache struct {
 	heads    map[int64]access.Object
 	// lists holds each (project, kind)'s live heads in list order, shared
 	// by every caller (the Store contract forbids changing them).
-	lists     map[listKey][]access.Object
+	lists     map[listKey]cachedList
 	listHeads int // heads in lists, against maxCachedHeads
 	users     map[int64]gatehouse.User
 }
@@ -52,6 +52,13 @@ type cache struct {
 type listKey struct {
 	project int64
 	kind    access.Kind
+}
+
+// cachedList is a kind's live heads in a project, newest first, and the
+// newest one's created_at (unix microseconds).
+type cachedList struct {
+	heads  []access.Object
+	newest int64
 }
 
 // cachedKey is an API key's owner as APIKeyUser returns it.
@@ -79,7 +86,7 @@ func newCache() *cache {
 		orgs:     map[string]gatehouse.Organization{},
 		projects: map[int64]gatehouse.Project{},
 		heads:    map[int64]access.Object{},
-		lists:    map[listKey][]access.Object{},
+		lists:    map[listKey]cachedList{},
 		users:    map[int64]gatehouse.User{},
 	}
 }
@@ -109,7 +116,13 @@ func (c *cache) begin() (uint64, bool) {
 type notice struct {
 	what noticeKind
 	org  string // noticeRules, noticeOrg
-	id   int64  // noticeUser, noticeProject, noticeObject
+	id   int64  // noticeUser, noticeProject, noticeList: that; noticeCreated, noticeObject, noticeHidden: the object
+	// noticeCreated, noticeObject, noticeHidden: the object's project;
+	// noticeCreated also its kind, creator and created_at (unix microseconds).
+	project int64
+	kind    access.Kind
+	creator int64
+	at      int64
 }
 
 type noticeKind byte
@@ -119,8 +132,10 @@ const (
 	noticeOrg     noticeKind = 'o' // the organization's row changed or went
 	noticeUser    noticeKind = 'u' // a user's row or API keys changed
 	noticeProject noticeKind = 'p' // a project's row changed or went (with its objects)
+	noticeCreated noticeKind = 'c' // an object was made
 	noticeObject  noticeKind = 'x' // an object went
-	noticeList    noticeKind = 'l' // a project's live objects changed: one came, went, or was (un)deleted
+	noticeHidden  noticeKind = 'h' // an object was soft-deleted: it leaves the lists, its head stays
+	noticeList    noticeKind = 'l' // a project's live objects changed otherwise (an undelete, an import)
 )
 
 // invalidate drops what n names.
@@ -147,17 +162,74 @@ func (c *cache) invalidate(n notice) {
 		// Its objects went by cascade; their ids are never reused, but nothing
 		// should answer for them either.
 		clear(c.heads)
+	case noticeCreated:
+		h := access.Object{ID: n.id, Project: n.project, Kind: n.kind, Creator: n.creator}
+		put(c.heads, maxCachedHeads, h.ID, h)
+		c.prepend(h, n.at)
 	case noticeObject:
 		delete(c.heads, n.id)
+		c.remove(n.project, n.id)
+	case noticeHidden:
+		c.remove(n.project, n.id)
 	case noticeList:
 		c.dropLists(n.id)
+	}
+}
+
+// prepend puts a new object first in its kind's cached list, where the list
+// order (newest first) puts it unless it is older than the newest there (a
+// clock went back, or replicas committed out of order): then the list is
+// dropped, to be read again. Readers keep the slice they had, so the new one
+// is a copy.
+func (c *cache) prepend(h access.Object, at int64) {
+	key := listKey{h.Project, h.Kind}
+	l, ok := c.lists[key]
+	if !ok {
+		return
+	}
+	// This process applies its own notices as they commit and again as they
+	// come back from PostgreSQL: the second time the object is there already.
+	for _, x := range l.heads {
+		if x.ID == h.ID {
+			return
+		}
+	}
+	if at < l.newest || c.listHeads+1 > maxCachedHeads {
+		c.listHeads -= len(l.heads)
+		delete(c.lists, key)
+		return
+	}
+	heads := make([]access.Object, len(l.heads)+1)
+	heads[0] = h
+	copy(heads[1:], l.heads)
+	c.lists[key] = cachedList{heads: heads, newest: at}
+	c.listHeads++
+}
+
+// remove takes an object out of its project's cached lists.
+func (c *cache) remove(project, id int64) {
+	for k := range access.NumKinds {
+		key := listKey{project, access.Kind(k)}
+		l, ok := c.lists[key]
+		if !ok {
+			continue
+		}
+		for i, h := range l.heads {
+			if h.ID == id {
+				heads := make([]access.Object, 0, len(l.heads)-1)
+				heads = append(append(heads, l.heads[:i]...), l.heads[i+1:]...)
+				c.lists[key] = cachedList{heads: heads, newest: l.newest}
+				c.listHeads--
+				return
+			}
+		}
 	}
 }
 
 func (c *cache) dropLists(project int64) {
 	for k := range access.NumKinds {
 		key := listKey{project, access.Kind(k)}
-		c.listHeads -= len(c.lists[key])
+		c.listHeads -= len(c.lists[key].heads)
 		delete(c.lists, key)
 	}
 }
@@ -166,17 +238,17 @@ func (c *cache) list(project int64, kind access.Kind) ([]access.Object, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	l, ok := c.lists[listKey{project, kind}]
-	return l, ok
+	return l.heads, ok
 }
 
-func (c *cache) putList(gen uint64, project int64, kind access.Kind, l []access.Object) {
+func (c *cache) putList(gen uint64, project int64, kind access.Kind, l cachedList) {
 	c.fill(gen, func() {
 		key := listKey{project, kind}
-		if c.listHeads+len(l) > maxCachedHeads {
+		if c.listHeads+len(l.heads) > maxCachedHeads {
 			clear(c.lists)
 			c.listHeads = 0
 		}
-		c.listHeads += len(l) - len(c.lists[key])
+		c.listHeads += len(l.heads) - len(c.lists[key].heads)
 		c.lists[key] = l
 	})
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"strconv"
+	"time"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/access"
@@ -21,15 +22,17 @@ func (db *DB) ResourceHeads(ctx context.Context, f gatehouse.HeadFilter) ([]acce
 			return l, nil
 		}
 	}
-	out, err := db.resourceHeads(ctx, f)
+	out, newest, err := db.resourceHeads(ctx, f)
 	if err == nil && cached {
-		db.cache.putList(gen, f.ProjectID, f.Kind, out)
+		db.cache.putList(gen, f.ProjectID, f.Kind, cachedList{heads: out, newest: newest})
 	}
 	return out, err
 }
 
-func (db *DB) resourceHeads(ctx context.Context, f gatehouse.HeadFilter) ([]access.Object, error) {
-	q := `SELECT id, created_by FROM resources WHERE project_id = $1 AND kind = $2 AND deleted = $3`
+// resourceHeads queries ResourceHeads, and the newest head's created_at
+// (unix microseconds; 0 when there is none).
+func (db *DB) resourceHeads(ctx context.Context, f gatehouse.HeadFilter) (_ []access.Object, newest int64, _ error) {
+	q := `SELECT id, created_by, created_at FROM resources WHERE project_id = $1 AND kind = $2 AND deleted = $3`
 	args := []any{f.ProjectID, f.Kind.String(), false}
 	if f.OptionalRuledIn != "" {
 		args = append(args, f.OptionalRuledIn, f.Kind.String())
@@ -48,18 +51,22 @@ func (db *DB) resourceHeads(ctx context.Context, f gatehouse.HeadFilter) ([]acce
 	}
 	rows, err := db.queryHot(ctx, q, args...)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer rows.Close()
 	out := []access.Object{}
+	var at time.Time
 	for rows.Next() {
 		o := access.Object{Kind: f.Kind, Project: f.ProjectID}
-		if err := rows.Scan(&o.ID, orZero(&o.Creator)); err != nil {
-			return nil, err
+		if err := rows.Scan(&o.ID, orZero(&o.Creator), scanTime(&at)); err != nil {
+			return nil, 0, err
+		}
+		if len(out) == 0 {
+			newest = at.UnixMicro()
 		}
 		out = append(out, o)
 	}
-	return out, rows.Err()
+	return out, newest, rows.Err()
 }
 
 // CountResources counts the live resources of the kind in the project.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gatehouse/gatehouse/access"
 )
 
 // changesChannel is the PostgreSQL notification channel of committed changes;
@@ -25,27 +27,54 @@ const (
 )
 
 func (n notice) payload() string {
+	i := func(v int64) string { return strconv.FormatInt(v, 10) }
 	switch n.what {
 	case noticeRules, noticeOrg:
 		return string(n.what) + ":" + n.org
+	case noticeCreated:
+		return string(n.what) + ":" + i(n.id) + ":" + i(n.project) + ":" + n.kind.String() + ":" + i(n.creator) + ":" + i(n.at)
+	case noticeObject, noticeHidden:
+		return string(n.what) + ":" + i(n.id) + ":" + i(n.project)
 	}
-	return string(n.what) + ":" + strconv.FormatInt(n.id, 10)
+	return string(n.what) + ":" + i(n.id)
 }
 
 func parseNotice(s string) (notice, bool) {
-	kind, arg, ok := strings.Cut(s, ":")
+	kind, rest, ok := strings.Cut(s, ":")
 	if !ok || len(kind) != 1 {
 		return notice{}, false
 	}
 	n := notice{what: noticeKind(kind[0])}
+	args := strings.Split(rest, ":")
+	ints := func(dst ...*int64) bool {
+		if len(args) < len(dst) {
+			return false
+		}
+		for i, d := range dst {
+			v, err := strconv.ParseInt(args[i], 10, 64)
+			if err != nil {
+				return false
+			}
+			*d = v
+		}
+		return true
+	}
 	switch n.what {
 	case noticeRules, noticeOrg:
-		n.org = arg
-		return n, arg != ""
-	case noticeUser, noticeProject, noticeObject, noticeList:
-		id, err := strconv.ParseInt(arg, 10, 64)
-		n.id = id
-		return n, err == nil
+		n.org = rest
+		return n, rest != ""
+	case noticeUser, noticeProject, noticeList:
+		return n, len(args) == 1 && ints(&n.id)
+	case noticeObject, noticeHidden:
+		return n, len(args) == 2 && ints(&n.id, &n.project)
+	case noticeCreated:
+		if len(args) != 5 {
+			return notice{}, false
+		}
+		k, ok := access.KindFromPath(args[2])
+		n.kind = k
+		args = append(args[:2], args[3:]...)
+		return n, ok && ints(&n.id, &n.project, &n.creator, &n.at)
 	}
 	return notice{}, false
 }

@@ -147,6 +147,14 @@ func TestPostgresReplicaCaches(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually("the new flag in its list", func() bool { return list(b) == 1 })
+	heads, err := a.ResourceHeads(ctx, gatehouse.HeadFilter{ProjectID: p.ID, Kind: access.FeatureFlags})
+	if err != nil || len(heads) != 1 {
+		t.Fatalf("ResourceHeads() through a = %v, %v", heads, err)
+	}
+	if err := a.DeleteResource(ctx, heads[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	eventually("the flag gone from its list", func() bool { return list(b) == 0 })
 
 	warm()
 	if err := a.DeleteAPIKey(ctx, u.ID, key.ID); err != nil {

@@ -61,7 +61,10 @@ func (db *DB) CreateResource(ctx context.Context, r *gatehouse.Resource) error {
 		if err != nil {
 			return err
 		}
-		return db.notify(ctx, tx, notice{what: noticeList, id: r.ProjectID})
+		if r.Deleted {
+			return nil // in no list
+		}
+		return db.notify(ctx, tx, notice{what: noticeCreated, id: r.ID, project: r.ProjectID, kind: r.Kind, creator: r.CreatedBy, at: now.UnixMicro()})
 	})
 	if err != nil {
 		return missingParent(unique(err, "key", keyTaken(r.Kind)), gatehouse.NotFound())
@@ -175,7 +178,11 @@ func (db *DB) UpdateResourceFunc(ctx context.Context, projectID int64, kind acce
 		if err != nil {
 			return notFound(unique(err, "key", keyTaken(kind)))
 		}
-		if stored.Deleted != wasDeleted {
+		switch {
+		case stored.Deleted && !wasDeleted:
+			return db.notify(ctx, tx, notice{what: noticeHidden, id: id, project: projectID})
+		case !stored.Deleted && wasDeleted:
+			// Back in the list, at a place only its created_at knows.
 			return db.notify(ctx, tx, notice{what: noticeList, id: projectID})
 		}
 		return nil
@@ -209,10 +216,7 @@ func (db *DB) DeleteResource(ctx context.Context, id int64) error {
 		if err := affected(tx.ExecContext(ctx, `DELETE FROM resources WHERE id = $1`, id)); err != nil {
 			return err
 		}
-		if err := db.notify(ctx, tx, notice{what: noticeObject, id: id}); err != nil {
-			return err
-		}
-		if err := db.notify(ctx, tx, notice{what: noticeList, id: projectID}); err != nil {
+		if err := db.notify(ctx, tx, notice{what: noticeObject, id: id, project: projectID}); err != nil {
 			return err
 		}
 		if rules == 0 {

@@ -21,14 +21,7 @@ func TestUpdateFuncsKeepConcurrentChanges(t *testing.T) {
 			t.Parallel()
 			db := sqltest.Open(t, dialect)
 			ctx := t.Context()
-			u := &gatehouse.User{Email: "a@example.com", FirstName: "A"}
-			if err := db.CreateUser(ctx, u); err != nil {
-				t.Fatal(err)
-			}
-			org, p := &gatehouse.Organization{Name: "O"}, &gatehouse.Project{Name: "P"}
-			if err := db.CreateOrganization(ctx, org, u.ID, p); err != nil {
-				t.Fatal(err)
-			}
+			u, org, p := seedOrg(t, db)
 			res := &gatehouse.Resource{Kind: access.Dashboards, ProjectID: p.ID, CreatedBy: u.ID, Data: json.RawMessage(`{}`)}
 			if err := db.CreateResource(ctx, res); err != nil {
 				t.Fatal(err)
