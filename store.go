@@ -35,6 +35,11 @@ type Store interface {
 	UserByEmail(ctx context.Context, email string) (*User, error)
 	// UpdateUser saves FirstName, PasswordHash, CurrentOrganizationID and CurrentProjectID.
 	UpdateUser(ctx context.Context, u *User) error
+	// UpdateUserFunc reads the user (ENotFound when there is none), lets modify change
+	// those fields, and saves them as UpdateUser does, in one transaction that holds the
+	// row: two concurrent changes of different fields both survive. An error from modify
+	// is returned as is and nothing is written.
+	UpdateUserFunc(ctx context.Context, id int64, modify func(u *User) error) (*User, error)
 
 	CreateSession(ctx context.Context, s Session) error
 	// SessionUser returns the user of an unexpired session; ENotFound otherwise.

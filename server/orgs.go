@@ -60,9 +60,7 @@ func (s *Server) handleOrganizationCreate(w http.ResponseWriter, r *http.Request
 	if err := s.store.CreateOrganization(r.Context(), org, c.user.ID, p); err != nil {
 		return err
 	}
-	u := *c.user
-	u.CurrentOrganizationID, u.CurrentProjectID = org.ID, p.ID
-	if err := s.store.UpdateUser(r.Context(), &u); err != nil {
+	if _, err := s.setCurrent(r, c.user, org.ID, p.ID); err != nil {
 		return err
 	}
 	encode(w, http.StatusCreated, s.orgOut(org, access.OwnerLevel))
@@ -341,11 +339,11 @@ func (s *Server) handleInviteAccept(w http.ResponseWriter, r *http.Request, c *c
 	if err != nil {
 		return err
 	}
-	u.CurrentOrganizationID = inv.OrganizationID
+	var current int64 // the organization's first project; none, if it has none
 	if len(projects) > 0 {
-		u.CurrentProjectID = projects[0].ID
+		current = projects[0].ID
 	}
-	if err := s.store.UpdateUser(r.Context(), u); err != nil {
+	if u, err = s.setCurrent(r, u, inv.OrganizationID, current); err != nil {
 		return err
 	}
 	if c.user == nil {

@@ -129,8 +129,8 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request, c *call) e
 	if err := s.store.CreateOrganization(r.Context(), org, u.ID, p); err != nil {
 		return err
 	}
-	u.CurrentOrganizationID, u.CurrentProjectID = org.ID, p.ID
-	if err := s.store.UpdateUser(r.Context(), u); err != nil {
+	u, err := s.setCurrent(r, u, org.ID, p.ID)
+	if err != nil {
 		return err
 	}
 	if err := s.startSession(w, r, u); err != nil {
@@ -250,10 +250,31 @@ func (s *Server) handleMeUpdate(w http.ResponseWriter, r *http.Request, c *call)
 		u.CurrentProjectID = pc.project.ID
 		u.CurrentOrganizationID = pc.org.ID
 	}
-	if err := s.store.UpdateUser(r.Context(), &u); err != nil {
+	// Only the fields this request names are written, onto the row as it is
+	// now: a concurrent change of another field (a rename in one tab, a
+	// switch of organization in another) survives.
+	stored, err := s.store.UpdateUserFunc(r.Context(), u.ID, func(cur *gatehouse.User) error {
+		if in.FirstName != nil {
+			cur.FirstName = u.FirstName
+		}
+		if in.SetCurrentOrganization != nil || in.SetCurrentTeam != nil {
+			cur.CurrentOrganizationID, cur.CurrentProjectID = u.CurrentOrganizationID, u.CurrentProjectID
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
-	return s.writeMeStatus(w, r, &u, http.StatusOK)
+	return s.writeMeStatus(w, r, stored, http.StatusOK)
+}
+
+// setCurrent makes the organization and project the user's current ones,
+// leaving the rest of the user as it is in the database.
+func (s *Server) setCurrent(r *http.Request, u *gatehouse.User, orgID string, projectID int64) (*gatehouse.User, error) {
+	return s.store.UpdateUserFunc(r.Context(), u.ID, func(cur *gatehouse.User) error {
+		cur.CurrentOrganizationID, cur.CurrentProjectID = orgID, projectID
+		return nil
+	})
 }
 
 func (s *Server) writeMeStatus(w http.ResponseWriter, r *http.Request, u *gatehouse.User, status int) error {

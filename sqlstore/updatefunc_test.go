@@ -55,6 +55,19 @@ func TestUpdateFuncsKeepConcurrentChanges(t *testing.T) {
 						if err != nil {
 							t.Errorf("UpdateRoleFunc = %v", err)
 						}
+						// Half the writers rename the user, the others switch its
+						// current project: neither may undo the other.
+						_, err = db.UpdateUserFunc(ctx, u.ID, func(cur *gatehouse.User) error {
+							if w%2 == 0 {
+								cur.FirstName = fmt.Sprintf("name %d", n)
+							} else {
+								cur.CurrentOrganizationID, cur.CurrentProjectID = org.ID, p.ID
+							}
+							return nil
+						})
+						if err != nil {
+							t.Errorf("UpdateUserFunc = %v", err)
+						}
 					}
 				})
 			}
@@ -77,6 +90,10 @@ func TestUpdateFuncsKeepConcurrentChanges(t *testing.T) {
 				if want := access.Level(1 + (rounds-1)%3); gotRole.Levels[w] != want {
 					t.Errorf("role level of %v = %v, want %v: a lost update", access.Kind(w), gotRole.Levels[w], want)
 				}
+			}
+
+			if gotUser, err := db.User(ctx, u.ID); err != nil || gotUser.FirstName != fmt.Sprintf("name %d", rounds-1) || gotUser.CurrentProjectID != p.ID {
+				t.Errorf("user = %+v, %v, want the last name and the project: a lost update", gotUser, err)
 			}
 
 			// An error from modify leaves everything as it was.

@@ -79,16 +79,50 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*gatehouse.User, e
 // UpdateUser saves FirstName, PasswordHash, CurrentOrganizationID and CurrentProjectID.
 // EDoesNotExist when the current organization or project does not exist.
 func (db *DB) UpdateUser(ctx context.Context, u *gatehouse.User) error {
+	_, err := db.UpdateUserFunc(ctx, u.ID, func(cur *gatehouse.User) error {
+		cur.FirstName, cur.PasswordHash = u.FirstName, u.PasswordHash
+		cur.CurrentOrganizationID, cur.CurrentProjectID = u.CurrentOrganizationID, u.CurrentProjectID
+		return nil
+	})
+	return err
+}
+
+// UpdateUserFunc reads the user in a transaction that holds its row (FOR UPDATE; SQLite's
+// IMMEDIATE transaction holds the write lock), lets modify change it, and saves
+// FirstName, PasswordHash, CurrentOrganizationID and CurrentProjectID. EDoesNotExist when
+// the current organization or project does not exist.
+func (db *DB) UpdateUserFunc(ctx context.Context, id int64, modify func(u *gatehouse.User) error) (*gatehouse.User, error) {
+	// NO KEY UPDATE, not UPDATE: a permission change holding its organization's
+	// row checks its activity row's user_id against this row (a KEY SHARE lock),
+	// while this transaction may check current_organization_id against that
+	// organization. With FOR UPDATE the two wait for each other (PostgreSQL
+	// found the deadlock in TestUpdateFuncsKeepConcurrentChanges).
+	lock := ""
+	if db.dialect == Postgres {
+		lock = " FOR NO KEY UPDATE"
+	}
+	var stored *gatehouse.User
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		u, err := db.user(ctx, tx, `u.id = $1`+lock, id)
+		if err != nil {
+			return err
+		}
+		if err := modify(u); err != nil {
+			return err
+		}
 		if err := affected(tx.ExecContext(ctx, `
 			UPDATE users SET first_name = $1, password_hash = $2, current_organization_id = $3, current_project_id = $4
 			WHERE id = $5`,
-			u.FirstName, u.PasswordHash, nullable(u.CurrentOrganizationID), nullable(u.CurrentProjectID), u.ID)); err != nil {
-			return err
+			u.FirstName, u.PasswordHash, nullable(u.CurrentOrganizationID), nullable(u.CurrentProjectID), id)); err != nil {
+			return missingParent(err, gatehouse.Errorf(gatehouse.EDoesNotExist, "Organization or project does not exist."))
 		}
-		return db.notify(ctx, tx, notice{what: noticeUser, id: u.ID})
+		stored = u
+		return db.notify(ctx, tx, notice{what: noticeUser, id: id})
 	})
-	return missingParent(err, gatehouse.Errorf(gatehouse.EDoesNotExist, "Organization or project does not exist."))
+	if err != nil {
+		return nil, err
+	}
+	return stored, nil
 }
 
 // CreateSession inserts s (CreatedAt defaults to now). ENotFound when the user does not exist.
