@@ -156,6 +156,20 @@ func TestProjects(t *testing.T) {
 		if n := m.must("GET", "/api/projects", nil, 200).num("count"); n != 2 {
 			t.Fatalf("projects = %v, want 2", n)
 		}
+		// The same through the organization, whatever is current; a project
+		// closed to the member is left out of theirs.
+		byOrg := e.orgPath("/projects")
+		if n := m.must("GET", byOrg, nil, 200).num("count"); n != 2 {
+			t.Fatalf("organization's projects = %v, want 2", n)
+		}
+		e.owner.must("PUT", fmt.Sprintf("/api/projects/%d/access_controls", int(p.num("id"))), map[string]any{"access_level": "none"}, 200)
+		if got := m.must("GET", byOrg, nil, 200); got.num("count") != 1 || got.num("results.0.id") == p.num("id") {
+			t.Fatalf("organization's projects after closing one = %s, want only the open one", got.raw)
+		}
+		if n := e.owner.must("GET", byOrg, nil, 200).num("count"); n != 2 {
+			t.Fatalf("owner's projects = %v, want 2 (admins enter every project)", n)
+		}
+		e.owner.must("PUT", fmt.Sprintf("/api/projects/%d/access_controls", int(p.num("id"))), map[string]any{"access_level": "member"}, 200)
 		path := fmt.Sprintf("/api/projects/%d", int(p.num("id")))
 		m.must("GET", path, nil, 200)
 		m.must("GET", "/api/projects/@current", nil, 200)

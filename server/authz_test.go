@@ -299,6 +299,7 @@ func matrixRows() []matrixRow {
 			return map[string]string{"org": org}, nil
 		}},
 		{pattern: "GET /api/organizations/{org}/members", want: members(200), setup: none},
+		{pattern: "GET /api/organizations/{org}/projects", want: members(200), setup: none},
 		{pattern: "PATCH /api/organizations/{org}/members/{user}", want: admins(200), setup: func(m *matrix, p persona) (map[string]string, any) {
 			return map[string]string{"user": m.spare.uuid}, map[string]any{"level": 1}
 		}},

@@ -373,6 +373,12 @@ func (s *Server) handleProjectList(w http.ResponseWriter, r *http.Request, c *ca
 	if err := s.resolveOrg(r.Context(), c, "@current"); err != nil {
 		return err
 	}
+	return s.handleOrgProjectList(w, r, c)
+}
+
+// handleOrgProjectList serves GET /api/organizations/{org}/projects, as
+// PostHog nests them: the organization's projects the caller may enter.
+func (s *Server) handleOrgProjectList(w http.ResponseWriter, r *http.Request, c *call) error {
 	ps, err := s.store.Projects(r.Context(), c.org.ID)
 	if err != nil {
 		return err

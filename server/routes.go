@@ -40,6 +40,7 @@ func (s *Server) registerRoutes() {
 
 	// Projects (PostHog's "teams").
 	s.handle("GET /api/projects", signedIn, s.handleProjectList)
+	s.handle("GET /api/organizations/{org}/projects", orgMember, s.handleOrgProjectList)
 	s.handle("POST /api/projects", signedIn, s.handleProjectCreate) // admin+ of the current organization
 	s.handle("GET /api/projects/{project}", projectMember, s.handleProjectGet)
 	s.handle("PATCH /api/projects/{project}", projectAdmin, s.handleProjectUpdate)
@@ -110,6 +111,7 @@ func (s *Server) registerRoutes() {
 	s.publicPage("POST /signup", s.handleSignupSubmit)
 	s.publicPage("GET /invite/{id}", s.handleInvitePage)
 	s.publicPage("POST /invite/{id}", s.handleInviteSubmit)
+	s.page("GET /projects", s.handleProjectsPage)
 	s.page("GET /projects/{project}", s.handleProjectPage)
 	s.page("GET /projects/{project}/{kind}", s.handleKindPage)
 	s.page("GET /projects/{project}/new/{kind}", s.handleNewObjectPage)

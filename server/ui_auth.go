@@ -87,8 +87,8 @@ func (s *Server) handleHomePage(w http.ResponseWriter, r *http.Request, ui *uiCa
 		http.Redirect(w, r, fmt.Sprintf("/projects/%d/feature_flags", id), http.StatusSeeOther)
 		return nil
 	}
-	s.render(w, r, ui, http.StatusOK, "home", pageData{Title: "Gatehouse"})
-	return nil
+	// No project open: the list of projects to open one from.
+	return s.handleProjectsPage(w, r, ui)
 }
 
 type loginPage struct {

@@ -37,6 +37,11 @@ func TestUIBrowser(t *testing.T) {
 		b.typeAndSubmit("#password", "correct horse")
 		b.wantPage("members")
 		b.shot("members")
+		b.follow(`header a[href="/projects"]`)
+		b.wantPage("projects")
+		b.wantText("main", "Default project")
+		b.shot("projects")
+		b.open("/organizations/" + e.orgID + "/members")
 
 		// Invite Pat and copy the link; Pat joins through it.
 		b.fill("#invite-email", "pat@example.com")
@@ -215,6 +220,31 @@ func TestUIBrowser(t *testing.T) {
 		b.follow("main form.fields button[type=submit]")
 		b.wantText("main .flash", "Created session recording rec-1.")
 		b.shot("recording")
+
+		// Deleting asks first: cancelled, nothing happens; confirmed, it goes.
+		recording := b.path()
+		b.click("form.danger-zone button")
+		if m := b.dialog(); !strings.Contains(m, "Delete this session recording?") {
+			t.Errorf("delete asked %q", m)
+		}
+		if p := b.path(); p != recording {
+			t.Errorf("after cancelling the delete the page is %s, want %s", p, recording)
+		}
+		e.owner.must("GET", e.projPath("/session_recordings/rec-1"), nil, 200)
+		b.acceptDialogs.Store(true)
+		b.follow("form.danger-zone button")
+		b.dialog()
+		b.wantText("main .flash", "Deleted the session recording.")
+		e.owner.do("GET", e.projPath("/session_recordings/rec-1"), nil).wantError(404, "invalid_request", "not_found", "")
+		b.shot("recording deleted")
+
+		// Another one, for the list below.
+		b.open(fmt.Sprintf("/projects/%d/new/session_recordings", e.proj))
+		b.fill("#f-id", "rec-1")
+		b.fill("#f-distinct_id", "visitor-7")
+		b.fill("#f-recording_duration", "93")
+		b.follow("main form.fields button[type=submit]")
+		b.wantText("main .flash", "Created session recording rec-1.")
 		b.follow(`nav.crumbs a`)
 		b.wantPage("kind")
 		b.wantText("table.list", "rec-1")

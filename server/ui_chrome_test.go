@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -86,6 +87,10 @@ type tab struct {
 	shots string
 	name  string
 	n     int
+	// dialogs receives the message of each confirm() the page opens, which
+	// the tab answers with acceptDialogs.
+	dialogs       chan string
+	acceptDialogs atomic.Bool
 }
 
 // newTab opens a tab in a fresh browser context (no cookies) on base.
@@ -97,7 +102,35 @@ func newTab(t *testing.T, browser context.Context, base, shots, name string) *ta
 		cancelTimeout()
 		cancel()
 	})
-	return &tab{t: t, ctx: ctx, base: base, shots: shots, name: name}
+	b := &tab{t: t, ctx: ctx, base: base, shots: shots, name: name, dialogs: make(chan string, 8)}
+	// The page waits for a dialog's answer, and so does the click that
+	// opened it: a goroutine of its own answers.
+	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	go func() {
+		for ev, err := range dialogs {
+			if err != nil {
+				return
+			}
+			select {
+			case b.dialogs <- ev.Message:
+			default:
+			}
+			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: b.acceptDialogs.Load()})
+		}
+	}()
+	return b
+}
+
+// dialog waits for the next confirm() and returns its message.
+func (b *tab) dialog() string {
+	b.t.Helper()
+	select {
+	case m := <-b.dialogs:
+		return m
+	case <-time.After(10 * time.Second):
+		b.t.Fatalf("no dialog opened (at %s)", b.location())
+		return ""
+	}
 }
 
 func (b *tab) do(what string, actions ...chromedp.Action[chromedp.Void]) {

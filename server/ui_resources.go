@@ -201,6 +201,27 @@ type kindPage struct {
 const uiPageSize = 50
 
 // handleProjectPage serves GET /projects/{project}: its first tab.
+// handleProjectsPage serves GET /projects: every organization of the user
+// with the projects open to them, to switch between.
+func (s *Server) handleProjectsPage(w http.ResponseWriter, r *http.Request, ui *uiCall) error {
+	type orgProjects struct {
+		orgSummary
+		Projects []projectBody
+	}
+	var orgs []orgProjects
+	for _, o := range ui.me.Organizations {
+		var list struct {
+			Results []projectBody `json:"results"`
+		}
+		if err := ui.api.get("/api/organizations/"+url.PathEscape(o.ID)+"/projects?limit=1000", &list); err != nil {
+			return err
+		}
+		orgs = append(orgs, orgProjects{orgSummary: o, Projects: list.Results})
+	}
+	s.render(w, r, ui, http.StatusOK, "projects", pageData{Title: "Projects", Content: struct{ Orgs []orgProjects }{orgs}})
+	return nil
+}
+
 func (s *Server) handleProjectPage(w http.ResponseWriter, r *http.Request, ui *uiCall) error {
 	p, _, err := ui.projectNav(r.PathValue("project"), "project")
 	if err != nil {

@@ -244,3 +244,32 @@ func TestUIPages(t *testing.T) {
 		t.Errorf("bad invite email = %d, want 400 beside the field", p.status)
 	}
 }
+
+// TestUIProjectsPage: the Projects page lists each organization of the user
+// with the projects open to them, linked, so that they can switch; a project
+// closed to them is not offered.
+func TestUIProjectsPage(t *testing.T) {
+	e := newEnv(t, "sqlite", license.Enterprise)
+	second := e.owner.must("POST", "/api/projects", map[string]any{"name": "Second project"}, 201)
+	closed := e.owner.must("POST", "/api/projects", map[string]any{"name": "Closed project"}, 201)
+	e.owner.must("PUT", fmt.Sprintf("/api/projects/%d/access_controls", int(closed.num("id"))), map[string]any{"access_level": "none"}, 200)
+	m := e.member(1)
+	c := newBrowserClient(t, e.srv.URL)
+	c.login(m.email)
+	p := c.get("/projects")
+	if p.status != 200 {
+		t.Fatalf("GET /projects = %d", p.status)
+	}
+	for _, want := range []string{"Acme", fmt.Sprintf(`href="/projects/%d/feature_flags"`, e.proj), fmt.Sprintf(`href="/projects/%d/feature_flags"`, int(second.num("id"))), "Second project", `href="/projects" aria-current="page"`} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("/projects lacks %s", want)
+		}
+	}
+	if strings.Contains(p.body, "Closed project") {
+		t.Error("/projects offers a project closed to the member")
+	}
+	// Every page links to it.
+	if p := c.get(fmt.Sprintf("/projects/%d/feature_flags", e.proj)); !strings.Contains(p.body, `<a href="/projects">Projects</a>`) {
+		t.Error("the project page's header has no link to Projects")
+	}
+}

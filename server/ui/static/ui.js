@@ -29,6 +29,15 @@
     });
   }
 
+  // Forms that destroy something ask first. Without scripts they submit at
+  // once, like any form.
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      e.preventDefault();
+    }
+  }, true);
+
   document.addEventListener("DOMContentLoaded", function () { setupCopy(document); });
   document.addEventListener("htmx:load", function (e) { setupCopy(e.target); });
 })();
