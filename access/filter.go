@@ -72,7 +72,7 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 	}
 	// The filter of the previous object's kind: lists are of one kind.
 	lastKind := Kind(0)
-	filter, fshift := s.objects.kinds[0].filter, s.objects.kinds[0].fshift
+	kt := &s.objects.kinds[0]
 	// The second pass's worklist, declared once: zeroing it for every 64 objects showed.
 	var (
 		pages [64]*objectPage
@@ -99,16 +99,21 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 					odd |= 1 << j
 					continue
 				}
-				t := &s.objects.kinds[o.Kind]
-				lastKind, filter, fshift = o.Kind, t.filter, t.fshift
+				lastKind, kt = o.Kind, &s.objects.kinds[o.Kind]
 			}
 			if o.Creator == user {
 				word |= creatorAllow << j
 				continue
 			}
-			i := filterBit(uint64(o.ID)<<1|1, fshift) // see objectKey
 			word |= (kindAllow >> o.Kind & 1) << j
-			probe |= (filter[i/64] >> (i % 64) & 1) << j
+			if kt.dense {
+				if i := uint64(o.ID) - kt.fbase; i < uint64(len(kt.filter))*64 {
+					probe |= (kt.filter[i/64] >> (i % 64) & 1) << j
+				}
+			} else {
+				i := filterBit(uint64(o.ID)<<1|1, kt.fshift) // see objectKey
+				probe |= (kt.filter[i/64] >> (i % 64) & 1) << j
+			}
 		}
 
 		// Objects whose only question left is their object rules are looked up in two

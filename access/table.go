@@ -1,6 +1,7 @@
 package access
 
 import (
+	"math"
 	"math/bits"
 	"slices"
 )
@@ -130,9 +131,18 @@ type objectTable struct {
 	// filter has a bit set for every object with rules (and a few without): a clear bit
 	// answers "no rules" from one word that usually sits in L1, which is what makes Filter
 	// cheap for the many objects that have no rules.
-	filter []uint64 // len is a power of two
-	fshift uint8    // 64 - log2(len(filter)*64)
-	n      int      // objects with rules
+	//
+	// A filter is dense or hashed. Dense (the usual case: one installation's
+	// objects have ids from one sequence, close together), bit id−fbase is
+	// set exactly for the objects with rules, ids outside it have none; it
+	// costs a subtraction, no hash and no false positives. Hashed, when the
+	// ids are too spread out for that to be small, bit filterBit(key) is set:
+	// len(filter) is a power of two and fshift is 64 − log2(len(filter)×64).
+	filter []uint64
+	dense  bool
+	fbase  uint64
+	fshift uint8
+	n      int // objects with rules
 }
 
 // objectIndex finds the rules of an object.
@@ -158,6 +168,8 @@ const (
 	maxPageBits    = 16
 	filterBitsPer  = 16 // filter bits per object with rules: about 1 in 17 objects without rules passes
 	maxFilterBits  = 24
+	// denseFilterFactor bounds a dense filter at this many times a hashed one's size.
+	denseFilterFactor = 4
 )
 
 func (t *objectTable) page(h uint64) *objectPage { return &t.pages[h&uint64(len(t.pages)-1)] }
@@ -168,14 +180,24 @@ func (t *objectTable) page(h uint64) *objectPage { return &t.pages[h&uint64(len(
 // there: three times the false positives on BenchmarkFilter's list.
 func filterBit(key uint64, shift uint8) uint64 { return mix(key) << (shift - 16) >> shift }
 
-func (t *objectTable) filterHas(key uint64) bool {
-	i := filterBit(key, t.fshift)
-	return t.filter[i/64]&(1<<(i%64)) != 0
+// filterIndex is key's bit in t's filter; ok is false for an id outside a dense filter.
+func (t *objectTable) filterIndex(key uint64) (i uint64, ok bool) {
+	if t.dense {
+		i = key>>1 - t.fbase
+		return i, i < uint64(len(t.filter))*64
+	}
+	return filterBit(key, t.fshift), true
 }
 
-func setFilter(filter []uint64, shift uint8, key uint64) {
-	i := filterBit(key, shift)
-	filter[i/64] |= 1 << (i % 64)
+func (t *objectTable) filterHas(key uint64) bool {
+	i, ok := t.filterIndex(key)
+	return ok && t.filter[i/64]&(1<<(i%64)) != 0
+}
+
+// setFilter sets key's bit in t.filter, which must have it.
+func (t *objectTable) setFilter(key uint64) {
+	i, _ := t.filterIndex(key)
+	t.filter[i/64] |= 1 << (i % 64)
 }
 
 // find returns the rules on the object; ruleSet.len is 0 when it has none.
@@ -239,25 +261,40 @@ func buildObjectTable(rules []objectRule) objectTable {
 		t.pages[p] = buildPage(byPage[start[p]:start[p+1]])
 		t.n += countObjects(&t.pages[p])
 	}
-	t.filter, t.fshift = t.newFilter()
+	t.newFilter()
 	return t
 }
 
-// newFilter returns a filter sized for t.n objects with every object of t set.
-func (t *objectTable) newFilter() ([]uint64, uint8) {
+// newFilter gives t a new filter with every object of t set: dense when the ids with
+// rules span at most denseFilterFactor times the bits a hashed filter would have, with
+// headroom above for the ids of objects made later; hashed otherwise.
+func (t *objectTable) newFilter() {
 	fbits := 6
 	for fbits < maxFilterBits && 1<<fbits < filterBitsPer*t.n {
 		fbits++
 	}
-	filter, shift := make([]uint64, 1<<(fbits-6)), uint8(64-fbits)
+	lo, hi := uint64(math.MaxUint64), uint64(0)
 	for p := range t.pages {
 		for _, key := range t.pages[p].keys {
 			if key != 0 {
-				setFilter(filter, shift, key)
+				lo, hi = min(lo, key>>1), max(hi, key>>1)
 			}
 		}
 	}
-	return filter, shift
+	span := hi - lo + 1
+	if t.n > 0 && span <= denseFilterFactor<<fbits {
+		words := (span + span/4 + 63) / 64
+		t.filter, t.dense, t.fbase, t.fshift = make([]uint64, words), true, lo, 0
+	} else {
+		t.filter, t.dense, t.fbase, t.fshift = make([]uint64, 1<<(fbits-6)), false, 0, uint8(64-fbits)
+	}
+	for p := range t.pages {
+		for _, key := range t.pages[p].keys {
+			if key != 0 {
+				t.setFilter(key)
+			}
+		}
+	}
 }
 
 // buildPage returns a page of rules, in any order.
@@ -345,14 +382,16 @@ func (t objectTable) with(r objectRule, add bool) (objectTable, bool) {
 	t.pages = slices.Clone(t.pages)
 	t.pages[h&uint64(len(t.pages)-1)] = np
 	t.n += countObjects(&np) - countObjects(old)
+	_, inside := t.filterIndex(r.key)
 	switch {
-	case len(t.filter)*64 < t.n*filterBitsPer/2 && len(t.filter)*64 < 1<<maxFilterBits:
-		// Grown well past its size: rebuild it, so that it keeps filtering.
-		t.filter, t.fshift = t.newFilter()
+	case !t.dense && len(t.filter)*64 < t.n*filterBitsPer/2 && len(t.filter)*64 < 1<<maxFilterBits,
+		add && !inside:
+		// Grown well past its size, or an id beyond a dense filter: rebuild it.
+		t.newFilter()
 	case add:
 		// Removing leaves the bit set: a stale bit costs only a page lookup.
 		t.filter = slices.Clone(t.filter)
-		setFilter(t.filter, t.fshift, r.key)
+		t.setFilter(r.key)
 	}
 	return t, true
 }

@@ -1,0 +1,66 @@
+package access
+
+import "testing"
+
+// TestObjectFilterModes: ids close together get a dense filter, exact;
+// spread out, a hashed one. Both answer "has rules" for every object with
+// rules, through changes that move ids beyond a dense filter's end.
+func TestObjectFilterModes(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		ids   []int64
+		dense bool
+	}{
+		{"close together", []int64{1000, 1003, 1010, 1200, 1400}, true},
+		{"one", []int64{42}, true},
+		{"spread out", []int64{1, 1 << 30, 1 << 40, 7 << 50}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var rules []objectRule
+			for _, id := range tc.ids {
+				key, _ := objectKey(id)
+				rules = append(rules, objectRule{key: key, t: target{rank: rankEveryone, level: Viewer}})
+			}
+			tab := buildObjectTable(rules)
+			if tab.dense != tc.dense {
+				t.Fatalf("dense = %v, want %v", tab.dense, tc.dense)
+			}
+			has := func(tab objectTable, id int64) bool {
+				key, _ := objectKey(id)
+				rs := tab.page(mix(key)).find(key, mix(key))
+				return tab.filterHas(key) && rs.len() > 0
+			}
+			for _, id := range tc.ids {
+				if !has(tab, id) {
+					t.Errorf("object %d has rules, the table says not", id)
+				}
+			}
+			if tab.dense {
+				for _, id := range []int64{999, 1001, 2001, 0, -5} {
+					key, ok := objectKey(id)
+					if ok && tab.filterHas(key) && !has(tab, id) && id != 0 {
+						t.Errorf("dense filter passes object %d, which has no rules", id)
+					}
+				}
+			}
+			// New objects past the end, and far past it, are found after the change.
+			last := tc.ids[len(tc.ids)-1]
+			for _, id := range []int64{last + 1, last + 100_000, last + 1<<45} {
+				key, _ := objectKey(id)
+				next, ok := tab.with(objectRule{key: key, t: target{rank: rankEveryone, level: Editor}}, true)
+				if !ok {
+					t.Fatalf("adding a rule on %d failed", id)
+				}
+				tab = next
+				if !has(tab, id) {
+					t.Errorf("after adding a rule on %d (dense %v) the table says it has none", id, tab.dense)
+				}
+				for _, old := range tc.ids {
+					if !has(tab, old) {
+						t.Errorf("after adding %d, object %d lost its rules", id, old)
+					}
+				}
+			}
+		})
+	}
+}
