@@ -35,6 +35,12 @@ type Store interface {
 	UserByEmail(ctx context.Context, email string) (*User, error)
 	// UpdateUser saves FirstName, PasswordHash, CurrentOrganizationID and CurrentProjectID.
 	UpdateUser(ctx context.Context, u *User) error
+	// LoginFailures returns the failed logins counted against each key in windows that
+	// began after now−window; keys without any are left out.
+	LoginFailures(ctx context.Context, keys []string, now time.Time, window time.Duration) (map[string]int, error)
+	// RecordLoginFailure counts one failed login against each key; a key whose window has
+	// run out starts a new one at now. Every process on the database sees the counts.
+	RecordLoginFailure(ctx context.Context, keys []string, now time.Time, window time.Duration) error
 	// UpdateUserFunc reads the user (ENotFound when there is none), lets modify change
 	// those fields, and saves them as UpdateUser does, in one transaction that holds the
 	// row: two concurrent changes of different fields both survive. An error from modify

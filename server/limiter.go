@@ -4,7 +4,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -12,23 +11,18 @@ import (
 
 // loginLimiter slows password guessing: after too many failures in a window
 // from one address or against one account, logins are refused for the rest
-// of the window. Keys are kept in memory; a restart forgets them, which
-// only ever helps the legitimate user.
+// of the window. The counts live in the database (Store.LoginFailures), so
+// that every replica sees every failure: N replicas allow no more guesses
+// than one, and a restart forgets nothing.
 type loginLimiter struct {
-	mu         sync.Mutex
+	store      gatehouse.Store
 	window     time.Duration
 	perAddress int
 	perAccount int
-	failures   map[string]*failureCount
 }
 
-type failureCount struct {
-	n     int
-	start time.Time
-}
-
-func newLoginLimiter() *loginLimiter {
-	return &loginLimiter{window: 15 * time.Minute, perAddress: 50, perAccount: 10, failures: map[string]*failureCount{}}
+func newLoginLimiter(store gatehouse.Store) *loginLimiter {
+	return &loginLimiter{store: store, window: 15 * time.Minute, perAddress: 50, perAccount: 10}
 }
 
 func clientAddress(r *http.Request) string {
@@ -39,44 +33,26 @@ func clientAddress(r *http.Request) string {
 	return host
 }
 
-func (l *loginLimiter) count(key string, now time.Time) int {
-	f := l.failures[key]
-	if f == nil || now.Sub(f.start) > l.window {
-		return 0
-	}
-	return f.n
+func limiterKeys(r *http.Request, account string) []string {
+	return []string{"a:" + clientAddress(r), "u:" + account}
 }
 
 // allow refuses a login attempt when its address or account is over the limit.
 func (l *loginLimiter) allow(r *http.Request, account string, now time.Time) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.count("a:"+clientAddress(r), now) >= l.perAddress || l.count("u:"+account, now) >= l.perAccount {
+	keys := limiterKeys(r, account)
+	n, err := l.store.LoginFailures(r.Context(), keys, now, l.window)
+	if err != nil {
+		return err
+	}
+	if n[keys[0]] >= l.perAddress || n[keys[1]] >= l.perAccount {
 		return gatehouse.Errorf(gatehouse.EThrottled, "Too many failed login attempts. Try again in %s.", strconv.Itoa(int(l.window.Minutes()))+" minutes")
 	}
 	return nil
 }
 
 // fail records a failed attempt.
-func (l *loginLimiter) fail(r *http.Request, account string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.failures) > 100_000 {
-		// Bound memory under a spray of distinct keys: drop expired entries.
-		for k, f := range l.failures {
-			if now.Sub(f.start) > l.window {
-				delete(l.failures, k)
-			}
-		}
-	}
-	for _, key := range []string{"a:" + clientAddress(r), "u:" + account} {
-		f := l.failures[key]
-		if f == nil || now.Sub(f.start) > l.window {
-			f = &failureCount{start: now}
-			l.failures[key] = f
-		}
-		f.n++
-	}
+func (l *loginLimiter) fail(r *http.Request, account string, now time.Time) error {
+	return l.store.RecordLoginFailure(r.Context(), limiterKeys(r, account), now, l.window)
 }
 
 func itoa(n int) string     { return strconv.Itoa(n) }

@@ -2,11 +2,14 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/gatehouse/gatehouse/sqlstore"
+	"github.com/gatehouse/gatehouse/sqlstore/sqltest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -411,12 +414,31 @@ func TestCSRF(t *testing.T) {
 // minutes; after 50 failures from one address, every login from it is; other accounts and
 // addresses are unaffected, and X-Forwarded-For (set by the client) changes nothing.
 func TestLoginRateLimit(t *testing.T) {
-	t.Parallel()
+	forEachDialect(t, func(t *testing.T, dialect string) { testLoginRateLimit(t, dialect) })
+}
+
+func testLoginRateLimit(t *testing.T, dialect string) {
 	var mu sync.Mutex
 	now := time.Now()
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	store, _ := openRaw(t, "sqlite")
-	h := server.New(server.Config{Store: store, Now: clock, Plan: license.Enterprise, OpenSignup: true, Passwords: server.Passwords{Memory: 64, Time: 1, Threads: 1}})
+	// Two servers on one database take turns answering, so that the limits
+	// hold only if they share the counts: on PostgreSQL two replicas with a
+	// store each; on SQLite, whose file one process holds, two servers on
+	// the one store.
+	url := sqltest.NewDatabaseURL(t, dialect)
+	var handlers []*server.Server
+	var store *sqlstore.DB
+	for i := range 2 {
+		if i == 0 || dialect == sqlstore.Postgres {
+			var err error
+			if store, err = sqlstore.Open(context.Background(), url, nil); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { store.Close() })
+		}
+		handlers = append(handlers, server.New(server.Config{Store: store, Now: clock, Plan: license.Enterprise, OpenSignup: true, Passwords: server.Passwords{Memory: 64, Time: 1, Threads: 1}}))
+	}
+	turn := 0
 	login := func(addr, email, password string, header http.Header) *result {
 		t.Helper()
 		body := fmt.Sprintf(`{"email":%q,"password":%q}`, email, password)
@@ -427,13 +449,14 @@ func TestLoginRateLimit(t *testing.T) {
 			req.Header[k] = v
 		}
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
+		handlers[turn%2].ServeHTTP(rec, req)
+		turn++
 		return &result{t: t, status: rec.Code, raw: rec.Body.String(), body: decodeJSON(t, rec.Body.Bytes()), header: rec.Header()}
 	}
 	for _, email := range []string{"victim@example.com", "bystander@example.com"} {
 		req := httptest.NewRequest("POST", "/api/signup", strings.NewReader(fmt.Sprintf(`{"email":%q,"password":"correct horse","first_name":"V"}`, email)))
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
+		handlers[0].ServeHTTP(rec, req)
 		if rec.Code != 201 {
 			t.Fatalf("signup = %d %s", rec.Code, rec.Body)
 		}

@@ -70,7 +70,7 @@ func New(cfg Config) *Server {
 		secure:     cfg.SecureCookies,
 		mux:        http.NewServeMux(),
 		cop:        http.NewCrossOriginProtection(),
-		limiter:    newLoginLimiter(),
+		limiter:    newLoginLimiter(cfg.Store),
 		snapshots:  make(map[string]cachedSnapshot),
 	}
 	if s.log == nil {

@@ -176,7 +176,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, c *call) er
 	}
 	// Unknown email and wrong password are answered alike, after the same work.
 	if !s.passwords.Check(hash, *in.Password) {
-		s.limiter.fail(r, account, s.now())
+		if err := s.limiter.fail(r, account, s.now()); err != nil {
+			return err
+		}
 		return gatehouse.Errorf(gatehouse.EAuthenticationFailed, "Invalid email or password.")
 	}
 	if err := s.startSession(w, r, u); err != nil {

@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) gatehouse.Store) {
 		{"Timestamps", testTimestamps},
 		{"Sessions", testSessions},
 		{"APIKeys", testAPIKeys},
+		{"LoginFailures", testLoginFailures},
 		{"Organizations", testOrganizations},
 		{"Projects", testProjects},
 		{"Members", testMembers},

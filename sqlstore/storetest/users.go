@@ -249,3 +249,42 @@ func testUsersByID(t *testing.T, e *env) {
 		t.Errorf("UsersByID(nil) = %v, %v, want none", got, err)
 	}
 }
+
+func testLoginFailures(t *testing.T, e *env) {
+	s, ctx := e.s, e.ctx
+	const window = 15 * time.Minute
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	got := func(at time.Time, keys ...string) map[string]int {
+		t.Helper()
+		n, err := s.LoginFailures(ctx, keys, at, window)
+		if err != nil {
+			t.Fatalf("LoginFailures() = %v", err)
+		}
+		return n
+	}
+	if n := got(t0, "a:x", "u:y"); len(n) != 0 {
+		t.Errorf("LoginFailures() before any = %v, want none", n)
+	}
+	for i := range 3 {
+		if err := s.RecordLoginFailure(ctx, []string{"a:x", "u:y"}, t0.Add(time.Duration(i)*time.Minute), window); err != nil {
+			t.Fatalf("RecordLoginFailure() = %v", err)
+		}
+	}
+	if err := s.RecordLoginFailure(ctx, []string{"u:other"}, t0, window); err != nil {
+		t.Fatal(err)
+	}
+	if n := got(t0.Add(5*time.Minute), "a:x", "u:y", "u:nobody"); n["a:x"] != 3 || n["u:y"] != 3 || len(n) != 2 {
+		t.Errorf("LoginFailures() = %v, want a:x and u:y at 3", n)
+	}
+	// The window began with the first failure: 15 minutes later it is over,
+	// and the next failure starts a new one.
+	if n := got(t0.Add(window), "a:x"); len(n) != 0 {
+		t.Errorf("LoginFailures() once the window ran out = %v, want none", n)
+	}
+	if err := s.RecordLoginFailure(ctx, []string{"a:x"}, t0.Add(window+time.Minute), window); err != nil {
+		t.Fatal(err)
+	}
+	if n := got(t0.Add(window+2*time.Minute), "a:x", "u:other"); n["a:x"] != 1 || len(n) != 1 {
+		t.Errorf("LoginFailures() in a new window = %v, want a:x at 1", n)
+	}
+}
