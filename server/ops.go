@@ -2,7 +2,11 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"github.com/gatehouse/gatehouse"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -26,7 +30,17 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request, c *call) er
 }
 
 // handleMetrics serves GET /metrics in Prometheus text format.
+// With a metrics token configured it requires it as a bearer token; the
+// comparison is of hashes, in constant time, so it says nothing about the token.
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, c *call) error {
+	if s.metricsToken != nil {
+		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(sum[:], s.metricsToken) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			return gatehouse.Errorf(gatehouse.ENotAuthenticated, "Authentication credentials were not provided.")
+		}
+	}
 	s.metrics.handler().ServeHTTP(w, r)
 	return nil
 }

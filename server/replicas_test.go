@@ -132,6 +132,32 @@ func TestOperations(t *testing.T) {
 	}
 }
 
+// TestMetricsToken: with a metrics token, /metrics answers the scraper that
+// sends it and nobody else.
+func TestMetricsToken(t *testing.T) {
+	h := server.New(server.Config{Store: sqltest.Open(t, "sqlite"), MetricsToken: "scrape-secret"})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	for _, auth := range []string{"", "Bearer wrong", "Basic scrape-secret", "Bearer scrape-secret-and-more"} {
+		r := rawDo(t, http.DefaultClient, srv.URL, "GET", "/metrics", nil, map[string][]string{"Authorization": {auth}})
+		r.wantError(401, "authentication_error", "not_authenticated", "")
+		if r.header.Get("WWW-Authenticate") == "" {
+			t.Errorf("refused /metrics (%q) without WWW-Authenticate", auth)
+		}
+	}
+	req, _ := http.NewRequest("GET", srv.URL+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer scrape-secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `gatehouse_http_requests_total{code="401",route="/metrics"} 4`) {
+		t.Errorf("/metrics with the token = %d, want the metrics with the four refusals", resp.StatusCode)
+	}
+}
+
 func rawDoText(t *testing.T, url string) string {
 	t.Helper()
 	resp, err := http.Get(url)

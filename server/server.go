@@ -4,6 +4,7 @@
 package server
 
 import (
+	"crypto/sha256"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -31,6 +32,9 @@ type Config struct {
 	SecureCookies bool
 	// Metrics is the registry /metrics serves; nil means a new one.
 	Metrics *prometheus.Registry
+	// MetricsToken, when set, is the bearer token /metrics requires: route
+	// patterns, statuses and latencies are then for the scraper alone.
+	MetricsToken string
 }
 
 // Server is the http.Handler of the whole API.
@@ -47,6 +51,8 @@ type Server struct {
 	cop        *http.CrossOriginProtection
 	limiter    *loginLimiter
 	metrics    *metrics
+	// metricsToken is the SHA-256 of Config.MetricsToken; nil when /metrics is open.
+	metricsToken []byte
 
 	mu         sync.Mutex
 	snapshots  map[string]cachedSnapshot
@@ -72,6 +78,10 @@ func New(cfg Config) *Server {
 		cop:        http.NewCrossOriginProtection(),
 		limiter:    newLoginLimiter(cfg.Store),
 		snapshots:  make(map[string]cachedSnapshot),
+	}
+	if cfg.MetricsToken != "" {
+		sum := sha256.Sum256([]byte(cfg.MetricsToken))
+		s.metricsToken = sum[:]
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

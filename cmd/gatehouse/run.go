@@ -105,11 +105,13 @@ func newFlagSet(name, summary string, stderr io.Writer) *flag.FlagSet {
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "Runs the Gatehouse server. Environment: DATABASE_URL, GATEHOUSE_ADDR, GATEHOUSE_OPEN_SIGNUP,\nGATEHOUSE_LICENSE_KEY, GATEHOUSE_LICENSE_PUBLIC_KEY, GATEHOUSE_SECURE_COOKIES.", stderr)
+	fs := newFlagSet("serve", "Runs the Gatehouse server. Environment: DATABASE_URL, GATEHOUSE_ADDR, GATEHOUSE_OPEN_SIGNUP,\nGATEHOUSE_LICENSE_KEY, GATEHOUSE_LICENSE_PUBLIC_KEY, GATEHOUSE_SECURE_COOKIES,\nGATEHOUSE_METRICS_TOKEN (when set, GET /metrics requires it as a bearer token).", stderr)
 	addr := fs.String("addr", envOr(getenv, "GATEHOUSE_ADDR", "127.0.0.1:8000"), "address to listen on (env GATEHOUSE_ADDR)")
 	dbURL := fs.String("database-url", envOr(getenv, "DATABASE_URL", defaultDatabaseURL), "sqlite:PATH or postgres://… (env DATABASE_URL)")
 	openSignup := fs.Bool("open-signup", getenv("GATEHOUSE_OPEN_SIGNUP") == "true", "let anyone sign up, not only the first user (env GATEHOUSE_OPEN_SIGNUP=true)")
 	secure := fs.Bool("secure-cookies", getenv("GATEHOUSE_SECURE_COOKIES") == "true", "mark session cookies Secure; set behind HTTPS (env GATEHOUSE_SECURE_COOKIES=true)")
+	// No flag for the token itself: a flag's value shows in the process list.
+	metricsToken := getenv("GATEHOUSE_METRICS_TOKEN")
 	if help, err := parse(fs, args); help || err != nil {
 		return err
 	}
@@ -132,7 +134,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	handler := server.New(server.Config{Store: db, Logger: logger, Now: time.Now, Plan: plan, OpenSignup: *openSignup, SecureCookies: *secure})
+	handler := server.New(server.Config{Store: db, Logger: logger, Now: time.Now, Plan: plan, OpenSignup: *openSignup, SecureCookies: *secure, MetricsToken: metricsToken})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
