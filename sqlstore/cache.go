@@ -45,7 +45,7 @@ type cache struct {
 	// lists holds each (project, kind)'s live heads in list order, shared
 	// by every caller (the Store contract forbids changing them).
 	lists     map[listKey]cachedList
-	listHeads int // heads in lists, against maxCachedHeads
+	listHeads int // heads in lists, against maxListedHeads
 	users     map[int64]gatehouse.User
 }
 
@@ -71,12 +71,15 @@ type cachedKey struct {
 }
 
 // Bounds on each map: past them it is emptied, which costs a round of misses
-// and never a wrong answer.
+// and never a wrong answer. Heads are what grows with the workspace: in the
+// map by id they cost about 100 bytes each (measured), in lists 32, so a
+// replica keeps at most about 50 + 32 MB of them.
 const (
 	maxCachedKeys     = 100_000
 	maxCachedOrgs     = 100_000
 	maxCachedProjects = 100_000
-	maxCachedHeads    = 2_000_000
+	maxCachedHeads    = 500_000
+	maxListedHeads    = 1_000_000
 	maxCachedUsers    = 100_000
 )
 
@@ -194,7 +197,7 @@ func (c *cache) prepend(h access.Object, at int64) {
 			return
 		}
 	}
-	if at < l.newest || c.listHeads+1 > maxCachedHeads {
+	if at < l.newest || c.listHeads+1 > maxListedHeads {
 		c.listHeads -= len(l.heads)
 		delete(c.lists, key)
 		return
@@ -244,7 +247,10 @@ func (c *cache) list(project int64, kind access.Kind) ([]access.Object, bool) {
 func (c *cache) putList(gen uint64, project int64, kind access.Kind, l cachedList) {
 	c.fill(gen, func() {
 		key := listKey{project, kind}
-		if c.listHeads+len(l.heads) > maxCachedHeads {
+		if len(l.heads) > maxListedHeads {
+			return // read from the database every time rather than hold it
+		}
+		if c.listHeads+len(l.heads) > maxListedHeads {
 			clear(c.lists)
 			c.listHeads = 0
 		}
