@@ -113,6 +113,8 @@ func (s *Server) registerRoutes() {
 	s.publicPage("POST /invite/{id}", s.handleInviteSubmit)
 	s.page("GET /projects", s.handleProjectsPage)
 	s.page("GET /projects/{project}", s.handleProjectPage)
+	s.page("GET /projects/{project}/access", s.handleProjectAccessPage)
+	s.page("POST /projects/{project}/access", s.handleProjectAccessSubmit)
 	s.page("GET /projects/{project}/{kind}", s.handleKindPage)
 	s.page("GET /projects/{project}/new/{kind}", s.handleNewObjectPage)
 	s.page("POST /projects/{project}/new/{kind}", s.handleNewObjectSubmit)

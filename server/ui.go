@@ -231,9 +231,10 @@ var uiFuncs = template.FuncMap{
 		}
 		return fmt.Sprint(level)
 	},
-	"levelName": levelLabel,
-	"date":      formatDate,
-	"isoDate":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"levelName":    levelLabel,
+	"projectLevel": projectLevelLabel,
+	"date":         formatDate,
+	"isoDate":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 }
 
 func formatDate(t time.Time) string {

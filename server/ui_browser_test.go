@@ -78,6 +78,13 @@ func TestUIBrowser(t *testing.T) {
 		b.click("#default-edit-feature_flags")
 		b.follow("#save-defaults")
 		b.wantText("main .flash", "Organization defaults saved.")
+		// The project's Access tab, from the project's tabs.
+		b.open(projectFlags)
+		b.follow(fmt.Sprintf(`nav.tabs a[href="/projects/%d/access"]`, e.proj))
+		b.wantPage("projectaccess")
+		b.wantText("#pa-everyone", "Member")
+		b.shot("project access")
+		b.open("/organizations/" + e.orgID + "/access")
 		ra := e.owner.must("GET", e.orgPath("/resource_access"), nil, 200)
 		if ra.num("count") != 1 || ra.str("results.0.resource") != "feature flags" || ra.num("results.0.access_level") != 21 {
 			t.Fatalf("resource_access after the UI's change = %s, want feature flags at 21", ra.raw)

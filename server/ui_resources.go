@@ -744,15 +744,7 @@ func (s *Server) loadPermissions(ui *uiCall, p *projectBody, k access.Kind, obj 
 	if err := ui.api.get(base+"/access_controls", &acl); err != nil {
 		return nil, err
 	}
-	var org orgBody
-	if err := ui.api.get("/api/organizations/"+url.PathEscape(p.Organization), &org); err != nil {
-		return nil, err
-	}
-	roles, err := listAll[roleBody](ui.api, "/api/organizations/"+url.PathEscape(p.Organization)+"/roles")
-	if err != nil {
-		return nil, err
-	}
-	members, err := listAll[memberBody](ui.api, "/api/organizations/"+url.PathEscape(p.Organization)+"/members")
+	org, roles, members, err := ui.orgPeople(p.Organization)
 	if err != nil {
 		return nil, err
 	}

@@ -273,3 +273,66 @@ func TestUIProjectsPage(t *testing.T) {
 		t.Error("the project page's header has no link to Projects")
 	}
 }
+
+// TestUIProjectAccess: the project's Access tab closes a project to everyone
+// and opens it to a role, through the API's project access controls; a
+// member sees the settings with the reason they can't change them, and the
+// free plan explains the feature instead.
+func TestUIProjectAccess(t *testing.T) {
+	e := newEnv(t, "sqlite", license.Enterprise)
+	inRole, outside := e.member(1), e.member(1)
+	roleID := e.role("analysts", 0, 21, inRole)
+	page := fmt.Sprintf("/projects/%d/access", e.proj)
+	flags := fmt.Sprintf("/projects/%d/feature_flags", e.proj)
+
+	owner := newBrowserClient(t, e.srv.URL)
+	owner.login("owner@example.com")
+	if p := owner.get(page); p.status != 200 || !strings.Contains(p.body, `id="pa-form"`) || !strings.Contains(p.body, `id="pa-everyone">Member<`) {
+		t.Fatalf("GET %s as owner = %d, want the form and everyone at Member:\n%s", page, p.status, p.body)
+	}
+	save := func(target, level string) answer {
+		t.Helper()
+		return owner.post(page, url.Values{"target": {target}, "access_level": {level}})
+	}
+	if p := save("everyone", "none"); p.status != http.StatusSeeOther || p.location != page {
+		t.Fatalf("closing the project = %d → %q", p.status, p.location)
+	}
+	if p := save("role:"+roleID, "member"); p.status != http.StatusSeeOther {
+		t.Fatalf("opening it to the role = %d", p.status)
+	}
+	if p := owner.get(page); !strings.Contains(p.body, `id="pa-everyone">No access<`) || !strings.Contains(p.body, "Role analysts") {
+		t.Errorf("after the changes the tab does not show them:\n%s", p.body)
+	}
+	inRole.must("GET", e.projPath("/feature_flags"), nil, 200)
+	outside.do("GET", e.projPath("/feature_flags"), nil).wantError(404, "invalid_request", "not_found", "")
+
+	// A member in the role enters and sees the settings, read-only, with why.
+	member := newBrowserClient(t, e.srv.URL)
+	member.login(inRole.email)
+	if p := member.get(flags); p.status != 200 {
+		t.Errorf("the role's member on the project = %d, want 200", p.status)
+	}
+	if p := member.get(page); p.status != 200 || strings.Contains(p.body, `id="pa-form"`) || !strings.Contains(p.body, "Only the project&#39;s admins") {
+		t.Errorf("the tab for a plain member = %d, want it read-only with the reason:\n%s", p.status, p.body)
+	}
+
+	// Nonsense is refused on the page; removing the role's rule closes the
+	// project to its member again.
+	if p := save("somebody", "admin"); p.status != http.StatusBadRequest || !strings.Contains(p.body, "Choose who the level is for.") {
+		t.Errorf("a target that names nobody = %d, want 400 with the reason", p.status)
+	}
+	if p := save("role:"+roleID, ""); p.status != http.StatusSeeOther {
+		t.Fatalf("removing the role's rule = %d", p.status)
+	}
+	inRole.do("GET", e.projPath("/feature_flags"), nil).wantError(404, "invalid_request", "not_found", "")
+	if p := owner.get(page); strings.Contains(p.body, "Role analysts</span>") {
+		t.Error("the removed rule is still listed")
+	}
+
+	free := newEnv(t, "sqlite", license.Free)
+	c := newBrowserClient(t, free.srv.URL)
+	c.login("owner@example.com")
+	if p := c.get(fmt.Sprintf("/projects/%d/access", free.proj)); p.status != 200 || strings.Contains(p.body, `id="pa-form"`) || !strings.Contains(p.body, "an enterprise feature") {
+		t.Errorf("the tab on the free plan = %d, want the feature explained and no form", p.status)
+	}
+}
