@@ -184,17 +184,3 @@ type RuleFilter struct {
 	OptionalKind    *access.Kind
 	OptionalObject  *int64
 }
-
-// HeadFilter narrows the resource heads a list endpoint reads, so that it
-// reads only the rows its page can come from.
-type HeadFilter struct {
-	ProjectID int64
-	Kind      access.Kind
-	// OptionalLimit > 0 returns only the first OptionalLimit heads.
-	OptionalLimit int
-	// OptionalRuledIn, when set to an organization id, keeps only resources
-	// with object rules in that organization, and (when OptionalCreator is
-	// set) those OptionalCreator created.
-	OptionalRuledIn string
-	OptionalCreator int64
-}

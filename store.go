@@ -112,13 +112,10 @@ type Store interface {
 	// ResourceByKey returns the live resource with this key.
 	ResourceByKey(ctx context.Context, projectID int64, kind access.Kind, key string) (*Resource, error)
 	// ResourceHeads returns what the decision needs of the live resources of
-	// f's kind in f's project, narrowed by f's optional fields, newest first
-	// (created_at desc, id desc): the light query list endpoints filter in
-	// memory before reading the page's rows. Without optional fields the
-	// answer may be shared with other callers: it must not be modified.
-	ResourceHeads(ctx context.Context, f HeadFilter) ([]access.Object, error)
-	// CountResources counts the live resources of the kind in the project.
-	CountResources(ctx context.Context, projectID int64, kind access.Kind) (int, error)
+	// the kind in the project, newest first (created_at desc, id desc): what
+	// a list decides in memory before reading its page's rows. The answer may
+	// be shared with other callers: it must not be modified.
+	ResourceHeads(ctx context.Context, projectID int64, kind access.Kind) ([]access.Object, error)
 	// HeadsByID returns what the decision needs of the resources with these
 	// ids (deleted or not), in any order; unknown ids are left out.
 	HeadsByID(ctx context.Context, ids []int64) ([]access.Object, error)

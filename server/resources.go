@@ -148,7 +148,7 @@ func (s *Server) handleResourceList(k access.Kind) handlerFunc {
 		// Every live object of the kind, in list order, decided in memory at
 		// a few nanoseconds an object: the page and count come out exact
 		// whatever rules hide objects between pages, with no per-object query.
-		heads, err := s.store.ResourceHeads(ctx, gatehouse.HeadFilter{ProjectID: c.project.ID, Kind: k})
+		heads, err := s.store.ResourceHeads(ctx, c.project.ID, k)
 		if err != nil {
 			return err
 		}

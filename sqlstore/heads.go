@@ -2,79 +2,52 @@ package sqlstore
 
 import (
 	"context"
-	"strconv"
 	"time"
 
-	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/access"
 )
 
-// ResourceHeads returns what the decision needs of the live resources f
-// selects, newest first (created_at desc, id desc), reading only the index
-// resources_heads (deleted = $3 rather than NOT deleted, so that SQLite walks
-// the index in order).
-func (db *DB) ResourceHeads(ctx context.Context, f gatehouse.HeadFilter) ([]access.Object, error) {
-	whole := f.OptionalLimit <= 0 && f.OptionalRuledIn == "" && f.OptionalCreator == 0
+// ResourceHeads returns what the decision needs of the live resources of the
+// kind in the project, newest first (created_at desc, id desc), reading only
+// the index resources_heads (deleted = $3 rather than NOT deleted, so that
+// SQLite walks the index in order). The answer is kept in memory and shared.
+func (db *DB) ResourceHeads(ctx context.Context, projectID int64, kind access.Kind) ([]access.Object, error) {
 	gen, cached := db.cache.begin()
-	cached = cached && whole
 	if cached {
-		if l, ok := db.cache.list(f.ProjectID, f.Kind); ok {
+		if l, ok := db.cache.list(projectID, kind); ok {
 			return l, nil
 		}
 	}
-	out, newest, err := db.resourceHeads(ctx, f)
-	if err == nil && cached {
-		db.cache.putList(gen, f.ProjectID, f.Kind, cachedList{heads: out, newest: newest})
-	}
-	return out, err
-}
-
-// resourceHeads queries ResourceHeads, and the newest head's created_at
-// (unix microseconds; 0 when there is none).
-func (db *DB) resourceHeads(ctx context.Context, f gatehouse.HeadFilter) (_ []access.Object, newest int64, _ error) {
-	q := `SELECT id, created_by, created_at FROM resources WHERE project_id = $1 AND kind = $2 AND deleted = $3`
-	args := []any{f.ProjectID, f.Kind.String(), false}
-	if f.OptionalRuledIn != "" {
-		args = append(args, f.OptionalRuledIn, f.Kind.String())
-		ruled := `id IN (SELECT object_id FROM access_rules WHERE organization_id = $4 AND scope = 'object' AND kind = $5 AND object_id IS NOT NULL)`
-		if f.OptionalCreator != 0 {
-			args = append(args, f.OptionalCreator)
-			q += ` AND (` + ruled + ` OR created_by = $6)`
-		} else {
-			q += ` AND ` + ruled
-		}
-	}
-	q += ` ORDER BY created_at DESC, id DESC`
-	if f.OptionalLimit > 0 {
-		args = append(args, f.OptionalLimit)
-		q += ` LIMIT $` + strconv.Itoa(len(args))
-	}
-	rows, err := db.queryHot(ctx, q, args...)
+	rows, err := db.queryHot(ctx, `
+		SELECT id, created_by, created_at FROM resources
+		WHERE project_id = $1 AND kind = $2 AND deleted = $3
+		ORDER BY created_at DESC, id DESC`, projectID, kind.String(), false)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	defer rows.Close()
 	out := []access.Object{}
-	var at time.Time
+	var (
+		at     time.Time
+		newest int64 // the first head's created_at, unix microseconds
+	)
 	for rows.Next() {
-		o := access.Object{Kind: f.Kind, Project: f.ProjectID}
+		o := access.Object{Kind: kind, Project: projectID}
 		if err := rows.Scan(&o.ID, orZero(&o.Creator), scanTime(&at)); err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		if len(out) == 0 {
 			newest = at.UnixMicro()
 		}
 		out = append(out, o)
 	}
-	return out, newest, rows.Err()
-}
-
-// CountResources counts the live resources of the kind in the project.
-func (db *DB) CountResources(ctx context.Context, projectID int64, kind access.Kind) (int, error) {
-	var n int
-	err := db.queryRowHot(ctx, `SELECT COUNT(*) FROM resources WHERE project_id = $1 AND kind = $2 AND deleted = $3`,
-		projectID, kind.String(), false).Scan(&n)
-	return n, err
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if cached {
+		db.cache.putList(gen, projectID, kind, cachedList{heads: out, newest: newest})
+	}
+	return out, nil
 }
 
 // HeadsByID returns what the decision needs of the resources with these

@@ -36,7 +36,7 @@ func TestListOrderWhenTheClockGoesBack(t *testing.T) {
 			}
 			list := func() []int64 {
 				t.Helper()
-				heads, err := db.ResourceHeads(ctx, gatehouse.HeadFilter{ProjectID: p.ID, Kind: access.Cohorts})
+				heads, err := db.ResourceHeads(ctx, p.ID, access.Cohorts)
 				if err != nil {
 					t.Fatal(err)
 				}

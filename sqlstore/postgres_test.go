@@ -135,7 +135,7 @@ func TestPostgresReplicaCaches(t *testing.T) {
 	})
 
 	list := func(db *sqlstore.DB) int {
-		heads, err := db.ResourceHeads(ctx, gatehouse.HeadFilter{ProjectID: p.ID, Kind: access.FeatureFlags})
+		heads, err := db.ResourceHeads(ctx, p.ID, access.FeatureFlags)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,7 +147,7 @@ func TestPostgresReplicaCaches(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually("the new flag in its list", func() bool { return list(b) == 1 })
-	heads, err := a.ResourceHeads(ctx, gatehouse.HeadFilter{ProjectID: p.ID, Kind: access.FeatureFlags})
+	heads, err := a.ResourceHeads(ctx, p.ID, access.FeatureFlags)
 	if err != nil || len(heads) != 1 {
 		t.Fatalf("ResourceHeads() through a = %v, %v", heads, err)
 	}

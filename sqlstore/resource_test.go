@@ -75,7 +75,7 @@ func BenchmarkResourceHeads(b *testing.B) {
 				}
 			}
 			for b.Loop() {
-				heads, err := db.ResourceHeads(ctx, gatehouse.HeadFilter{ProjectID: p.ID, Kind: access.FeatureFlags})
+				heads, err := db.ResourceHeads(ctx, p.ID, access.FeatureFlags)
 				if err != nil || len(heads) != 90_000 {
 					b.Fatalf("ResourceHeads() = %d objects, %v, want 90000", len(heads), err)
 				}

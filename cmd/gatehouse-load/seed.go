@@ -142,7 +142,7 @@ func seed(ctx context.Context, st gatehouse.Store, cfg *config) (*workspace, err
 	}
 	facts.Enforced = true
 	snap := access.Compile(facts)
-	heads, err := st.ResourceHeads(ctx, gatehouse.HeadFilter{ProjectID: project.ID, Kind: access.FeatureFlags})
+	heads, err := st.ResourceHeads(ctx, project.ID, access.FeatureFlags)
 	if err != nil {
 		return nil, err
 	}

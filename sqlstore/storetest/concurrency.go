@@ -70,7 +70,7 @@ func testConcurrentChanges(t *testing.T, e *env) {
 	if got := len(e.activity(org.ID)); got != writers*each {
 		t.Errorf("activity rows after concurrent changes = %d, want %d", got, writers*each)
 	}
-	if heads, err := s.ResourceHeads(ctx, gatehouse.HeadFilter{ProjectID: p.ID, Kind: access.Cohorts}); err != nil || len(heads) != writers*each {
+	if heads, err := s.ResourceHeads(ctx, p.ID, access.Cohorts); err != nil || len(heads) != writers*each {
 		t.Errorf("ResourceHeads(cohorts) = %d objects, %v, want %d", len(heads), err, writers*each)
 	}
 }

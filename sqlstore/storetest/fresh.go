@@ -107,7 +107,7 @@ func testReadsAfterWrites(t *testing.T, e *env) {
 		t.Helper()
 		var ids []int64
 		for range 2 {
-			heads, err := s.ResourceHeads(ctx, gatehouse.HeadFilter{ProjectID: p.ID, Kind: access.FeatureFlags})
+			heads, err := s.ResourceHeads(ctx, p.ID, access.FeatureFlags)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -36,7 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) gatehouse.Store) {
 		{"Resources", testResources},
 		{"ResourceHeads", testResourceHeads},
 		{"ResourcesByID", testResourcesByID},
-		{"ResourceHeadsFiltered", testResourceHeadsFiltered},
+		{"ResourceHeadsLive", testResourceHeadsLive},
 		{"Roles", testRoles},
 		{"RoleMembers", testRoleMembers},
 		{"Rules", testRules},
