@@ -115,6 +115,7 @@ func (s *Server) registerRoutes() {
 	s.page("GET /projects/{project}", s.handleProjectPage)
 	s.page("GET /projects/{project}/access", s.handleProjectAccessPage)
 	s.page("POST /projects/{project}/access", s.handleProjectAccessSubmit)
+	s.page("POST /projects/{project}/access/kinds", s.handleKindRuleSubmit)
 	s.page("GET /projects/{project}/{kind}", s.handleKindPage)
 	s.page("GET /projects/{project}/new/{kind}", s.handleNewObjectPage)
 	s.page("POST /projects/{project}/new/{kind}", s.handleNewObjectSubmit)

@@ -234,8 +234,33 @@ var uiFuncs = template.FuncMap{
 	"levelName":    levelLabel,
 	"projectLevel": projectLevelLabel,
 	"date":         formatDate,
-	"isoDate":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"choice": func(id, name, label string, options []option) selectField {
+		return selectField{ID: id, Name: name, Label: label, Options: options}
+	},
+	"removal": func(action, label string, fields ...string) removalForm {
+		f := removalForm{Action: action, Label: label}
+		for i := 0; i+1 < len(fields); i += 2 {
+			f.Fields = append(f.Fields, hiddenField{Name: fields[i], Value: fields[i+1]})
+		}
+		return f
+	},
+	"isoDate": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 }
+
+// selectField is a labelled <select> (template "select").
+type selectField struct {
+	ID, Name, Label string
+	Options         []option
+}
+
+// removalForm is a one-button form that removes a rule (template
+// "removal"), with hidden inputs naming it.
+type removalForm struct {
+	Action, Label string
+	Fields        []hiddenField
+}
+
+type hiddenField struct{ Name, Value string }
 
 func formatDate(t time.Time) string {
 	if t.IsZero() {

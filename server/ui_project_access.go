@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/access"
 	"github.com/gatehouse/gatehouse/license"
 )
 
@@ -22,6 +23,17 @@ type projectAccessPage struct {
 	Targets    []option
 	Levels     []option
 	Form       formState
+
+	// Kind rules that apply in this project only (v2 resource access controls).
+	KindRules  []kindRuleView
+	Kinds      []option
+	KindLevels []option
+	KindForm   formState
+}
+
+// kindRuleView is a project-only rule on a whole kind.
+type kindRuleView struct {
+	Resource, Kind, Target, Name, Level string
 }
 
 // projectRuleView is one role's or member's own level in the project.
@@ -108,6 +120,9 @@ func (s *Server) loadProjectAccess(ui *uiCall, p *projectBody) (*projectAccessPa
 	for _, l := range acl.Levels {
 		pg.Levels = append(pg.Levels, option{Value: l, Label: projectLevelLabel(l), Selected: l == "member"})
 	}
+	if err := s.loadKindRules(ui, p, pg, roleNames, memberNames); err != nil {
+		return nil, err
+	}
 	if !pg.CanManage {
 		if pg.Enterprise {
 			pg.Reason = "Project access is part of role-based access, an enterprise feature; on this plan every member enters every project."
@@ -116,6 +131,51 @@ func (s *Server) loadProjectAccess(ui *uiCall, p *projectBody) (*projectAccessPa
 		}
 	}
 	return pg, nil
+}
+
+// loadKindRules reads the kind rules of this project alone: the API lists
+// them with the organization-wide ones (v1 defaults, and role levels under
+// ids "role_level:…"), which the Role-based access tab shows and changes.
+func (s *Server) loadKindRules(ui *uiCall, p *projectBody, pg *projectAccessPage, roleNames, memberNames map[string]string) error {
+	var acl struct {
+		AccessControls []accessControlBody `json:"access_controls"`
+		Levels         []string            `json:"available_access_levels"`
+	}
+	if err := ui.api.get(apiProjectPath(p, "/resource_access_controls"), &acl); err != nil {
+		return err
+	}
+	orgWide, err := listAll[resourceAccessBody](ui.api, "/api/organizations/"+url.PathEscape(p.Organization)+"/resource_access")
+	if err != nil {
+		return err
+	}
+	skip := map[string]bool{}
+	for _, d := range orgWide {
+		skip[d.ID] = true
+	}
+	for _, ac := range acl.AccessControls {
+		if skip[ac.ID] || strings.HasPrefix(ac.ID, "role_level:") {
+			continue
+		}
+		k, ok := access.KindFromSingular(ac.Resource)
+		if !ok {
+			continue
+		}
+		v := kindRuleView{Resource: ac.Resource, Kind: kindLabel(k), Target: "everyone", Name: "Everyone", Level: ac.AccessLevel}
+		switch {
+		case ac.Role != nil:
+			v.Target, v.Name = "role:"+*ac.Role, "Role "+roleNames[*ac.Role]
+		case ac.OrganizationMember != nil:
+			v.Target, v.Name = "member:"+*ac.OrganizationMember, memberNames[*ac.OrganizationMember]
+		}
+		pg.KindRules = append(pg.KindRules, v)
+	}
+	for _, k := range access.Kinds {
+		pg.Kinds = append(pg.Kinds, option{Value: k.Singular(), Label: kindLabel(k)})
+	}
+	for _, l := range acl.Levels {
+		pg.KindLevels = append(pg.KindLevels, option{Value: l, Label: levelLabel(l), Selected: l == access.Viewer.String()})
+	}
+	return nil
 }
 
 // handleProjectAccessPage serves GET /projects/{project}/access.
@@ -143,9 +203,23 @@ func (s *Server) renderProjectAccess(w http.ResponseWriter, r *http.Request, ui 
 	return nil
 }
 
+// handleKindRuleSubmit serves POST /projects/{project}/access/kinds: sets
+// (or, with no level, removes) a kind's level in this project for everyone,
+// a role or a member.
+func (s *Server) handleKindRuleSubmit(w http.ResponseWriter, r *http.Request, ui *uiCall) error {
+	return s.putFromForm(w, r, ui, "/resource_access_controls", map[string]any{"resource": r.PostForm.Get("resource")}, "Resource access saved.", "Resource access rule removed.")
+}
+
 // handleProjectAccessSubmit serves POST /projects/{project}/access: sets
 // (or, with no level, removes) the level of everyone, a role or a member.
 func (s *Server) handleProjectAccessSubmit(w http.ResponseWriter, r *http.Request, ui *uiCall) error {
+	return s.putFromForm(w, r, ui, "/access_controls", map[string]any{}, "Project access saved.", "Project access rule removed.")
+}
+
+// putFromForm PUTs the form's level for its target ("everyone", "role:ID" or
+// "member:ID") to the project's access controls at path, with body's other
+// fields, and comes back to the tab.
+func (s *Server) putFromForm(w http.ResponseWriter, r *http.Request, ui *uiCall, path string, body map[string]any, saved, removed string) error {
 	p, _, err := ui.projectNav(r.PathValue("project"), "project-access")
 	if err != nil {
 		return err
@@ -154,7 +228,7 @@ func (s *Server) handleProjectAccessSubmit(w http.ResponseWriter, r *http.Reques
 	if level == "" {
 		level = nil
 	}
-	body := map[string]any{"access_level": level}
+	body["access_level"] = level
 	target := r.PostForm.Get("target")
 	switch kind, id, _ := strings.Cut(target, ":"); {
 	case target == "everyone":
@@ -165,15 +239,15 @@ func (s *Server) handleProjectAccessSubmit(w http.ResponseWriter, r *http.Reques
 	default:
 		return s.renderProjectAccess(w, r, ui, http.StatusBadRequest, &apiError{Status: http.StatusBadRequest, errorBody: errorBody{Detail: "Choose who the level is for."}})
 	}
-	if _, err := ui.api.call(http.MethodPut, apiProjectPath(p, "/access_controls"), body, nil); err != nil {
+	if _, err := ui.api.call(http.MethodPut, apiProjectPath(p, path), body, nil); err != nil {
 		if e, ok := asAPIError(err); ok && e.Status < 500 {
 			return s.renderProjectAccess(w, r, ui, e.Status, err)
 		}
 		return err
 	}
-	flash := "Project access saved."
+	flash := saved
 	if level == nil {
-		flash = "Project access rule removed."
+		flash = removed
 	}
 	s.redirect(w, r, projectPath(p, "/access"), flash)
 	return nil

@@ -329,6 +329,42 @@ func TestUIProjectAccess(t *testing.T) {
 		t.Error("the removed rule is still listed")
 	}
 
+	// Resource access in this project: flags view only here for everyone,
+	// editable by the role; the organization's own settings are untouched.
+	flag := e.owner.create(0)
+	kinds := page + "/kinds"
+	if p := owner.post(kinds, url.Values{"resource": {"feature_flag"}, "target": {"everyone"}, "access_level": {"viewer"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("a kind rule for everyone = %d:\n%s", p.status, p.body)
+	}
+	if p := owner.post(kinds, url.Values{"resource": {"feature_flag"}, "target": {"role:" + roleID}, "access_level": {"editor"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("a kind rule for the role = %d", p.status)
+	}
+	e.owner.must("PUT", fmt.Sprintf("/api/projects/%d/access_controls", e.proj), map[string]any{"access_level": "member"}, 200)
+	if got := outside.must("GET", flag, nil, 200).get("can_edit"); got != false {
+		t.Errorf("a member outside the role: can_edit = %v, want false", got)
+	}
+	if got := inRole.must("GET", flag, nil, 200).get("can_edit"); got != true {
+		t.Errorf("the role's member: can_edit = %v, want true", got)
+	}
+	p := owner.get(page)
+	for _, want := range []string{"Feature flags: Everyone", "Feature flags: Role analysts", `id="pk-form"`} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("the tab lacks %q", want)
+		}
+	}
+	if strings.Contains(p.body, "role_level") {
+		t.Error("the tab lists the organization's role levels as this project's rules")
+	}
+	if p := owner.post(kinds, url.Values{"resource": {"feature_flag"}, "target": {"everyone"}, "access_level": {""}}); p.status != http.StatusSeeOther {
+		t.Fatalf("removing the kind rule = %d", p.status)
+	}
+	if got := outside.must("GET", flag, nil, 200).get("can_edit"); got != true {
+		t.Errorf("after removing the project's rule: can_edit = %v, want true (the organization's default)", got)
+	}
+	if p := owner.post(kinds, url.Values{"resource": {"nothing"}, "target": {"everyone"}, "access_level": {"viewer"}}); p.status != http.StatusBadRequest || !strings.Contains(p.body, "is not a valid choice") {
+		t.Errorf("an unknown kind = %d, want 400 with the API's reason", p.status)
+	}
+
 	free := newEnv(t, "sqlite", license.Free)
 	c := newBrowserClient(t, free.srv.URL)
 	c.login("owner@example.com")
