@@ -81,13 +81,14 @@ func TestReplicas(t *testing.T) {
 			}
 		}
 		if dialect == "postgres" {
-			// Cut the listeners' connections: they reconnect, and changes made after
-			// that are noticed again.
+			// Cut the listeners' connections (waiting for their backends to end, so
+			// that the count below is of new ones): they reconnect, and changes made
+			// after that are noticed again.
 			conn, err := pgx.Connect(t.Context(), url)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := conn.Exec(t.Context(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			if _, err := conn.Exec(t.Context(), `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
 				WHERE query LIKE 'LISTEN gatehouse_changes%' AND datname = current_database()`); err != nil {
 				t.Fatal(err)
 			}

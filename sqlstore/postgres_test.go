@@ -121,7 +121,7 @@ func TestPostgresReplicaCaches(t *testing.T) {
 	}
 	defer admin.Close(context.Background())
 	warm()
-	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
 		WHERE query LIKE 'LISTEN gatehouse_changes%' AND datname = current_database()`); err != nil {
 		t.Fatal(err)
 	}
