@@ -25,6 +25,11 @@ type metrics struct {
 	rebuildS prometheus.Histogram
 }
 
+// cacheLiveness is implemented by stores that keep hot reads in memory.
+type cacheLiveness interface {
+	CacheLive() bool
+}
+
 // dbStatser is implemented by stores backed by database/sql; its pool
 // figures are exported when present.
 type dbStatser interface {
@@ -64,6 +69,17 @@ func newMetrics(reg *prometheus.Registry, store any) *metrics {
 	}
 	if st, ok := store.(dbStatser); ok {
 		reg.MustRegister(newPoolCollector(st))
+	}
+	if c, ok := store.(cacheLiveness); ok {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gatehouse_cache_live",
+			Help: "1 while the store serves hot reads from memory; 0 while it reads the database instead (its change notices are not known to arrive).",
+		}, func() float64 {
+			if c.CacheLive() {
+				return 1
+			}
+			return 0
+		}))
 	}
 	return m
 }

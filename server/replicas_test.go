@@ -134,6 +134,7 @@ func TestOperations(t *testing.T) {
 		`gatehouse_snapshot_rebuilds_total`,
 		`gatehouse_access_decisions_total{kind="feature_flags",result="allowed"}`,
 		`gatehouse_db_connections_open`,
+		`gatehouse_cache_live 1`,
 	} {
 		if !strings.Contains(resp, want) {
 			t.Errorf("/metrics lacks %s", want)

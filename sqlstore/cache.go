@@ -106,6 +106,13 @@ func (c *cache) clearLocked() {
 	clear(c.users)
 }
 
+// CacheLive reports whether the store serves hot reads from memory: always on
+// SQLite, and on PostgreSQL while its change notices are known to arrive.
+func (db *DB) CacheLive() bool {
+	_, ok := db.cache.begin()
+	return ok
+}
+
 // begin returns the generation a fill must still find, and whether the cache
 // may be used at all.
 func (c *cache) begin() (uint64, bool) {

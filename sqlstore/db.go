@@ -18,8 +18,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -66,7 +68,14 @@ type DB struct {
 	listenDone    chan struct{}
 	// unlock releases the SQLite file's lock.
 	unlock func() error
+	// log receives what the store does on its own (the PostgreSQL listener,
+	// which runs from Open on); nil: nothing.
+	log atomic.Pointer[slog.Logger]
 }
+
+// SetLogger makes the store report what it does on its own, such as losing and
+// regaining its PostgreSQL change notices.
+func (db *DB) SetLogger(l *slog.Logger) { db.log.Store(l) }
 
 var _ gatehouse.Store = (*DB)(nil)
 

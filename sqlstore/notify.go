@@ -201,7 +201,9 @@ func (db *DB) startListening(ctx context.Context) {
 			if heard {
 				backoff = 100 * time.Millisecond
 			}
-			_ = err // the next attempt says whether the database is back
+			if l := db.log.Load(); l != nil {
+				l.Warn("listening for change notices stopped; hot reads go to the database until it is back", "err", err, "retry_in", backoff)
+			}
 			select {
 			case <-ctx.Done():
 			case <-time.After(backoff):
@@ -242,6 +244,9 @@ func (db *DB) listenOnce(ctx context.Context) (heard bool, err error) {
 	}()
 	// Whatever was sent while nobody listened is lost: start from empty.
 	db.cache.reset(time.Now().Add(pingTimeout).UnixNano())
+	if l := db.log.Load(); l != nil {
+		l.Info("listening for change notices", "channel", changesChannel)
+	}
 	db.rulesChanged("")
 	for {
 		waitCtx, cancel := context.WithTimeout(ctx, pingTimeout)

@@ -129,6 +129,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer db.Close()
+	db.SetLogger(logger)
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
