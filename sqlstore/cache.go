@@ -126,7 +126,7 @@ func (c *cache) begin() (uint64, bool) {
 type notice struct {
 	what noticeKind
 	org  string // noticeRules, noticeOrg
-	id   int64  // noticeUser, noticeProject, noticeList: that; noticeCreated, noticeObject, noticeHidden: the object
+	id   int64  // noticeUser, noticeProject, noticeProjectGone, noticeList: that; noticeCreated, noticeObject, noticeHidden: the object
 	// noticeCreated, noticeObject, noticeHidden: the object's project;
 	// noticeCreated also its kind, creator and created_at (unix microseconds).
 	project int64
@@ -138,14 +138,15 @@ type notice struct {
 type noticeKind byte
 
 const (
-	noticeRules   noticeKind = 'r' // the organization's rules revision moved
-	noticeOrg     noticeKind = 'o' // the organization's row changed or went
-	noticeUser    noticeKind = 'u' // a user's row or API keys changed
-	noticeProject noticeKind = 'p' // a project's row changed or went (with its objects)
-	noticeCreated noticeKind = 'c' // an object was made
-	noticeObject  noticeKind = 'x' // an object went
-	noticeHidden  noticeKind = 'h' // an object was soft-deleted: it leaves the lists, its head stays
-	noticeList    noticeKind = 'l' // a project's live objects changed otherwise (an undelete, an import)
+	noticeRules       noticeKind = 'r' // the organization's rules revision moved
+	noticeOrg         noticeKind = 'o' // the organization's row changed or went
+	noticeUser        noticeKind = 'u' // a user's row or API keys changed
+	noticeProject     noticeKind = 'p' // a project's row changed
+	noticeProjectGone noticeKind = 'g' // a project went, and its objects with it
+	noticeCreated     noticeKind = 'c' // an object was made
+	noticeObject      noticeKind = 'x' // an object went
+	noticeHidden      noticeKind = 'h' // an object was soft-deleted: it leaves the lists, its head stays
+	noticeList        noticeKind = 'l' // a project's live objects changed otherwise (an undelete, an import)
 )
 
 // invalidate drops what n names.
@@ -167,6 +168,8 @@ func (c *cache) invalidate(n notice) {
 		}
 		delete(c.users, n.id)
 	case noticeProject:
+		delete(c.projects, n.id)
+	case noticeProjectGone:
 		delete(c.projects, n.id)
 		c.dropLists(n.id)
 		// Its objects went by cascade; their ids are never reused, but nothing

@@ -63,7 +63,7 @@ func parseNotice(s string) (notice, bool) {
 	case noticeRules, noticeOrg:
 		n.org = rest
 		return n, rest != ""
-	case noticeUser, noticeProject, noticeList:
+	case noticeUser, noticeProject, noticeProjectGone, noticeList:
 		return n, len(args) == 1 && ints(&n.id)
 	case noticeObject, noticeHidden:
 		return n, len(args) == 2 && ints(&n.id, &n.project)

@@ -14,6 +14,7 @@ func TestNoticePayloads(t *testing.T) {
 		{what: noticeOrg, org: "0190-b"},
 		{what: noticeUser, id: 7},
 		{what: noticeProject, id: 8},
+		{what: noticeProjectGone, id: 8},
 		{what: noticeList, id: 9},
 		{what: noticeCreated, id: 10, project: 2, kind: access.SessionRecordings, creator: 3, at: 1767225600000001},
 		{what: noticeCreated, id: 11, project: 2, kind: access.FeatureFlags},

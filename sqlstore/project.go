@@ -98,7 +98,7 @@ func (db *DB) DeleteProject(ctx context.Context, id int64) error {
 		if err := affected(tx.ExecContext(ctx, `DELETE FROM projects WHERE id = $1`, id)); err != nil {
 			return err
 		}
-		if err := db.notify(ctx, tx, notice{what: noticeProject, id: id}); err != nil {
+		if err := db.notify(ctx, tx, notice{what: noticeProjectGone, id: id}); err != nil {
 			return err
 		}
 		return db.bumpRevision(ctx, tx, orgID)
