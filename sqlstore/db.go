@@ -153,7 +153,8 @@ func open(ctx context.Context, databaseURL string, now func() time.Time) (*DB, e
 			// their own pool and, in WAL mode, never wait for the writer. The readers
 			// are query_only, so a write sent to the wrong pool fails loudly.
 			// busy_timeout still covers other processes on the same file.
-			unlock, err := lockFile(path)
+			file, _, _ := strings.Cut(strings.TrimPrefix(path, "file:"), "?") // the file, without URI parameters
+			unlock, err := lockFile(file)
 			if err != nil {
 				return nil, err
 			}

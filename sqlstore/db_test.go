@@ -81,6 +81,11 @@ func TestSQLiteOneProcess(t *testing.T) {
 	if err := sqlstore.Migrate(t.Context(), url); err == nil {
 		t.Error("Migrate of a served SQLite file succeeded, want it refused")
 	}
+	// The same file named with URI parameters is the same file.
+	if second, err := sqlstore.Open(t.Context(), url+"?cache=private", nil); err == nil {
+		second.Close()
+		t.Error("a second Open of the file with URI parameters succeeded, want it refused")
+	}
 	first.Close()
 	again, err := sqlstore.Open(t.Context(), url, nil)
 	if err != nil {
