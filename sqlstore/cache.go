@@ -177,7 +177,13 @@ func (c *cache) invalidate(n notice) {
 		clear(c.heads)
 	case noticeCreated:
 		h := access.Object{ID: n.id, Project: n.project, Kind: n.kind, Creator: n.creator}
-		put(c.heads, maxCachedHeads, h.ID, h)
+		// Ids are never reused and heads never change: a head already known
+		// stays as read from the database, whatever a notice says.
+		if old, ok := c.heads[h.ID]; ok {
+			h = old
+		} else {
+			put(c.heads, maxCachedHeads, h.ID, h)
+		}
 		c.prepend(h, n.at)
 	case noticeObject:
 		delete(c.heads, n.id)
