@@ -131,6 +131,7 @@ func (s *Server) registerRoutes() {
 	s.page("POST /organizations/{org}/members/{user}", s.handleMemberLevelSubmit)
 	s.page("POST /organizations/{org}/members/{user}/delete", s.handleMemberRemoveSubmit)
 	s.page("POST /organizations/{org}/invites", s.handleInviteCreateSubmit)
+	s.page("POST /organizations/{org}/projects", s.handleProjectCreateSubmit)
 	s.page("POST /organizations/{org}/invites/{id}/delete", s.handleInviteRevokeSubmit)
 	s.page("GET /organizations/{org}/access", s.handleAccessPage)
 	s.page("POST /organizations/{org}/access/defaults", s.handleDefaultsSubmit)

@@ -204,9 +204,17 @@ const uiPageSize = 50
 // handleProjectsPage serves GET /projects: every organization of the user
 // with the projects open to them, to switch between.
 func (s *Server) handleProjectsPage(w http.ResponseWriter, r *http.Request, ui *uiCall) error {
+	return s.renderProjects(w, r, ui, http.StatusOK, "", nil)
+}
+
+// renderProjects shows the Projects page; fail, a refusal of creating a
+// project in organization failOrg, shows on that organization's form.
+func (s *Server) renderProjects(w http.ResponseWriter, r *http.Request, ui *uiCall, status int, failOrg string, fail error) error {
 	type orgProjects struct {
 		orgSummary
-		Projects []projectBody
+		Projects  []projectBody
+		CanCreate bool // admins and owners make projects
+		Form      formState
 	}
 	var orgs []orgProjects
 	for _, o := range ui.me.Organizations {
@@ -216,9 +224,40 @@ func (s *Server) handleProjectsPage(w http.ResponseWriter, r *http.Request, ui *
 		if err := ui.api.get("/api/organizations/"+url.PathEscape(o.ID)+"/projects?limit=1000", &list); err != nil {
 			return err
 		}
-		orgs = append(orgs, orgProjects{orgSummary: o, Projects: list.Results})
+		op := orgProjects{orgSummary: o, Projects: list.Results, CanCreate: o.MembershipLevel >= access.AdminLevel}
+		if fail != nil && o.ID == failOrg {
+			op.Form.Values = r.PostForm
+			if err := op.Form.fail(fail); err != nil {
+				return err
+			}
+			op.Form.only("name")
+		}
+		orgs = append(orgs, op)
 	}
-	s.render(w, r, ui, http.StatusOK, "projects", pageData{Title: "Projects", Content: struct{ Orgs []orgProjects }{orgs}})
+	s.render(w, r, ui, status, "projects", pageData{Title: "Projects", Content: struct{ Orgs []orgProjects }{orgs}})
+	return nil
+}
+
+// handleProjectCreateSubmit serves POST /organizations/{org}/projects: makes
+// the organization the current one (POST /api/projects creates projects in
+// the current organization, and PostHog switches to where one works), then
+// creates the project and opens it.
+func (s *Server) handleProjectCreateSubmit(w http.ResponseWriter, r *http.Request, ui *uiCall) error {
+	org := r.PathValue("org")
+	if _, err := ui.api.call(http.MethodPatch, "/api/users/@me", map[string]string{"set_current_organization": org}, nil); err != nil {
+		if e, ok := asAPIError(err); ok && e.Status < 500 && e.Status != http.StatusNotFound {
+			return s.renderProjects(w, r, ui, e.Status, org, err)
+		}
+		return err
+	}
+	var p projectBody
+	if _, err := ui.api.call(http.MethodPost, "/api/projects", map[string]string{"name": r.PostForm.Get("name")}, &p); err != nil {
+		if e, ok := asAPIError(err); ok && e.Status < 500 {
+			return s.renderProjects(w, r, ui, e.Status, org, err)
+		}
+		return err
+	}
+	s.redirect(w, r, projectPath(&p, "/"+access.FeatureFlags.String()), "Created project "+p.Name+".")
 	return nil
 }
 

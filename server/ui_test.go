@@ -372,3 +372,42 @@ func TestUIProjectAccess(t *testing.T) {
 		t.Errorf("the tab on the free plan = %d, want the feature explained and no form", p.status)
 	}
 }
+
+// TestUIProjectCreate: an admin makes a project from the Projects page and
+// lands in it; a blank name comes back beside the field; a plain member is
+// offered no form, and a forged post is refused by the API.
+func TestUIProjectCreate(t *testing.T) {
+	e := newEnv(t, "sqlite", license.Enterprise)
+	owner := newBrowserClient(t, e.srv.URL)
+	owner.login("owner@example.com")
+	form := "/organizations/" + e.orgID + "/projects"
+	if p := owner.get("/projects"); !strings.Contains(p.body, `action="`+form+`"`) {
+		t.Fatal("the owner's Projects page offers no New project form")
+	}
+	p := owner.post(form, url.Values{"name": {"Mobile app"}})
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/projects/") || !strings.HasSuffix(p.location, "/feature_flags") {
+		t.Fatalf("creating a project = %d → %q, want 303 to its flags", p.status, p.location)
+	}
+	if got := owner.get(p.location); got.status != 200 || !strings.Contains(got.body, "Mobile app") {
+		t.Errorf("the new project's page = %d, want it with its name", got.status)
+	}
+	if n := e.owner.must("GET", e.orgPath("/projects"), nil, 200).num("count"); n != 2 {
+		t.Errorf("projects after creating one = %v, want 2", n)
+	}
+	if p := owner.post(form, url.Values{"name": {"  "}}); p.status != http.StatusBadRequest || !strings.Contains(p.body, `class="field-error" id="e-new-project-`+e.orgID+`"`) {
+		t.Errorf("a blank name = %d, want 400 with the error beside the field:\n%s", p.status, p.body)
+	}
+
+	m := e.member(1)
+	member := newBrowserClient(t, e.srv.URL)
+	member.login(m.email)
+	if p := member.get("/projects"); strings.Contains(p.body, `action="`+form+`"`) {
+		t.Error("a plain member is offered the New project form")
+	}
+	if p := member.post(form, url.Values{"name": {"Sneaky"}}); p.status != http.StatusForbidden {
+		t.Errorf("a member's forged project post = %d, want 403", p.status)
+	}
+	if n := e.owner.must("GET", e.orgPath("/projects"), nil, 200).num("count"); n != 2 {
+		t.Errorf("projects after the member's attempt = %v, want still 2", n)
+	}
+}
