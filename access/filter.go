@@ -107,7 +107,8 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 			}
 			word |= (kindAllow >> o.Kind & 1) << j
 			if kt.dense {
-				if i := uint64(o.ID) - kt.fbase; i < uint64(len(kt.filter))*64 {
+				// key>>1 of objectKey: the id's low 63 bits, as the filter was built.
+				if i := uint64(o.ID)<<1>>1 - kt.fbase; i < uint64(len(kt.filter))*64 {
 					probe |= (kt.filter[i/64] >> (i % 64) & 1) << j
 				}
 			} else {

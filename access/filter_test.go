@@ -46,6 +46,7 @@ func FuzzFilter(f *testing.F) {
 	// Shuffled too, so that runs of one project are broken up.
 	shuffled := append([]Object(nil), objs...)
 	rand.New(rand.NewPCG(1, 1)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	spreadObjs := spreadObjects(objs)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s := Compile(fuzzFacts(data))
 		for u := int64(0); u <= fuzzUsers; u++ {
@@ -56,7 +57,35 @@ func FuzzFilter(f *testing.F) {
 				checkFilter(t, s, u, nil, min)
 			}
 		}
+		// The same with ids far apart: hashed filters instead of dense ones.
+		s = Compile(spreadFacts(fuzzFacts(data)))
+		for u := int64(0); u <= fuzzUsers; u++ {
+			checkFilter(t, s, u, spreadObjs, Viewer)
+			checkFilter(t, s, u, spreadObjs, Editor)
+		}
 	})
+}
+
+// spread maps the fuzz universe's small ids far apart, some negative, so that
+// filters of objects with rules are hashed rather than dense.
+func spread(id int64) int64 { return id*1_000_000_007 - 3_000_000_000 }
+
+func spreadObjects(objs []Object) []Object {
+	out := append([]Object(nil), objs...)
+	for i := range out {
+		out[i].ID = spread(out[i].ID)
+	}
+	return out
+}
+
+func spreadFacts(f Facts) Facts {
+	f.Rules = append([]Rule(nil), f.Rules...)
+	for i := range f.Rules {
+		if f.Rules[i].Scope == ScopeObject {
+			f.Rules[i].Object = spread(f.Rules[i].Object)
+		}
+	}
+	return f
 }
 
 func TestFilterAgreesWithDecide(t *testing.T) {
@@ -105,4 +134,29 @@ func TestFilterShortOutputPanics(t *testing.T) {
 		}
 	}()
 	s.Filter(bob, make([]Object, 65), Viewer, make([]uint64, 1))
+}
+
+// TestFilterAgreesWithDecideSpread is TestFilterAgreesWithDecide with the
+// objects' ids spread far apart, some negative, so that the filters of
+// objects with rules are hashed rather than dense.
+func TestFilterAgreesWithDecideSpread(t *testing.T) {
+	objs := spreadObjects(universeObjects())
+	rng := rand.New(rand.NewPCG(7, 8))
+	hashed := 0
+	for range 200 {
+		s := Compile(spreadFacts(fuzzFacts(randomBytes(rng, rng.IntN(120)))))
+		for k := range NumKinds {
+			if t := &s.objects.kinds[k]; t.n > 1 && !t.dense {
+				hashed++
+			}
+		}
+		for u := int64(0); u <= fuzzUsers; u++ {
+			for min := None; min <= Manager; min++ {
+				checkFilter(t, s, u, objs, min)
+			}
+		}
+	}
+	if hashed == 0 {
+		t.Fatal("no snapshot had a hashed filter: the test tests nothing")
+	}
 }

@@ -200,6 +200,20 @@ func FuzzIncremental(f *testing.F) {
 		if got := answersOf(next, objs); !got.equal(want) {
 			t.Fatalf("add=%v %+v: %s", add, c.rule, firstDifference(objs, got, want))
 		}
+		// The same with ids far apart, whose filters are hashed, not dense.
+		objs, facts = spreadObjects(objs), spreadFacts(facts)
+		if c.rule.Scope == ScopeObject {
+			c.rule.Object = spread(c.rule.Object)
+		}
+		s = Compile(facts)
+		next = s.WithRule(c.rule)
+		if !add {
+			next = s.WithoutRule(c.rule)
+		}
+		want = answersOf(Compile(applyChange(facts, c)), objs)
+		if got := answersOf(next, objs); !got.equal(want) {
+			t.Fatalf("spread out, add=%v %+v: %s", add, c.rule, firstDifference(objs, got, want))
+		}
 	})
 }
 

@@ -64,3 +64,23 @@ func TestObjectFilterModes(t *testing.T) {
 		})
 	}
 }
+
+// TestFilterDenseNegativeIDs: a dense filter indexes ids as Decide's lookup
+// does, negative ones included (the packing keeps 63 bits of them).
+func TestFilterDenseNegativeIDs(t *testing.T) {
+	for _, base := range []int64{-1000, 1000, -100} {
+		f := Facts{Enforced: true, Members: []Member{{User: 1, Level: MemberLevel}}}
+		for id := base; id < base+40; id += 3 {
+			f.Rules = append(f.Rules, Rule{Scope: ScopeObject, Kind: FeatureFlags, Object: id, Level: None})
+		}
+		s := Compile(f)
+		if !s.objects.kinds[FeatureFlags].dense {
+			t.Fatalf("base %d: the filter is not dense, the test tests nothing", base)
+		}
+		var objs []Object
+		for id := base - 5; id < base+45; id++ {
+			objs = append(objs, Object{ID: id, Kind: FeatureFlags, Project: 1, Creator: 2})
+		}
+		checkFilter(t, s, 1, objs, Viewer)
+	}
+}
