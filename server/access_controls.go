@@ -354,13 +354,6 @@ func (s *Server) handleUsersWithAccess(w http.ResponseWriter, r *http.Request, c
 // maxChecks bounds one access/check batch.
 const maxChecks = 1000
 
-type checkResult struct {
-	Allowed     bool   `json:"allowed"`
-	AccessLevel string `json:"access_level"`
-	Source      string `json:"access_source"`
-	Reason      string `json:"reason"`
-}
-
 // handleAccessCheck serves POST /api/projects/{project}/access/check: up to
 // 1,000 decisions in one request, each with a reason a person understands.
 // Admins may ask about any member, others only about themselves. The

@@ -251,10 +251,8 @@ func idText(raw json.RawMessage) (string, bool) {
 	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' && plainASCII(raw[1:n-1]) {
 		return string(raw[1 : n-1]), true
 	}
-	if len(raw) > 0 && raw[0] >= '1' && raw[0] <= '9' {
-		if n, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
-			return strconv.FormatInt(n, 10), true
-		}
+	if n, ok := idNumber(raw); ok {
+		return strconv.FormatInt(n, 10), true
 	}
 	return idTextJSON(raw)
 }

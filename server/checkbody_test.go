@@ -9,6 +9,15 @@ import (
 	"testing"
 )
 
+// checkResult is one element of access/check's "results" as encoding/json
+// would write it: what appendCheckResult must match.
+type checkResult struct {
+	Allowed     bool   `json:"allowed"`
+	AccessLevel string `json:"access_level"`
+	Source      string `json:"access_source"`
+	Reason      string `json:"reason"`
+}
+
 // FuzzCheckBody holds access/check's fast paths to encoding/json: whatever
 // body the fast reader accepts, encoding/json reads the same way; ids read
 // the same as they always did; results are written byte for byte as encode

@@ -12,10 +12,11 @@ type rulesWatcher interface {
 
 // WatchRules keeps this replica's snapshots fresh ahead of requests: when
 // another replica changes an organization's rules, the snapshot is rebuilt
-// at once rather than by the next request that needs it. Correctness does
-// not depend on it (every request compares the organization's revision with
-// its snapshot's); it takes the rebuild off the request path. It returns
-// when ctx ends, at once for stores that cannot watch.
+// at once rather than by the next request that needs it. Freshness does not
+// depend on it: the store drops its cached organization (and so the revision
+// every request compares with its snapshot's) on the same notice; this only
+// takes the rebuild off the request path. It returns when ctx ends, at once
+// for stores that cannot watch.
 func (s *Server) WatchRules(ctx context.Context) error {
 	w, ok := s.store.(rulesWatcher)
 	if !ok {
