@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -359,15 +358,14 @@ const maxChecks = 1000
 // Admins may ask about any member, others only about themselves. The
 // objects are read in one query, whatever the batch size.
 func (s *Server) handleAccessCheck(w http.ResponseWriter, r *http.Request, c *call) error {
-	// A batch reads and writes tens of kilobytes; reusing the buffers keeps
-	// the garbage collector out of the way.
-	scratch := checkBuffers.Get().(*checkBuffer)
-	defer scratch.release()
-	data, err := readBodyInto(r, scratch.body)
+	body, out := getBuffer(), getBuffer()
+	defer putBuffer(body)
+	defer putBuffer(out)
+	data, err := readBodyInto(r, *body)
 	if err != nil {
 		return err
 	}
-	scratch.body = data[:0]
+	*body = data
 	in, err := readChecks(data)
 	if err != nil {
 		return err
@@ -444,12 +442,11 @@ func (s *Server) handleAccessCheck(w http.ResponseWriter, r *http.Request, c *ca
 	// The answer is written straight into one buffer (see checkbody.go):
 	// reasons are explained into scratch space, nothing per result is
 	// allocated.
-	out := scratch.out[:0]
-	out = append(out, `{"results":[`...)
+	b := append((*out)[:0], `{"results":[`...)
 	var reason []byte
 	for i, ck := range checks {
 		if i > 0 {
-			out = append(out, ',')
+			b = append(b, ',')
 		}
 		obj, ok := found[ck.id]
 		if ck.key != "" {
@@ -468,38 +465,15 @@ func (s *Server) handleAccessCheck(w http.ResponseWriter, r *http.Request, c *ca
 		if !ok || !d.CanView() {
 			// Hidden and missing are one answer, so existence does not leak.
 			reason = append(append(append(reason[:0], "no access: the "...), ck.kind.Noun()...), " does not exist or is hidden"...)
-			out = appendCheckResult(out, false, "none", "none", reason)
+			b = appendCheckResult(b, false, "none", "none", reason)
 			continue
 		}
 		reason = c.snap.AppendExplain(reason[:0], d, obj)
-		out = appendCheckResult(out, d.Level >= ck.need, d.Level.String(), d.Source.String(), reason)
+		b = appendCheckResult(b, d.Level >= ck.need, d.Level.String(), d.Source.String(), reason)
 	}
-	out = append(out, "]}\n"...)
-	w.Header().Set("Content-Type", "application/json")
-	// With its length known the answer goes out unchunked, in fewer writes.
-	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(out)
-	scratch.out = out[:0]
+	*out = append(b, "]}\n"...)
+	writeJSON(w, http.StatusOK, *out)
 	return nil
-}
-
-// checkBuffer is the space one access/check request reads its body into
-// and writes its answer in; buffers past maxKeptBuffer are not kept.
-type checkBuffer struct{ body, out []byte }
-
-const maxKeptBuffer = 256 << 10
-
-var checkBuffers = sync.Pool{New: func() any { return &checkBuffer{} }}
-
-func (b *checkBuffer) release() {
-	if cap(b.body) > maxKeptBuffer {
-		b.body = nil
-	}
-	if cap(b.out) > maxKeptBuffer {
-		b.out = nil
-	}
-	checkBuffers.Put(b)
 }
 
 // readChecks reads access/check's body: the fast reader for the usual

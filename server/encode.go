@@ -77,20 +77,18 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func encode(w http.ResponseWriter, status int, v any) {
+	if v != nil {
+		buf := getBuffer()
+		defer putBuffer(buf)
+		if b, ok := appendFastJSON((*buf)[:0], v); ok {
+			*buf = append(b, '\n')
+			writeJSON(w, status, *buf)
+			return
+		}
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	if v == nil {
-		return
-	}
-	buf := encodeBuffers.Get().(*[]byte)
-	defer func() {
-		if cap(*buf) <= maxKeptBuffer {
-			encodeBuffers.Put(buf)
-		}
-	}()
-	if b, ok := appendFastJSON((*buf)[:0], v); ok {
-		*buf = append(b, '\n')
-		_, _ = w.Write(*buf)
 		return
 	}
 	enc := json.NewEncoder(w)
@@ -98,7 +96,30 @@ func encode(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-var encodeBuffers = sync.Pool{New: func() any { return new([]byte) }}
+// writeJSON writes a whole JSON answer: with its length known it goes out
+// unchunked, in fewer writes.
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// Answers are built, and request bodies read, in reused buffers: a list page
+// or a batch check is tens of kilobytes, and reusing them keeps the garbage
+// collector out of the way. Buffers past maxKeptBuffer are not kept.
+var buffers = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxKeptBuffer = 256 << 10
+
+func getBuffer() *[]byte { return buffers.Get().(*[]byte) }
+
+func putBuffer(b *[]byte) {
+	if cap(*b) <= maxKeptBuffer {
+		*b = (*b)[:0]
+		buffers.Put(b)
+	}
+}
 
 // decode reads a JSON object body into v. A missing body decodes as {}.
 // Type mismatches name the offending field, as DRF does.
