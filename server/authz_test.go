@@ -300,6 +300,7 @@ func matrixRows() []matrixRow {
 		}},
 		{pattern: "GET /api/organizations/{org}/members", want: members(200), setup: none},
 		{pattern: "GET /api/organizations/{org}/projects", want: members(200), setup: none},
+		{pattern: "POST /api/organizations/{org}/projects", want: admins(201), setup: fixed(map[string]any{"name": "Another"})},
 		{pattern: "PATCH /api/organizations/{org}/members/{user}", want: admins(200), setup: func(m *matrix, p persona) (map[string]string, any) {
 			return map[string]string{"user": m.spare.uuid}, map[string]any{"level": 1}
 		}},

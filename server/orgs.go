@@ -400,6 +400,12 @@ func (s *Server) handleProjectCreate(w http.ResponseWriter, r *http.Request, c *
 	if c.membership() < access.AdminLevel {
 		return gatehouse.Errorf(gatehouse.EPermissionDenied, "You need to have admin level or higher.")
 	}
+	return s.handleOrgProjectCreate(w, r, c)
+}
+
+// handleOrgProjectCreate serves POST /api/organizations/{org}/projects
+// (admin+), as PostHog nests it: whatever organization is current.
+func (s *Server) handleOrgProjectCreate(w http.ResponseWriter, r *http.Request, c *call) error {
 	name, err := readOrgName(r)
 	if err != nil {
 		return err

@@ -238,21 +238,13 @@ func (s *Server) renderProjects(w http.ResponseWriter, r *http.Request, ui *uiCa
 	return nil
 }
 
-// handleProjectCreateSubmit serves POST /organizations/{org}/projects: makes
-// the organization the current one (POST /api/projects creates projects in
-// the current organization, and PostHog switches to where one works), then
-// creates the project and opens it.
+// handleProjectCreateSubmit serves POST /organizations/{org}/projects:
+// creates the project in that organization and opens it.
 func (s *Server) handleProjectCreateSubmit(w http.ResponseWriter, r *http.Request, ui *uiCall) error {
 	org := r.PathValue("org")
-	if _, err := ui.api.call(http.MethodPatch, "/api/users/@me", map[string]string{"set_current_organization": org}, nil); err != nil {
-		if e, ok := asAPIError(err); ok && e.Status < 500 && e.Status != http.StatusNotFound {
-			return s.renderProjects(w, r, ui, e.Status, org, err)
-		}
-		return err
-	}
 	var p projectBody
-	if _, err := ui.api.call(http.MethodPost, "/api/projects", map[string]string{"name": r.PostForm.Get("name")}, &p); err != nil {
-		if e, ok := asAPIError(err); ok && e.Status < 500 {
+	if _, err := ui.api.call(http.MethodPost, "/api/organizations/"+url.PathEscape(org)+"/projects", map[string]string{"name": r.PostForm.Get("name")}, &p); err != nil {
+		if e, ok := asAPIError(err); ok && e.Status < 500 && e.Status != http.StatusNotFound {
 			return s.renderProjects(w, r, ui, e.Status, org, err)
 		}
 		return err
