@@ -238,11 +238,12 @@ var uiFuncs = template.FuncMap{
 		return selectField{ID: id, Name: name, Label: label, Options: options}
 	},
 	"removal": func(action, label string, fields ...string) removalForm {
-		f := removalForm{Action: action, Label: label}
-		for i := 0; i+1 < len(fields); i += 2 {
-			f.Fields = append(f.Fields, hiddenField{Name: fields[i], Value: fields[i+1]})
-		}
-		return f
+		return newRemoval("", action, label, fields)
+	},
+	// panelRemoval is removal in a panel that htmx swaps in place (e.g.
+	// "#permissions"); without scripts the form posts as any other.
+	"panelRemoval": func(panel, action, label string) removalForm {
+		return newRemoval(panel, action, label, nil)
 	},
 	"isoDate": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 }
@@ -254,13 +255,22 @@ type selectField struct {
 }
 
 // removalForm is a one-button form that removes a rule (template
-// "removal"), with hidden inputs naming it.
+// "removal"), with hidden inputs naming it; in a Panel that htmx swaps.
 type removalForm struct {
-	Action, Label string
-	Fields        []hiddenField
+	Action, Label, Panel string
+	Fields               []hiddenField
 }
 
 type hiddenField struct{ Name, Value string }
+
+// newRemoval takes the hidden fields as name, value pairs.
+func newRemoval(panel, action, label string, fields []string) removalForm {
+	f := removalForm{Action: action, Label: label, Panel: panel}
+	for i := 0; i+1 < len(fields); i += 2 {
+		f.Fields = append(f.Fields, hiddenField{Name: fields[i], Value: fields[i+1]})
+	}
+	return f
+}
 
 func formatDate(t time.Time) string {
 	if t.IsZero() {
