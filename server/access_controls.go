@@ -181,11 +181,11 @@ func setProjectLevel(s string, rl *access.Rule) bool {
 
 var availableLevels = []string{"none", "viewer", "editor", "manager"}
 
-func (s *Server) objectID(res *gatehouse.Resource) string {
-	if kindSpecs[res.Kind].stringID {
-		return res.Key
+func (s *Server) objectID(c *call) string {
+	if kindSpecs[c.kind].stringID {
+		return c.res.Key // read by resolveObject for these kinds
 	}
-	return strconv.FormatInt(res.ID, 10)
+	return strconv.FormatInt(c.obj.ID, 10)
 }
 
 // handleObjectAccessControlsGet serves GET …/{kind}/{id}/access_controls.
@@ -201,7 +201,7 @@ func (s *Server) handleObjectAccessControlsGet(w http.ResponseWriter, r *http.Re
 	out := make([]accessControlBody, len(rules))
 	def := access.Editor.String()
 	for i := range rules {
-		out[i] = accessControlOut(&rules[i], idx, s.objectID(c.res))
+		out[i] = accessControlOut(&rules[i], idx, s.objectID(c))
 		if rules[i].Role == "" && rules[i].User == 0 {
 			def = rules[i].Level.String()
 		}
@@ -222,8 +222,8 @@ func (s *Server) handleObjectAccessControlsPut(w http.ResponseWriter, r *http.Re
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	want := access.Rule{Scope: access.ScopeObject, Project: c.project.ID, Kind: c.kind, Object: c.res.ID}
-	return s.putAccessControl(w, r, c, &in, want, setObjectLevel, s.objectID(c.res))
+	want := access.Rule{Scope: access.ScopeObject, Project: c.project.ID, Kind: c.kind, Object: c.obj.ID}
+	return s.putAccessControl(w, r, c, &in, want, setObjectLevel, s.objectID(c))
 }
 
 // handleKindAccessControlsGet serves GET /api/projects/{project}/resource_access_controls:
@@ -335,7 +335,7 @@ func (s *Server) handleUsersWithAccess(w http.ResponseWriter, r *http.Request, c
 	if err != nil {
 		return err
 	}
-	obj := c.res.Object()
+	obj := c.obj
 	out := []userAccess{}
 	for _, m := range c.snap.Members() {
 		d := c.snap.Decide(m.User, obj)

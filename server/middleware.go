@@ -39,6 +39,9 @@ type need struct {
 	needsLicence bool
 	// query: a POST that only asks (access/check) and changes nothing.
 	query bool
+	// row: scopeObject, the handler shows the object's row, so authorization
+	// reads it rather than only the head.
+	row bool
 }
 
 var (
@@ -63,13 +66,18 @@ func (n need) licensed() need { n.needsLicence = true; return n }
 
 func (n need) asks() need { n.query = true; return n }
 
+func (n need) withRow() need { n.row = true; return n }
+
 // call is what the authorization resolved for one request.
 type call struct {
-	user      *gatehouse.User
-	org       *gatehouse.Organization
-	snap      *access.Snapshot
-	project   *gatehouse.Project
-	kind      access.Kind
+	user    *gatehouse.User
+	org     *gatehouse.Organization
+	snap    *access.Snapshot
+	project *gatehouse.Project
+	kind    access.Kind
+	// obj is {id}'s head, all that authorizing it needs; res is its row,
+	// read by s.resource when a handler needs more than the head.
+	obj       access.Object
 	res       *gatehouse.Resource
 	decision  access.Decision
 	viaCookie bool
@@ -310,7 +318,7 @@ func (s *Server) authorize(r *http.Request, n need) (*call, error) {
 			}
 		case scopeObject:
 			c.kind = n.kind
-			if err := s.resolveObject(ctx, c, n.kind, r.PathValue("id")); err != nil {
+			if err := s.resolveObject(ctx, c, n, r.PathValue("id")); err != nil {
 				if gatehouse.ErrorCode(err) == gatehouse.ENotFound {
 					s.metrics.decided(n.kind, resultHidden, 1)
 				}
@@ -413,28 +421,53 @@ func (s *Server) resolveProject(ctx context.Context, c *call, id string) error {
 	return nil
 }
 
-// resolveObject loads {id} of kind k in c.project and decides the caller's level.
-func (s *Server) resolveObject(ctx context.Context, c *call, k access.Kind, id string) error {
-	var res *gatehouse.Resource
-	var err error
-	if kindSpecs[k].stringID {
-		res, err = s.store.ResourceByKey(ctx, c.project.ID, k, id)
-	} else {
-		n, perr := parseID(id)
-		if perr != nil || n <= 0 {
-			return gatehouse.NotFound()
+// resolveObject finds {id} of kind n.kind in c.project and decides the
+// caller's level. Unless the route shows the row (n.row), a numeric id needs
+// only the object's head, which the store keeps in memory: an edit or a
+// delete then reads the row once, in its own transaction, not here too.
+func (s *Server) resolveObject(ctx context.Context, c *call, n need, id string) error {
+	k := n.kind
+	num, err := parseID(id)
+	switch {
+	case kindSpecs[k].stringID:
+		c.res, err = s.store.ResourceByKey(ctx, c.project.ID, k, id)
+	case err != nil || num <= 0:
+		return gatehouse.NotFound()
+	case n.row:
+		c.res, err = s.store.Resource(ctx, c.project.ID, k, num)
+	default:
+		var heads []access.Object
+		if heads, err = s.store.HeadsByID(ctx, []int64{num}); err == nil {
+			if len(heads) != 1 || heads[0].Project != c.project.ID || heads[0].Kind != k {
+				return gatehouse.NotFound()
+			}
+			c.obj = heads[0]
 		}
-		res, err = s.store.Resource(ctx, c.project.ID, k, n)
 	}
 	if err != nil {
 		return err
 	}
-	d := c.snap.Decide(c.user.ID, res.Object())
+	if c.res != nil {
+		c.obj = c.res.Object()
+	}
+	d := c.snap.Decide(c.user.ID, c.obj)
 	if d.Level == access.None {
 		return gatehouse.NotFound()
 	}
-	c.res, c.decision = res, d
+	c.decision = d
 	return nil
+}
+
+// resource returns the row of the object c names, reading it once.
+func (s *Server) resource(ctx context.Context, c *call) (*gatehouse.Resource, error) {
+	if c.res == nil {
+		res, err := s.store.Resource(ctx, c.project.ID, c.kind, c.obj.ID)
+		if err != nil {
+			return nil, err
+		}
+		c.res = res
+	}
+	return c.res, nil
 }
 
 // snapshot returns org's compiled rules, rebuilding them when the stored

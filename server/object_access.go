@@ -19,9 +19,9 @@ func (s *Server) objectRef(res *gatehouse.Resource) map[string]any {
 	return ref
 }
 
-// objectRules returns the rules on c.res.
+// objectRules returns the rules on c's object.
 func (s *Server) objectRules(r *http.Request, c *call) ([]gatehouse.Rule, error) {
-	sc, obj := access.ScopeObject, c.res.ID
+	sc, obj := access.ScopeObject, c.obj.ID
 	return s.store.Rules(r.Context(), gatehouse.RuleFilter{OrganizationID: c.org.ID, OptionalScope: &sc, OptionalObject: &obj})
 }
 
@@ -32,10 +32,14 @@ func (s *Server) roleAccessOut(r *http.Request, c *call, rl *gatehouse.Rule, rol
 	if err != nil {
 		return nil, err
 	}
+	res, err := s.resource(r.Context(), c)
+	if err != nil {
+		return nil, err
+	}
 	return map[string]any{
 		"id": rl.ID, "role": rb, "role_id": rl.Role,
 		"added_at": rl.CreatedAt.UTC(), "updated_at": rl.UpdatedAt.UTC(),
-		c.kind.Singular(): s.objectRef(c.res),
+		c.kind.Singular(): s.objectRef(res),
 	}, nil
 }
 
@@ -86,7 +90,7 @@ func (s *Server) handleRoleAccessCreate(w http.ResponseWriter, r *http.Request, 
 		return err
 	}
 	rl := &gatehouse.Rule{OrganizationID: c.org.ID, CreatedBy: c.user.ID, Rule: access.Rule{
-		Scope: access.ScopeObject, Project: c.project.ID, Kind: c.kind, Object: c.res.ID, Role: role.ID, Level: access.Editor}}
+		Scope: access.ScopeObject, Project: c.project.ID, Kind: c.kind, Object: c.obj.ID, Role: role.ID, Level: access.Editor}}
 	if err := s.store.CreateRule(r.Context(), rl, c.user.ID); err != nil {
 		return err
 	}
@@ -98,13 +102,13 @@ func (s *Server) handleRoleAccessCreate(w http.ResponseWriter, r *http.Request, 
 	return nil
 }
 
-// grantFromPath finds {grant} among the role rules on c.res.
+// grantFromPath finds {grant} among the role rules on c's object.
 func (s *Server) grantFromPath(r *http.Request, c *call) (*gatehouse.Rule, error) {
 	rl, err := s.store.Rule(r.Context(), c.org.ID, r.PathValue("grant"))
 	if err != nil {
 		return nil, err
 	}
-	if rl.Scope != access.ScopeObject || rl.Object != c.res.ID || rl.Role == "" || rl.Level < access.Editor {
+	if rl.Scope != access.ScopeObject || rl.Object != c.obj.ID || rl.Role == "" || rl.Level < access.Editor {
 		return nil, gatehouse.NotFound()
 	}
 	return rl, nil

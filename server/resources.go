@@ -238,7 +238,11 @@ func (s *Server) handleResourceCreate(k access.Kind) handlerFunc {
 
 // handleResourceGet serves GET /api/projects/{project}/{kind}/{id}.
 func (s *Server) handleResourceGet(w http.ResponseWriter, r *http.Request, c *call) error {
-	encode(w, http.StatusOK, s.resourceOut(r, c.res, c.decision, s.newUserCache()))
+	res, err := s.resource(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	encode(w, http.StatusOK, s.resourceOut(r, res, c.decision, s.newUserCache()))
 	return nil
 }
 
@@ -252,7 +256,7 @@ func (s *Server) handleResourceUpdate(w http.ResponseWriter, r *http.Request, c 
 	}
 	// The patch applies to the row as it is when written, not as authorize read
 	// it: a concurrent PATCH of another field must not be undone.
-	res, err := s.store.UpdateResourceFunc(r.Context(), c.project.ID, c.kind, c.res.ID, func(res *gatehouse.Resource) error {
+	res, err := s.store.UpdateResourceFunc(r.Context(), c.project.ID, c.kind, c.obj.ID, func(res *gatehouse.Resource) error {
 		data := map[string]json.RawMessage{}
 		if err := json.Unmarshal(res.Data, &data); err != nil {
 			return err
@@ -290,7 +294,7 @@ func (s *Server) handleResourceUpdate(w http.ResponseWriter, r *http.Request, c 
 
 // handleResourceDelete serves DELETE /api/projects/{project}/{kind}/{id}.
 func (s *Server) handleResourceDelete(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := s.store.DeleteResource(r.Context(), c.res.ID); err != nil {
+	if err := s.store.DeleteResource(r.Context(), c.obj.ID); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

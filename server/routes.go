@@ -73,7 +73,7 @@ func (s *Server) registerRoutes() {
 		obj := base + "/{id}"
 		s.handle("GET "+base, projectMember, s.handleResourceList(k))
 		s.handle("POST "+base, kindLevel(k, access.Editor), s.handleResourceCreate(k))
-		s.handle("GET "+obj, objectLevel(k, access.Viewer), s.handleResourceGet)
+		s.handle("GET "+obj, objectLevel(k, access.Viewer).withRow(), s.handleResourceGet)
 		s.handle("PATCH "+obj, objectLevel(k, access.Editor), s.handleResourceUpdate)
 		s.handle("PUT "+obj, objectLevel(k, access.Editor), s.handleResourceUpdate)
 		if k == access.FeatureFlags {
