@@ -282,3 +282,6 @@ func listOf[T any](w http.ResponseWriter, r *http.Request, items []T) error {
 	encode(w, http.StatusOK, newPage(r, len(items), limit, offset, items[lo:hi]))
 	return nil
 }
+
+func itoa(n int) string     { return strconv.Itoa(n) }
+func itoa64(n int64) string { return strconv.FormatInt(n, 10) }

@@ -54,6 +54,3 @@ func (l *loginLimiter) allow(r *http.Request, account string, now time.Time) err
 func (l *loginLimiter) fail(r *http.Request, account string, now time.Time) error {
 	return l.store.RecordLoginFailure(r.Context(), limiterKeys(r, account), now, l.window)
 }
-
-func itoa(n int) string     { return strconv.Itoa(n) }
-func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
