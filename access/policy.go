@@ -1,0 +1,201 @@
+package access
+
+// Who may change what (access-model.md, "Who may change what"). Every rule about
+// membership levels, invites, ownership, project administration and asking about
+// others is a function here, so the API's routes and handlers, the web UI's pages and
+// the store's checks inside a write's transaction all ask one place, and no membership
+// or access level is compared anywhere else.
+
+// Denial is a "who may" answer of no, carrying the detail PostHog shows. Invalid marks
+// a request that is wrong whoever sends it (400), rather than refused to this caller
+// (403); Attr then names the field, when one is at fault.
+type Denial struct {
+	Detail  string
+	Invalid bool
+	Attr    string
+}
+
+func (d *Denial) Error() string { return d.Detail }
+
+// The denials, by the details PostHog answers them with.
+var (
+	ErrNeedAdmin       = &Denial{Detail: "You need to have admin level or higher."}
+	ErrNeedOwner       = &Denial{Detail: "You need to be an organization owner."}
+	ErrOwnLevel        = &Denial{Detail: "You can't change your own access level."}
+	ErrAboveYou        = &Denial{Detail: "You can only edit others with level lower or equal to you."}
+	ErrRaiseAboveYou   = &Denial{Detail: "You can only change access level of others to lower or equal to your current one."}
+	ErrInviteAboveYou  = &Denial{Detail: "You can't invite someone with a level higher than your own.", Invalid: true, Attr: "level"}
+	ErrLastOwnerDemote = &Denial{Detail: "The organization's last owner can't be demoted.", Invalid: true}
+	ErrLastOwnerLeave  = &Denial{Detail: "The organization's last owner can't leave it.", Invalid: true}
+	ErrAskAboutOthers  = &Denial{Detail: "Only organization admins can check access for other members."}
+	ErrDeleteProject   = &Denial{Detail: "Only organization admins can delete a project."}
+)
+
+// MembershipLevels are the levels a membership can have, lowest first.
+var MembershipLevels = [...]int{MemberLevel, AdminLevel, OwnerLevel}
+
+// ValidMembershipLevel reports whether l is one of MembershipLevels.
+func ValidMembershipLevel(l int) bool {
+	return l == MemberLevel || l == AdminLevel || l == OwnerLevel
+}
+
+// IsMember reports whether a membership level (0: none) makes a member.
+func IsMember(level int) bool { return level >= MemberLevel }
+
+// IsAdmin reports whether a membership level is admin or higher ("admin+").
+func IsAdmin(level int) bool { return level >= AdminLevel }
+
+// IsOwner reports whether a membership level is owner.
+func IsOwner(level int) bool { return level >= OwnerLevel }
+
+// RequireMembership is a route's membership requirement: nil when level reaches least,
+// else the denial its caller is shown. A non-member (0) is refused too, but the API
+// answers them 404 before asking.
+func RequireMembership(level, least int) error {
+	switch {
+	case level >= least && IsMember(level):
+		return nil
+	case IsOwner(least):
+		return ErrNeedOwner
+	}
+	return ErrNeedAdmin
+}
+
+// MayChangeLevel decides whether a member at level actor may set a member at level
+// target to level to: admins only, never their own level, never someone above them,
+// never above their own level (so only owners make owners). Whether an owner would
+// remain is KeepsOwner's question, asked inside the write's transaction.
+func MayChangeLevel(actor, target, to int, self bool) error {
+	switch {
+	case self:
+		return ErrOwnLevel
+	case !IsAdmin(actor):
+		return ErrNeedAdmin
+	case target > actor:
+		return ErrAboveYou
+	case to > actor:
+		return ErrRaiseAboveYou
+	}
+	return nil
+}
+
+// AssignableLevels lists the levels MayChangeLevel lets actor give target (target's own
+// level included), lowest first; nil when it allows none.
+func AssignableLevels(actor, target int, self bool) []int {
+	var out []int
+	for _, l := range MembershipLevels {
+		if MayChangeLevel(actor, target, l, self) == nil {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// MayRemoveMember decides whether a member at level actor may remove a member at level
+// target: anyone may leave (self), admins remove members at or below their level.
+// Whether an owner would remain is KeepsOwner's question.
+func MayRemoveMember(actor, target int, self bool) error {
+	switch {
+	case self:
+		return nil
+	case !IsAdmin(actor):
+		return ErrNeedAdmin
+	case target > actor:
+		return ErrAboveYou
+	}
+	return nil
+}
+
+// KeepsOwner reports whether an organization with owners owners still has one after a
+// member at level target is set to level to (0: removed). The store asks it inside the
+// transaction that makes the change, with owners counted there, so two owners demoting
+// each other at once cannot both succeed.
+func KeepsOwner(owners, target, to int) bool {
+	if IsOwner(target) && !IsOwner(to) {
+		return owners > 1
+	}
+	return true
+}
+
+// MayInvite decides whether a member at level actor may invite someone at level level:
+// admins only, and at most at their own level.
+func MayInvite(actor, level int) error {
+	switch {
+	case !IsAdmin(actor):
+		return ErrNeedAdmin
+	case level > actor:
+		return ErrInviteAboveYou
+	}
+	return nil
+}
+
+// MaySeeInvite reports whether a member at level reader may see an invite at level
+// invite, and with it the invite's id (its secret link), or delete it: admins, and only
+// invites at or below their own level. An admin who could read an owner's invite could
+// accept it from a fresh account and become an owner.
+func MaySeeInvite(reader, invite int) bool {
+	return IsAdmin(reader) && invite <= reader
+}
+
+// InviteHonoured reports whether an invite at level invite, made by a member now at
+// level inviter (0: no longer a member), may still be accepted: only while its inviter
+// is a member at or above its level. It is asked inside the accepting transaction.
+func InviteHonoured(inviter, invite int) bool {
+	return IsMember(inviter) && invite <= inviter
+}
+
+// MayAdministerProject reports whether user may change project's settings and access
+// rules: organization admins, and project admins by a v2 project rule.
+func (s *Snapshot) MayAdministerProject(user, project int64) bool {
+	lvl, ok := s.ProjectAccess(user, project)
+	return ok && lvl == ProjectAdmin
+}
+
+// MayEditProjectAccess is PostHog's user_can_edit_access_levels for a project: its
+// administrators, on a plan with the feature.
+func (s *Snapshot) MayEditProjectAccess(user, project int64) bool {
+	return s.enforced && s.MayAdministerProject(user, project)
+}
+
+// MayDeleteProject decides whether user may delete a project of the organization:
+// organization admins only, since it destroys every object in it. A project admin by
+// rule manages the project but may not destroy it.
+func (s *Snapshot) MayDeleteProject(user int64) error {
+	if !IsAdmin(s.MembershipLevel(user)) {
+		return ErrDeleteProject
+	}
+	return nil
+}
+
+// MayAskAbout decides whether asker may ask what subject may do (access/check with
+// another member's uuid, users_with_access for a given user): about themselves, anyone;
+// about others, organization admins.
+func (s *Snapshot) MayAskAbout(asker, subject int64) error {
+	if asker == subject || IsAdmin(s.MembershipLevel(asker)) {
+		return nil
+	}
+	return ErrAskAboutOthers
+}
+
+// MayCreate reports whether user may create an object of kind k in project: PostHog's
+// can_create, an editor's level on the kind.
+func (s *Snapshot) MayCreate(user, project int64, k Kind) bool {
+	return s.KindLevel(user, project, k).CanEdit()
+}
+
+// Allows reports whether the decision reaches need.
+func (d Decision) Allows(need Level) bool { return d.Level >= need }
+
+// Visible reports whether user may see o at all: the one test every derived view (a
+// role's associated flags, the activity log, users_with_access, counts) applies before
+// it names an object.
+func (s *Snapshot) Visible(user int64, o Object) bool {
+	return s.Decide(user, o).CanView()
+}
+
+// GrantsV1RoleAccess reports whether r is a v1 "role access" grant on an object: a rule
+// for a role on one object at editor or above (v1 rules always mean editor; a v2 rule
+// below editor is not one, and v1 lists must not show it as "can edit").
+func (r *Rule) GrantsV1RoleAccess() bool {
+	return r.Scope == ScopeObject && r.Role != "" && r.Level >= Editor
+}

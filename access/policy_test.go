@@ -1,0 +1,237 @@
+package access
+
+import (
+	"slices"
+	"testing"
+)
+
+const (
+	mem = MemberLevel
+	adm = AdminLevel
+	own = OwnerLevel
+)
+
+func TestMayChangeLevel(t *testing.T) {
+	tests := []struct {
+		actor, target, to int
+		self              bool
+		want              error
+	}{
+		{own, mem, own, false, nil},
+		{own, own, mem, false, nil},
+		{adm, mem, adm, false, nil},
+		{adm, adm, mem, false, nil},
+		{adm, mem, own, false, ErrRaiseAboveYou}, // only owners make owners
+		{adm, own, mem, false, ErrAboveYou},
+		{adm, own, own, false, ErrAboveYou},
+		{mem, mem, mem, false, ErrNeedAdmin},
+		{mem, mem, adm, false, ErrNeedAdmin},
+		{own, own, mem, true, ErrOwnLevel},
+		{adm, adm, mem, true, ErrOwnLevel},
+		{0, mem, mem, false, ErrNeedAdmin},
+	}
+	for _, tt := range tests {
+		if got := MayChangeLevel(tt.actor, tt.target, tt.to, tt.self); got != tt.want {
+			t.Errorf("MayChangeLevel(%d, %d, %d, %v) = %v, want %v", tt.actor, tt.target, tt.to, tt.self, got, tt.want)
+		}
+	}
+}
+
+func TestAssignableLevels(t *testing.T) {
+	tests := []struct {
+		actor, target int
+		self          bool
+		want          []int
+	}{
+		{own, mem, false, []int{mem, adm, own}},
+		{adm, mem, false, []int{mem, adm}},
+		{adm, own, false, nil},
+		{mem, mem, false, nil},
+		{own, own, true, nil},
+	}
+	for _, tt := range tests {
+		if got := AssignableLevels(tt.actor, tt.target, tt.self); !slices.Equal(got, tt.want) {
+			t.Errorf("AssignableLevels(%d, %d, %v) = %v, want %v", tt.actor, tt.target, tt.self, got, tt.want)
+		}
+	}
+}
+
+func TestMayRemoveMember(t *testing.T) {
+	tests := []struct {
+		actor, target int
+		self          bool
+		want          error
+	}{
+		{mem, mem, true, nil},
+		{own, own, true, nil}, // the last-owner check is KeepsOwner's, in the transaction
+		{adm, mem, false, nil},
+		{adm, adm, false, nil},
+		{adm, own, false, ErrAboveYou},
+		{own, own, false, nil},
+		{mem, mem, false, ErrNeedAdmin},
+	}
+	for _, tt := range tests {
+		if got := MayRemoveMember(tt.actor, tt.target, tt.self); got != tt.want {
+			t.Errorf("MayRemoveMember(%d, %d, %v) = %v, want %v", tt.actor, tt.target, tt.self, got, tt.want)
+		}
+	}
+}
+
+func TestKeepsOwner(t *testing.T) {
+	tests := []struct {
+		owners, target, to int
+		want               bool
+	}{
+		{1, own, mem, false},
+		{1, own, adm, false},
+		{1, own, 0, false},
+		{2, own, 0, true},
+		{2, own, mem, true},
+		{1, own, own, true},
+		{1, adm, 0, true},
+		{1, mem, own, true},
+		{0, mem, 0, true}, // not ours to mend: the change itself takes no owner away
+	}
+	for _, tt := range tests {
+		if got := KeepsOwner(tt.owners, tt.target, tt.to); got != tt.want {
+			t.Errorf("KeepsOwner(%d, %d, %d) = %v, want %v", tt.owners, tt.target, tt.to, got, tt.want)
+		}
+	}
+}
+
+func TestInvites(t *testing.T) {
+	invite := []struct {
+		actor, level int
+		want         error
+	}{
+		{own, own, nil},
+		{adm, adm, nil},
+		{adm, mem, nil},
+		{adm, own, ErrInviteAboveYou},
+		{mem, mem, ErrNeedAdmin},
+	}
+	for _, tt := range invite {
+		if got := MayInvite(tt.actor, tt.level); got != tt.want {
+			t.Errorf("MayInvite(%d, %d) = %v, want %v", tt.actor, tt.level, got, tt.want)
+		}
+	}
+	see := []struct {
+		reader, level int
+		want          bool
+	}{
+		{own, own, true},
+		{adm, own, false}, // the admin → owner escalation
+		{adm, adm, true},
+		{adm, mem, true},
+		{mem, mem, false},
+		{0, mem, false},
+	}
+	for _, tt := range see {
+		if got := MaySeeInvite(tt.reader, tt.level); got != tt.want {
+			t.Errorf("MaySeeInvite(%d, %d) = %v, want %v", tt.reader, tt.level, got, tt.want)
+		}
+	}
+	honoured := []struct {
+		inviter, level int
+		want           bool
+	}{
+		{own, own, true},
+		{adm, own, false}, // inviter demoted below the invite
+		{adm, adm, true},
+		{mem, adm, false},
+		{mem, mem, true},
+		{0, mem, false}, // inviter left
+	}
+	for _, tt := range honoured {
+		if got := InviteHonoured(tt.inviter, tt.level); got != tt.want {
+			t.Errorf("InviteHonoured(%d, %d) = %v, want %v", tt.inviter, tt.level, got, tt.want)
+		}
+	}
+}
+
+func TestRequireMembership(t *testing.T) {
+	tests := []struct {
+		level, least int
+		want         error
+	}{
+		{mem, mem, nil},
+		{0, mem, ErrNeedAdmin},
+		{mem, adm, ErrNeedAdmin},
+		{adm, adm, nil},
+		{adm, own, ErrNeedOwner},
+		{own, own, nil},
+	}
+	for _, tt := range tests {
+		if got := RequireMembership(tt.level, tt.least); got != tt.want {
+			t.Errorf("RequireMembership(%d, %d) = %v, want %v", tt.level, tt.least, got, tt.want)
+		}
+	}
+}
+
+// TestProjectPolicy: a plain member made project admin by a v2 rule administers the
+// project but may not delete it, nor ask about others; an organization admin may do all.
+func TestProjectPolicy(t *testing.T) {
+	const (
+		owner, admin, padmin, plain, outsider = 1, 2, 3, 4, 99
+		project, other                        = 10, 11
+	)
+	s := Compile(Facts{
+		Enforced: true,
+		Members:  []Member{{User: owner, Level: own}, {User: admin, Level: adm}, {User: padmin, Level: mem}, {User: plain, Level: mem}},
+		Rules:    []Rule{{Scope: ScopeProject, Project: project, User: padmin, ProjectLevel: ProjectAdmin}},
+	})
+	tests := []struct {
+		user                       int64
+		administer, administerElse bool
+		delete, askOther           bool
+	}{
+		{owner, true, true, true, true},
+		{admin, true, true, true, true},
+		{padmin, true, false, false, false},
+		{plain, false, false, false, false},
+		{outsider, false, false, false, false},
+	}
+	for _, tt := range tests {
+		if got := s.MayAdministerProject(tt.user, project); got != tt.administer {
+			t.Errorf("MayAdministerProject(%d, project) = %v, want %v", tt.user, got, tt.administer)
+		}
+		if got := s.MayAdministerProject(tt.user, other); got != tt.administerElse {
+			t.Errorf("MayAdministerProject(%d, other) = %v, want %v", tt.user, got, tt.administerElse)
+		}
+		if got := s.MayEditProjectAccess(tt.user, project); got != tt.administer {
+			t.Errorf("MayEditProjectAccess(%d) = %v, want %v", tt.user, got, tt.administer)
+		}
+		if got := s.MayDeleteProject(tt.user) == nil; got != tt.delete {
+			t.Errorf("MayDeleteProject(%d) allowed = %v, want %v", tt.user, got, tt.delete)
+		}
+		if got := s.MayAskAbout(tt.user, plain) == nil; got != (tt.askOther || tt.user == plain) {
+			t.Errorf("MayAskAbout(%d, plain) allowed = %v, want %v", tt.user, got, tt.askOther || tt.user == plain)
+		}
+		if err := s.MayAskAbout(tt.user, tt.user); err != nil {
+			t.Errorf("MayAskAbout(%d, self) = %v, want nil", tt.user, err)
+		}
+	}
+	free := Compile(Facts{Members: []Member{{User: padmin, Level: mem}}, Rules: []Rule{{Scope: ScopeProject, Project: project, User: padmin, ProjectLevel: ProjectAdmin}}})
+	if free.MayEditProjectAccess(padmin, project) {
+		t.Error("MayEditProjectAccess on the free plan = true, want false")
+	}
+}
+
+func TestGrantsV1RoleAccess(t *testing.T) {
+	tests := []struct {
+		r    Rule
+		want bool
+	}{
+		{Rule{Scope: ScopeObject, Role: "r", Level: Editor}, true},
+		{Rule{Scope: ScopeObject, Role: "r", Level: Manager}, true},
+		{Rule{Scope: ScopeObject, Role: "r", Level: Viewer}, false},
+		{Rule{Scope: ScopeObject, Role: "r", Level: None}, false},
+		{Rule{Scope: ScopeObject, User: 3, Level: Editor}, false},
+		{Rule{Scope: ScopeKind, Role: "r", Level: Editor}, false},
+	}
+	for _, tt := range tests {
+		if got := tt.r.GrantsV1RoleAccess(); got != tt.want {
+			t.Errorf("GrantsV1RoleAccess(%+v) = %v, want %v", tt.r, got, tt.want)
+		}
+	}
+}
