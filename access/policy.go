@@ -183,6 +183,29 @@ func (s *Snapshot) MayCreate(user, project int64, k Kind) bool {
 	return s.KindLevel(user, project, k).CanEdit()
 }
 
+// RequireObjectLevel is an object route's requirement: nil when decision d on an object of
+// kind k reaches need, else the denial PostHog shows: "You can't edit roles for this
+// feature flag." when need is manager (changing the object's access), "You don't have
+// edit permissions for this feature flag." otherwise.
+func RequireObjectLevel(d Decision, need Level, k Kind) error {
+	switch {
+	case d.Allows(need):
+		return nil
+	case need == Manager:
+		return &Denial{Detail: "You can't edit roles for this " + k.Noun() + "."}
+	}
+	return &Denial{Detail: "You don't have edit permissions for this " + k.Noun() + "."}
+}
+
+// RequireKindLevel is a creation route's requirement: nil when decision d on a new object
+// of kind k reaches need, else "You don't have edit permissions for feature flags.".
+func RequireKindLevel(d Decision, need Level, k Kind) error {
+	if d.Allows(need) {
+		return nil
+	}
+	return &Denial{Detail: "You don't have edit permissions for " + k.Noun() + "s."}
+}
+
 // Allows reports whether the decision reaches need.
 func (d Decision) Allows(need Level) bool { return d.Level >= need }
 

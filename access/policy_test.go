@@ -1,6 +1,7 @@
 package access
 
 import (
+	"errors"
 	"slices"
 	"testing"
 )
@@ -215,6 +216,59 @@ func TestProjectPolicy(t *testing.T) {
 	if free.MayEditProjectAccess(padmin, project) {
 		t.Error("MayEditProjectAccess on the free plan = true, want false")
 	}
+}
+
+func TestRequireObjectLevel(t *testing.T) {
+	const (
+		edit   = "You don't have edit permissions for this feature flag."
+		manage = "You can't edit roles for this feature flag."
+	)
+	tests := []struct {
+		have, need Level
+		want       string // "" for allowed
+	}{
+		{None, Viewer, edit},
+		{Viewer, Viewer, ""},
+		{Viewer, Editor, edit},
+		{Editor, Editor, ""},
+		{Editor, Manager, manage},
+		{Manager, Manager, ""},
+		{Manager, Viewer, ""},
+	}
+	for _, tt := range tests {
+		err := RequireObjectLevel(Decision{Level: tt.have}, tt.need, FeatureFlags)
+		if got := errText(err); got != tt.want {
+			t.Errorf("RequireObjectLevel(%v, %v) = %q, want %q", tt.have, tt.need, got, tt.want)
+		}
+		var d *Denial
+		if err != nil && (!errors.As(err, &d) || d.Invalid) {
+			t.Errorf("RequireObjectLevel(%v, %v) = %#v, want a refusal (*Denial, not Invalid)", tt.have, tt.need, err)
+		}
+	}
+	if got := errText(RequireObjectLevel(Decision{Level: Viewer}, Editor, Cohorts)); got != "You don't have edit permissions for this cohort." {
+		t.Errorf("RequireObjectLevel(cohort) = %q, want the cohort's noun", got)
+	}
+	kindTests := []struct {
+		have Level
+		want string
+	}{
+		{None, "You don't have edit permissions for feature flags."},
+		{Viewer, "You don't have edit permissions for feature flags."},
+		{Editor, ""},
+		{Manager, ""},
+	}
+	for _, tt := range kindTests {
+		if got := errText(RequireKindLevel(Decision{Level: tt.have}, Editor, FeatureFlags)); got != tt.want {
+			t.Errorf("RequireKindLevel(%v, editor) = %q, want %q", tt.have, got, tt.want)
+		}
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 func TestGrantsV1RoleAccess(t *testing.T) {
