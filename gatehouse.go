@@ -158,6 +158,7 @@ type Activity struct {
 	ID             int64
 	OrganizationID string
 	ProjectID      int64  // 0 for organization-wide changes
+	ObjectID       int64  // the object a rule change is about; 0 when the change is about none
 	Scope          string // what changed: "Role", "RoleMembership", "AccessControl", "Membership", …
 	Activity       string // "created", "updated", "deleted"
 	ItemID         string
@@ -173,7 +174,12 @@ type ActivityFilter struct {
 	OptionalProjectID int64  // 0 = any
 	OptionalItemID    string // "" = any
 	OptionalUserID    int64  // 0 = any
-	Limit, Offset     int
+	// OptionalObjects, when set, keeps of the rows about an object (ObjectID ≠ 0) only
+	// those about one it lists: a reader's view lists the objects the reader may see, so
+	// that a row about any other, even one written after the list was made, is left out
+	// of the page and of the count.
+	OptionalObjects *[]int64
+	Limit, Offset   int
 }
 
 // RuleFilter selects rules of one organization.

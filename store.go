@@ -175,6 +175,11 @@ type Store interface {
 	AccessFacts(ctx context.Context, orgID string) (access.Facts, int64, error)
 
 	// ActivityLog returns a page of matching rows (with User filled in),
-	// newest first, and the total count.
+	// newest first, and the total count (both without the rows that
+	// f.OptionalObjects leaves out).
 	ActivityLog(ctx context.Context, f ActivityFilter) ([]Activity, int, error)
+	// ActivityObjects returns the ids of the objects that rows matching f are
+	// about, each once, in any order; f's Limit, Offset and OptionalObjects are
+	// ignored.
+	ActivityObjects(ctx context.Context, f ActivityFilter) ([]int64, error)
 }

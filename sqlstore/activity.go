@@ -28,6 +28,7 @@ const (
 type change struct {
 	org     string
 	project int64 // 0 = organization-wide
+	object  int64 // the object the change is about (a rule on it); 0 = none
 	scope   string
 	verb    string
 	item    string
@@ -50,9 +51,9 @@ func (db *DB) record(ctx context.Context, tx *sql.Tx, c change) error {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO activity_log (organization_id, project_id, scope, activity, item_id, user_id, detail, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		c.org, nullable(c.project), c.scope, c.verb, c.item, nullable(c.actor), string(detail), ts(db.clock()),
+		INSERT INTO activity_log (organization_id, project_id, object_id, scope, activity, item_id, user_id, detail, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		c.org, nullable(c.project), nullable(c.object), c.scope, c.verb, c.item, nullable(c.actor), string(detail), ts(db.clock()),
 	); err != nil {
 		return err
 	}
@@ -67,12 +68,11 @@ func (db *DB) bumpRevision(ctx context.Context, tx *sql.Tx, orgID string) error 
 	return db.notify(ctx, tx, notice{what: noticeRules, org: orgID})
 }
 
-// ActivityLog returns a page of matching rows (with User filled in when the actor still
-// exists), newest first, and the total count. Limit ≤ 0 means no limit. A change's before
-// and after come back as decoded JSON, numbers as json.Number.
-func (db *DB) ActivityLog(ctx context.Context, f gatehouse.ActivityFilter) ([]gatehouse.Activity, int, error) {
-	where := []string{"a.organization_id = $1"}
-	args := []any{f.OrganizationID}
+// activityWhere returns f's conditions on activity_log a, and their arguments, leaving out
+// OptionalObjects.
+func activityWhere(f gatehouse.ActivityFilter) (where []string, args []any) {
+	where = []string{"a.organization_id = $1"}
+	args = []any{f.OrganizationID}
 	add := func(cond string, v any) {
 		args = append(args, v)
 		where = append(where, cond+" = $"+strconv.Itoa(len(args)))
@@ -85,6 +85,53 @@ func (db *DB) ActivityLog(ctx context.Context, f gatehouse.ActivityFilter) ([]ga
 	}
 	if f.OptionalUserID != 0 {
 		add("a.user_id", f.OptionalUserID)
+	}
+	return where, args
+}
+
+// ActivityObjects returns the ids of the objects that rows matching f are about, each
+// once, in no particular order; f's Limit, Offset and OptionalObjects are ignored.
+func (db *DB) ActivityObjects(ctx context.Context, f gatehouse.ActivityFilter) ([]int64, error) {
+	where, args := activityWhere(f)
+	rows, err := db.db.QueryContext(ctx, `SELECT DISTINCT a.object_id FROM activity_log a WHERE a.object_id IS NOT NULL AND `+strings.Join(where, " AND "), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// ActivityLog returns a page of matching rows (with User filled in when the actor still
+// exists), newest first, and the total count. Limit ≤ 0 means no limit. A change's before
+// and after come back as decoded JSON, numbers as json.Number. With OptionalObjects, a row
+// about an object not listed is left out of the page and of the count alike.
+func (db *DB) ActivityLog(ctx context.Context, f gatehouse.ActivityFilter) ([]gatehouse.Activity, int, error) {
+	where, args := activityWhere(f)
+	if f.OptionalObjects != nil {
+		// One argument whatever the list's length: a reader may see many objects.
+		ids := *f.OptionalObjects
+		if db.dialect == Postgres {
+			args = append(args, ids)
+			where = append(where, "(a.object_id IS NULL OR a.object_id = ANY($"+strconv.Itoa(len(args))+"))")
+		} else {
+			list, err := json.Marshal(ids)
+			if err != nil {
+				return nil, 0, err
+			}
+			if ids == nil {
+				list = []byte("[]")
+			}
+			args = append(args, string(list))
+			where = append(where, "(a.object_id IS NULL OR a.object_id IN (SELECT value FROM json_each($"+strconv.Itoa(len(args))+")))")
+		}
 	}
 	cond := strings.Join(where, " AND ")
 	limit, offset := int64(f.Limit), int64(max(f.Offset, 0))
@@ -102,7 +149,7 @@ func (db *DB) ActivityLog(ctx context.Context, f gatehouse.ActivityFilter) ([]ga
 		}
 		n := len(args)
 		rows, err := tx.QueryContext(ctx, `
-			SELECT a.id, a.organization_id, a.project_id, a.scope, a.activity, a.item_id, a.user_id, a.detail, a.created_at,
+			SELECT a.id, a.organization_id, a.project_id, a.object_id, a.scope, a.activity, a.item_id, a.user_id, a.detail, a.created_at,
 				`+userColumns+`
 			FROM activity_log a LEFT JOIN users u ON u.id = a.user_id
 			WHERE `+cond+`
@@ -119,7 +166,7 @@ func (db *DB) ActivityLog(ctx context.Context, f gatehouse.ActivityFilter) ([]ga
 				u      gatehouse.User
 				detail string
 			)
-			dest := []any{&a.ID, &a.OrganizationID, orZero(&a.ProjectID), &a.Scope, &a.Activity, &a.ItemID, orZero(&a.UserID), &detail, scanTime(&a.CreatedAt)}
+			dest := []any{&a.ID, &a.OrganizationID, orZero(&a.ProjectID), orZero(&a.ObjectID), &a.Scope, &a.Activity, &a.ItemID, orZero(&a.UserID), &detail, scanTime(&a.CreatedAt)}
 			if err := rows.Scan(append(dest, userScanners(&u, true)...)...); err != nil {
 				return err
 			}

@@ -226,8 +226,15 @@ func redact(s string) string {
 // migrate applies the embedded migrations of db's dialect with goose. On PostgreSQL a
 // session-level advisory lock makes replicas that start together migrate one at a time.
 func (db *DB) migrate(ctx context.Context) error {
+	return db.migrateTo(ctx, 0)
+}
+
+// migrateTo is migrate up to version (0: every migration), for tests of a migration.
+func (db *DB) migrateTo(ctx context.Context, version int64) error {
 	dir, dialect := "migrations/sqlite", goose.DialectSQLite3
-	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	// Besides the SQL files, migrations written in Go: what SQL cannot compute alike on
+	// both engines.
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true), goose.WithGoMigrations(foldRoleNames)}
 	if db.dialect == Postgres {
 		dir, dialect = "migrations/postgres", goose.DialectPostgres
 		// Retry every second for up to five minutes: a replica waits for another's migration.
@@ -245,7 +252,12 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
+	if version == 0 {
+		_, err = p.Up(ctx)
+	} else {
+		_, err = p.UpTo(ctx, version)
+	}
+	if err != nil {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
 	}
 	return nil

@@ -1,6 +1,26 @@
 package sqlstore
 
-import "database/sql"
+import (
+	"context"
+	"database/sql"
+)
 
 // SQL exposes the connection to the tests of package sqlstore_test.
 func (db *DB) SQL() *sql.DB { return db.db }
+
+// Writer exposes the connection that writes, for tests that prepare rows by hand.
+func (db *DB) Writer() *sql.DB { return db.w }
+
+// OpenAt opens the database at databaseURL migrated up to version only, for tests of a
+// later migration: they write rows as the older schema held them, Close, and Open.
+func OpenAt(ctx context.Context, databaseURL string, version int64) (*DB, error) {
+	db, err := open(ctx, databaseURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.migrateTo(ctx, version); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}

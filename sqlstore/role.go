@@ -72,8 +72,8 @@ func (db *DB) role(ctx context.Context, q querier, orgID, id string) (*gatehouse
 }
 
 // CreateRole inserts r, setting ID, CreatedBy (when 0, to actor), CreatedAt and UpdatedAt. EUnique attr
-// "name" when the organization has a role of that name in any case. Activity "Role"
-// "created" with name and levels as after.
+// "name" when the organization has a role of that name in any case, Unicode case folded
+// (nameKey). Activity "Role" "created" with name and levels as after.
 func (db *DB) CreateRole(ctx context.Context, r *gatehouse.Role, actor int64) error {
 	levels, err := encodeLevels(r.Levels)
 	if err != nil {
@@ -90,8 +90,8 @@ func (db *DB) CreateRole(ctx context.Context, r *gatehouse.Role, actor int64) er
 		if err := db.lockOrganization(ctx, tx, r.OrganizationID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO roles (`+roleColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			stored.ID, stored.OrganizationID, stored.Name, levels, nullable(stored.CreatedBy), ts(stored.CreatedAt), ts(stored.UpdatedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO roles (`+roleColumns+`, name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			stored.ID, stored.OrganizationID, stored.Name, levels, nullable(stored.CreatedBy), ts(stored.CreatedAt), ts(stored.UpdatedAt), nameKey(stored.Name))
 		if err != nil {
 			return unique(err, "name", detailRoleTaken)
 		}
@@ -182,6 +182,11 @@ func (db *DB) UpdateRoleFunc(ctx context.Context, orgID, id string, actor int64,
 		after.UpdatedAt = db.clock()
 		_, err = tx.ExecContext(ctx, `UPDATE roles SET name = $1, levels = $2, updated_at = $3 WHERE id = $4`,
 			after.Name, levels, ts(after.UpdatedAt), after.ID)
+		if err == nil && before.Name != after.Name {
+			// Only a new name takes a new key: a role left without one by migration 5
+			// keeps its levels changeable.
+			_, err = tx.ExecContext(ctx, `UPDATE roles SET name_key = $1 WHERE id = $2`, nameKey(after.Name), after.ID)
+		}
 		if err != nil {
 			return unique(err, "name", detailRoleTaken)
 		}

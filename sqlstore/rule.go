@@ -188,7 +188,7 @@ func (db *DB) insertRule(ctx context.Context, tx *sql.Tx, r *gatehouse.Rule, row
 	if err != nil {
 		return missingParent(unique(err, "resource", detailRuleExists), gatehouse.NotFound())
 	}
-	return db.record(ctx, tx, change{org: r.OrganizationID, project: r.Project, scope: scopeAccessControl, verb: created,
+	return db.record(ctx, tx, change{org: r.OrganizationID, project: r.Project, object: r.Object, scope: scopeAccessControl, verb: created,
 		item: r.ID, actor: actor, changes: ruleChanges(&r.Rule, false)})
 }
 
@@ -259,7 +259,7 @@ func (db *DB) PutRule(ctx context.Context, r *gatehouse.Rule, actor int64) error
 			row.level, row.projectLevel, ts(existing.UpdatedAt), existing.ID); err != nil {
 			return err
 		}
-		return db.record(ctx, tx, change{org: r.OrganizationID, project: existing.Project, scope: scopeAccessControl, verb: updated,
+		return db.record(ctx, tx, change{org: r.OrganizationID, project: existing.Project, object: existing.Object, scope: scopeAccessControl, verb: updated,
 			item: existing.ID, actor: actor, changes: []gatehouse.Change{c}})
 	})
 	if err != nil {
@@ -338,7 +338,7 @@ func (db *DB) DeleteRule(ctx context.Context, orgID, id string, actor int64) err
 		if _, err := tx.ExecContext(ctx, `DELETE FROM access_rules WHERE id = $1`, id); err != nil {
 			return err
 		}
-		return db.record(ctx, tx, change{org: orgID, project: r.Project, scope: scopeAccessControl, verb: deleted,
+		return db.record(ctx, tx, change{org: orgID, project: r.Project, object: r.Object, scope: scopeAccessControl, verb: deleted,
 			item: id, actor: actor, changes: ruleChanges(&r.Rule, true)})
 	})
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -374,5 +375,111 @@ func testActivityLog(t *testing.T, e *env) {
 	}
 	if got, total, err := s.ActivityLog(ctx, gatehouse.ActivityFilter{OrganizationID: "nope", Limit: 10}); err != nil || len(got) != 0 || total != 0 {
 		t.Errorf("ActivityLog(unknown organization) = %v, %d, %v, want nothing", got, total, err)
+	}
+}
+
+// testActivityLogObjects: a row about a rule on an object names the object (ObjectID),
+// whether it records the rule's creation, a change of its level or its deletion, and
+// keeps naming it after the object is gone; ActivityObjects lists the objects the
+// matching rows are about; OptionalObjects keeps of the rows about objects only those
+// about listed ones, in the page and in the count alike.
+func testActivityLogObjects(t *testing.T, e *env) {
+	ctx, s := e.ctx, e.s
+	alice, bob := e.user("alice@example.com"), e.user("bob@example.com")
+	org, p := e.org("Acme", alice)
+	e.join(org.ID, bob, access.MemberLevel)
+	open, hidden, gone := e.resource(p.ID, access.FeatureFlags, "", alice.ID), e.resource(p.ID, access.FeatureFlags, "", alice.ID), e.resource(p.ID, access.Cohorts, "", alice.ID)
+
+	put := func(obj int64, user int64, l access.Level) *gatehouse.Rule {
+		t.Helper()
+		r := &gatehouse.Rule{OrganizationID: org.ID, Rule: access.Rule{Scope: access.ScopeObject, Object: obj, User: user, Level: l}}
+		if err := s.PutRule(ctx, r, alice.ID); err != nil {
+			t.Fatalf("PutRule() = %v", err)
+		}
+		return r
+	}
+	put(open.ID, bob.ID, access.Editor)
+	put(hidden.ID, 0, access.None)
+	put(hidden.ID, bob.ID, access.Viewer)
+	r := put(hidden.ID, bob.ID, access.Editor) // a change of level
+	if err := s.DeleteRule(ctx, org.ID, r.ID, alice.ID); err != nil {
+		t.Fatalf("DeleteRule() = %v", err)
+	}
+	put(gone.ID, 0, access.None)
+	if err := s.DeleteResource(ctx, gone.ID); err != nil {
+		t.Fatalf("DeleteResource() = %v", err)
+	}
+	e.rule(org.ID, access.Rule{Scope: access.ScopeKind, Project: p.ID, Kind: access.Cohorts, Level: access.Viewer}, alice.ID)
+	e.role(org.ID, "Product", alice.ID)
+
+	all := e.activity(org.ID)
+	var objects []int64
+	for _, a := range all {
+		objects = append(objects, a.ObjectID)
+	}
+	want := []int64{0, 0, gone.ID, hidden.ID, hidden.ID, hidden.ID, hidden.ID, open.ID, 0} // newest first; bob's joining last
+	if diff := cmp.Diff(want, objects); diff != "" {
+		t.Fatalf("ActivityLog() ObjectIDs mismatch (-want +got):\n%s", diff)
+	}
+
+	sorted := func(ids []int64) []int64 { slices.Sort(ids); return ids }
+	objectTests := []struct {
+		name string
+		f    gatehouse.ActivityFilter
+		want []int64
+	}{
+		{"organization", gatehouse.ActivityFilter{}, sorted([]int64{open.ID, hidden.ID, gone.ID})},
+		{"project", gatehouse.ActivityFilter{OptionalProjectID: p.ID}, sorted([]int64{open.ID, hidden.ID, gone.ID})},
+		{"item", gatehouse.ActivityFilter{OptionalItemID: r.ID}, []int64{hidden.ID}},
+		{"user", gatehouse.ActivityFilter{OptionalUserID: bob.ID}, []int64{}},
+		{"other project", gatehouse.ActivityFilter{OptionalProjectID: p.ID + 1000}, []int64{}},
+	}
+	for _, tt := range objectTests {
+		tt.f.OrganizationID = org.ID
+		got, err := s.ActivityObjects(ctx, tt.f)
+		if err != nil {
+			t.Errorf("ActivityObjects(%s) = %v", tt.name, err)
+			continue
+		}
+		if diff := cmp.Diff(tt.want, sorted(got), cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("ActivityObjects(%s) mismatch (-want +got):\n%s", tt.name, diff)
+		}
+	}
+
+	keep := func(list ...int64) *[]int64 { return &list }
+	filterTests := []struct {
+		name    string
+		objects *[]int64
+	}{
+		{"no list", nil},
+		{"every object", keep(open.ID, hidden.ID, gone.ID)},
+		{"the open flag", keep(open.ID)},
+		{"none", keep()},
+		{"an object never written about", keep(999999)},
+	}
+	for _, tt := range filterTests {
+		var wantRows []int64
+		for _, a := range all {
+			if tt.objects == nil || a.ObjectID == 0 || slices.Contains(*tt.objects, a.ObjectID) {
+				wantRows = append(wantRows, a.ID)
+			}
+		}
+		// Pages of 2 walk exactly the rows kept, each page with their count.
+		var gotRows []int64
+		for offset := 0; offset <= len(all); offset += 2 {
+			page, total, err := s.ActivityLog(ctx, gatehouse.ActivityFilter{OrganizationID: org.ID, OptionalObjects: tt.objects, Limit: 2, Offset: offset})
+			if err != nil {
+				t.Fatalf("ActivityLog(%s, offset %d) = %v", tt.name, offset, err)
+			}
+			if total != len(wantRows) {
+				t.Errorf("ActivityLog(%s, offset %d) total = %d, want %d", tt.name, offset, total, len(wantRows))
+			}
+			for _, a := range page {
+				gotRows = append(gotRows, a.ID)
+			}
+		}
+		if diff := cmp.Diff(wantRows, gotRows); diff != "" {
+			t.Errorf("ActivityLog(%s) rows mismatch (-want +got):\n%s", tt.name, diff)
+		}
 	}
 }

@@ -177,3 +177,69 @@ func testRoleMembers(t *testing.T, e *env) {
 	// Removed from the role, bob may join again.
 	e.roleMember(org.ID, role.ID, bob, alice.ID)
 }
+
+// testRoleNamesFoldUnicode: role names are unique per organization case-insensitively in
+// every script, not only ASCII (SQLite's lower() folds only ASCII, so "ÉQUIPE" and
+// "équipe" were two names there), and two spellings of one letter (composed or not) are
+// one name. Renaming a role to a case variant of its own name stays allowed.
+func testRoleNamesFoldUnicode(t *testing.T, e *env) {
+	ctx, s := e.ctx, e.s
+	alice, bob := e.user("alice@example.com"), e.user("bob@example.com")
+	org, _ := e.org("Acme", alice)
+	other, _ := e.org("Other", bob)
+	for _, name := range []string{"Équipe", "Straße", "Σίσυφος", "Ǆungla"} {
+		e.role(org.ID, name, alice.ID)
+	}
+	tests := []struct {
+		org, name string
+		taken     bool
+	}{
+		{org.ID, "ÉQUIPE", true},
+		{org.ID, "équipe", true},
+		{org.ID, "E\u0301quipe", true}, // É as E and a combining accent
+		{org.ID, "e\u0301QUIPE", true},
+		{org.ID, "STRASSE", true},
+		{org.ID, "strasse", true},
+		{org.ID, "ΣΊΣΥΦΟΣ", true},
+		{org.ID, "σίσυφοσ", true},
+		{org.ID, "ǆungla", true},
+		{org.ID, "ǅungla", true},
+		{org.ID, "Equipe", false}, // no accent: another name
+		{other.ID, "ÉQUIPE", false},
+	}
+	for _, tt := range tests {
+		err := s.CreateRole(ctx, &gatehouse.Role{OrganizationID: tt.org, Name: tt.name}, alice.ID)
+		if !tt.taken {
+			if err != nil {
+				t.Errorf("CreateRole(%q) = %v, want success", tt.name, err)
+			}
+			continue
+		}
+		wantDetail(t, "CreateRole("+tt.name+")", err, gatehouse.EUnique, "name", "There is already a role with this name.")
+	}
+	roles, err := s.Roles(ctx, org.ID)
+	if err != nil {
+		t.Fatalf("Roles() = %v", err)
+	}
+	if len(roles) != 5 {
+		t.Errorf("Roles() = %d roles, want 5: the refused names wrote nothing", len(roles))
+	}
+	equipe := &roles[0]
+	for _, name := range []string{"ÉQUIPE", "e\u0301quipe", "Équipe"} {
+		equipe.Name = name
+		if err := s.UpdateRole(ctx, equipe, alice.ID); err != nil {
+			t.Errorf("UpdateRole(own name as %q) = %v, want success", name, err)
+		}
+	}
+	straße := roles[1]
+	straße.Name = "ÉQUIPE"
+	wantDetail(t, "UpdateRole(Straße → ÉQUIPE)", s.UpdateRole(ctx, &straße, alice.ID), gatehouse.EUnique, "name", "There is already a role with this name.")
+	// The name freed by a rename or a deletion is free in every case.
+	straße.Name = "Rue"
+	if err := s.UpdateRole(ctx, &straße, alice.ID); err != nil {
+		t.Fatalf("UpdateRole(Straße → Rue) = %v", err)
+	}
+	if err := s.CreateRole(ctx, &gatehouse.Role{OrganizationID: org.ID, Name: "STRASSE"}, alice.ID); err != nil {
+		t.Errorf("CreateRole(STRASSE) after the rename = %v, want success", err)
+	}
+}
