@@ -259,12 +259,11 @@ func (s *Server) handleKindAccessControlsGet(w http.ResponseWriter, r *http.Requ
 			})
 		}
 	}
-	lvl, _ := c.snap.ProjectAccess(c.user.ID, c.project.ID)
 	encode(w, http.StatusOK, map[string]any{
 		"access_controls":             out,
 		"available_access_levels":     availableLevels,
 		"default_access_level":        access.Editor.String(),
-		"user_can_edit_access_levels": lvl == access.ProjectAdmin && s.enforced(),
+		"user_can_edit_access_levels": c.snap.MayEditProjectAccess(c.user.ID, c.project.ID),
 	})
 	return nil
 }
@@ -307,7 +306,7 @@ func (s *Server) handleProjectAccessControlsGet(w http.ResponseWriter, r *http.R
 		"available_access_levels":     []string{"none", "member", "admin"},
 		"default_access_level":        access.ProjectMember.String(),
 		"user_access_level":           lvl.String(),
-		"user_can_edit_access_levels": lvl == access.ProjectAdmin && s.enforced(),
+		"user_can_edit_access_levels": c.snap.MayEditProjectAccess(c.user.ID, c.project.ID),
 	})
 	return nil
 }
@@ -355,8 +354,11 @@ const maxChecks = 1000
 
 // handleAccessCheck serves POST /api/projects/{project}/access/check: up to
 // 1,000 decisions in one request, each with a reason a person understands.
-// Admins may ask about any member, others only about themselves. The
-// objects are read in one query, whatever the batch size.
+// Admins may ask about any member, others only about themselves
+// (access.MayAskAbout). Numeric ids are decided on the objects' heads, read
+// all at once (mostly from the store's memory); a string id (a session
+// recording) is looked up on its own. An object of another project, or of
+// another organization, is answered as missing.
 func (s *Server) handleAccessCheck(w http.ResponseWriter, r *http.Request, c *call) error {
 	body, out := getBuffer(), getBuffer()
 	defer putBuffer(body)
@@ -386,9 +388,6 @@ func (s *Server) handleAccessCheck(w http.ResponseWriter, r *http.Request, c *ca
 	for i, ch := range in {
 		ck := check{user: c.user.ID}
 		if ch.UserUUID != nil && *ch.UserUUID != c.user.UUID {
-			if c.membership() < access.AdminLevel {
-				return gatehouse.Errorf(gatehouse.EPermissionDenied, "Only organization admins can check access for other members.")
-			}
 			if byUUID == nil {
 				idx, err := s.members(r, c.org.ID)
 				if err != nil {
@@ -399,10 +398,16 @@ func (s *Server) handleAccessCheck(w http.ResponseWriter, r *http.Request, c *ca
 					byUUID[m.User.UUID] = id
 				}
 			}
-			var ok bool
-			if ck.user, ok = byUUID[*ch.UserUUID]; !ok {
+			subject, member := byUUID[*ch.UserUUID]
+			// A uuid that names no member is asked about as someone else (0), so
+			// that only admins learn which uuids are members.
+			if err := c.snap.MayAskAbout(c.user.ID, subject); err != nil {
+				return refusal(err)
+			}
+			if !member {
 				return gatehouse.FieldError(gatehouse.EDoesNotExist, "user_uuid", "User does not exist.")
 			}
+			ck.user = subject
 		}
 		var ok bool
 		if ck.kind, ok = access.KindFromPath(ch.Kind); !ok {
@@ -469,7 +474,7 @@ func (s *Server) handleAccessCheck(w http.ResponseWriter, r *http.Request, c *ca
 			continue
 		}
 		reason = c.snap.AppendExplain(reason[:0], d, obj)
-		b = appendCheckResult(b, d.Level >= ck.need, d.Level.String(), d.Source.String(), reason)
+		b = appendCheckResult(b, d.Allows(ck.need), d.Level.String(), d.Source.String(), reason)
 	}
 	*out = append(b, "]}\n"...)
 	writeJSON(w, http.StatusOK, *out)

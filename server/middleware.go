@@ -42,6 +42,9 @@ type need struct {
 	// row: scopeObject, the handler shows the object's row, so authorization
 	// reads it rather than only the head.
 	row bool
+	// deletesProject: scopeProject, the route destroys the project and every
+	// object in it, which only organization admins may (access.MayDeleteProject).
+	deletesProject bool
 }
 
 var (
@@ -52,6 +55,7 @@ var (
 	orgOwner      = need{scope: scopeOrg, membership: access.OwnerLevel}
 	projectMember = need{scope: scopeProject}
 	projectAdmin  = need{scope: scopeProject, project: true}
+	projectDelete = need{scope: scopeProject, deletesProject: true}
 )
 
 func kindLevel(k access.Kind, l access.Level) need {
@@ -304,17 +308,22 @@ func (s *Server) authorize(r *http.Request, n need) (*call, error) {
 		}
 		switch n.scope {
 		case scopeProject:
-			if n.project {
-				if lvl, _ := c.snap.ProjectAccess(u.ID, c.project.ID); lvl < access.ProjectAdmin {
+			switch {
+			case n.deletesProject:
+				if err := c.snap.MayDeleteProject(u.ID); err != nil {
+					return nil, refusal(err)
+				}
+			case n.project:
+				if !c.snap.MayAdministerProject(u.ID, c.project.ID) {
 					return nil, gatehouse.Errorf(gatehouse.EPermissionDenied, "You need to have admin level or higher.")
 				}
 			}
 		case scopeKind:
 			c.kind = n.kind
 			c.decision = c.snap.KindLevel(u.ID, c.project.ID, n.kind)
-			if c.decision.Level < n.level {
+			if err := access.RequireKindLevel(c.decision, n.level, n.kind); err != nil {
 				s.metrics.decided(n.kind, resultDenied, 1)
-				return nil, gatehouse.Errorf(gatehouse.EPermissionDenied, "You don't have edit permissions for %ss.", n.kind.Noun())
+				return nil, refusal(err)
 			}
 		case scopeObject:
 			c.kind = n.kind
@@ -324,12 +333,9 @@ func (s *Server) authorize(r *http.Request, n need) (*call, error) {
 				}
 				return nil, err
 			}
-			if c.decision.Level < n.level {
+			if err := access.RequireObjectLevel(c.decision, n.level, n.kind); err != nil {
 				s.metrics.decided(n.kind, resultDenied, 1)
-				if n.level >= access.Manager {
-					return nil, gatehouse.Errorf(gatehouse.EPermissionDenied, "You can't edit roles for this %s.", n.kind.Noun())
-				}
-				return nil, gatehouse.Errorf(gatehouse.EPermissionDenied, "You don't have edit permissions for this %s.", n.kind.Noun())
+				return nil, refusal(err)
 			}
 		}
 		if n.scope >= scopeKind {
@@ -451,7 +457,7 @@ func (s *Server) resolveObject(ctx context.Context, c *call, n need, id string) 
 		c.obj = c.res.Object()
 	}
 	d := c.snap.Decide(c.user.ID, c.obj)
-	if d.Level == access.None {
+	if !d.CanView() {
 		return gatehouse.NotFound()
 	}
 	c.decision = d

@@ -54,7 +54,7 @@ func (s *Server) handleRoleAccessList(w http.ResponseWriter, r *http.Request, c 
 	for i := range rules {
 		// v1 role access means "this role may edit"; a v2 role rule at a
 		// lower level is not one, so v1 does not show it.
-		if rules[i].Role == "" || rules[i].Level < access.Editor {
+		if !rules[i].GrantsV1RoleAccess() {
 			continue
 		}
 		role, err := s.store.Role(r.Context(), c.org.ID, rules[i].Role)
@@ -108,7 +108,7 @@ func (s *Server) grantFromPath(r *http.Request, c *call) (*gatehouse.Rule, error
 	if err != nil {
 		return nil, err
 	}
-	if rl.Scope != access.ScopeObject || rl.Object != c.obj.ID || rl.Role == "" || rl.Level < access.Editor {
+	if !rl.GrantsV1RoleAccess() || rl.Object != c.obj.ID {
 		return nil, gatehouse.NotFound()
 	}
 	return rl, nil
@@ -159,27 +159,43 @@ type activityBody struct {
 
 // handleActivityList serves GET /api/organizations/{org}/activity_log and
 // GET /api/projects/{project}/activity_log, newest first, filterable by
-// ?item_id= and ?user= (a user's uuid).
+// ?item_id= and ?user= (a member's uuid). Rows about an object (a rule on it)
+// are shown only when the caller may view the object; the count and the
+// next link leave the others out too.
 func (s *Server) handleActivityList(w http.ResponseWriter, r *http.Request, c *call) error {
 	limit, offset, err := paging(r)
 	if err != nil {
 		return err
 	}
+	ctx := r.Context()
 	f := gatehouse.ActivityFilter{OrganizationID: c.org.ID, OptionalItemID: r.URL.Query().Get("item_id"), Limit: limit, Offset: offset}
 	if c.project != nil {
 		f.OptionalProjectID = c.project.ID
 	}
 	if uid := r.URL.Query().Get("user"); uid != "" {
-		u, err := s.store.UserByUUID(r.Context(), uid)
-		if err != nil {
-			if gatehouse.ErrorCode(err) == gatehouse.ENotFound {
-				return gatehouse.FieldError(gatehouse.EDoesNotExist, "user", "User does not exist.")
-			}
+		u, err := s.store.UserByUUID(ctx, uid)
+		if err != nil && gatehouse.ErrorCode(err) != gatehouse.ENotFound {
 			return err
+		}
+		// A user of another organization is answered like an unknown one, so
+		// that the filter does not tell which uuids have accounts.
+		if err != nil || !access.IsMember(c.snap.MembershipLevel(u.ID)) {
+			return gatehouse.FieldError(gatehouse.EDoesNotExist, "user", "User does not exist.")
 		}
 		f.OptionalUserID = u.ID
 	}
-	rows, total, err := s.store.ActivityLog(r.Context(), f)
+	// The objects are listed before the page is read, and the page keeps
+	// only rows about those listed and found visible: a row about an object
+	// written in between is left out rather than shown undecided.
+	objects, err := s.store.ActivityObjects(ctx, f)
+	if err != nil {
+		return err
+	}
+	if objects, err = s.visibleObjects(ctx, c, objects); err != nil {
+		return err
+	}
+	f.OptionalObjects = &objects
+	rows, total, err := s.store.ActivityLog(ctx, f)
 	if err != nil {
 		return err
 	}

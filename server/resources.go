@@ -127,16 +127,12 @@ func (spec *kindSpec) keyFrom(in map[string]json.RawMessage) (string, bool, erro
 	return key, true, nil
 }
 
-// handleResourceList serves GET /api/projects/{project}/{kind}. Only objects
-// with object rules (or the caller's own) can decide differently from the
-// caller's kind level, so the page is read from as few rows as that allows:
-//   - kind level at least viewer: every object is visible but those its
-//     rules hide; the hidden ones are found among the ruled objects, and the
-//     page is the first offset+limit+hidden rows with them left out;
-//   - kind level none: only the caller's own and ruled objects can be seen.
-//
-// Either way it is one query for the candidates plus in-memory decisions,
-// then one query for the page's rows; count agrees with what is shown.
+// handleResourceList serves GET /api/projects/{project}/{kind}: the live
+// objects of the kind that the caller may view, newest first. Every object's
+// head (kept in memory by the store) is decided at once by Snapshot.Filter,
+// whose bits give both the count and the page, so objects the caller may not
+// view are neither counted nor shown and count and next agree with the
+// pages; only the page's rows are then read, in one query.
 func (s *Server) handleResourceList(k access.Kind) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, c *call) error {
 		limit, offset, err := paging(r)

@@ -65,18 +65,26 @@ func (s *Server) roleOut(r *http.Request, role *gatehouse.Role, users *userCache
 	}, nil
 }
 
-// associatedFlags maps role ids to the flags with an object rule for them.
-func (s *Server) associatedFlags(r *http.Request, orgID string) (map[string][]flagRef, error) {
+// associatedFlags maps role ids to the flags that a v1 role access grant lets the role
+// edit (PostHog's associated_flags), among the flags c's caller may view: a flag hidden
+// from them is not named, even by id.
+func (s *Server) associatedFlags(r *http.Request, c *call) (map[string][]flagRef, error) {
 	sc, k := access.ScopeObject, access.FeatureFlags
-	rules, err := s.store.Rules(r.Context(), gatehouse.RuleFilter{OrganizationID: orgID, OptionalScope: &sc, OptionalKind: &k})
+	rules, err := s.store.Rules(r.Context(), gatehouse.RuleFilter{OrganizationID: c.org.ID, OptionalScope: &sc, OptionalKind: &k})
 	if err != nil {
 		return nil, err
 	}
+	// A v2 rule for a role below editor is no v1 grant: it is not shown as "can edit".
+	grants := rules[:0:0]
 	var ids []int64
 	for _, rl := range rules {
-		if rl.Role != "" {
+		if rl.GrantsV1RoleAccess() {
+			grants = append(grants, rl)
 			ids = append(ids, rl.Object)
 		}
+	}
+	if ids, err = s.visibleObjects(r.Context(), c, ids); err != nil {
+		return nil, err
 	}
 	flags, err := s.store.ResourcesByID(r.Context(), ids)
 	if err != nil {
@@ -87,8 +95,8 @@ func (s *Server) associatedFlags(r *http.Request, orgID string) (map[string][]fl
 		keys[f.ID] = f.Key
 	}
 	out := map[string][]flagRef{}
-	for _, rl := range rules {
-		if key, ok := keys[rl.Object]; ok && rl.Role != "" {
+	for _, rl := range grants {
+		if key, ok := keys[rl.Object]; ok {
 			out[rl.Role] = append(out[rl.Role], flagRef{ID: rl.Object, Key: key})
 		}
 	}
@@ -101,7 +109,7 @@ func (s *Server) handleRoleList(w http.ResponseWriter, r *http.Request, c *call)
 	if err != nil {
 		return err
 	}
-	flags, err := s.associatedFlags(r, c.org.ID)
+	flags, err := s.associatedFlags(r, c)
 	if err != nil {
 		return err
 	}
@@ -201,7 +209,7 @@ func (s *Server) roleFromPath(r *http.Request, c *call) (*gatehouse.Role, error)
 
 // writeRole answers with role as PostHog shows it, associated flags included.
 func (s *Server) writeRole(w http.ResponseWriter, r *http.Request, c *call, role *gatehouse.Role, status int) error {
-	flags, err := s.associatedFlags(r, c.org.ID)
+	flags, err := s.associatedFlags(r, c)
 	if err != nil {
 		return err
 	}
@@ -305,7 +313,7 @@ func (s *Server) handleRoleMemberCreate(w http.ResponseWriter, r *http.Request, 
 		return gatehouse.FieldError(gatehouse.ERequired, "user_uuid", "This field is required.")
 	}
 	u, err := s.store.UserByUUID(r.Context(), *in.UserUUID)
-	if gatehouse.ErrorCode(err) == gatehouse.ENotFound || err == nil && c.snap.MembershipLevel(u.ID) == 0 {
+	if gatehouse.ErrorCode(err) == gatehouse.ENotFound || err == nil && !access.IsMember(c.snap.MembershipLevel(u.ID)) {
 		// A user of another organization is answered like an unknown one.
 		return gatehouse.FieldError(gatehouse.EDoesNotExist, "user_uuid", "User does not exist.")
 	}

@@ -45,7 +45,7 @@ func (s *Server) registerRoutes() {
 	s.handle("POST /api/projects", signedIn, s.handleProjectCreate) // admin+ of the current organization
 	s.handle("GET /api/projects/{project}", projectMember, s.handleProjectGet)
 	s.handle("PATCH /api/projects/{project}", projectAdmin, s.handleProjectUpdate)
-	s.handle("DELETE /api/projects/{project}", projectAdmin, s.handleProjectDelete)
+	s.handle("DELETE /api/projects/{project}", projectDelete, s.handleProjectDelete) // organization admins only: a project admin by rule may not destroy it
 
 	// Role-based access, API v1 (PostHog 2023). Reads for members, writes
 	// for admins and only on a plan with the feature.
