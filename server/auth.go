@@ -34,7 +34,13 @@ func hashToken(token string) string {
 
 // authenticate finds the caller: a personal API key as a Bearer token, or
 // a session cookie. It returns (nil, false, nil) for an anonymous request.
+// An in-process call of the web UI (Do) carries no credentials: its caller
+// is the one its page's Authenticate found, and counts as cookie-borne, so
+// its writes pass the same cross-origin check.
 func (s *Server) authenticate(r *http.Request) (u *gatehouse.User, viaCookie bool, err error) {
+	if in := inProcessCaller(r.Context()); in != nil {
+		return in.user, in.user != nil, nil
+	}
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, token, _ := strings.Cut(h, " ")
 		token = strings.TrimSpace(token)
@@ -47,17 +53,26 @@ func (s *Server) authenticate(r *http.Request) (u *gatehouse.User, viaCookie boo
 		}
 		return u, false, err
 	}
+	u, _, err = s.sessionUser(r)
+	return u, u != nil, err
+}
+
+// sessionUser looks up r's session cookie: the user and the session's
+// token, or nil for none. An expired or revoked session is the same as
+// none: the browser is sent to log in again rather than shown an error.
+func (s *Server) sessionUser(r *http.Request) (*gatehouse.User, string, error) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" {
-		return nil, false, nil
+		return nil, "", nil
 	}
-	u, err = s.store.SessionUser(r.Context(), hashToken(c.Value), s.now())
-	if gatehouse.ErrorCode(err) == gatehouse.ENotFound {
-		// An expired or revoked session is the same as none: the browser
-		// is sent to log in again rather than shown an error.
-		return nil, false, nil
+	u, err := s.store.SessionUser(r.Context(), hashToken(c.Value), s.now())
+	switch {
+	case gatehouse.ErrorCode(err) == gatehouse.ENotFound:
+		return nil, "", nil
+	case err != nil:
+		return nil, "", err
 	}
-	return u, err == nil, err
+	return u, c.Value, nil
 }
 
 // startSession creates a session for u and sets its cookie.
@@ -75,9 +90,17 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *gatehou
 	return nil
 }
 
+// endSession deletes r's session (the cookie's, or an in-process call's
+// page's) and clears its cookie.
 func (s *Server) endSession(w http.ResponseWriter, r *http.Request) error {
-	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-		if err := s.store.DeleteSession(r.Context(), hashToken(c.Value)); err != nil && gatehouse.ErrorCode(err) != gatehouse.ENotFound {
+	token := ""
+	if in := inProcessCaller(r.Context()); in != nil {
+		token = in.token
+	} else if c, err := r.Cookie(sessionCookie); err == nil {
+		token = c.Value
+	}
+	if token != "" {
+		if err := s.store.DeleteSession(r.Context(), hashToken(token)); err != nil && gatehouse.ErrorCode(err) != gatehouse.ENotFound {
 			return err
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/license"
 	"github.com/gatehouse/gatehouse/server"
 	"github.com/gatehouse/gatehouse/sqlstore/sqltest"
+	"github.com/gatehouse/gatehouse/ui"
 )
 
 // dialects are the storage engines every API test runs on.
@@ -72,17 +73,24 @@ func newEnv(t testing.TB, dialect string, plan license.Plan) *env {
 	return newEnvOn(t, sqltest.Open(t, dialect), plan)
 }
 
-// newServer starts a Gatehouse server on db.
+// newServer starts a Gatehouse server on db, with its web pages, composed
+// as cmd/gatehouse composes it.
 func newServer(t testing.TB, db gatehouse.Store, plan license.Plan) *httptest.Server {
 	h := server.New(server.Config{
 		Store: db, Now: time.Now, Plan: plan,
 		// Production-strength argon2 would dominate test time; the
 		// parameters are the only thing that differs.
 		Passwords: server.Passwords{Memory: 64, Time: 1, Threads: 1},
+		Pages:     withPages(ui.Config{}),
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// withPages composes the web UI into a server, as cmd/gatehouse does.
+func withPages(cfg ui.Config) func(*server.Server) server.Pages {
+	return func(api *server.Server) server.Pages { return ui.New(api, cfg) }
 }
 
 // newEnvOn starts a server on db and signs up its owner.

@@ -50,6 +50,9 @@ type kindSpec struct {
 
 var flagKeyPattern = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
 
+// recordingIDMaxLength bounds a session recording's id, which is its key.
+const recordingIDMaxLength = 200
+
 var kindSpecs = [access.NumKinds]kindSpec{
 	access.FeatureFlags: {
 		fields: []field{
@@ -101,7 +104,7 @@ var kindSpecs = [access.NumKinds]kindSpec{
 		stringID:    true,
 		generateKey: func() string { return rand.Text() },
 		checkKey: func(k string) error {
-			if len(k) > 200 || !flagKeyPattern.MatchString(k) {
+			if len(k) > recordingIDMaxLength || !flagKeyPattern.MatchString(k) {
 				return gatehouse.FieldError(gatehouse.EInvalid, "id", `A recording id is 1 to 200 letters, numbers, hyphens ("-") & underscores ("_").`)
 			}
 			return nil

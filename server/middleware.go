@@ -99,19 +99,16 @@ type route struct {
 	need    need
 }
 
-// handle registers h behind its authorization, with its request id, log
-// line, metrics and revision headers.
+// handle registers h behind its authorization, with its revision headers.
+// The request id, log line and metrics count are ServeHTTP's, once per
+// incoming request: an in-process call of the web UI (Do) gets none.
 func (s *Server) handle(pattern string, n need, h handlerFunc) {
 	s.routes = append(s.routes, route{pattern: pattern, need: n})
-	_, path, _ := strings.Cut(pattern, " ")
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		id := r.Header.Get("X-Request-Id")
-		if id == "" || len(id) > 64 {
-			id = randomToken(12)
+		sw, ok := w.(*statusWriter)
+		if !ok {
+			sw = &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		}
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		sw.Header().Set("X-Request-Id", id)
 		var c *call
 		sw.beforeHeader = func(status int) { s.revisionHeader(r, n, sw.Header(), c, status) }
 		c, err := s.authorize(r, n)
@@ -121,14 +118,9 @@ func (s *Server) handle(pattern string, n need, h handlerFunc) {
 		if err != nil {
 			s.writeError(sw, r, err)
 		}
-		elapsed := time.Since(start)
-		s.metrics.requests.WithLabelValues(path, strconv.Itoa(sw.status)).Inc()
-		s.metrics.latency.WithLabelValues(path).Observe(elapsed.Seconds())
-		attrs := []any{"request_id", id, "method", r.Method, "route", path, "status", sw.status, "duration_ms", float64(elapsed.Microseconds()) / 1000}
 		if c != nil && c.user != nil {
-			attrs = append(attrs, "user_id", c.user.ID)
+			sw.userID = c.user.ID
 		}
-		s.log.InfoContext(r.Context(), "request", attrs...)
 	})
 }
 
@@ -139,6 +131,10 @@ type statusWriter struct {
 	status       int
 	wrote        bool
 	beforeHeader func(status int)
+	// pattern is the route the request matched, and userID its caller
+	// (0: none), for its log line and metrics.
+	pattern string
+	userID  int64
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -185,9 +181,47 @@ func (s *Server) Routes() []string {
 	return out
 }
 
-// ServeHTTP normalises the optional trailing slash, recovers panics and turns
-// the mux's own plain-text 404 and 405 into PostHog-shaped JSON.
+// ServeHTTP is the one entry of every incoming request, API or page: it
+// gives the request its id, recovers panics, and logs and counts it once,
+// under the route pattern it matched and the status it was answered with.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := r.Header.Get("X-Request-Id")
+	if id == "" || len(id) > 64 {
+		id = randomToken(12)
+	}
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	sw.Header().Set("X-Request-Id", id)
+	defer func() {
+		route := unmatchedRoute
+		if sw.pattern != "" {
+			route = routePath(sw.pattern)
+		}
+		elapsed := time.Since(start)
+		s.metrics.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
+		s.metrics.latency.WithLabelValues(route).Observe(elapsed.Seconds())
+		attrs := []any{"request_id", id, "method", r.Method, "route", route, "status", sw.status, "duration_ms", float64(elapsed.Microseconds()) / 1000}
+		if sw.userID != 0 {
+			attrs = append(attrs, "user_id", sw.userID)
+		}
+		s.log.InfoContext(r.Context(), "request", attrs...)
+	}()
+	s.serve(sw, r, true)
+}
+
+// unmatchedRoute labels the requests that matched no route.
+const unmatchedRoute = "unmatched"
+
+// routePath is a mux pattern's path, its label in logs and metrics.
+func routePath(pattern string) string {
+	if _, p, ok := strings.Cut(pattern, " "); ok {
+		return p
+	}
+	return pattern
+}
+
+// serve dispatches r, answering a panic with a 500.
+func (s *Server) serve(w *statusWriter, r *http.Request, pages bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -196,18 +230,36 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, fmt.Errorf("panic: %v\n%s", v, debug.Stack()))
 		}
 	}()
+	s.dispatch(w, r, pages)
+}
+
+// dispatch normalises the optional trailing slash and sends r to its API
+// route or, outside the API and when pages is set, to its page; the mux's
+// own plain-text 404 and 405 become PostHog-shaped JSON.
+func (s *Server) dispatch(w *statusWriter, r *http.Request, pages bool) {
 	if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
 		r.URL.Path = strings.TrimRight(p, "/")
 		r.URL.RawPath = ""
 	}
-	if p := r.URL.Path; p != "" && path.Clean(p) != p && isAPIPath(path.Clean(p)) {
+	api := r.URL.Path == "" || isAPIPath(path.Clean(r.URL.Path))
+	if p := r.URL.Path; p != "" && path.Clean(p) != p && api {
 		// The mux would redirect "/api/x/1/../2" to "/api/x/2", and a client that
 		// follows a 307 would repeat a DELETE there. The API answers for the path
 		// it was given: there is no such resource.
 		s.writeError(w, r, gatehouse.NotFound())
 		return
 	}
-	h, pattern := s.mux.Handler(r)
+	var mux Pages = s.mux // the API's routes answer Handler as the pages do
+	if !api {
+		if !pages || s.pages == nil {
+			s.writeError(w, r, gatehouse.NotFound())
+			return
+		}
+		mux = s.pages
+		// Authenticate names the page's user in its log line through this.
+		r = r.WithContext(context.WithValue(r.Context(), pageWriterKey{}, w))
+	}
+	h, pattern := mux.Handler(r)
 	if pattern == "" {
 		rec := &statusRecorder{header: http.Header{}}
 		h.ServeHTTP(rec, r)
@@ -219,7 +271,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, gatehouse.NotFound())
 		return
 	}
-	s.mux.ServeHTTP(w, r)
+	w.pattern = pattern
+	mux.ServeHTTP(w, r)
 }
 
 // isAPIPath reports whether p (clean) belongs to the JSON API rather than the web UI.

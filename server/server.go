@@ -35,9 +35,24 @@ type Config struct {
 	// MetricsToken, when set, is the bearer token /metrics requires: route
 	// patterns, statuses and latencies are then for the scraper alone.
 	MetricsToken string
+	// Pages, when set, makes the web pages served beside the API (package
+	// ui, given the API to call in-process): every path outside the API is
+	// theirs. Pages enter through ServeHTTP like API requests, so each is
+	// one request id, one log line and one count under its own route.
+	Pages func(api *Server) Pages
 }
 
-// Server is the http.Handler of the whole API.
+// Pages routes web pages as http.ServeMux does. Handler names the pattern
+// r would match ("" for none) without serving it, so that the request is
+// logged and counted under it and an unknown page is a JSON 404 like any
+// other unknown path.
+type Pages interface {
+	http.Handler
+	Handler(r *http.Request) (h http.Handler, pattern string)
+}
+
+// Server is the http.Handler of the whole API, and of the pages served
+// beside it (Config.Pages).
 type Server struct {
 	store      gatehouse.Store
 	log        *slog.Logger
@@ -48,6 +63,7 @@ type Server struct {
 	secure     bool
 	mux        *http.ServeMux
 	routes     []route
+	pages      Pages // nil: the API alone
 	cop        *http.CrossOriginProtection
 	limiter    *loginLimiter
 	metrics    *metrics
@@ -95,6 +111,9 @@ func New(cfg Config) *Server {
 	s.metrics = newMetrics(cfg.Metrics, cfg.Store)
 	s.passwords.init()
 	s.registerRoutes()
+	if cfg.Pages != nil {
+		s.pages = cfg.Pages(s)
+	}
 	return s
 }
 

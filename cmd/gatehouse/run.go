@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/license"
 	"github.com/gatehouse/gatehouse/server"
 	"github.com/gatehouse/gatehouse/sqlstore"
+	"github.com/gatehouse/gatehouse/ui"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -135,7 +136,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	handler := server.New(server.Config{Store: db, Logger: logger, Now: time.Now, Plan: plan, OpenSignup: *openSignup, SecureCookies: *secure, MetricsToken: metricsToken})
+	pages := func(api *server.Server) server.Pages {
+		return ui.New(api, ui.Config{Logger: logger, SecureCookies: *secure})
+	}
+	handler := server.New(server.Config{Store: db, Logger: logger, Now: time.Now, Plan: plan, OpenSignup: *openSignup, SecureCookies: *secure, MetricsToken: metricsToken, Pages: pages})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,

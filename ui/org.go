@@ -1,4 +1,4 @@
-package server
+package ui
 
 import (
 	"net/http"
@@ -85,15 +85,10 @@ type roleMemberView struct {
 	ID, Name string
 }
 
-type resourceAccessItem struct {
-	ID          string `json:"id"`
-	Resource    string `json:"resource"`
-	AccessLevel int    `json:"access_level"`
-}
-
-const (
-	v1View = 21
-	v1Edit = 37
+// PostHog's v1 levels, the two values of an "Edit" checkbox.
+var (
+	v1View = access.Viewer.V1()
+	v1Edit = access.Editor.V1()
 )
 
 // loadAccessPage reads the organization's defaults, roles and members, and
@@ -103,7 +98,7 @@ func (s *Server) loadAccessPage(r *http.Request, ui *uiCall) (*accessPage, *navD
 	if err != nil {
 		return nil, nil, err
 	}
-	defaults, err := listAll[resourceAccessItem](ui.api, apiOrgPath(o, "/resource_access"))
+	defaults, err := listAll[resourceAccessBody](ui.api, apiOrgPath(o, "/resource_access"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -126,7 +121,7 @@ func (s *Server) loadAccessPage(r *http.Request, ui *uiCall) (*accessPage, *navD
 		row := kindLevelView{Kind: k.String(), Label: kindLabel(k), Edit: true}
 		for _, d := range defaults {
 			if d.Resource == k.V1Name() {
-				row.Edit, row.Set = d.AccessLevel >= v1Edit, true
+				row.Edit, row.Set = d.AccessLevel == v1Edit, true
 			}
 		}
 		pg.Defaults.Levels = append(pg.Defaults.Levels, row)
@@ -135,7 +130,7 @@ func (s *Server) loadAccessPage(r *http.Request, ui *uiCall) (*accessPage, *navD
 		rv := roleView{ID: rl.ID, Name: rl.Name}
 		rv.Grid = levelGrid{ID: "role-" + rl.ID + "-edit", Caption: "Access of role " + rl.Name + " per resource", Owner: "Role " + rl.Name, Disabled: !pg.CanManage}
 		for _, k := range access.Kinds {
-			rv.Grid.Levels = append(rv.Grid.Levels, kindLevelView{Kind: k.String(), Label: kindLabel(k), Edit: rl.ResourceAccessLevels[k.V1Name()] >= v1Edit})
+			rv.Grid.Levels = append(rv.Grid.Levels, kindLevelView{Kind: k.String(), Label: kindLabel(k), Edit: rl.ResourceAccessLevels[k.V1Name()] == v1Edit})
 		}
 		in := map[string]bool{}
 		for _, m := range rl.Members {
@@ -209,7 +204,7 @@ func (s *Server) handleDefaultsSubmit(w http.ResponseWriter, r *http.Request, ui
 	if err != nil {
 		return err
 	}
-	current, err := listAll[resourceAccessItem](ui.api, apiOrgPath(o, "/resource_access"))
+	current, err := listAll[resourceAccessBody](ui.api, apiOrgPath(o, "/resource_access"))
 	if err != nil {
 		return err
 	}
@@ -220,7 +215,7 @@ func (s *Server) handleDefaultsSubmit(w http.ResponseWriter, r *http.Request, ui
 		if slices.Contains(edit, k.String()) {
 			want = v1Edit
 		}
-		i := slices.IndexFunc(current, func(d resourceAccessItem) bool { return d.Resource == k.V1Name() })
+		i := slices.IndexFunc(current, func(d resourceAccessBody) bool { return d.Resource == k.V1Name() })
 		switch {
 		case i >= 0 && current[i].AccessLevel != want:
 			_, err = ui.api.call(http.MethodPatch, apiOrgPath(o, "/resource_access/"+url.PathEscape(current[i].ID)), map[string]int{"access_level": want}, nil)
@@ -356,13 +351,11 @@ type inviteRow struct {
 	Created         time.Time
 }
 
-// levelOptions are the membership levels up to max, with sel selected.
-func levelOptions(limit, sel int) []option {
+// levelOptions offers levels as membership choices, with sel selected.
+func levelOptions(levels []int, sel int) []option {
 	var out []option
-	for _, l := range []int{access.MemberLevel, access.AdminLevel, access.OwnerLevel} {
-		if l <= limit {
-			out = append(out, option{Value: strconv.Itoa(l), Label: membershipNames[l], Selected: l == sel})
-		}
+	for _, l := range levels {
+		out = append(out, option{Value: strconv.Itoa(l), Label: membershipNames[l], Selected: l == sel})
 	}
 	return out
 }
@@ -385,17 +378,16 @@ func (s *Server) loadMembersPage(r *http.Request, ui *uiCall) (*membersPage, *na
 			continue
 		}
 		row := memberRow{UUID: m.User.UUID, Name: m.User.FirstName, Email: m.User.Email, Level: m.Level, Joined: m.JoinedAt, Self: m.User.UUID == ui.me.UUID}
-		// The API's rules for level changes (handleMemberUpdate), so that
-		// only changes it can accept are offered; it still decides.
-		switch {
-		case !pg.CanManage:
-		case row.Self:
-			row.Why = "You can't change your own level."
-		case m.Level > pg.MyLevel:
-			row.Why = "Their level is above yours."
-		default:
-			row.Options = levelOptions(pg.MyLevel, m.Level)
-			row.CanRemove = true
+		// The API's own rules for level changes and removals (access/), so
+		// that only changes it can accept are offered; it still decides.
+		if pg.CanManage {
+			if err := access.MayChangeLevel(pg.MyLevel, m.Level, m.Level, row.Self); err != nil {
+				row.Why = err.Error()
+			} else {
+				row.Options = levelOptions(access.AssignableLevels(pg.MyLevel, m.Level, row.Self), m.Level)
+			}
+			// Leaving is not offered here: the row's button removes others.
+			row.CanRemove = !row.Self && access.MayRemoveMember(pg.MyLevel, m.Level, false) == nil
 		}
 		pg.Members = append(pg.Members, row)
 	}
@@ -403,9 +395,15 @@ func (s *Server) loadMembersPage(r *http.Request, ui *uiCall) (*membersPage, *na
 	switch e, _ := asAPIError(err); {
 	case err == nil:
 		for _, inv := range invites {
-			pg.Invites = append(pg.Invites, inviteRow{ID: inv.ID, Email: inv.TargetEmail, Level: inv.Level, Created: inv.CreatedAt, Link: absoluteURL(r, "/invite/"+url.PathEscape(inv.ID))})
+			pg.Invites = append(pg.Invites, inviteRow{ID: inv.ID, Email: inv.TargetEmail, Level: inv.Level, Created: inv.CreatedAt, Link: s.api.AbsoluteURL(r, "/invite/"+url.PathEscape(inv.ID))})
 		}
-		pg.InviteLevels = levelOptions(pg.MyLevel, access.MemberLevel)
+		var invitable []int
+		for _, l := range access.MembershipLevels {
+			if access.MayInvite(pg.MyLevel, l) == nil {
+				invitable = append(invitable, l)
+			}
+		}
+		pg.InviteLevels = levelOptions(invitable, access.MemberLevel)
 	case e != nil && e.Status < 500:
 		pg.InviteReason = e.Detail
 	default:

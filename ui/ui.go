@@ -1,7 +1,11 @@
-package server
+// Package ui is Gatehouse's web UI: server-rendered pages over the JSON API.
+// It does not import the API's package: it declares what it needs of it (API)
+// and reads and writes only through that, so every rule lives in the API.
+package ui
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
@@ -10,6 +14,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -21,20 +26,65 @@ import (
 	"github.com/gatehouse/gatehouse/access"
 )
 
-// The web UI: server-rendered pages over the API. Each page handler reads
-// and writes through apiClient (ui_api.go), an in-process client of the
-// API's own handler, and renders the answers; it decides nothing about
-// access itself. Forms post back to the page, which translates them into
-// one API call and redirects (POST/redirect/GET), or renders the form
-// again with the API's error beside the field it names.
+// Each page handler reads and writes through apiClient (api.go), a client
+// of the API in the same process, and renders the answers; it decides
+// nothing about access itself. Forms post back to the page, which
+// translates them into one API call and redirects (POST/redirect/GET), or
+// renders the form again with the API's error beside the field it names.
 
-//go:embed ui/templates/*.html
+//go:embed templates/*.html
 var uiTemplateFS embed.FS
 
-//go:embed ui/static
+//go:embed static
 var uiStaticFS embed.FS
 
 const flashCookie = "gatehouse_flash"
+
+// maxFormBytes bounds a form post, as the API bounds its bodies.
+const maxFormBytes = 1 << 20
+
+// Config is what the pages depend on besides the API.
+type Config struct {
+	Logger *slog.Logger
+	// SecureCookies marks the UI's own cookies Secure (set behind HTTPS).
+	SecureCookies bool
+}
+
+// Server serves the pages. It routes as http.ServeMux does (Handler names
+// a request's pattern), so the API's server can serve the pages beside its
+// routes and log and count each under its own pattern.
+type Server struct {
+	api    API
+	log    *slog.Logger
+	secure bool
+	cop    *http.CrossOriginProtection
+	mux    *http.ServeMux
+	kinds  kindForms
+}
+
+// New returns the pages, reading and writing through api. It reads the
+// kinds' fields from the API's schema once, and panics if the API has
+// none to give: the two are built together.
+func New(api API, cfg Config) *Server {
+	s := &Server{api: api, log: cfg.Logger, secure: cfg.SecureCookies, cop: http.NewCrossOriginProtection(), mux: http.NewServeMux()}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	kinds, err := loadKindForms(context.Background(), api)
+	if err != nil {
+		panic(fmt.Sprintf("ui: %v", err))
+	}
+	s.kinds = kinds
+	s.registerRoutes()
+	return s
+}
+
+// ServeHTTP serves a page.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Handler returns the page handler for r and its pattern, "" when no page
+// matches, without serving it (http.ServeMux.Handler).
+func (s *Server) Handler(r *http.Request) (http.Handler, string) { return s.mux.Handler(r) }
 
 // uiCall is one browser request to a page.
 type uiCall struct {
@@ -49,7 +99,7 @@ type pageFunc func(w http.ResponseWriter, r *http.Request, ui *uiCall) error
 
 // page registers a page for signed-in users: anyone else is sent to log in
 // and brought back. Pages have no authorization of their own (the API
-// they call has it), so they are not listed in s.routes.
+// they call has it).
 func (s *Server) page(pattern string, h pageFunc) { s.mux.Handle(pattern, s.uiHandler(true, h)) }
 
 // publicPage registers a page anyone may open (login, invites, assets).
@@ -58,36 +108,42 @@ func (s *Server) publicPage(pattern string, h pageFunc) { s.mux.Handle(pattern, 
 func (s *Server) uiHandler(signedIn bool, h pageFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setPageHeaders(w.Header())
-		ui := &uiCall{api: apiClient{s: s, r: r}}
+		ui := &uiCall{}
 		if isWrite(r) {
 			// Cookie-authenticated form posts: the same cross-origin check
-			// the API applies (Sec-Fetch-Site / Origin).
+			// the API applies (Sec-Fetch-Site / Origin), which it applies
+			// again to the calls the post makes (API.Do).
 			if err := s.cop.Check(r); err != nil {
 				s.renderError(w, r, ui, http.StatusForbidden, "Request refused", "This form was sent from another site, so it was not accepted. Go back, reload the page and try again.")
 				return
 			}
-			r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 			if err := r.ParseForm(); err != nil {
 				s.renderError(w, r, ui, http.StatusBadRequest, "Bad request", "The form could not be read.")
 				return
 			}
 		}
-		var me meBody
-		err := ui.api.get("/api/users/@me", &me)
-		switch {
-		case err == nil:
-			ui.me = &me
-		case apiStatus(err) == http.StatusUnauthorized:
-			if signedIn {
-				next := r.URL.RequestURI()
-				if isWrite(r) {
-					next = r.URL.Path // a form can't be replayed; come back to its page
-				}
-				http.Redirect(w, r, "/login?next="+url.QueryEscape(next), http.StatusSeeOther)
+		// The session is looked up once, here; every API call of the page
+		// is made for the caller found.
+		ctx, found, err := s.api.Authenticate(r)
+		if err != nil {
+			s.uiFail(w, r, ui, err)
+			return
+		}
+		ui.api = apiClient{api: s.api, ctx: ctx, r: r}
+		if found {
+			var me meBody
+			if err := ui.api.get("/api/users/@me", &me); err != nil {
+				s.uiFail(w, r, ui, err)
 				return
 			}
-		default:
-			s.uiFail(w, r, ui, err)
+			ui.me = &me
+		} else if signedIn {
+			next := r.URL.RequestURI()
+			if isWrite(r) {
+				next = r.URL.Path // a form can't be replayed; come back to its page
+			}
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(next), http.StatusSeeOther)
 			return
 		}
 		if c, err := r.Cookie(flashCookie); err == nil && !isWrite(r) {
@@ -102,6 +158,14 @@ func (s *Server) uiHandler(signedIn bool, h pageFunc) http.Handler {
 			s.uiFail(w, r, ui, err)
 		}
 	})
+}
+
+func isWrite(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	return true
 }
 
 // setPageHeaders keeps pages out of frames and runs only the UI's own
@@ -297,7 +361,7 @@ func levelLabel(l string) string {
 func loadUI() {
 	uiOnce.Do(func() {
 		var err error
-		uiStatic, err = fs.Sub(uiStaticFS, "ui/static")
+		uiStatic, err = fs.Sub(uiStaticFS, "static")
 		if err != nil {
 			panic(err)
 		}
@@ -314,14 +378,14 @@ func loadUI() {
 			uiAssetHash[p] = hex.EncodeToString(sum[:6])
 			return nil
 		})
-		base := template.Must(template.New("layout.html").Funcs(uiFuncs).ParseFS(uiTemplateFS, "ui/templates/layout.html", "ui/templates/parts.html"))
-		names, err := fs.Glob(uiTemplateFS, "ui/templates/*.html")
+		base := template.Must(template.New("layout.html").Funcs(uiFuncs).ParseFS(uiTemplateFS, "templates/layout.html", "templates/parts.html"))
+		names, err := fs.Glob(uiTemplateFS, "templates/*.html")
 		if err != nil {
 			panic(err)
 		}
 		uiPages = map[string]*template.Template{}
 		for _, n := range names {
-			name := strings.TrimSuffix(strings.TrimPrefix(n, "ui/templates/"), ".html")
+			name := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
 			if name == "layout" || name == "parts" {
 				continue
 			}
@@ -415,13 +479,4 @@ func prettyJSON(raw json.RawMessage) string {
 		return string(raw)
 	}
 	return buf.String()
-}
-
-// absoluteURL is path on the host the browser used.
-func absoluteURL(r *http.Request, path string) string {
-	scheme := "http"
-	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host + path
 }

@@ -1,4 +1,4 @@
-package server
+package ui
 
 import (
 	"encoding/json"
@@ -218,13 +218,11 @@ func (s *Server) renderProjects(w http.ResponseWriter, r *http.Request, ui *uiCa
 	}
 	var orgs []orgProjects
 	for _, o := range ui.me.Organizations {
-		var list struct {
-			Results []projectBody `json:"results"`
-		}
-		if err := ui.api.get("/api/organizations/"+url.PathEscape(o.ID)+"/projects?limit=1000", &list); err != nil {
+		projects, err := listAll[projectBody](ui.api, "/api/organizations/"+url.PathEscape(o.ID)+"/projects")
+		if err != nil {
 			return err
 		}
-		op := orgProjects{orgSummary: o, Projects: list.Results, CanCreate: o.MembershipLevel >= access.AdminLevel}
+		op := orgProjects{orgSummary: o, Projects: projects, CanCreate: access.IsAdmin(o.MembershipLevel)}
 		if fail != nil && o.ID == failOrg {
 			op.Form.Values = r.PostForm
 			if err := op.Form.fail(fail); err != nil {
@@ -383,11 +381,11 @@ var fieldHelp = map[string]string{
 
 func inputFor(f field) string {
 	switch f.typ {
-	case tBool:
+	case "boolean":
 		return "checkbox"
-	case tNumber:
+	case "number":
 		return "number"
-	case tObject, tArray:
+	case "object", "array":
 		return "json"
 	}
 	if f.name == "description" {
@@ -398,7 +396,7 @@ func inputFor(f field) string {
 
 func newFormField(f field) formField {
 	ff := formField{Name: f.name, Label: fieldLabel(f.name), Input: inputFor(f), Required: f.required, MaxLen: f.maxLen, Help: fieldHelp[f.name]}
-	if f.nullable && f.typ != tString {
+	if f.nullable && f.typ != "string" {
 		ff.Help = strings.TrimSuffix(ff.Help, ".") + ", or empty for none."
 	}
 	return ff
@@ -412,7 +410,7 @@ func (ff *formField) setRaw(raw json.RawMessage) {
 		ff.Value = ""
 	case ff.Input == "checkbox":
 		ff.Checked = string(raw) == "true"
-	case typ == tString:
+	case typ == "string":
 		_ = json.Unmarshal(raw, &ff.Value)
 	case ff.Input == "json":
 		ff.Value = prettyJSON(raw)
@@ -421,17 +419,10 @@ func (ff *formField) setRaw(raw json.RawMessage) {
 	}
 }
 
-// recordingIDField is the optional id of a recording, set only on create.
-var recordingIDField = field{name: "id", typ: tString, maxLen: 200}
-
 // formFields lays out kind k's fields with values from the object, the
 // kind's defaults (create) or the submitted form (f not nil).
-func formFields(k access.Kind, obj apiObject, create bool, f url.Values) []formField {
-	spec := &kindSpecs[k]
-	fields := spec.fields
-	if create && spec.stringID {
-		fields = append([]field{recordingIDField}, fields...)
-	}
+func (s *Server) formFields(k access.Kind, obj apiObject, create bool, f url.Values) []formField {
+	fields := s.kinds.fieldsOf(k, create)
 	out := make([]formField, 0, len(fields))
 	for _, fd := range fields {
 		ff := newFormField(fd)
@@ -445,31 +436,36 @@ func formFields(k access.Kind, obj apiObject, create bool, f url.Values) []formF
 			ff.Value = f.Get(fd.name)
 		case obj != nil:
 			ff.setRaw(obj[fd.name])
-		case fd.def != "":
-			ff.setRaw(json.RawMessage(fd.def))
+		case fd.def != nil:
+			ff.setRaw(fd.def)
 		}
 		out = append(out, ff)
 	}
 	return out
 }
 
+// fieldsOf is kind k's fields in its create (with the id, when the client
+// may choose it) or edit form.
+func (kf *kindForms) fieldsOf(k access.Kind, create bool) []field {
+	form := &kf[k]
+	if create && form.createID != nil {
+		return append([]field{*form.createID}, form.fields...)
+	}
+	return form.fields
+}
+
 // resourceBody turns a submitted form into the API body. Only the form's
 // own decoding (a number, JSON text) is checked here; the API validates
 // the rest and its errors come back beside their fields.
-func resourceBody(k access.Kind, f url.Values, create bool) (map[string]any, formState) {
-	spec := &kindSpecs[k]
+func (s *Server) resourceBody(k access.Kind, f url.Values, create bool) (map[string]any, formState) {
 	form := formState{Values: f}
 	body := map[string]any{}
-	fields := spec.fields
-	if create && spec.stringID {
-		fields = append([]field{recordingIDField}, fields...)
-	}
-	for _, fd := range fields {
+	for _, fd := range s.kinds.fieldsOf(k, create) {
 		v := f.Get(fd.name)
 		switch fd.typ {
-		case tBool:
+		case "boolean":
 			body[fd.name] = v == "true"
-		case tNumber:
+		case "number":
 			v = strings.TrimSpace(v)
 			if v == "" {
 				if fd.nullable {
@@ -484,13 +480,13 @@ func resourceBody(k access.Kind, f url.Values, create bool) (map[string]any, for
 				continue
 			}
 			body[fd.name] = json.RawMessage(v)
-		case tObject, tArray:
+		case "object", "array":
 			v = strings.TrimSpace(v)
 			if v == "" {
 				switch {
 				case fd.nullable:
 					body[fd.name] = nil
-				case fd.typ == tObject:
+				case fd.typ == "object":
 					body[fd.name] = json.RawMessage(`{}`)
 				default:
 					body[fd.name] = json.RawMessage(`[]`)
@@ -499,7 +495,7 @@ func resourceBody(k access.Kind, f url.Values, create bool) (map[string]any, for
 			}
 			if !json.Valid([]byte(v)) {
 				want := "an object"
-				if fd.typ == tArray {
+				if fd.typ == "array" {
 					want = "a list"
 				}
 				form.set(fd.name, "Enter valid JSON ("+want+").")
@@ -538,13 +534,12 @@ func (s *Server) loadObjectPage(r *http.Request, ui *uiCall) (*objectPage, *proj
 	pg := &objectPage{
 		Kind: kindTab{Path: k.String(), Label: kindLabel(k)}, Noun: k.Noun(), ID: obj.id(), Title: obj.title(k),
 		CanEdit: obj.flag("can_edit"), Level: obj.str("user_access_level"), Deleted: obj.flag("deleted"),
-		Fields: formFields(k, obj, false, nil), ListURL: projectPath(p, "/"+k.String()),
+		Fields: s.formFields(k, obj, false, nil), ListURL: projectPath(p, "/"+k.String()),
 	}
 	pg.Action = objectPath(p, k, pg.ID)
 	pg.Delete = pg.Action + "/delete"
-	spec := &kindSpecs[k]
-	if spec.keyField != "" && !spec.stringID && spec.generateKey != nil {
-		pg.Info = append(pg.Info, readField{fieldLabel(spec.keyField), obj.str(spec.keyField)})
+	if key := s.kinds[k].generated; key != "" {
+		pg.Info = append(pg.Info, readField{fieldLabel(key), obj.str(key)})
 	}
 	if k == access.FeatureFlags {
 		rollout := "—"
@@ -595,7 +590,7 @@ func (s *Server) handleObjectSubmit(w http.ResponseWriter, r *http.Request, ui *
 		return err
 	}
 	k, _ := kindFromPath(r)
-	body, form := resourceBody(k, r.PostForm, false)
+	body, form := s.resourceBody(k, r.PostForm, false)
 	status := http.StatusBadRequest
 	if !form.failed() {
 		_, err := ui.api.call(http.MethodPatch, apiProjectPath(p, "/"+k.String()+"/"+url.PathEscape(pg.ID)), body, nil)
@@ -609,7 +604,7 @@ func (s *Server) handleObjectSubmit(w http.ResponseWriter, r *http.Request, ui *
 		status = apiStatus(err)
 	}
 	pg.Form = form
-	pg.Fields = withErrors(formFields(k, nil, false, r.PostForm), &pg.Form)
+	pg.Fields = withErrors(s.formFields(k, nil, false, r.PostForm), &pg.Form)
 	s.render(w, r, ui, status, "object", pageData{Title: pg.Title + " · " + pg.Kind.Label, Nav: nav, Content: pg})
 	return nil
 }
@@ -677,7 +672,7 @@ func (s *Server) renderNewObject(w http.ResponseWriter, r *http.Request, ui *uiC
 	if !ok {
 		pg.CanEdit, pg.NoCreate, status = false, why, http.StatusForbidden
 	}
-	pg.Fields = withErrors(formFields(k, nil, true, submitted), &pg.Form)
+	pg.Fields = withErrors(s.formFields(k, nil, true, submitted), &pg.Form)
 	s.render(w, r, ui, status, "object", pageData{Title: pg.Title, Nav: nav, Content: pg})
 	return nil
 }
@@ -688,7 +683,7 @@ func (s *Server) handleNewObjectSubmit(w http.ResponseWriter, r *http.Request, u
 	if err != nil {
 		return err
 	}
-	body, form := resourceBody(k, r.PostForm, true)
+	body, form := s.resourceBody(k, r.PostForm, true)
 	if form.failed() {
 		return s.renderNewObject(w, r, ui, r.PostForm, form, http.StatusBadRequest)
 	}

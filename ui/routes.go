@@ -1,0 +1,48 @@
+package ui
+
+// registerRoutes is every page. Pages call the API in-process and render
+// its answers, so they declare no authorization of their own: s.page sends
+// anonymous browsers to /login, s.publicPage does not. Form posts pass the
+// same cross-origin check as the API.
+func (s *Server) registerRoutes() {
+	s.mux.HandleFunc("GET /static/{file...}", s.handleStatic)
+	s.page("GET /{$}", s.handleHomePage)
+	s.publicPage("GET /login", s.handleLoginPage)
+	s.publicPage("POST /login", s.handleLoginSubmit)
+	s.publicPage("POST /logout", s.handleLogoutSubmit)
+	s.publicPage("GET /signup", s.handleSignupPage)
+	s.publicPage("POST /signup", s.handleSignupSubmit)
+	s.publicPage("GET /invite/{id}", s.handleInvitePage)
+	s.publicPage("POST /invite/{id}", s.handleInviteSubmit)
+	s.page("GET /projects", s.handleProjectsPage)
+	s.page("GET /projects/{project}", s.handleProjectPage)
+	s.page("GET /projects/{project}/access", s.handleProjectAccessPage)
+	s.page("POST /projects/{project}/access", s.handleProjectAccessSubmit)
+	s.page("POST /projects/{project}/access/kinds", s.handleKindRuleSubmit)
+	s.page("GET /projects/{project}/{kind}", s.handleKindPage)
+	s.page("GET /projects/{project}/new/{kind}", s.handleNewObjectPage)
+	s.page("POST /projects/{project}/new/{kind}", s.handleNewObjectSubmit)
+	s.page("GET /projects/{project}/{kind}/{id}", s.handleObjectPage)
+	s.page("POST /projects/{project}/{kind}/{id}", s.handleObjectSubmit)
+	s.page("POST /projects/{project}/{kind}/{id}/delete", s.handleObjectDelete)
+	s.page("POST /projects/{project}/{kind}/{id}/permissions/roles", s.handleRoleGrantSubmit)
+	s.page("POST /projects/{project}/{kind}/{id}/permissions/roles/{grant}/delete", s.handleRoleGrantDelete)
+	s.page("POST /projects/{project}/{kind}/{id}/permissions/members", s.handleMemberRuleSubmit)
+	s.page("POST /projects/{project}/{kind}/{id}/permissions/members/{member}/delete", s.handleMemberRuleDelete)
+	s.page("GET /organizations/{org}", s.handleOrgPage)
+	s.page("GET /organizations/{org}/members", s.handleMembersPage)
+	s.page("POST /organizations/{org}/members/{user}", s.handleMemberLevelSubmit)
+	s.page("POST /organizations/{org}/members/{user}/delete", s.handleMemberRemoveSubmit)
+	s.page("POST /organizations/{org}/invites", s.handleInviteCreateSubmit)
+	s.page("POST /organizations/{org}/projects", s.handleProjectCreateSubmit)
+	s.page("POST /organizations/{org}/invites/{id}/delete", s.handleInviteRevokeSubmit)
+	s.page("GET /organizations/{org}/access", s.handleAccessPage)
+	s.page("POST /organizations/{org}/access/defaults", s.handleDefaultsSubmit)
+	s.page("POST /organizations/{org}/roles", s.handleRoleCreateSubmit)
+	s.page("POST /organizations/{org}/roles/{role}", s.handleRoleSubmit)
+	s.page("POST /organizations/{org}/roles/{role}/delete", s.handleRoleDeleteSubmit)
+	s.page("POST /organizations/{org}/roles/{role}/members", s.handleRoleMemberSubmit)
+	s.page("POST /organizations/{org}/roles/{role}/members/{id}/delete", s.handleRoleMemberDeleteSubmit)
+	s.page("GET /projects/{rest...}", s.handleNotFoundPage)
+	s.page("GET /organizations/{rest...}", s.handleNotFoundPage)
+}
