@@ -32,7 +32,7 @@ func testPermissionChanges(t *testing.T, e *env) {
 		rm         = &gatehouse.RoleMembership{User: gatehouse.User{ID: bob.ID}}
 		kindRule   = &gatehouse.Rule{OrganizationID: org.ID, Rule: access.Rule{Scope: access.ScopeKind, Kind: access.FeatureFlags, Level: access.Viewer}}
 		objectRule = &gatehouse.Rule{OrganizationID: org.ID, Rule: access.Rule{Scope: access.ScopeObject, Object: flag.ID, User: bob.ID, Level: access.Manager}}
-		invite     = &gatehouse.Invite{OrganizationID: org.ID, TargetEmail: carol.Email, Level: access.AdminLevel}
+		invite     = &gatehouse.Invite{OrganizationID: org.ID, TargetEmail: carol.Email, Level: access.AdminLevel, CreatedBy: alice.ID}
 		member     *gatehouse.Membership
 	)
 	if err := s.CreateInvite(ctx, invite); err != nil {
