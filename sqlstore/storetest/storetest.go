@@ -47,6 +47,11 @@ func Run(t *testing.T, open func(t *testing.T) gatehouse.Store) {
 		{"ActivityLog", testActivityLog},
 		{"ConcurrentChanges", testConcurrentChanges},
 		{"ReadsAfterWrites", testReadsAfterWrites},
+		{"LastOwner", testLastOwner},
+		{"InviteHonoured", testInviteHonoured},
+		{"FirstUser", testFirstUser},
+		{"DeleteResourceScoped", testDeleteResourceScoped},
+		{"DecidedRevision", testDecidedRevision},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,6 +131,16 @@ func (e *env) owner(orgID string) int64 {
 	}
 	e.t.Fatalf("organization %q has no owner", orgID)
 	return 0
+}
+
+// firstProject returns the id of the organization's first project.
+func (e *env) firstProject(orgID string) int64 {
+	e.t.Helper()
+	ps, err := e.s.Projects(e.ctx, orgID)
+	if err != nil || len(ps) == 0 {
+		e.t.Fatalf("Projects(%q) = %v, %v", orgID, ps, err)
+	}
+	return ps[0].ID
 }
 
 // resource creates a resource of the kind in the project.
