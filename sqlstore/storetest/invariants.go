@@ -106,7 +106,7 @@ func testInviteHonoured(t *testing.T, e *env) {
 		}
 		return inv
 	}
-	byAdmin := invite(access.AdminLevel, bob.ID)       // bob is demoted below it
+	byAdmin := invite(access.AdminLevel, bob.ID)        // bob is demoted below it
 	memberByAdmin := invite(access.MemberLevel, bob.ID) // still within bob's level then
 	noInviter := invite(access.MemberLevel, 0)
 	if err := s.SetMemberLevel(ctx, org.ID, bob.ID, access.MemberLevel, alice.ID); err != nil {
@@ -269,7 +269,9 @@ func testDecidedRevision(t *testing.T, e *env) {
 		{"PutRule", func(ctx context.Context) error {
 			return s.PutRule(ctx, &gatehouse.Rule{OrganizationID: org.ID, Rule: access.Rule{Scope: access.ScopeObject, Object: flag.ID, User: bob.ID, Level: access.Manager}}, bob.ID)
 		}},
-		{"SetMemberLevel", func(ctx context.Context) error { return s.SetMemberLevel(ctx, org.ID, bob.ID, access.AdminLevel, alice.ID) }},
+		{"SetMemberLevel", func(ctx context.Context) error {
+			return s.SetMemberLevel(ctx, org.ID, bob.ID, access.AdminLevel, alice.ID)
+		}},
 		{"CreateResource", func(ctx context.Context) error {
 			return s.CreateResource(ctx, &gatehouse.Resource{ProjectID: p.ID, Kind: access.Cohorts, CreatedBy: bob.ID})
 		}},
