@@ -171,17 +171,24 @@ func testFirstUser(t *testing.T, e *env) {
 	ctx, s := e.ctx, e.s
 	const signups = 8
 	var (
-		wg      sync.WaitGroup
-		created = make([]bool, signups)
-		errs    = make([]error, signups)
+		wg   sync.WaitGroup
+		errs = make([]error, signups)
 	)
+	// Warm the connection pool first, so that the signups do not queue one behind the
+	// other for connections being opened, and start them together.
+	for range signups {
+		wg.Go(func() { _, _ = s.CountUsers(ctx) })
+	}
+	wg.Wait()
+	start := make(chan struct{})
 	for i := range signups {
 		wg.Go(func() {
+			<-start
 			u := &gatehouse.User{Email: fmt.Sprintf("first%d@example.com", i), FirstName: "F", PasswordHash: "hash"}
 			errs[i] = s.CreateFirstUser(ctx, u)
-			created[i] = errs[i] == nil
 		})
 	}
+	close(start)
 	wg.Wait()
 	n := 0
 	for i, err := range errs {
