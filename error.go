@@ -27,6 +27,9 @@ const (
 	EParseError           = "parse_error"
 	ETooLarge             = "request_too_large"
 	EThrottled            = "throttled"
+	// EConflict: the request was authorized on access rules that changed before its
+	// write committed (ErrStaleDecision); the server authorizes it again.
+	EConflict = "conflict"
 )
 
 // Error is the one application error type. Anything that is not an *Error
@@ -59,6 +62,10 @@ func FieldError(code, attr, detail string) *Error {
 func NotFound() *Error {
 	return &Error{Code: ENotFound, Detail: "Not found."}
 }
+
+// ErrSignupClosed refuses a signup on an instance that is closed to it and has its first
+// user already.
+var ErrSignupClosed = &Error{Code: EPermissionDenied, Detail: "Signup is closed on this instance: ask an admin for an invite."}
 
 // ErrorCode returns the code of an application error, or "" for any other error.
 func ErrorCode(err error) string {

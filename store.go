@@ -16,6 +16,16 @@ import (
 // roles, role memberships, rules) writes its activity-log row and bumps the
 // organization's RulesRevision in the same transaction, attributing the
 // change to actor (a user id).
+//
+// Decisions are held to the write they guard: when ctx carries the rules
+// revision its request was authorized on (WithDecidedRevision), every write
+// in that organization that a decision guards (permission changes, objects,
+// projects, invites, the organization itself) reads the organization's
+// revision inside its own transaction and returns ErrStaleDecision (EConflict)
+// when it has moved, writing nothing. On PostgreSQL the read holds the
+// organization's row (FOR SHARE, or FOR UPDATE for permission changes), so a
+// permission change and a write decided before it cannot both commit. A
+// permission change that commits advances the revision ctx carries.
 type Store interface {
 	Close() error
 	// Ping reports whether the database answers.
@@ -23,6 +33,10 @@ type Store interface {
 
 	// CountUsers returns how many users exist (signup is open while 0).
 	CountUsers(ctx context.Context) (int, error)
+	// CreateFirstUser inserts u as CreateUser does, but only while no user
+	// exists; ErrSignupClosed otherwise, with nothing written. However many
+	// run at once, at most one user is created.
+	CreateFirstUser(ctx context.Context, u *User) error
 	// CreateUser inserts u, setting ID, UUID, DistinctID (if empty) and
 	// CreatedAt. Returns EUnique attr "email" when the email (compared
 	// case-insensitively) is taken.
@@ -78,9 +92,15 @@ type Store interface {
 	Members(ctx context.Context, orgID string) ([]Membership, error)
 	Membership(ctx context.Context, orgID string, userID int64) (*Membership, error)
 	// SetMemberLevel changes a member's level (activity scope "Membership").
+	// Returns access.ErrLastOwnerDemote when the organization would be left
+	// without an owner: the owners are counted inside the transaction, under
+	// the organization's lock (access.KeepsOwner), so two owners demoting
+	// each other at once cannot both succeed.
 	SetMemberLevel(ctx context.Context, orgID string, userID int64, level int, actor int64) error
 	// RemoveMember deletes the membership, the user's role memberships in the
 	// organization and every rule targeting them there (activity "Membership").
+	// Returns access.ErrLastOwnerLeave for the last owner, counted as
+	// SetMemberLevel counts them.
 	RemoveMember(ctx context.Context, orgID string, userID int64, actor int64) error
 
 	// CreateInvite inserts inv, setting ID and CreatedAt.
@@ -90,8 +110,15 @@ type Store interface {
 	DeleteInvite(ctx context.Context, orgID, id string) error
 	// AcceptInvite makes userID a member at the invite's level and deletes
 	// the invite, in one transaction (activity "Membership", actor userID).
-	// EUnique attr "user" when userID is already a member.
+	// ENotFound when the invite is unknown or no longer honoured: its
+	// inviter's membership, read inside the transaction, must still be at or
+	// above its level (access.InviteHonoured). EUnique attr "user" when userID
+	// is already a member. Nothing is written on an error.
 	AcceptInvite(ctx context.Context, inviteID string, userID int64) (*Membership, error)
+	// AcceptInviteAsNewUser creates u (as CreateUser) and accepts the invite
+	// for it (as AcceptInvite) in one transaction: on any error, including an
+	// invite no longer honoured, no user is left behind.
+	AcceptInviteAsNewUser(ctx context.Context, inviteID string, u *User) (*Membership, error)
 
 	// CreateProject inserts p, setting ID, UUID, APIToken (if empty) and CreatedAt.
 	CreateProject(ctx context.Context, p *Project) error
@@ -129,8 +156,10 @@ type Store interface {
 	// concurrent changes of different fields both survive. An error from
 	// modify is returned as is and nothing is written.
 	UpdateResourceFunc(ctx context.Context, projectID int64, kind access.Kind, id int64, modify func(r *Resource) error) (*Resource, error)
-	// DeleteResource removes the resource and the rules on it.
-	DeleteResource(ctx context.Context, id int64) error
+	// DeleteResource removes the resource of the kind in the project and the
+	// rules on it. ENotFound when the project has no resource of that kind
+	// with this id (another project's included); nothing is removed then.
+	DeleteResource(ctx context.Context, projectID int64, kind access.Kind, id int64) error
 
 	// CreateRole inserts r (setting ID, CreatedAt, UpdatedAt). EUnique attr
 	// "name" when the organization has a role of that name in any case.

@@ -222,3 +222,42 @@ func (s *Snapshot) Visible(user int64, o Object) bool {
 func (r *Rule) GrantsV1RoleAccess() bool {
 	return r.Scope == ScopeObject && r.Role != "" && r.Level >= Editor
 }
+
+// Standing is what one request was authorized on: its caller's membership and, as its
+// route asked, their access to a project, their level on a kind in it or on an object, and
+// the membership of another member it acts on.
+type Standing struct {
+	User    int64
+	Target  int64  // another member the request acts on; 0: none
+	Project int64  // 0: no project
+	Kind    Kind   // with Project and no Object: the level on a new object of Kind
+	Object  Object // Object.ID 0: no object
+	HasKind bool   // Kind is asked
+}
+
+// Holds reports whether t decides everything st rests on as s does: a write authorized on
+// s may then complete on t's rules, which changed nothing it was allowed on. A caller
+// removed or demoted in between, or whose access to its project, kind or object changed,
+// is authorized again instead.
+func (s *Snapshot) Holds(t *Snapshot, st Standing) bool {
+	if s.MembershipLevel(st.User) != t.MembershipLevel(st.User) {
+		return false
+	}
+	if st.Target != 0 && s.MembershipLevel(st.Target) != t.MembershipLevel(st.Target) {
+		return false
+	}
+	if st.Project != 0 {
+		a, okA := s.ProjectAccess(st.User, st.Project)
+		b, okB := t.ProjectAccess(st.User, st.Project)
+		if a != b || okA != okB {
+			return false
+		}
+	}
+	switch {
+	case st.Object.ID != 0:
+		return s.Decide(st.User, st.Object).Level == t.Decide(st.User, st.Object).Level
+	case st.HasKind:
+		return s.KindLevel(st.User, st.Project, st.Kind).Level == t.KindLevel(st.User, st.Project, st.Kind).Level
+	}
+	return true
+}

@@ -289,3 +289,51 @@ func TestGrantsV1RoleAccess(t *testing.T) {
 		}
 	}
 }
+
+func TestHolds(t *testing.T) {
+	const (
+		alice, bob, carol int64 = 1, 2, 3
+		project           int64 = 10
+	)
+	flag := Object{ID: 100, Kind: FeatureFlags, Project: project, Creator: carol}
+	base := Facts{Enforced: true, Members: []Member{{alice, mem}, {bob, adm}, {carol, own}},
+		Rules: []Rule{{Scope: ScopeObject, Kind: FeatureFlags, Object: flag.ID, User: alice, Level: Manager}}}
+	with := func(change func(f *Facts)) *Snapshot {
+		f := base
+		f.Members = slices.Clone(base.Members)
+		f.Rules = slices.Clone(base.Rules)
+		change(&f)
+		return Compile(f)
+	}
+	before := Compile(base)
+	tests := []struct {
+		name  string
+		after *Snapshot
+		st    Standing
+		want  bool
+	}{
+		{"nothing changed", before, Standing{User: alice, Object: flag}, true},
+		{"another member's rule", with(func(f *Facts) {
+			f.Rules = append(f.Rules, Rule{Scope: ScopeObject, Kind: FeatureFlags, Object: flag.ID, User: bob, Level: Viewer})
+		}), Standing{User: alice, Object: flag}, true},
+		{"caller removed", with(func(f *Facts) { f.Members = f.Members[1:] }), Standing{User: alice, Object: flag}, false},
+		{"caller's object rule gone", with(func(f *Facts) { f.Rules = nil }), Standing{User: alice, Object: flag}, false},
+		{"caller demoted", with(func(f *Facts) { f.Members[1].Level = mem }), Standing{User: bob}, false},
+		{"target promoted", with(func(f *Facts) { f.Members[0].Level = own }), Standing{User: bob, Target: alice}, false},
+		{"target promoted, not asked", with(func(f *Facts) { f.Members[0].Level = own }), Standing{User: bob}, true},
+		{"kind level changed", with(func(f *Facts) {
+			f.Rules = append(f.Rules, Rule{Scope: ScopeKind, Kind: FeatureFlags, User: alice, Level: Viewer})
+		}), Standing{User: alice, Project: project, Kind: FeatureFlags, HasKind: true}, false},
+		{"other kind's level changed", with(func(f *Facts) {
+			f.Rules = append(f.Rules, Rule{Scope: ScopeKind, Kind: Cohorts, User: alice, Level: Viewer})
+		}), Standing{User: alice, Project: project, Kind: FeatureFlags, HasKind: true}, true},
+		{"project closed to caller", with(func(f *Facts) {
+			f.Rules = append(f.Rules, Rule{Scope: ScopeProject, Project: project, User: alice, ProjectLevel: ProjectNone})
+		}), Standing{User: alice, Project: project}, false},
+	}
+	for _, tt := range tests {
+		if got := before.Holds(tt.after, tt.st); got != tt.want {
+			t.Errorf("Holds(%s, %+v) = %v, want %v", tt.name, tt.st, got, tt.want)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/access"
 )
 
 // maxBodyBytes bounds every request body; PostHog's own limit for API
@@ -32,6 +33,7 @@ var errorStatus = map[string]struct {
 	gatehouse.EPaymentRequired:      {http.StatusPaymentRequired, "invalid_request"},
 	gatehouse.ETooLarge:             {http.StatusRequestEntityTooLarge, "invalid_request"},
 	gatehouse.EThrottled:            {http.StatusTooManyRequests, "throttled_error"},
+	gatehouse.EConflict:             {http.StatusConflict, "invalid_request"},
 	gatehouse.ERequired:             {http.StatusBadRequest, "validation_error"},
 	gatehouse.ENull:                 {http.StatusBadRequest, "validation_error"},
 	gatehouse.EBlank:                {http.StatusBadRequest, "validation_error"},
@@ -56,6 +58,7 @@ type errorBody struct {
 // *gatehouse.Error is logged once and answered with a generic 500, so no
 // internal detail reaches a client.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	err = denied(err)
 	var e *gatehouse.Error
 	if !errors.As(err, &e) {
 		s.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -74,6 +77,23 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
 	}
 	encode(w, st.status, body)
+}
+
+// denied turns an access answer of no (*access.Denial) into the API's error: a request
+// that is wrong whoever sends it is 400 (a field error when the denial names the field,
+// else invalid_input), a refusal of this caller 403. Other errors pass unchanged.
+func denied(err error) error {
+	var d *access.Denial
+	if !errors.As(err, &d) {
+		return err
+	}
+	switch {
+	case d.Invalid && d.Attr != "":
+		return gatehouse.FieldError(gatehouse.EInvalid, d.Attr, d.Detail)
+	case d.Invalid:
+		return &gatehouse.Error{Code: gatehouse.EInvalidInput, Detail: d.Detail}
+	}
+	return &gatehouse.Error{Code: gatehouse.EPermissionDenied, Detail: d.Detail}
 }
 
 func encode(w http.ResponseWriter, status int, v any) {

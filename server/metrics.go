@@ -23,6 +23,9 @@ type metrics struct {
 	byKind   [access.NumKinds][3]prometheus.Counter
 	rebuilds prometheus.Counter
 	rebuildS prometheus.Histogram
+	// staleDecisions counts writes refused because the rules changed after
+	// their request was authorized, each then authorized and handled again.
+	staleDecisions prometheus.Counter
 }
 
 // cacheLiveness is implemented by stores that keep hot reads in memory.
@@ -59,8 +62,11 @@ func newMetrics(reg *prometheus.Registry, store any) *metrics {
 			Name: "gatehouse_snapshot_rebuild_duration_seconds", Help: "Time to load and compile one organization's access snapshot.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
+		staleDecisions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gatehouse_stale_decisions_total", Help: "Writes found to rest on rules that changed after their request was authorized, and authorized again.",
+		}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.decisions, m.rebuilds, m.rebuildS,
+	reg.MustRegister(m.requests, m.latency, m.decisions, m.rebuilds, m.rebuildS, m.staleDecisions,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, k := range access.Kinds {
 		for r, name := range resultNames {

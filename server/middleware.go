@@ -1,8 +1,10 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"path"
 	"runtime/debug"
@@ -45,17 +47,22 @@ type need struct {
 	// deletesProject: scopeProject, the route destroys the project and every
 	// object in it, which only organization admins may (access.MayDeleteProject).
 	deletesProject bool
+	// removal: scopeOrg, {user} is a member the caller may remove
+	// (access.MayRemoveMember: themselves, or, for an admin, a member at or
+	// below their level); it is resolved into call.target.
+	removal bool
 }
 
 var (
-	public        = need{scope: scopePublic}
-	signedIn      = need{scope: scopeUser}
-	orgMember     = need{scope: scopeOrg, membership: access.MemberLevel}
-	orgAdmin      = need{scope: scopeOrg, membership: access.AdminLevel}
-	orgOwner      = need{scope: scopeOrg, membership: access.OwnerLevel}
-	projectMember = need{scope: scopeProject}
-	projectAdmin  = need{scope: scopeProject, project: true}
-	projectDelete = need{scope: scopeProject, deletesProject: true}
+	public         = need{scope: scopePublic}
+	signedIn       = need{scope: scopeUser}
+	orgMember      = need{scope: scopeOrg, membership: access.MemberLevel}
+	orgAdmin       = need{scope: scopeOrg, membership: access.AdminLevel}
+	orgOwner       = need{scope: scopeOrg, membership: access.OwnerLevel}
+	orgAdminOrSelf = need{scope: scopeOrg, membership: access.MemberLevel, removal: true}
+	projectMember  = need{scope: scopeProject}
+	projectAdmin   = need{scope: scopeProject, project: true}
+	projectDelete  = need{scope: scopeProject, deletesProject: true}
 )
 
 func kindLevel(k access.Kind, l access.Level) need {
@@ -87,6 +94,11 @@ type call struct {
 	viaCookie bool
 	// minRevision is X-Gatehouse-Min-Revision: decide on rules at least this fresh.
 	minRevision int64
+	// revision is the rules revision snap reflects: the one the request's
+	// writes must still find (gatehouse.WithDecidedRevision).
+	revision int64
+	// target is {user}'s membership, for routes that resolve it (removal).
+	target *gatehouse.Membership
 }
 
 // membership is the caller's membership level in c.org.
@@ -113,7 +125,7 @@ func (s *Server) handle(pattern string, n need, h handlerFunc) {
 		sw.beforeHeader = func(status int) { s.revisionHeader(r, n, sw.Header(), c, status) }
 		c, err := s.authorize(r, n)
 		if err == nil {
-			err = h(sw, r, c)
+			c, err = s.runHandler(sw, r, n, h, c)
 		}
 		if err != nil {
 			s.writeError(sw, r, err)
@@ -122,6 +134,119 @@ func (s *Server) handle(pattern string, n need, h handlerFunc) {
 			sw.userID = c.user.ID
 		}
 	})
+}
+
+// decisionAttempts bounds how often one request is authorized and handled
+// again after its write found the rules changed under its decision.
+const decisionAttempts = 4
+
+// runHandler runs h for a request authorized as c. A write is tied to the rules
+// revision its decision was made on (gatehouse.WithDecidedRevision): when a
+// permission change committed in between, the store asks recheck, inside the
+// write's transaction, whether the rules as they now are decide alike what
+// the request rests on. When they do not (gatehouse.ErrStaleDecision), nothing
+// was written, and the request is authorized again on fresh rules and handled
+// again (its body replayed): a caller removed or demoted meanwhile is refused.
+// It returns the call that was handled last.
+func (s *Server) runHandler(sw *statusWriter, r *http.Request, n need, h handlerFunc, c *call) (*call, error) {
+	if c.org == nil || !isWrite(r) || n.query {
+		return c, h(sw, r, c)
+	}
+	var body *replayBody
+	if r.Body != nil && r.Body != http.NoBody {
+		body = &replayBody{rc: r.Body}
+		r.Body = body
+	}
+	for attempt := 1; ; attempt++ {
+		ctx := gatehouse.WithDecidedRevision(r.Context(), c.org.ID, c.revision, s.recheck(c, n))
+		err := h(sw, r.WithContext(ctx), c)
+		if gatehouse.ErrorCode(err) != gatehouse.EConflict || sw.wrote || attempt == decisionAttempts {
+			return c, err
+		}
+		s.metrics.staleDecisions.Inc()
+		// Rebuild from the database, not from a cached organization row that
+		// may not show the change yet; the next authorize finds it cached.
+		if err := s.rebuildSnapshot(context.WithoutCancel(r.Context()), c.org.ID); err != nil {
+			return c, err
+		}
+		if body != nil {
+			if err := body.rewind(); err != nil {
+				return c, err
+			}
+		}
+		if c, err = s.authorize(r, n); err != nil {
+			return c, err
+		}
+	}
+}
+
+// recheck answers the store's question for a request authorized as c under
+// need n: do the rules at revision rev decide everything it rests on as c's
+// snapshot did (access.Snapshot.Holds)? A snapshot of rev is taken from the
+// cache or compiled from facts, which the store reads in its transaction.
+func (s *Server) recheck(c *call, n need) gatehouse.Recheck {
+	return func(rev int64, facts func() (access.Facts, error)) (bool, error) {
+		snap, cached := s.cachedSnapshot(c.org.ID, rev)
+		if snap == nil || cached != rev {
+			f, err := facts()
+			if err != nil {
+				return false, err
+			}
+			f.Enforced = s.enforced()
+			snap = access.Compile(f)
+			s.metrics.rebuilds.Inc()
+			s.mu.Lock()
+			if cur, ok := s.snapshots[c.org.ID]; !ok || cur.revision < rev {
+				s.snapshots[c.org.ID] = cachedSnapshot{revision: rev, snap: snap}
+			}
+			s.mu.Unlock()
+		}
+		st := access.Standing{User: c.user.ID}
+		if c.target != nil {
+			st.Target = c.target.User.ID
+		}
+		if c.project != nil {
+			st.Project = c.project.ID
+		}
+		switch n.scope {
+		case scopeKind:
+			st.Kind, st.HasKind = n.kind, true
+		case scopeObject:
+			st.Object = c.obj
+		}
+		return c.snap.Holds(snap, st), nil
+	}
+}
+
+// replayBody keeps what a handler reads of the request body, so that the
+// request can be handled again. Bodies are bounded (maxBodyBytes) before any
+// handler sees them whole.
+type replayBody struct {
+	rc  io.ReadCloser
+	buf bytes.Buffer
+	rd  *bytes.Reader // after rewind: the body read so far, then rc
+}
+
+func (b *replayBody) Read(p []byte) (int, error) {
+	if b.rd != nil && b.rd.Len() > 0 {
+		return b.rd.Read(p)
+	}
+	n, err := b.rc.Read(p)
+	b.buf.Write(p[:n])
+	return n, err
+}
+
+func (b *replayBody) Close() error { return b.rc.Close() }
+
+// rewind makes the next read start again from the body's first byte.
+func (b *replayBody) rewind() error {
+	// Keep at most one byte past the limit: enough for the handler to see a
+	// body too large again.
+	if _, err := io.CopyN(&b.buf, b.rc, max(0, maxBodyBytes+1-int64(b.buf.Len()))); err != nil && err != io.EOF {
+		return err
+	}
+	b.rd = bytes.NewReader(b.buf.Bytes())
+	return nil
 }
 
 // statusWriter remembers the status and lets the revision header be set
@@ -349,11 +474,19 @@ func (s *Server) authorize(r *http.Request, n need) (*call, error) {
 		if err := s.resolveOrg(ctx, c, r.PathValue("org")); err != nil {
 			return nil, err
 		}
-		if c.membership() < n.membership {
-			if n.membership >= access.OwnerLevel {
-				return nil, gatehouse.Errorf(gatehouse.EPermissionDenied, "You need to be an organization owner.")
+		// denied: pages ask authorize directly and expect the API's error type.
+		if err := access.RequireMembership(c.membership(), n.membership); err != nil {
+			return nil, denied(err)
+		}
+		if n.removal {
+			m, err := s.targetMember(r, c)
+			if err != nil {
+				return nil, err
 			}
-			return nil, gatehouse.Errorf(gatehouse.EPermissionDenied, "You need to have admin level or higher.")
+			if err := access.MayRemoveMember(c.membership(), m.Level, m.User.ID == u.ID); err != nil {
+				return nil, denied(err)
+			}
+			c.target = m
 		}
 	default:
 		if err := s.resolveProject(ctx, c, r.PathValue("project")); err != nil {
@@ -442,14 +575,14 @@ func (s *Server) useOrg(ctx context.Context, c *call, org *gatehouse.Organizatio
 		}
 		org = fresh
 	}
-	snap, err := s.snapshot(ctx, org)
+	snap, rev, err := s.snapshot(ctx, org)
 	if err != nil {
 		return err
 	}
-	if snap.MembershipLevel(c.user.ID) == 0 {
+	if !access.IsMember(snap.MembershipLevel(c.user.ID)) {
 		return gatehouse.NotFound()
 	}
-	c.org, c.snap = org, snap
+	c.org, c.snap, c.revision = org, snap, rev
 	return nil
 }
 
@@ -529,12 +662,13 @@ func (s *Server) resource(ctx context.Context, c *call) (*gatehouse.Resource, er
 	return c.res, nil
 }
 
-// snapshot returns org's compiled rules, rebuilding them when the stored
-// revision has moved on. The revision is read with the organization on
-// every request, so any replica sees any replica's change at once.
-func (s *Server) snapshot(ctx context.Context, org *gatehouse.Organization) (*access.Snapshot, error) {
-	if snap := s.cachedSnapshot(org.ID, org.RulesRevision); snap != nil {
-		return snap, nil
+// snapshot returns org's compiled rules and the revision they reflect,
+// rebuilding them when the stored revision has moved on. The revision is read
+// with the organization on every request, so any replica sees any replica's
+// change at once.
+func (s *Server) snapshot(ctx context.Context, org *gatehouse.Organization) (*access.Snapshot, int64, error) {
+	if snap, rev := s.cachedSnapshot(org.ID, org.RulesRevision); snap != nil {
+		return snap, rev, nil
 	}
 	// After a change every request of the organization finds the snapshot
 	// stale at once; one of them rebuilds while the others wait for it. A
@@ -545,23 +679,24 @@ func (s *Server) snapshot(ctx context.Context, org *gatehouse.Organization) (*ac
 			return nil, s.rebuildSnapshot(context.WithoutCancel(ctx), org.ID)
 		})
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		if snap := s.cachedSnapshot(org.ID, org.RulesRevision); snap != nil {
-			return snap, nil
+		if snap, rev := s.cachedSnapshot(org.ID, org.RulesRevision); snap != nil {
+			return snap, rev, nil
 		}
 	}
-	return nil, fmt.Errorf("snapshot of organization %s stays older than revision %d", org.ID, org.RulesRevision)
+	return nil, 0, fmt.Errorf("snapshot of organization %s stays older than revision %d", org.ID, org.RulesRevision)
 }
 
-// cachedSnapshot returns the cached snapshot of org if it reflects at least revision.
-func (s *Server) cachedSnapshot(orgID string, revision int64) *access.Snapshot {
+// cachedSnapshot returns the cached snapshot of org, and the revision it
+// reflects, if that is at least revision.
+func (s *Server) cachedSnapshot(orgID string, revision int64) (*access.Snapshot, int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if cached, ok := s.snapshots[orgID]; ok && cached.revision >= revision {
-		return cached.snap
+		return cached.snap, cached.revision
 	}
-	return nil
+	return nil, 0
 }
 
 // rebuildSnapshot loads and compiles one organization's rules into the cache.

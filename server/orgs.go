@@ -131,31 +131,14 @@ func (s *Server) targetMember(r *http.Request, c *call) (*gatehouse.Membership, 
 	return s.store.Membership(r.Context(), c.org.ID, u.ID)
 }
 
-// lastOwner reports whether m is the organization's only owner.
-func (s *Server) lastOwner(r *http.Request, orgID string, m *gatehouse.Membership) (bool, error) {
-	if m.Level < access.OwnerLevel {
-		return false, nil
-	}
-	ms, err := s.store.Members(r.Context(), orgID)
-	if err != nil {
-		return false, err
-	}
-	owners := 0
-	for _, o := range ms {
-		if o.Level >= access.OwnerLevel {
-			owners++
-		}
-	}
-	return owners <= 1, nil
+// invalidLevel is the answer to a membership level that is not one.
+func invalidLevel(l int) error {
+	return gatehouse.FieldError(gatehouse.EInvalidChoice, "level", "\""+itoa(l)+"\" is not a valid choice.")
 }
 
-func validMembershipLevel(l int) bool {
-	return l == access.MemberLevel || l == access.AdminLevel || l == access.OwnerLevel
-}
-
-// handleMemberUpdate serves PATCH /api/organizations/{org}/members/{user}:
-// nobody raises anyone above their own level, nobody changes someone above
-// them, only owners make owners, and the last owner stays an owner.
+// handleMemberUpdate serves PATCH /api/organizations/{org}/members/{user}, as
+// access.MayChangeLevel allows; the store keeps the last owner an owner
+// (access.KeepsOwner, inside its transaction).
 func (s *Server) handleMemberUpdate(w http.ResponseWriter, r *http.Request, c *call) error {
 	var in struct {
 		Level *int `json:"level"`
@@ -166,30 +149,16 @@ func (s *Server) handleMemberUpdate(w http.ResponseWriter, r *http.Request, c *c
 	if in.Level == nil {
 		return gatehouse.FieldError(gatehouse.ERequired, "level", "This field is required.")
 	}
-	if !validMembershipLevel(*in.Level) {
-		return gatehouse.FieldError(gatehouse.EInvalidChoice, "level", "\""+itoa(*in.Level)+"\" is not a valid choice.")
+	if !access.ValidMembershipLevel(*in.Level) {
+		return invalidLevel(*in.Level)
 	}
 	m, err := s.targetMember(r, c)
 	if err != nil {
 		return err
 	}
-	mine := c.membership()
-	switch {
-	case m.User.ID == c.user.ID:
-		return gatehouse.Errorf(gatehouse.EPermissionDenied, "You can't change your own access level.")
-	case m.Level > mine:
-		return gatehouse.Errorf(gatehouse.EPermissionDenied, "You can only edit others with level lower or equal to you.")
-	case *in.Level > mine:
-		return gatehouse.Errorf(gatehouse.EPermissionDenied, "You can only change access level of others to lower or equal to your current one.")
-	}
-	if *in.Level < access.OwnerLevel {
-		last, err := s.lastOwner(r, c.org.ID, m)
-		if err != nil {
-			return err
-		}
-		if last {
-			return gatehouse.Errorf(gatehouse.EInvalidInput, "The organization's last owner can't be demoted.")
-		}
+	c.target = m // the write rests on m's level too
+	if err := access.MayChangeLevel(c.membership(), m.Level, *in.Level, m.User.ID == c.user.ID); err != nil {
+		return err
 	}
 	if *in.Level != m.Level {
 		if err := s.store.SetMemberLevel(r.Context(), c.org.ID, m.User.ID, *in.Level, c.user.ID); err != nil {
@@ -202,30 +171,10 @@ func (s *Server) handleMemberUpdate(w http.ResponseWriter, r *http.Request, c *c
 }
 
 // handleMemberDelete serves DELETE /api/organizations/{org}/members/{user}:
-// admins remove members at or below their level; anyone may leave, except
-// the last owner.
+// its route (orgAdminOrSelf) found the member and applied
+// access.MayRemoveMember; the store refuses to remove the last owner.
 func (s *Server) handleMemberDelete(w http.ResponseWriter, r *http.Request, c *call) error {
-	m, err := s.targetMember(r, c)
-	if err != nil {
-		return err
-	}
-	if m.User.ID != c.user.ID {
-		mine := c.membership()
-		if mine < access.AdminLevel {
-			return gatehouse.Errorf(gatehouse.EPermissionDenied, "You need to have admin level or higher.")
-		}
-		if m.Level > mine {
-			return gatehouse.Errorf(gatehouse.EPermissionDenied, "You can only edit others with level lower or equal to you.")
-		}
-	}
-	last, err := s.lastOwner(r, c.org.ID, m)
-	if err != nil {
-		return err
-	}
-	if last {
-		return gatehouse.Errorf(gatehouse.EInvalidInput, "The organization's last owner can't leave it.")
-	}
-	if err := s.store.RemoveMember(r.Context(), c.org.ID, m.User.ID, c.user.ID); err != nil {
+	if err := s.store.RemoveMember(r.Context(), c.org.ID, c.target.User.ID, c.user.ID); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -245,16 +194,20 @@ func (s *Server) inviteOut(r *http.Request, inv *gatehouse.Invite, users *userCa
 	return inviteBody{ID: inv.ID, TargetEmail: inv.TargetEmail, Level: inv.Level, CreatedAt: inv.CreatedAt.UTC(), CreatedBy: users.get(r, inv.CreatedBy)}
 }
 
-// handleInviteList serves GET /api/organizations/{org}/invites.
+// handleInviteList serves GET /api/organizations/{org}/invites: the invites
+// the caller may see (access.MaySeeInvite). An invite above their level is
+// left out, count included: its id is the link that joins at its level.
 func (s *Server) handleInviteList(w http.ResponseWriter, r *http.Request, c *call) error {
 	invs, err := s.store.Invites(r.Context(), c.org.ID)
 	if err != nil {
 		return err
 	}
 	users := s.newUserCache()
-	out := make([]inviteBody, len(invs))
+	out := make([]inviteBody, 0, len(invs))
 	for i := range invs {
-		out[i] = s.inviteOut(r, &invs[i], users)
+		if access.MaySeeInvite(c.membership(), invs[i].Level) {
+			out = append(out, s.inviteOut(r, &invs[i], users))
+		}
 	}
 	return listOf(w, r, out)
 }
@@ -279,11 +232,11 @@ func (s *Server) handleInviteCreate(w http.ResponseWriter, r *http.Request, c *c
 	if in.Level != nil {
 		level = *in.Level
 	}
-	if !validMembershipLevel(level) {
-		return gatehouse.FieldError(gatehouse.EInvalidChoice, "level", "\""+itoa(level)+"\" is not a valid choice.")
+	if !access.ValidMembershipLevel(level) {
+		return invalidLevel(level)
 	}
-	if level > c.membership() {
-		return gatehouse.FieldError(gatehouse.EInvalid, "level", "You can't invite someone with a level higher than your own.")
+	if err := access.MayInvite(c.membership(), level); err != nil {
+		return err
 	}
 	inv := &gatehouse.Invite{OrganizationID: c.org.ID, TargetEmail: email, Level: level, CreatedBy: c.user.ID}
 	if err := s.store.CreateInvite(r.Context(), inv); err != nil {
@@ -293,9 +246,17 @@ func (s *Server) handleInviteCreate(w http.ResponseWriter, r *http.Request, c *c
 	return nil
 }
 
-// handleInviteDelete serves DELETE /api/organizations/{org}/invites/{id}.
+// handleInviteDelete serves DELETE /api/organizations/{org}/invites/{id}: an
+// invite the caller may not see (access.MaySeeInvite) is not found.
 func (s *Server) handleInviteDelete(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := s.store.DeleteInvite(r.Context(), c.org.ID, r.PathValue("id")); err != nil {
+	inv, err := s.store.Invite(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if inv.OrganizationID != c.org.ID || !access.MaySeeInvite(c.membership(), inv.Level) {
+		return gatehouse.NotFound()
+	}
+	if err := s.store.DeleteInvite(r.Context(), c.org.ID, inv.ID); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -303,7 +264,10 @@ func (s *Server) handleInviteDelete(w http.ResponseWriter, r *http.Request, c *c
 }
 
 // handleInviteAccept serves POST /api/signup/{invite}: a new user signs up
-// through the invite, or a signed-in user joins with an empty body.
+// through the invite, or a signed-in user joins with an empty body. The store
+// honours the invite only while its inviter is still a member at or above its
+// level (access.InviteHonoured), in the transaction that accepts it and, for a
+// new user, creates them: an invite no longer honoured leaves no account.
 func (s *Server) handleInviteAccept(w http.ResponseWriter, r *http.Request, c *call) error {
 	var in struct {
 		FirstName *string `json:"first_name"`
@@ -327,12 +291,11 @@ func (s *Server) handleInviteAccept(w http.ResponseWriter, r *http.Request, c *c
 			return err
 		}
 		u = &gatehouse.User{Email: inv.TargetEmail, FirstName: strings.TrimSpace(*in.FirstName), PasswordHash: s.passwords.Hash(*in.Password)}
-		if err := s.store.CreateUser(r.Context(), u); err != nil {
+		if _, err := s.store.AcceptInviteAsNewUser(r.Context(), inv.ID, u); err != nil {
 			return err
 		}
 		status = http.StatusCreated
-	}
-	if _, err := s.store.AcceptInvite(r.Context(), inv.ID, u.ID); err != nil {
+	} else if _, err := s.store.AcceptInvite(r.Context(), inv.ID, u.ID); err != nil {
 		return err
 	}
 	projects, err := s.store.Projects(r.Context(), inv.OrganizationID)
@@ -397,9 +360,12 @@ func (s *Server) handleProjectCreate(w http.ResponseWriter, r *http.Request, c *
 	if err := s.resolveOrg(r.Context(), c, "@current"); err != nil {
 		return err
 	}
-	if c.membership() < access.AdminLevel {
-		return gatehouse.Errorf(gatehouse.EPermissionDenied, "You need to have admin level or higher.")
+	if err := access.RequireMembership(c.membership(), access.AdminLevel); err != nil {
+		return err
 	}
+	// Its route could not name the organization, so the decision is tied to
+	// the write here rather than by handle.
+	r = r.WithContext(gatehouse.WithDecidedRevision(r.Context(), c.org.ID, c.revision, s.recheck(c, signedIn)))
 	return s.handleOrgProjectCreate(w, r, c)
 }
 

@@ -290,7 +290,7 @@ func (s *Server) handleResourceUpdate(w http.ResponseWriter, r *http.Request, c 
 
 // handleResourceDelete serves DELETE /api/projects/{project}/{kind}/{id}.
 func (s *Server) handleResourceDelete(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := s.store.DeleteResource(r.Context(), c.obj.ID); err != nil {
+	if err := s.store.DeleteResource(r.Context(), c.project.ID, c.kind, c.obj.ID); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

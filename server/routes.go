@@ -33,7 +33,7 @@ func (s *Server) registerRoutes() {
 	s.handle("DELETE /api/organizations/{org}", orgOwner, s.handleOrganizationDelete)
 	s.handle("GET /api/organizations/{org}/members", orgMember, s.handleMemberList)
 	s.handle("PATCH /api/organizations/{org}/members/{user}", orgAdmin, s.handleMemberUpdate)
-	s.handle("DELETE /api/organizations/{org}/members/{user}", orgMember, s.handleMemberDelete) // admin+ or self: checked against the target
+	s.handle("DELETE /api/organizations/{org}/members/{user}", orgAdminOrSelf, s.handleMemberDelete)
 	s.handle("GET /api/organizations/{org}/invites", orgAdmin, s.handleInviteList)
 	s.handle("POST /api/organizations/{org}/invites", orgAdmin, s.handleInviteCreate)
 	s.handle("DELETE /api/organizations/{org}/invites/{id}", orgAdmin, s.handleInviteDelete)

@@ -96,7 +96,7 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request, c *call) e
 			return err
 		}
 		if n > 0 {
-			return gatehouse.Errorf(gatehouse.EPermissionDenied, "Signup is closed on this instance: ask an admin for an invite.")
+			return gatehouse.ErrSignupClosed
 		}
 	}
 	email := strings.TrimSpace(deref(in.Email))
@@ -121,7 +121,13 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request, c *call) e
 		return err
 	}
 	u := &gatehouse.User{Email: email, FirstName: first, PasswordHash: s.passwords.Hash(*in.Password)}
-	if err := s.store.CreateUser(r.Context(), u); err != nil {
+	create := s.store.CreateUser
+	if !s.openSignup {
+		// The count above only spares a closed instance the work; this is the
+		// check that holds when several sign up at once.
+		create = s.store.CreateFirstUser
+	}
+	if err := create(r.Context(), u); err != nil {
 		return err
 	}
 	org := &gatehouse.Organization{Name: orgName}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"math"
 	"strconv"
 	"strings"
@@ -60,10 +61,29 @@ func (db *DB) record(ctx context.Context, tx *sql.Tx, c change) error {
 	return db.bumpRevision(ctx, tx, c.org)
 }
 
-// bumpRevision tells every replica that the organization's access facts changed.
+// bumpRevision tells every replica that the organization's access facts changed. When
+// ctx's request was authorized on the organization's rules, it moves the revision only
+// from the one that decision was made on (gatehouse.ErrStaleDecision otherwise), and once
+// tx commits the request carries the new revision, so that its own next write is not
+// taken for a stale one. One bump per transaction.
 func (db *DB) bumpRevision(ctx context.Context, tx *sql.Tx, orgID string) error {
-	if err := affected(tx.ExecContext(ctx, `UPDATE organizations SET rules_revision = rules_revision + 1 WHERE id = $1`, orgID)); err != nil {
-		return err
+	decidedOrg, from, decided := gatehouse.DecidedRevision(ctx)
+	if !decided || decidedOrg != orgID {
+		if err := affected(tx.ExecContext(ctx, `UPDATE organizations SET rules_revision = rules_revision + 1 WHERE id = $1`, orgID)); err != nil {
+			return err
+		}
+	} else {
+		var rev int64
+		err := tx.QueryRowContext(ctx, `
+			UPDATE organizations SET rules_revision = rules_revision + 1 WHERE id = $1 AND rules_revision = $2
+			RETURNING rules_revision`, orgID, from).Scan(&rev)
+		if errors.Is(err, sql.ErrNoRows) {
+			return gatehouse.ErrStaleDecision
+		}
+		if err != nil {
+			return err
+		}
+		db.afterCommit(tx, func() { gatehouse.AdvanceDecidedRevision(ctx, orgID, from, rev) })
 	}
 	return db.notify(ctx, tx, notice{what: noticeRules, org: orgID})
 }

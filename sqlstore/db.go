@@ -32,6 +32,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/access"
 )
 
 // The dialects Dialect reports.
@@ -55,12 +56,17 @@ type DB struct {
 	// forUpdate ends a SELECT that locks the rows it reads. SQLite has no row locks and
 	// needs none: every write transaction begins IMMEDIATE and so holds the one write lock.
 	forUpdate string
-	stmts     stmts
+	// forShare ends a SELECT that keeps the rows it reads from changing until the
+	// transaction ends, while letting other readers share them (PostgreSQL only, as above).
+	forShare string
+	stmts    stmts
 
 	cache *cache
-	// pending holds each open write transaction's notices (see notify).
+	// pending holds each open write transaction's notices (see notify), and
+	// committed what each does once it has committed (see afterCommit).
 	pendingMu sync.Mutex
 	pending   map[*sql.Tx][]notice
+	committed map[*sql.Tx][]func()
 	watchMu   sync.Mutex
 	watchers  []*watcher
 	// stopListening ends the PostgreSQL listener; listenDone closes when it has.
@@ -124,7 +130,7 @@ func open(ctx context.Context, databaseURL string, now func() time.Time) (*DB, e
 	if now == nil {
 		now = time.Now
 	}
-	db := &DB{now: now, cache: newCache(), pending: map[*sql.Tx][]notice{}}
+	db := &DB{now: now, cache: newCache(), pending: map[*sql.Tx][]notice{}, committed: map[*sql.Tx][]func(){}}
 	switch {
 	case strings.HasPrefix(databaseURL, "sqlite:"):
 		path := strings.TrimPrefix(databaseURL, "sqlite:")
@@ -187,7 +193,7 @@ func open(ctx context.Context, databaseURL string, now func() time.Time) (*DB, e
 		}
 		db.db, db.pool, db.dialect = stdlib.OpenDBFromPool(pool), pool, Postgres
 		db.w = db.db
-		db.forUpdate = " FOR UPDATE"
+		db.forUpdate, db.forShare = " FOR UPDATE", " FOR SHARE"
 	default:
 		return nil, fmt.Errorf("sqlstore: unsupported database URL %q: want sqlite:PATH or postgres://…", redact(databaseURL))
 	}
@@ -336,7 +342,24 @@ func (db *DB) inTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx)
 	if err := fn(tx); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	db.pendingMu.Lock()
+	after := db.committed[tx]
+	delete(db.committed, tx)
+	db.pendingMu.Unlock()
+	for _, f := range after {
+		f()
+	}
+	return nil
+}
+
+// afterCommit runs f once tx has committed; not at all if it does not.
+func (db *DB) afterCommit(tx *sql.Tx, f func()) {
+	db.pendingMu.Lock()
+	db.committed[tx] = append(db.committed[tx], f)
+	db.pendingMu.Unlock()
 }
 
 // newID returns a new UUID for a row. Version 7 UUIDs grow with time, which keeps the
@@ -373,11 +396,46 @@ func notFound(err error) error {
 }
 
 // lockOrganization locks the organization's row for the rest of tx (see the package
-// comment) and returns ENotFound when it does not exist.
+// comment) and returns ENotFound when it does not exist. When ctx's request was
+// authorized on the organization's rules at another revision than the one tx now holds,
+// and those rules no longer allow it alike, it returns gatehouse.ErrStaleDecision
+// (gatehouse.HoldsDecision): the request must be authorized again before it changes
+// anything.
 func (db *DB) lockOrganization(ctx context.Context, tx *sql.Tx, orgID string) error {
 	var rev int64
 	err := tx.QueryRowContext(ctx, `SELECT rules_revision FROM organizations WHERE id = $1`+db.forUpdate, orgID).Scan(&rev)
-	return notFound(err)
+	if err != nil {
+		return notFound(err)
+	}
+	return db.holds(ctx, tx, orgID, rev)
+}
+
+// holdDecision is lockOrganization for a write that changes no permission (an object, a
+// project, an invite): when ctx's request was authorized on its organization's rules, it
+// reads their revision in tx and checks the decision still holds there. On PostgreSQL the
+// row is read FOR SHARE, so a permission change (which locks it FOR UPDATE) waits for tx,
+// and tx for it, while such writes do not wait for each other; on SQLite tx holds the
+// write lock already. Without a decision in ctx it reads nothing.
+func (db *DB) holdDecision(ctx context.Context, tx *sql.Tx) error {
+	orgID, _, ok := gatehouse.DecidedRevision(ctx)
+	if !ok {
+		return nil
+	}
+	var rev int64
+	err := tx.QueryRowContext(ctx, `SELECT rules_revision FROM organizations WHERE id = $1`+db.forShare, orgID).Scan(&rev)
+	if err != nil {
+		return notFound(err)
+	}
+	return db.holds(ctx, tx, orgID, rev)
+}
+
+// holds asks gatehouse.HoldsDecision, reading the rules in tx when it needs them: a
+// transaction holding the organization's row must not wait for another connection.
+func (db *DB) holds(ctx context.Context, tx *sql.Tx, orgID string, rev int64) error {
+	return gatehouse.HoldsDecision(ctx, orgID, rev, func() (access.Facts, error) {
+		f, _, err := db.accessFacts(ctx, tx, orgID)
+		return f, err
+	})
 }
 
 // placeholders returns "$from, $from+1, …" for n parameters.

@@ -101,6 +101,7 @@ func (db *DB) settle(tx *sql.Tx) {
 	db.pendingMu.Lock()
 	ns := db.pending[tx]
 	delete(db.pending, tx)
+	delete(db.committed, tx) // rolled back: what was to follow its commit does not
 	db.pendingMu.Unlock()
 	for _, n := range ns {
 		db.cache.invalidate(n)

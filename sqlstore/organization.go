@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/access"
@@ -93,6 +94,9 @@ func (db *DB) OrganizationsOf(ctx context.Context, userID int64) ([]gatehouse.Us
 func (db *DB) UpdateOrganization(ctx context.Context, org *gatehouse.Organization) error {
 	var o gatehouse.Organization
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.holdDecision(ctx, tx); err != nil {
+			return err
+		}
 		err := tx.QueryRowContext(ctx, `
 			UPDATE organizations SET name = $1, updated_at = $2 WHERE id = $3
 			RETURNING `+organizationColumns,
@@ -112,6 +116,9 @@ func (db *DB) UpdateOrganization(ctx context.Context, org *gatehouse.Organizatio
 // DeleteOrganization removes the organization and, by cascade, everything in it.
 func (db *DB) DeleteOrganization(ctx context.Context, id string) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.lockOrganization(ctx, tx, id); err != nil {
+			return err
+		}
 		if err := affected(tx.ExecContext(ctx, `DELETE FROM organizations WHERE id = $1`, id)); err != nil {
 			return err
 		}
@@ -167,6 +174,9 @@ func (db *DB) membership(ctx context.Context, q querier, orgID string, userID in
 
 // SetMemberLevel changes a member's level. Activity "Membership" "updated" with the level's
 // before and after; setting the level a member already has changes and records nothing.
+// access.ErrLastOwnerDemote when it would leave the organization without an owner: the
+// owners are counted under the organization's lock, so two owners demoting each other at
+// once cannot both succeed.
 func (db *DB) SetMemberLevel(ctx context.Context, orgID string, userID int64, level int, actor int64) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		if err := db.lockOrganization(ctx, tx, orgID); err != nil {
@@ -184,6 +194,9 @@ func (db *DB) SetMemberLevel(ctx context.Context, orgID string, userID int64, le
 		if before == level {
 			return nil
 		}
+		if err := db.keepOwner(ctx, tx, orgID, before, level, access.ErrLastOwnerDemote); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE memberships SET level = $1, updated_at = $2 WHERE id = $3`,
 			level, ts(db.clock()), id); err != nil {
 			return err
@@ -193,9 +206,41 @@ func (db *DB) SetMemberLevel(ctx context.Context, orgID string, userID int64, le
 	})
 }
 
+// keepOwner returns refusal when setting a member at level target to level to (0: removing
+// them) would leave the organization without an owner, counting the owners in tx, which
+// holds the organization's lock.
+func (db *DB) keepOwner(ctx context.Context, tx *sql.Tx, orgID string, target, to int, refusal error) error {
+	if access.KeepsOwner(0, target, to) {
+		return nil // the change takes no owner away, whatever their count
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT level, count(*) FROM memberships WHERE organization_id = $1 GROUP BY level`, orgID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	owners := 0
+	for rows.Next() {
+		var level, n int
+		if err := rows.Scan(&level, &n); err != nil {
+			return err
+		}
+		if access.IsOwner(level) {
+			owners += n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if !access.KeepsOwner(owners, target, to) {
+		return refusal
+	}
+	return nil
+}
+
 // RemoveMember deletes the membership and, by cascade, the user's role memberships in the
 // organization and every rule targeting them there. Activity "Membership" "deleted" with
-// the user and level as before.
+// the user and level as before. access.ErrLastOwnerLeave when the member is the
+// organization's last owner (counted under its lock, as SetMemberLevel does).
 func (db *DB) RemoveMember(ctx context.Context, orgID string, userID int64, actor int64) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		if err := db.lockOrganization(ctx, tx, orgID); err != nil {
@@ -209,6 +254,9 @@ func (db *DB) RemoveMember(ctx context.Context, orgID string, userID int64, acto
 			orgID, userID).Scan(&id, &level)
 		if err != nil {
 			return notFound(err)
+		}
+		if err := db.keepOwner(ctx, tx, orgID, level, 0, access.ErrLastOwnerLeave); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM memberships WHERE id = $1`, id); err != nil {
 			return err
@@ -227,11 +275,22 @@ func scanInvite(s scanner, inv *gatehouse.Invite) error {
 // CreateInvite inserts inv, setting ID and CreatedAt. ENotFound when the organization does
 // not exist.
 func (db *DB) CreateInvite(ctx context.Context, inv *gatehouse.Invite) error {
-	inv.ID = newID()
-	inv.CreatedAt = db.clock()
-	_, err := db.w.ExecContext(ctx, `INSERT INTO invites (`+inviteColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		inv.ID, inv.OrganizationID, inv.TargetEmail, inv.Level, nullable(inv.CreatedBy), ts(inv.CreatedAt))
-	return missingParent(err, gatehouse.NotFound())
+	stored := *inv
+	stored.ID = newID()
+	stored.CreatedAt = db.clock()
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.holdDecision(ctx, tx); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO invites (`+inviteColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+			stored.ID, stored.OrganizationID, stored.TargetEmail, stored.Level, nullable(stored.CreatedBy), ts(stored.CreatedAt))
+		return missingParent(err, gatehouse.NotFound())
+	})
+	if err != nil {
+		return err
+	}
+	*inv = stored
+	return nil
 }
 
 // Invites lists an organization's invites, oldest first.
@@ -263,42 +322,88 @@ func (db *DB) Invite(ctx context.Context, id string) (*gatehouse.Invite, error) 
 
 // DeleteInvite removes one of the organization's invites.
 func (db *DB) DeleteInvite(ctx context.Context, orgID, id string) error {
-	return affected(db.w.ExecContext(ctx, `DELETE FROM invites WHERE id = $1 AND organization_id = $2`, id, orgID))
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.holdDecision(ctx, tx); err != nil {
+			return err
+		}
+		return affected(tx.ExecContext(ctx, `DELETE FROM invites WHERE id = $1 AND organization_id = $2`, id, orgID))
+	})
 }
 
 // AcceptInvite makes userID a member at the invite's level and deletes the invite, in one
 // transaction. Activity "Membership" "created" (actor userID) with user and level as after.
-// EUnique attr "user" when userID is already a member; nothing is written then.
+// ENotFound when the invite is unknown or no longer honoured (access.InviteHonoured: its
+// inviter, read under the organization's lock, is no longer a member at or above its
+// level); EUnique attr "user" when userID is already a member. Nothing is written then.
 func (db *DB) AcceptInvite(ctx context.Context, inviteID string, userID int64) (*gatehouse.Membership, error) {
 	var m *gatehouse.Membership
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		var inv gatehouse.Invite
-		if err := scanInvite(tx.QueryRowContext(ctx, `SELECT `+inviteColumns+` FROM invites WHERE id = $1`, inviteID), &inv); err != nil {
-			return notFound(err)
-		}
-		if err := db.lockOrganization(ctx, tx, inv.OrganizationID); err != nil {
-			return err
-		}
-		// The invite may have gone while this transaction waited for the lock.
-		if err := affected(tx.ExecContext(ctx, `DELETE FROM invites WHERE id = $1`, inviteID)); err != nil {
-			return err
-		}
-		now, id := db.clock(), newID()
-		_, err := tx.ExecContext(ctx, `
-			INSERT INTO memberships (id, organization_id, user_id, level, joined_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-			id, inv.OrganizationID, userID, inv.Level, ts(now), ts(now))
-		if err != nil {
-			return missingParent(unique(err, "user", detailMember), gatehouse.NotFound())
-		}
-		if err := db.record(ctx, tx, change{org: inv.OrganizationID, scope: scopeMembership, verb: created, item: id, actor: userID,
-			changes: []gatehouse.Change{{Field: "user", Before: nil, After: userID}, {Field: "level", Before: nil, After: inv.Level}}}); err != nil {
-			return err
-		}
-		m, err = db.membership(ctx, tx, inv.OrganizationID, userID)
+		var err error
+		m, err = db.acceptInvite(ctx, tx, inviteID, userID)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// AcceptInviteAsNewUser creates u as CreateUser does and accepts the invite for it as
+// AcceptInvite does, in one transaction: when the invite is unknown or no longer honoured
+// (ENotFound) or the email is taken (EUnique attr "email"), no user is left behind.
+func (db *DB) AcceptInviteAsNewUser(ctx context.Context, inviteID string, u *gatehouse.User) (*gatehouse.Membership, error) {
+	var (
+		m      *gatehouse.Membership
+		stored = *u
+	)
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.insertUser(ctx, tx, &stored); err != nil {
+			return err
+		}
+		var err error
+		m, err = db.acceptInvite(ctx, tx, inviteID, stored.ID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	*u = stored
+	return m, nil
+}
+
+func (db *DB) acceptInvite(ctx context.Context, tx *sql.Tx, inviteID string, userID int64) (*gatehouse.Membership, error) {
+	var inv gatehouse.Invite
+	if err := scanInvite(tx.QueryRowContext(ctx, `SELECT `+inviteColumns+` FROM invites WHERE id = $1`, inviteID), &inv); err != nil {
+		return nil, notFound(err)
+	}
+	if err := db.lockOrganization(ctx, tx, inv.OrganizationID); err != nil {
+		return nil, err
+	}
+	// The inviter's level as it is now, under the lock that every membership change takes:
+	// an admin demoted (or gone) since inviting cannot still bring someone in at admin.
+	var inviter int
+	err := tx.QueryRowContext(ctx, `SELECT level FROM memberships WHERE organization_id = $1 AND user_id = $2`,
+		inv.OrganizationID, inv.CreatedBy).Scan(&inviter)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, err
+	}
+	if !access.InviteHonoured(inviter, inv.Level) {
+		return nil, gatehouse.NotFound()
+	}
+	// The invite may have gone while this transaction waited for the lock.
+	if err := affected(tx.ExecContext(ctx, `DELETE FROM invites WHERE id = $1`, inviteID)); err != nil {
+		return nil, err
+	}
+	now, id := db.clock(), newID()
+	_, err = tx.ExecContext(ctx, `
+		INSERT INTO memberships (id, organization_id, user_id, level, joined_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		id, inv.OrganizationID, userID, inv.Level, ts(now), ts(now))
+	if err != nil {
+		return nil, missingParent(unique(err, "user", detailMember), gatehouse.NotFound())
+	}
+	if err := db.record(ctx, tx, change{org: inv.OrganizationID, scope: scopeMembership, verb: created, item: id, actor: userID,
+		changes: []gatehouse.Change{{Field: "user", Before: nil, After: userID}, {Field: "level", Before: nil, After: inv.Level}}}); err != nil {
+		return nil, err
+	}
+	return db.membership(ctx, tx, inv.OrganizationID, userID)
 }

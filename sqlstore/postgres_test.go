@@ -151,7 +151,7 @@ func TestPostgresReplicaCaches(t *testing.T) {
 	if err != nil || len(heads) != 1 {
 		t.Fatalf("ResourceHeads() through a = %v, %v", heads, err)
 	}
-	if err := a.DeleteResource(ctx, heads[0].ID); err != nil {
+	if err := a.DeleteResource(ctx, p.ID, access.FeatureFlags, heads[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	eventually("the flag gone from its list", func() bool { return list(b) == 0 })

@@ -21,7 +21,18 @@ func newAPIToken() string { return "phc_" + rand.Text() }
 // ENotFound when the organization does not exist; EUnique attr "api_token" when the
 // token is taken.
 func (db *DB) CreateProject(ctx context.Context, p *gatehouse.Project) error {
-	return db.insertProject(ctx, db.w, p)
+	stored := *p
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.holdDecision(ctx, tx); err != nil {
+			return err
+		}
+		return db.insertProject(ctx, tx, &stored)
+	})
+	if err != nil {
+		return err
+	}
+	*p = stored
+	return nil
 }
 
 func (db *DB) insertProject(ctx context.Context, q querier, p *gatehouse.Project) error {
@@ -70,6 +81,9 @@ func (db *DB) Project(ctx context.Context, id int64) (*gatehouse.Project, error)
 func (db *DB) UpdateProject(ctx context.Context, p *gatehouse.Project) error {
 	var stored gatehouse.Project
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.holdDecision(ctx, tx); err != nil {
+			return err
+		}
 		err := scanProject(tx.QueryRowContext(ctx, `UPDATE projects SET name = $1 WHERE id = $2 RETURNING `+projectColumns, p.Name, p.ID), &stored)
 		if err != nil {
 			return notFound(err)

@@ -53,6 +53,9 @@ func data(r *gatehouse.Resource) string {
 func (db *DB) CreateResource(ctx context.Context, r *gatehouse.Resource) error {
 	now := db.clock()
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.holdDecision(ctx, tx); err != nil {
+			return err
+		}
 		err := tx.QueryRowContext(ctx, `
 			INSERT INTO resources (project_id, kind, key, created_by, created_at, updated_at, deleted, data)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -160,6 +163,10 @@ func (db *DB) UpdateResource(ctx context.Context, r *gatehouse.Resource) error {
 func (db *DB) UpdateResourceFunc(ctx context.Context, projectID int64, kind access.Kind, id int64, modify func(r *gatehouse.Resource) error) (*gatehouse.Resource, error) {
 	var stored gatehouse.Resource
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		// The organization before the row, as permission changes (DeleteResource) take them.
+		if err := db.holdDecision(ctx, tx); err != nil {
+			return err
+		}
 		var r gatehouse.Resource
 		err := scanResource(tx.QueryRowContext(ctx, `
 			SELECT `+resourceColumns+` FROM resources WHERE id = $1 AND project_id = $2 AND kind = $3`+db.forUpdate,
@@ -193,16 +200,16 @@ func (db *DB) UpdateResourceFunc(ctx context.Context, projectID int64, kind acce
 	return &stored, nil
 }
 
-// DeleteResource removes the resource and, by cascade, the rules on it. When rules go, the
-// organization's rules revision is bumped (no activity is written: the object is gone).
-func (db *DB) DeleteResource(ctx context.Context, id int64) error {
+// DeleteResource removes the resource of the kind in the project and, by cascade, the
+// rules on it; ENotFound when the project has no such resource of that kind (another
+// project's id included), and nothing is removed then. When rules go, the organization's
+// rules revision is bumped (no activity is written: the object is gone).
+func (db *DB) DeleteResource(ctx context.Context, projectID int64, kind access.Kind, id int64) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		var (
-			orgID     string
-			projectID int64
-		)
+		var orgID string
 		err := tx.QueryRowContext(ctx, `
-			SELECT p.organization_id, p.id FROM resources r JOIN projects p ON p.id = r.project_id WHERE r.id = $1`, id).Scan(&orgID, &projectID)
+			SELECT p.organization_id FROM resources r JOIN projects p ON p.id = r.project_id
+			WHERE r.id = $1 AND r.project_id = $2 AND r.kind = $3`, id, projectID, kind.String()).Scan(&orgID)
 		if err != nil {
 			return notFound(err)
 		}
@@ -213,7 +220,7 @@ func (db *DB) DeleteResource(ctx context.Context, id int64) error {
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM access_rules WHERE object_id = $1`, id).Scan(&rules); err != nil {
 			return err
 		}
-		if err := affected(tx.ExecContext(ctx, `DELETE FROM resources WHERE id = $1`, id)); err != nil {
+		if err := affected(tx.ExecContext(ctx, `DELETE FROM resources WHERE id = $1 AND project_id = $2 AND kind = $3`, id, projectID, kind.String())); err != nil {
 			return err
 		}
 		if err := db.notify(ctx, tx, notice{what: noticeObject, id: id, project: projectID}); err != nil {

@@ -352,6 +352,23 @@ func (db *DB) AccessFacts(ctx context.Context, orgID string) (access.Facts, int6
 		rev int64
 	)
 	err := db.readTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		f, rev, err = db.accessFacts(ctx, tx, orgID)
+		return err
+	})
+	if err != nil {
+		return access.Facts{}, 0, err
+	}
+	return f, rev, nil
+}
+
+// accessFacts is AccessFacts in q, which must see one snapshot throughout.
+func (db *DB) accessFacts(ctx context.Context, q querier, orgID string) (access.Facts, int64, error) {
+	var (
+		f   access.Facts
+		rev int64
+	)
+	err := func(tx querier) error {
 		if err := tx.QueryRowContext(ctx, `SELECT rules_revision FROM organizations WHERE id = $1`, orgID).Scan(&rev); err != nil {
 			return notFound(err)
 		}
@@ -397,7 +414,7 @@ func (db *DB) AccessFacts(ctx context.Context, orgID string) (access.Facts, int6
 		}, `SELECT scope, project_id, kind, object_id, role_id, user_id, level, project_level
 			FROM access_rules WHERE organization_id = $1 ORDER BY created_at, id`, orgID)
 		return err
-	})
+	}(q)
 	if err != nil {
 		return access.Facts{}, 0, err
 	}

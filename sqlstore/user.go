@@ -44,6 +44,42 @@ func (db *DB) CountUsers(ctx context.Context) (int, error) {
 // CreateUser inserts u, setting ID, UUID and DistinctID (when empty) and CreatedAt.
 // Returns EUnique attr "email" when the email, compared case-insensitively, is taken.
 func (db *DB) CreateUser(ctx context.Context, u *gatehouse.User) error {
+	return db.insertUser(ctx, db.w, u)
+}
+
+// firstUserLock is the PostgreSQL advisory lock key that first-user signups take.
+const firstUserLock = 0x6761746568 // "gateh"
+
+// CreateFirstUser inserts u as CreateUser does, but only while no user exists:
+// gatehouse.ErrSignupClosed otherwise, and nothing is written. Concurrent calls create
+// one user at most: on PostgreSQL each takes a transaction-level advisory lock before it
+// counts, so the second counts after the first has committed; on SQLite the write
+// transaction holds the database's write lock from its start.
+func (db *DB) CreateFirstUser(ctx context.Context, u *gatehouse.User) error {
+	stored := *u
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if db.dialect == Postgres {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, firstUserLock); err != nil {
+				return err
+			}
+		}
+		var any bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&any); err != nil {
+			return err
+		}
+		if any {
+			return gatehouse.ErrSignupClosed
+		}
+		return db.insertUser(ctx, tx, &stored)
+	})
+	if err != nil {
+		return err
+	}
+	*u = stored
+	return nil
+}
+
+func (db *DB) insertUser(ctx context.Context, q querier, u *gatehouse.User) error {
 	if u.UUID == "" {
 		u.UUID = newID()
 	}
@@ -51,7 +87,7 @@ func (db *DB) CreateUser(ctx context.Context, u *gatehouse.User) error {
 		u.DistinctID = uuid.NewString()
 	}
 	u.CreatedAt = db.clock()
-	err := db.w.QueryRowContext(ctx, `
+	err := q.QueryRowContext(ctx, `
 		INSERT INTO users (uuid, distinct_id, email, first_name, password_hash, current_organization_id, current_project_id, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		RETURNING id`,

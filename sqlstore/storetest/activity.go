@@ -33,7 +33,7 @@ func testPermissionChanges(t *testing.T, e *env) {
 		rm         = &gatehouse.RoleMembership{User: gatehouse.User{ID: bob.ID}}
 		kindRule   = &gatehouse.Rule{OrganizationID: org.ID, Rule: access.Rule{Scope: access.ScopeKind, Kind: access.FeatureFlags, Level: access.Viewer}}
 		objectRule = &gatehouse.Rule{OrganizationID: org.ID, Rule: access.Rule{Scope: access.ScopeObject, Object: flag.ID, User: bob.ID, Level: access.Manager}}
-		invite     = &gatehouse.Invite{OrganizationID: org.ID, TargetEmail: carol.Email, Level: access.AdminLevel}
+		invite     = &gatehouse.Invite{OrganizationID: org.ID, TargetEmail: carol.Email, Level: access.AdminLevel, CreatedBy: alice.ID}
 		member     *gatehouse.Membership
 	)
 	if err := s.CreateInvite(ctx, invite); err != nil {
@@ -406,7 +406,7 @@ func testActivityLogObjects(t *testing.T, e *env) {
 		t.Fatalf("DeleteRule() = %v", err)
 	}
 	put(gone.ID, 0, access.None)
-	if err := s.DeleteResource(ctx, gone.ID); err != nil {
+	if err := s.DeleteResource(ctx, p.ID, access.Cohorts, gone.ID); err != nil {
 		t.Fatalf("DeleteResource() = %v", err)
 	}
 	e.rule(org.ID, access.Rule{Scope: access.ScopeKind, Project: p.ID, Kind: access.Cohorts, Level: access.Viewer}, alice.ID)

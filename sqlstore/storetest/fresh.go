@@ -95,7 +95,7 @@ func testReadsAfterWrites(t *testing.T, e *env) {
 			}
 		}
 	}
-	if err := s.DeleteResource(ctx, r1.ID); err != nil {
+	if err := s.DeleteResource(ctx, p.ID, access.FeatureFlags, r1.ID); err != nil {
 		t.Fatal(err)
 	}
 	if heads, err := s.HeadsByID(ctx, []int64{r1.ID, r2.ID}); err != nil || len(heads) != 1 || heads[0].ID != r2.ID {
@@ -139,7 +139,7 @@ func testReadsAfterWrites(t *testing.T, e *env) {
 	if got := listed(); len(got) != 2 {
 		t.Errorf("ResourceHeads() after undeleting = %v, want two", got)
 	}
-	if err := s.DeleteResource(ctx, r3.ID); err != nil {
+	if err := s.DeleteResource(ctx, p.ID, access.FeatureFlags, r3.ID); err != nil {
 		t.Fatal(err)
 	}
 	if got := listed(); len(got) != 1 {

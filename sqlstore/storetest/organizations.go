@@ -272,7 +272,7 @@ func testInvites(t *testing.T, e *env) {
 	wantNotFound(t, "AcceptInvite(accepted again)", err)
 
 	// An invite accepted by a member fails and stays.
-	again := &gatehouse.Invite{OrganizationID: org.ID, TargetEmail: bob.Email, Level: access.MemberLevel}
+	again := &gatehouse.Invite{OrganizationID: org.ID, TargetEmail: bob.Email, Level: access.MemberLevel, CreatedBy: alice.ID}
 	if err := s.CreateInvite(ctx, again); err != nil {
 		t.Fatalf("CreateInvite(again) = %v", err)
 	}

@@ -142,7 +142,7 @@ func testResources(t *testing.T, e *env) {
 	rule := e.rule(org.ID, access.Rule{Scope: access.ScopeObject, Kind: access.FeatureFlags, Object: reuse.ID, Level: access.Viewer}, alice.ID)
 	other := e.rule(org.ID, access.Rule{Scope: access.ScopeObject, Kind: access.FeatureFlags, Object: taken.ID, Level: access.Viewer}, alice.ID)
 	rev := e.revision(org.ID)
-	if err := s.DeleteResource(ctx, reuse.ID); err != nil {
+	if err := s.DeleteResource(ctx, p.ID, access.FeatureFlags, reuse.ID); err != nil {
 		t.Fatalf("DeleteResource() = %v", err)
 	}
 	_, err = s.Resource(ctx, p.ID, access.FeatureFlags, reuse.ID)
@@ -155,7 +155,7 @@ func testResources(t *testing.T, e *env) {
 	if got := e.revision(org.ID); got <= rev {
 		t.Errorf("RulesRevision after DeleteResource with rules = %d, want > %d", got, rev)
 	}
-	wantNotFound(t, "DeleteResource(deleted)", s.DeleteResource(ctx, reuse.ID))
+	wantNotFound(t, "DeleteResource(deleted)", s.DeleteResource(ctx, p.ID, access.FeatureFlags, reuse.ID))
 }
 
 func testResourceHeads(t *testing.T, e *env) {

@@ -166,7 +166,13 @@ func testRuleTargets(t *testing.T, e *env) {
 	role := e.role(org.ID, "Product", alice.ID)
 	foreignRole := e.role(other.ID, "Foreign", bob.ID)
 	foreignFlag := e.resource(op.ID, access.FeatureFlags, "f", bob.ID)
+	flag := e.resource(e.firstProject(org.ID), access.FeatureFlags, "mine", alice.ID)
+	dave := e.user("dave@example.com")
+	e.join(other.ID, dave, access.MemberLevel) // a member of the other organization only
 
+	// Every rule below names something of another organization (or nothing): the store
+	// must refuse it inside its own transaction, whatever the caller checked, and write
+	// nothing in either organization.
 	tests := []struct {
 		name string
 		org  string
@@ -178,6 +184,10 @@ func testRuleTargets(t *testing.T, e *env) {
 		{"unknown role", org.ID, access.Rule{Scope: access.ScopeKind, Kind: access.Cohorts, Role: "nope", Level: access.Viewer}, gatehouse.EDoesNotExist, "role"},
 		{"non-member", org.ID, access.Rule{Scope: access.ScopeKind, Kind: access.Cohorts, User: bob.ID, Level: access.Viewer}, gatehouse.EDoesNotExist, "organization_member"},
 		{"object of another organization", org.ID, access.Rule{Scope: access.ScopeObject, Kind: access.FeatureFlags, Object: foreignFlag.ID, Level: access.Viewer}, gatehouse.ENotFound, ""},
+		{"object of another organization, for a member", org.ID, access.Rule{Scope: access.ScopeObject, Kind: access.FeatureFlags, Object: foreignFlag.ID, User: carol.ID, Level: access.Manager}, gatehouse.ENotFound, ""},
+		{"object of another organization, for its own member", org.ID, access.Rule{Scope: access.ScopeObject, Kind: access.FeatureFlags, Object: foreignFlag.ID, User: dave.ID, Level: access.Manager}, gatehouse.ENotFound, ""},
+		{"own object, role of another organization", org.ID, access.Rule{Scope: access.ScopeObject, Kind: access.FeatureFlags, Object: flag.ID, Role: foreignRole.ID, Level: access.Manager}, gatehouse.EDoesNotExist, "role"},
+		{"own object, member of another organization", org.ID, access.Rule{Scope: access.ScopeObject, Kind: access.FeatureFlags, Object: flag.ID, User: dave.ID, Level: access.Manager}, gatehouse.EDoesNotExist, "organization_member"},
 		{"unknown object", org.ID, access.Rule{Scope: access.ScopeObject, Kind: access.FeatureFlags, Object: foreignFlag.ID + 1000, Level: access.Viewer}, gatehouse.ENotFound, ""},
 		{"project of another organization", org.ID, access.Rule{Scope: access.ScopeProject, Project: op.ID, ProjectLevel: access.ProjectNone}, gatehouse.ENotFound, ""},
 		{"project rule without a project", org.ID, access.Rule{Scope: access.ScopeProject, ProjectLevel: access.ProjectAdmin}, gatehouse.ENotFound, ""},
@@ -185,6 +195,7 @@ func testRuleTargets(t *testing.T, e *env) {
 		{"role and member", org.ID, access.Rule{Scope: access.ScopeKind, Kind: access.Cohorts, Role: role.ID, User: carol.ID, Level: access.Viewer}, gatehouse.EInvalidInput, ""},
 	}
 	rev, log := e.revision(org.ID), len(e.activity(org.ID))
+	otherRev, otherLog := e.revision(other.ID), len(e.activity(other.ID))
 	for _, tt := range tests {
 		for _, put := range []bool{false, true} {
 			r := &gatehouse.Rule{OrganizationID: tt.org, Rule: tt.rule}
@@ -203,6 +214,15 @@ func testRuleTargets(t *testing.T, e *env) {
 	}
 	if rules, _ := s.Rules(ctx, gatehouse.RuleFilter{OrganizationID: org.ID}); len(rules) != 0 {
 		t.Errorf("Rules() after refused rules = %+v, want none", rules)
+	}
+	if got := e.revision(other.ID); got != otherRev {
+		t.Errorf("other organization's RulesRevision after refused rules = %d, want %d", got, otherRev)
+	}
+	if got := len(e.activity(other.ID)); got != otherLog {
+		t.Errorf("other organization's activity rows after refused rules = %d, want %d", got, otherLog)
+	}
+	if rules, _ := s.Rules(ctx, gatehouse.RuleFilter{OrganizationID: other.ID}); len(rules) != 0 {
+		t.Errorf("other organization's Rules() after refused rules = %+v, want none", rules)
 	}
 }
 

@@ -49,6 +49,11 @@ func Run(t *testing.T, open func(t *testing.T) gatehouse.Store) {
 		{"ActivityLogObjects", testActivityLogObjects},
 		{"ConcurrentChanges", testConcurrentChanges},
 		{"ReadsAfterWrites", testReadsAfterWrites},
+		{"LastOwner", testLastOwner},
+		{"InviteHonoured", testInviteHonoured},
+		{"FirstUser", testFirstUser},
+		{"DeleteResourceScoped", testDeleteResourceScoped},
+		{"DecidedRevision", testDecidedRevision},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,10 +104,11 @@ func (e *env) project(orgID, name string) *gatehouse.Project {
 	return p
 }
 
-// join makes u a member of the organization at level, through an invite.
+// join makes u a member of the organization at level, through an invite from its first
+// owner (an invite is honoured only while its inviter is a member at or above its level).
 func (e *env) join(orgID string, u *gatehouse.User, level int) *gatehouse.Membership {
 	e.t.Helper()
-	inv := &gatehouse.Invite{OrganizationID: orgID, TargetEmail: u.Email, Level: level}
+	inv := &gatehouse.Invite{OrganizationID: orgID, TargetEmail: u.Email, Level: level, CreatedBy: e.owner(orgID)}
 	if err := e.s.CreateInvite(e.ctx, inv); err != nil {
 		e.t.Fatalf("CreateInvite(%q) = %v", u.Email, err)
 	}
@@ -111,6 +117,32 @@ func (e *env) join(orgID string, u *gatehouse.User, level int) *gatehouse.Member
 		e.t.Fatalf("AcceptInvite(%q) = %v", u.Email, err)
 	}
 	return m
+}
+
+// owner returns the id of the organization's first owner.
+func (e *env) owner(orgID string) int64 {
+	e.t.Helper()
+	members, err := e.s.Members(e.ctx, orgID)
+	if err != nil {
+		e.t.Fatalf("Members(%q) = %v", orgID, err)
+	}
+	for _, m := range members {
+		if access.IsOwner(m.Level) {
+			return m.User.ID
+		}
+	}
+	e.t.Fatalf("organization %q has no owner", orgID)
+	return 0
+}
+
+// firstProject returns the id of the organization's first project.
+func (e *env) firstProject(orgID string) int64 {
+	e.t.Helper()
+	ps, err := e.s.Projects(e.ctx, orgID)
+	if err != nil || len(ps) == 0 {
+		e.t.Fatalf("Projects(%q) = %v, %v", orgID, ps, err)
+	}
+	return ps[0].ID
 }
 
 // resource creates a resource of the kind in the project.
