@@ -495,11 +495,14 @@ func (s *Server) snapshot(ctx context.Context, org *gatehouse.Organization) (*ac
 	return nil, fmt.Errorf("snapshot of organization %s stays older than revision %d", org.ID, org.RulesRevision)
 }
 
-// cachedSnapshot returns the cached snapshot of org if it reflects at least revision.
+// cachedSnapshot returns the cached snapshot of org if it reflects at least
+// revision, and the plan in force (one compiled before the licence expired
+// decides nothing after).
 func (s *Server) cachedSnapshot(orgID string, revision int64) *access.Snapshot {
+	enforced := s.enforced()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if cached, ok := s.snapshots[orgID]; ok && cached.revision >= revision {
+	if cached, ok := s.snapshots[orgID]; ok && cached.revision >= revision && cached.snap.Enforced() == enforced {
 		return cached.snap
 	}
 	return nil
@@ -517,7 +520,7 @@ func (s *Server) rebuildSnapshot(ctx context.Context, orgID string) error {
 	s.metrics.rebuilds.Inc()
 	s.metrics.rebuildS.Observe(time.Since(start).Seconds())
 	s.mu.Lock()
-	if cur, ok := s.snapshots[orgID]; !ok || cur.revision < rev {
+	if cur, ok := s.snapshots[orgID]; !ok || cur.revision < rev || cur.snap.Enforced() != facts.Enforced {
 		s.snapshots[orgID] = cachedSnapshot{revision: rev, snap: snap}
 	}
 	s.mu.Unlock()

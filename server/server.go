@@ -22,7 +22,18 @@ type Config struct {
 	Store  gatehouse.Store
 	Logger *slog.Logger
 	Now    func() time.Time
-	Plan   license.Plan
+	// Plan is the plan of a licence that never expires: shorthand for
+	// License{Plan: Plan}. License, when set, takes its place.
+	Plan license.Plan
+	// License is the verified licence the server runs under. It grants its
+	// plan until its ValidUntil by Now, then the free plan, while the server
+	// runs (access-model.md: "The licence is live").
+	License license.License
+	// ReloadLicense, when set, is asked for the licence again every
+	// licenceReloadInterval by Now, so that a renewed licence takes effect
+	// without a restart. An error keeps the licence in force, and is logged
+	// once.
+	ReloadLicense func(now time.Time) (license.License, error)
 	// OpenSignup lets anyone sign up; otherwise only the first user can.
 	OpenSignup bool
 	// Passwords hashes and checks passwords; the zero value is production
@@ -42,7 +53,7 @@ type Server struct {
 	store      gatehouse.Store
 	log        *slog.Logger
 	now        func() time.Time
-	plan       license.Plan
+	licence    licensing
 	openSignup bool
 	passwords  *Passwords
 	secure     bool
@@ -70,7 +81,6 @@ func New(cfg Config) *Server {
 		store:      cfg.Store,
 		log:        cfg.Logger,
 		now:        cfg.Now,
-		plan:       cfg.Plan,
 		openSignup: cfg.OpenSignup,
 		passwords:  &cfg.Passwords,
 		secure:     cfg.SecureCookies,
@@ -89,17 +99,10 @@ func New(cfg Config) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if s.plan == "" {
-		s.plan = license.Free
-	}
+	cfg.Now = s.now
+	s.licence.init(cfg)
 	s.metrics = newMetrics(cfg.Metrics, cfg.Store)
 	s.passwords.init()
 	s.registerRoutes()
 	return s
-}
-
-// enforced reports whether role-based access applies at all (PostHog: an
-// enterprise feature; without it every member edits everything).
-func (s *Server) enforced() bool {
-	return s.plan.Has(license.FeatureRoleBasedAccess)
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse/license"
@@ -117,11 +118,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 
-	plan, reason := license.Resolve(getenv("GATEHOUSE_LICENSE_PUBLIC_KEY"), getenv("GATEHOUSE_LICENSE_KEY"), time.Now())
-	if plan == license.Free && getenv("GATEHOUSE_LICENSE_KEY") != "" {
-		logger.Warn("licence rejected: running on the free plan", "reason", reason)
-	} else {
-		logger.Info("licence", "plan", string(plan), "reason", reason)
+	lic, reloadLicense, err := loadLicence(getenv, logger)
+	if err != nil {
+		return err
 	}
 
 	db, err := sqlstore.Open(ctx, *dbURL, time.Now)
@@ -135,7 +134,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	handler := server.New(server.Config{Store: db, Logger: logger, Now: time.Now, Plan: plan, OpenSignup: *openSignup, SecureCookies: *secure, MetricsToken: metricsToken})
+	handler := server.New(server.Config{Store: db, Logger: logger, Now: time.Now, License: lic, ReloadLicense: reloadLicense, OpenSignup: *openSignup, SecureCookies: *secure, MetricsToken: metricsToken})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -156,6 +155,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			logger.Warn("watching rule changes stopped", "err", err)
 		}
 	}()
+	go handler.WatchLicence(watchCtx)
 	select {
 	case err := <-errc:
 		return err
@@ -170,6 +170,64 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// loadLicence reads the licence from GATEHOUSE_LICENSE_KEY, or from the file
+// GATEHOUSE_LICENSE_KEY_FILE names, and logs the plan it grants. Any problem
+// with the licence itself means the free plan, not an error: only asking for
+// both settings, or a file that cannot be read, stops the start.
+//
+// With a file, the returned reload reads it again (the server asks every few
+// seconds), so that a renewed licence written over it takes effect without a
+// restart; it verifies the text only when it changed.
+func loadLicence(getenv func(string) string, logger *slog.Logger) (license.License, func(time.Time) (license.License, error), error) {
+	pubText, key, file := getenv("GATEHOUSE_LICENSE_PUBLIC_KEY"), getenv("GATEHOUSE_LICENSE_KEY"), getenv("GATEHOUSE_LICENSE_KEY_FILE")
+	if key != "" && file != "" {
+		return license.License{}, nil, usageError{"set GATEHOUSE_LICENSE_KEY or GATEHOUSE_LICENSE_KEY_FILE, not both"}
+	}
+	if file != "" {
+		text, err := os.ReadFile(file)
+		if err != nil {
+			return license.License{}, nil, fmt.Errorf("GATEHOUSE_LICENSE_KEY_FILE: %w", err)
+		}
+		key = string(text)
+	}
+	lic, reason := license.ResolveLicense(pubText, key, time.Now())
+	if lic.Plan == license.Free && strings.TrimSpace(key) != "" {
+		logger.Warn("licence rejected: running on the free plan", "reason", reason)
+	} else {
+		logger.Info("licence", "plan", string(lic.Plan), "reason", reason)
+	}
+	if file == "" {
+		return lic, nil, nil
+	}
+	pub, err := license.ParsePublicKey(pubText)
+	if err != nil {
+		return lic, nil, nil // already logged: no licence can verify, now or later
+	}
+	var (
+		mu       sync.Mutex
+		lastText = key
+		last     = lic
+	)
+	reload := func(now time.Time) (license.License, error) {
+		text, err := os.ReadFile(file)
+		if err != nil {
+			return license.License{}, err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if string(text) == lastText {
+			return last, nil
+		}
+		l, err := license.Verify(pub, string(text), now)
+		if err != nil {
+			return license.License{}, fmt.Errorf("%s: %w", file, err)
+		}
+		lastText, last = string(text), l
+		return l, nil
+	}
+	return lic, reload, nil
 }
 
 // redactURL hides a password in a database URL before it is logged.

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -239,5 +241,67 @@ func TestCommandLine(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "m.db")); err != nil {
 		t.Fatalf("migrate made no database: %v", err)
+	}
+}
+
+// TestLicenceFile: GATEHOUSE_LICENSE_KEY_FILE is read at start and again on each
+// reload, so a licence written over it replaces the running one; a bad rewrite
+// keeps the licence in force (reload errs); setting both the key and the file is
+// a usage error.
+func TestLicenceFile(t *testing.T) {
+	dir := t.TempDir()
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubText := base64.StdEncoding.EncodeToString(pub)
+	issue := func(id string, until time.Time) string {
+		k, err := license.Issue(priv, license.License{Plan: license.Enterprise, ID: id, IssuedAt: time.Now().Add(-time.Hour), ValidUntil: until})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	file := filepath.Join(dir, "licence")
+	write := func(text string) {
+		if err := os.WriteFile(file, []byte(text+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(issue("first", time.Now().Add(time.Hour)))
+	vars := map[string]string{"GATEHOUSE_LICENSE_PUBLIC_KEY": pubText, "GATEHOUSE_LICENSE_KEY_FILE": file}
+	logger := slog.New(slog.DiscardHandler)
+
+	lic, reload, err := loadLicence(env(vars), logger)
+	if err != nil || lic.ID != "first" || lic.Plan != license.Enterprise || reload == nil {
+		t.Fatalf("loadLicence = %+v, reload %v, %v; want the first licence and a reload", lic, reload != nil, err)
+	}
+	if l, err := reload(time.Now()); err != nil || l.ID != "first" {
+		t.Errorf("reload of the same file = %+v, %v, want the first licence", l, err)
+	}
+	write(issue("renewed", time.Now().AddDate(1, 0, 0)))
+	if l, err := reload(time.Now()); err != nil || l.ID != "renewed" {
+		t.Errorf("reload after renewal = %+v, %v, want the renewed licence", l, err)
+	}
+	_, otherPriv, _ := ed25519.GenerateKey(nil)
+	forged, _ := license.Issue(otherPriv, license.License{Plan: license.Enterprise, IssuedAt: time.Now()})
+	for name, text := range map[string]string{"forged": forged, "garbage": "not a licence"} {
+		write(text)
+		if l, err := reload(time.Now()); err == nil {
+			t.Errorf("reload of a %s licence = %+v, want an error (the running licence stays)", name, l)
+		}
+	}
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reload(time.Now()); err == nil {
+		t.Error("reload of a missing file succeeded")
+	}
+	if _, _, err := loadLicence(env(vars), logger); err == nil || !strings.Contains(err.Error(), "GATEHOUSE_LICENSE_KEY_FILE") {
+		t.Errorf("loadLicence with a missing file: %v, want an error naming GATEHOUSE_LICENSE_KEY_FILE", err)
+	}
+	both := map[string]string{"GATEHOUSE_LICENSE_PUBLIC_KEY": pubText, "GATEHOUSE_LICENSE_KEY_FILE": file, "GATEHOUSE_LICENSE_KEY": forged}
+	if _, _, err := loadLicence(env(both), logger); exitCode(err) != 2 {
+		t.Errorf("loadLicence with both key and file: %v, want a usage error", err)
 	}
 }
