@@ -27,6 +27,9 @@ const (
 	EParseError           = "parse_error"
 	ETooLarge             = "request_too_large"
 	EThrottled            = "throttled"
+	// EMisdirected: the request named a host this server does not answer
+	// for (421; HTTP's own name, PostHog has no such answer).
+	EMisdirected = "misdirected_request"
 )
 
 // Error is the one application error type. Anything that is not an *Error

@@ -7,6 +7,9 @@ import (
 	"crypto/sha256"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,6 +49,13 @@ type Config struct {
 	// MetricsToken, when set, is the bearer token /metrics requires: route
 	// patterns, statuses and latencies are then for the scraper alone.
 	MetricsToken string
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// (ParseTrustedProxies); a request from any other peer is from that peer.
+	TrustedProxies []netip.Prefix
+	// PublicURL, when set (ParsePublicURL), is where clients reach the
+	// server: requests for any other host are refused (see edge), and the
+	// links the server builds are on it.
+	PublicURL *url.URL
 }
 
 // Server is the http.Handler of the whole API.
@@ -64,6 +74,9 @@ type Server struct {
 	metrics    *metrics
 	// metricsToken is the SHA-256 of Config.MetricsToken; nil when /metrics is open.
 	metricsToken []byte
+
+	trustedProxies []netip.Prefix
+	publicURL      *url.URL // scheme and host only
 
 	mu         sync.Mutex
 	snapshots  map[string]cachedSnapshot
@@ -88,6 +101,10 @@ func New(cfg Config) *Server {
 		cop:        http.NewCrossOriginProtection(),
 		limiter:    newLoginLimiter(cfg.Store),
 		snapshots:  make(map[string]cachedSnapshot),
+	}
+	s.trustedProxies = cfg.TrustedProxies
+	if cfg.PublicURL != nil {
+		s.publicURL = &url.URL{Scheme: cfg.PublicURL.Scheme, Host: strings.ToLower(cfg.PublicURL.Host)}
 	}
 	if cfg.MetricsToken != "" {
 		sum := sha256.Sum256([]byte(cfg.MetricsToken))

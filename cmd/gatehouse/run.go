@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,15 +107,34 @@ func newFlagSet(name, summary string, stderr io.Writer) *flag.FlagSet {
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "Runs the Gatehouse server. Environment: DATABASE_URL, GATEHOUSE_ADDR, GATEHOUSE_OPEN_SIGNUP,\nGATEHOUSE_LICENSE_KEY, GATEHOUSE_LICENSE_PUBLIC_KEY, GATEHOUSE_SECURE_COOKIES,\nGATEHOUSE_METRICS_TOKEN (when set, GET /metrics requires it as a bearer token).", stderr)
+	fs := newFlagSet("serve", `Runs the Gatehouse server. Every flag has an environment twin, named beside it.
+Environment without a flag:
+  GATEHOUSE_LICENSE_KEY          the licence key (free plan without one)
+  GATEHOUSE_LICENSE_KEY_FILE     or a file holding it, re-read every 10 s: a renewed
+                                 licence written there takes effect without a restart
+  GATEHOUSE_LICENSE_PUBLIC_KEY   the key that verifies licences (base64, or a file)
+  GATEHOUSE_METRICS_TOKEN        when set, GET /metrics requires it as a bearer token
+A licence that expires while the server runs takes effect at once, on every replica.`, stderr)
 	addr := fs.String("addr", envOr(getenv, "GATEHOUSE_ADDR", "127.0.0.1:8000"), "address to listen on (env GATEHOUSE_ADDR)")
 	dbURL := fs.String("database-url", envOr(getenv, "DATABASE_URL", defaultDatabaseURL), "sqlite:PATH or postgres://… (env DATABASE_URL)")
 	openSignup := fs.Bool("open-signup", getenv("GATEHOUSE_OPEN_SIGNUP") == "true", "let anyone sign up, not only the first user (env GATEHOUSE_OPEN_SIGNUP=true)")
 	secure := fs.Bool("secure-cookies", getenv("GATEHOUSE_SECURE_COOKIES") == "true", "mark session cookies Secure; set behind HTTPS (env GATEHOUSE_SECURE_COOKIES=true)")
+	trustedProxies := fs.String("trusted-proxies", getenv("GATEHOUSE_TRUSTED_PROXIES"), "comma-separated IPs and CIDR prefixes of the proxies in front of the server, whose\nX-Forwarded-For names the client for the login limiter; from anyone else the header is\nignored (env GATEHOUSE_TRUSTED_PROXIES)")
+	publicURL := fs.String("public-url", getenv("GATEHOUSE_PUBLIC_URL"), "the URL clients reach the server at, e.g. https://gatehouse.example.com: requests\nfor any other Host are refused (421), except /_health, /_ready and, with a metrics token,\n/metrics; links the server builds use it (env GATEHOUSE_PUBLIC_URL)")
 	// No flag for the token itself: a flag's value shows in the process list.
 	metricsToken := getenv("GATEHOUSE_METRICS_TOKEN")
 	if help, err := parse(fs, args); help || err != nil {
 		return err
+	}
+	proxies, err := server.ParseTrustedProxies(*trustedProxies)
+	if err != nil {
+		return usageError{"--trusted-proxies (GATEHOUSE_TRUSTED_PROXIES): " + err.Error()}
+	}
+	var public *url.URL
+	if *publicURL != "" {
+		if public, err = server.ParsePublicURL(*publicURL); err != nil {
+			return usageError{"--public-url (GATEHOUSE_PUBLIC_URL): " + err.Error()}
+		}
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 
@@ -134,7 +154,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	handler := server.New(server.Config{Store: db, Logger: logger, Now: time.Now, License: lic, ReloadLicense: reloadLicense, OpenSignup: *openSignup, SecureCookies: *secure, MetricsToken: metricsToken})
+	handler := server.New(server.Config{Store: db, Logger: logger, Now: time.Now, License: lic, ReloadLicense: reloadLicense, OpenSignup: *openSignup, SecureCookies: *secure, MetricsToken: metricsToken,
+		TrustedProxies: proxies, PublicURL: public})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -222,6 +222,10 @@ func TestCommandLine(t *testing.T) {
 		{[]string{}, true, "Usage"},
 		{[]string{"frobnicate"}, true, "Usage"},
 		{[]string{"serve", "--no-such-flag"}, true, ""},
+		{[]string{"serve", "--trusted-proxies", "10.0.0.1/8"}, true, "did you mean 10.0.0.0/8"},
+		{[]string{"serve", "--trusted-proxies", "10.0.0.1, proxy.internal"}, true, "--trusted-proxies"},
+		{[]string{"serve", "--public-url", "gatehouse.example.com"}, true, "--public-url"},
+		{[]string{"serve", "--public-url", "https://example.com/gatehouse"}, true, "no path"},
 		{[]string{"license", "issue"}, true, ""},
 	}
 	for _, tt := range tests {
@@ -229,6 +233,9 @@ func TestCommandLine(t *testing.T) {
 		err := run(t.Context(), tt.args, env(nil), nil, &out, &errOut)
 		if (err != nil) != tt.wantErr {
 			t.Errorf("run(%q) error = %v, want error %v", tt.args, err, tt.wantErr)
+		}
+		if err != nil {
+			errOut.WriteString(err.Error())
 		}
 		if !strings.Contains(out.String()+errOut.String(), tt.wantText) {
 			t.Errorf("run(%q) printed %q, want %q in it", tt.args, out.String()+errOut.String(), tt.wantText)
@@ -303,5 +310,29 @@ func TestLicenceFile(t *testing.T) {
 	both := map[string]string{"GATEHOUSE_LICENSE_PUBLIC_KEY": pubText, "GATEHOUSE_LICENSE_KEY_FILE": file, "GATEHOUSE_LICENSE_KEY": forged}
 	if _, _, err := loadLicence(env(both), logger); exitCode(err) != 2 {
 		t.Errorf("loadLicence with both key and file: %v, want a usage error", err)
+	}
+}
+
+// TestServePublicURL: GATEHOUSE_PUBLIC_URL pins the host end to end, and a
+// bad GATEHOUSE_TRUSTED_PROXIES stops the start with a usage error.
+func TestServePublicURL(t *testing.T) {
+	base, _, _ := serve(t, map[string]string{"GATEHOUSE_PUBLIC_URL": "https://gatehouse.example.com", "GATEHOUSE_TRUSTED_PROXIES": "10.0.0.0/8"})
+	if status, body, _ := post(t, base+"/api/signup", map[string]any{"email": "a@example.com", "password": "correct horse", "first_name": "A"}); status != http.StatusMisdirectedRequest {
+		t.Errorf("signup by the listening address = %d %v, want 421", status, body)
+	}
+	req, _ := http.NewRequest("POST", base+"/api/signup", strings.NewReader(`{"email":"a@example.com","password":"correct horse","first_name":"A"}`))
+	req.Host = "gatehouse.example.com"
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Errorf("signup with the public host = %d, want 201", resp.StatusCode)
+	}
+	err = run(t.Context(), []string{"serve", "--addr", freeAddr(t)}, env(map[string]string{"GATEHOUSE_TRUSTED_PROXIES": "10.0.0.0/33"}), nil, io.Discard, io.Discard)
+	if exitCode(err) != 2 || !strings.Contains(err.Error(), "GATEHOUSE_TRUSTED_PROXIES") {
+		t.Errorf("serve with a bad GATEHOUSE_TRUSTED_PROXIES: %v, want a usage error naming it", err)
 	}
 }
