@@ -102,7 +102,7 @@ func (s *Server) checkLicence(now time.Time) license.Plan {
 		s.mu.Lock()
 		clear(s.snapshots)
 		s.mu.Unlock()
-		if plan == license.Free && st.lic.Plan != license.Free {
+		if expired := !st.lic.ValidUntil.IsZero() && !now.Before(st.lic.ValidUntil); expired && plan == license.Free {
 			s.log.Warn("licence expired: running on the free plan", "valid_until", validUntil(st.lic))
 		} else {
 			s.log.Info("licence in force: running on the "+string(plan)+" plan", "valid_until", validUntil(st.lic))

@@ -23,9 +23,8 @@ type loginLimiter struct {
 	store  gatehouse.Store
 	window time.Duration
 	// perPair bounds one client's guesses at one account: room for a person
-	// who mistypes, and all an attacker at one address gets against a victim
-	// (PostHog's own login throttle is of this order). It refuses only that
-	// client: the account's owner elsewhere still logs in.
+	// who mistypes, and all an attacker at one address gets against a victim.
+	// It refuses only that client: the account's owner elsewhere still logs in.
 	perPair int
 	// perClient bounds one client's guesses over all accounts (spraying one
 	// common password at many accounts). Well above perPair, because many
