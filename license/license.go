@@ -290,28 +290,49 @@ func Verify(pub ed25519.PublicKey, key string, now time.Time) (License, error) {
 	return l, nil
 }
 
+// PlanAt returns the plan l grants at now: its own plan until ValidUntil
+// (exclusive, as in Verify), the free plan from then on. The zero License
+// grants the free plan. It only compares times, so a server can ask it on
+// every request and a licence that expires while the server runs stops
+// granting its plan at that instant.
+func (l License) PlanAt(now time.Time) Plan {
+	if l.Plan == "" || !l.ValidUntil.IsZero() && !now.Before(l.ValidUntil) {
+		return Free
+	}
+	return l.Plan
+}
+
 // Resolve decides the plan the server runs with at start. It never fails:
 // any problem yields the free plan, and the reason is a sentence for the
 // start-up log line explaining the outcome either way.
 func Resolve(pubKeyText, key string, now time.Time) (Plan, string) {
+	l, reason := ResolveLicense(pubKeyText, key, now)
+	return l.Plan, reason
+}
+
+// ResolveLicense is Resolve returning the licence itself, so that a server
+// can keep it and let its expiry take effect while it runs. Any problem
+// yields License{Plan: Free}.
+func ResolveLicense(pubKeyText, key string, now time.Time) (License, string) {
+	free := License{Plan: Free}
 	if strings.TrimSpace(key) == "" {
-		return Free, "no licence key set (GATEHOUSE_LICENSE_KEY)"
+		return free, "no licence key set (GATEHOUSE_LICENSE_KEY)"
 	}
 	if strings.TrimSpace(pubKeyText) == "" {
-		return Free, "no licence public key set (GATEHOUSE_LICENSE_PUBLIC_KEY)"
+		return free, "no licence public key set (GATEHOUSE_LICENSE_PUBLIC_KEY)"
 	}
 	pub, err := ParsePublicKey(pubKeyText)
 	if err != nil {
-		return Free, fmt.Sprintf("GATEHOUSE_LICENSE_PUBLIC_KEY: %v", err)
+		return free, fmt.Sprintf("GATEHOUSE_LICENSE_PUBLIC_KEY: %v", err)
 	}
 	l, err := Verify(pub, key, now)
 	if err != nil {
-		return Free, err.Error()
+		return free, err.Error()
 	}
 	if l.ValidUntil.IsZero() {
-		return l.Plan, fmt.Sprintf("%s licence valid with no expiry date", l.Plan)
+		return l, fmt.Sprintf("%s licence valid with no expiry date", l.Plan)
 	}
-	return l.Plan, fmt.Sprintf("%s licence valid until %s", l.Plan, l.ValidUntil.Format(time.DateOnly))
+	return l, fmt.Sprintf("%s licence valid until %s", l.Plan, l.ValidUntil.Format(time.DateOnly))
 }
 
 // truncate bounds attacker-controlled text quoted in error messages so a

@@ -471,6 +471,28 @@ func TestResolve(t *testing.T) {
 	}
 }
 
+func TestPlanAt(t *testing.T) {
+	until := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		l    License
+		now  time.Time
+		want Plan
+	}{
+		{"zero licence", License{}, now, Free},
+		{"free licence", License{Plan: Free}, now, Free},
+		{"no expiry", License{Plan: Enterprise}, until.AddDate(100, 0, 0), Enterprise},
+		{"before expiry", License{Plan: Enterprise, ValidUntil: until}, until.Add(-time.Nanosecond), Enterprise},
+		{"at expiry", License{Plan: Enterprise, ValidUntil: until}, until, Free},
+		{"after expiry", License{Plan: Enterprise, ValidUntil: until}, until.Add(time.Second), Free},
+	}
+	for _, tt := range tests {
+		if got := tt.l.PlanAt(tt.now); got != tt.want {
+			t.Errorf("%s: PlanAt(%v) = %q, want %q", tt.name, tt.now, got, tt.want)
+		}
+	}
+}
+
 func FuzzVerify(f *testing.F) {
 	pub, priv := mustKeyPair(f, 1)
 	f.Add(mustIssue(f, priv, License{Plan: Enterprise, IssuedAt: issuedAt, ValidUntil: validUntil, ID: "x"}))

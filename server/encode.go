@@ -34,6 +34,7 @@ var errorStatus = map[string]struct {
 	gatehouse.ETooLarge:             {http.StatusRequestEntityTooLarge, "invalid_request"},
 	gatehouse.EThrottled:            {http.StatusTooManyRequests, "throttled_error"},
 	gatehouse.EConflict:             {http.StatusConflict, "invalid_request"},
+	gatehouse.EMisdirected:          {http.StatusMisdirectedRequest, "invalid_request"},
 	gatehouse.ERequired:             {http.StatusBadRequest, "validation_error"},
 	gatehouse.ENull:                 {http.StatusBadRequest, "validation_error"},
 	gatehouse.EBlank:                {http.StatusBadRequest, "validation_error"},
@@ -265,10 +266,8 @@ func paging(r *http.Request) (limit, offset int, err error) {
 func newPage(r *http.Request, count, limit, offset int, results any) page {
 	p := page{Count: count, Results: results}
 	link := func(off int) *string {
-		u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path}
-		if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
-			u.Scheme = "https"
-		}
+		u := url.URL{Path: r.URL.Path}
+		u.Scheme, u.Host = linkBase(r)
 		q := r.URL.Query()
 		q.Set("limit", strconv.Itoa(limit))
 		q.Set("offset", strconv.Itoa(off))

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -9,42 +8,56 @@ import (
 	"github.com/gatehouse/gatehouse"
 )
 
-// loginLimiter slows password guessing: after too many failures in a window
-// from one address or against one account, logins are refused for the rest
-// of the window. The counts live in the database (Store.LoginFailures), so
-// that every replica sees every failure: N replicas allow no more guesses
-// than one, and a restart forgets nothing.
+// loginLimiter slows password guessing without letting one client lock out
+// others: failures are counted per (client, account) pair, per client, and
+// per account, and a login is refused for the rest of the window once any of
+// its three counts reaches its bound. The counts live in the database
+// (Store.LoginFailures), so that every replica sees every failure: N replicas
+// allow no more guesses than one, and a restart forgets nothing.
+//
+// Clients are told apart by clientAddress, which believes X-Forwarded-For
+// only from a configured trusted proxy: behind a load balancer every peer is
+// the balancer, and counting the balancer would let 50 failures anywhere
+// refuse everyone.
 type loginLimiter struct {
-	store      gatehouse.Store
-	window     time.Duration
-	perAddress int
+	store  gatehouse.Store
+	window time.Duration
+	// perPair bounds one client's guesses at one account: room for a person
+	// who mistypes, and all an attacker at one address gets against a victim.
+	// It refuses only that client: the account's owner elsewhere still logs in.
+	perPair int
+	// perClient bounds one client's guesses over all accounts (spraying one
+	// common password at many accounts). Well above perPair, because many
+	// people may share an address (an office behind NAT).
+	perClient int
+	// perAccount bounds guesses at one account from everywhere (a botnet,
+	// each address under perPair). Reaching it takes at least perAccount /
+	// perPair distinct clients, so no single client can lock an account; a
+	// distributed attack that can is refused everyone for the window, since
+	// then capping guesses matters more than the account's availability.
 	perAccount int
 }
 
 func newLoginLimiter(store gatehouse.Store) *loginLimiter {
-	return &loginLimiter{store: store, window: 15 * time.Minute, perAddress: 50, perAccount: 10}
+	return &loginLimiter{store: store, window: 15 * time.Minute, perPair: 10, perClient: 50, perAccount: 100}
 }
 
-func clientAddress(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+// limiterKeys are the counts a login attempt from client at account touches:
+// pair, client, account. A client (an IP address or an IPv6 /64) never
+// contains "|", so the pair key is unambiguous. The "a:" (address) and "u:"
+// (account) prefixes are those of the counts before pairs were kept.
+func limiterKeys(client, account string) []string {
+	return []string{"p:" + client + "|" + account, "a:" + client, "u:" + account}
 }
 
-func limiterKeys(r *http.Request, account string) []string {
-	return []string{"a:" + clientAddress(r), "u:" + account}
-}
-
-// allow refuses a login attempt when its address or account is over the limit.
+// allow refuses a login attempt when its pair, client or account is over its bound.
 func (l *loginLimiter) allow(r *http.Request, account string, now time.Time) error {
-	keys := limiterKeys(r, account)
+	keys := limiterKeys(requestClient(r), account)
 	n, err := l.store.LoginFailures(r.Context(), keys, now, l.window)
 	if err != nil {
 		return err
 	}
-	if n[keys[0]] >= l.perAddress || n[keys[1]] >= l.perAccount {
+	if n[keys[0]] >= l.perPair || n[keys[1]] >= l.perClient || n[keys[2]] >= l.perAccount {
 		return gatehouse.Errorf(gatehouse.EThrottled, "Too many failed login attempts. Try again in %s.", strconv.Itoa(int(l.window.Minutes()))+" minutes")
 	}
 	return nil
@@ -52,5 +65,5 @@ func (l *loginLimiter) allow(r *http.Request, account string, now time.Time) err
 
 // fail records a failed attempt.
 func (l *loginLimiter) fail(r *http.Request, account string, now time.Time) error {
-	return l.store.RecordLoginFailure(r.Context(), limiterKeys(r, account), now, l.window)
+	return l.store.RecordLoginFailure(r.Context(), limiterKeys(requestClient(r), account), now, l.window)
 }

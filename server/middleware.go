@@ -355,6 +355,9 @@ func (s *Server) serve(w *statusWriter, r *http.Request, pages bool) {
 			s.writeError(w, r, fmt.Errorf("panic: %v\n%s", v, debug.Stack()))
 		}
 	}()
+	if r = s.edge(w, r); r == nil {
+		return
+	}
 	s.dispatch(w, r, pages)
 }
 
@@ -689,11 +692,13 @@ func (s *Server) snapshot(ctx context.Context, org *gatehouse.Organization) (*ac
 }
 
 // cachedSnapshot returns the cached snapshot of org, and the revision it
-// reflects, if that is at least revision.
+// reflects, if that is at least revision and it was compiled under the plan in
+// force (one compiled before the licence expired decides nothing after).
 func (s *Server) cachedSnapshot(orgID string, revision int64) (*access.Snapshot, int64) {
+	enforced := s.enforced()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if cached, ok := s.snapshots[orgID]; ok && cached.revision >= revision {
+	if cached, ok := s.snapshots[orgID]; ok && cached.revision >= revision && cached.snap.Enforced() == enforced {
 		return cached.snap, cached.revision
 	}
 	return nil, 0
@@ -711,7 +716,7 @@ func (s *Server) rebuildSnapshot(ctx context.Context, orgID string) error {
 	s.metrics.rebuilds.Inc()
 	s.metrics.rebuildS.Observe(time.Since(start).Seconds())
 	s.mu.Lock()
-	if cur, ok := s.snapshots[orgID]; !ok || cur.revision < rev {
+	if cur, ok := s.snapshots[orgID]; !ok || cur.revision < rev || cur.snap.Enforced() != facts.Enforced {
 		s.snapshots[orgID] = cachedSnapshot{revision: rev, snap: snap}
 	}
 	s.mu.Unlock()

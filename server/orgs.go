@@ -20,8 +20,9 @@ type orgBody struct {
 }
 
 func (s *Server) orgOut(o *gatehouse.Organization, level int) orgBody {
+	plan := s.currentPlan()
 	return orgBody{ID: o.ID, Name: o.Name, CreatedAt: o.CreatedAt.UTC(), UpdatedAt: o.UpdatedAt.UTC(), MembershipLevel: level,
-		AvailableFeatures: s.plan.Features(), Plan: string(s.plan)}
+		AvailableFeatures: plan.Features(), Plan: string(plan)}
 }
 
 // handleOrganizationList serves GET /api/organizations.

@@ -7,6 +7,9 @@ import (
 	"crypto/sha256"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,7 +25,18 @@ type Config struct {
 	Store  gatehouse.Store
 	Logger *slog.Logger
 	Now    func() time.Time
-	Plan   license.Plan
+	// Plan is the plan of a licence that never expires: shorthand for
+	// License{Plan: Plan}. License, when set, takes its place.
+	Plan license.Plan
+	// License is the verified licence the server runs under. It grants its
+	// plan until its ValidUntil by Now, then the free plan, while the server
+	// runs (access-model.md: "The licence is live").
+	License license.License
+	// ReloadLicense, when set, is asked for the licence again every
+	// licenceReloadInterval by Now, so that a renewed licence takes effect
+	// without a restart. An error keeps the licence in force, and is logged
+	// once.
+	ReloadLicense func(now time.Time) (license.License, error)
 	// OpenSignup lets anyone sign up; otherwise only the first user can.
 	OpenSignup bool
 	// Passwords hashes and checks passwords; the zero value is production
@@ -40,6 +54,13 @@ type Config struct {
 	// theirs. Pages enter through ServeHTTP like API requests, so each is
 	// one request id, one log line and one count under its own route.
 	Pages func(api *Server) Pages
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// (ParseTrustedProxies); a request from any other peer is from that peer.
+	TrustedProxies []netip.Prefix
+	// PublicURL, when set (ParsePublicURL), is where clients reach the
+	// server: requests for any other host are refused (see edge), and the
+	// links the server builds are on it.
+	PublicURL *url.URL
 }
 
 // Pages routes web pages as http.ServeMux does. Handler names the pattern
@@ -57,7 +78,7 @@ type Server struct {
 	store      gatehouse.Store
 	log        *slog.Logger
 	now        func() time.Time
-	plan       license.Plan
+	licence    licensing
 	openSignup bool
 	passwords  *Passwords
 	secure     bool
@@ -69,6 +90,9 @@ type Server struct {
 	metrics    *metrics
 	// metricsToken is the SHA-256 of Config.MetricsToken; nil when /metrics is open.
 	metricsToken []byte
+
+	trustedProxies []netip.Prefix
+	publicURL      *url.URL // scheme and host only
 
 	mu         sync.Mutex
 	snapshots  map[string]cachedSnapshot
@@ -86,7 +110,6 @@ func New(cfg Config) *Server {
 		store:      cfg.Store,
 		log:        cfg.Logger,
 		now:        cfg.Now,
-		plan:       cfg.Plan,
 		openSignup: cfg.OpenSignup,
 		passwords:  &cfg.Passwords,
 		secure:     cfg.SecureCookies,
@@ -94,6 +117,10 @@ func New(cfg Config) *Server {
 		cop:        http.NewCrossOriginProtection(),
 		limiter:    newLoginLimiter(cfg.Store),
 		snapshots:  make(map[string]cachedSnapshot),
+	}
+	s.trustedProxies = cfg.TrustedProxies
+	if cfg.PublicURL != nil {
+		s.publicURL = &url.URL{Scheme: cfg.PublicURL.Scheme, Host: strings.ToLower(cfg.PublicURL.Host)}
 	}
 	if cfg.MetricsToken != "" {
 		sum := sha256.Sum256([]byte(cfg.MetricsToken))
@@ -105,9 +132,8 @@ func New(cfg Config) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if s.plan == "" {
-		s.plan = license.Free
-	}
+	cfg.Now = s.now
+	s.licence.init(cfg)
 	s.metrics = newMetrics(cfg.Metrics, cfg.Store)
 	s.passwords.init()
 	s.registerRoutes()
@@ -115,10 +141,4 @@ func New(cfg Config) *Server {
 		s.pages = cfg.Pages(s)
 	}
 	return s
-}
-
-// enforced reports whether role-based access applies at all (PostHog: an
-// enterprise feature; without it every member edits everything).
-func (s *Server) enforced() bool {
-	return s.plan.Has(license.FeatureRoleBasedAccess)
 }

@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse/license"
@@ -106,23 +108,40 @@ func newFlagSet(name, summary string, stderr io.Writer) *flag.FlagSet {
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "Runs the Gatehouse server. Environment: DATABASE_URL, GATEHOUSE_ADDR, GATEHOUSE_OPEN_SIGNUP,\nGATEHOUSE_LICENSE_KEY, GATEHOUSE_LICENSE_PUBLIC_KEY, GATEHOUSE_SECURE_COOKIES,\nGATEHOUSE_METRICS_TOKEN (when set, GET /metrics requires it as a bearer token).", stderr)
+	fs := newFlagSet("serve", `Runs the Gatehouse server. Every flag has an environment twin, named beside it.
+Environment without a flag:
+  GATEHOUSE_LICENSE_KEY          the licence key (free plan without one)
+  GATEHOUSE_LICENSE_KEY_FILE     or a file holding it, re-read every 10 s: a renewed
+                                 licence written there takes effect without a restart
+  GATEHOUSE_LICENSE_PUBLIC_KEY   the key that verifies licences (base64, or a file)
+  GATEHOUSE_METRICS_TOKEN        when set, GET /metrics requires it as a bearer token
+A licence that expires while the server runs takes effect at once, on every replica.`, stderr)
 	addr := fs.String("addr", envOr(getenv, "GATEHOUSE_ADDR", "127.0.0.1:8000"), "address to listen on (env GATEHOUSE_ADDR)")
 	dbURL := fs.String("database-url", envOr(getenv, "DATABASE_URL", defaultDatabaseURL), "sqlite:PATH or postgres://… (env DATABASE_URL)")
 	openSignup := fs.Bool("open-signup", getenv("GATEHOUSE_OPEN_SIGNUP") == "true", "let anyone sign up, not only the first user (env GATEHOUSE_OPEN_SIGNUP=true)")
 	secure := fs.Bool("secure-cookies", getenv("GATEHOUSE_SECURE_COOKIES") == "true", "mark session cookies Secure; set behind HTTPS (env GATEHOUSE_SECURE_COOKIES=true)")
+	trustedProxies := fs.String("trusted-proxies", getenv("GATEHOUSE_TRUSTED_PROXIES"), "comma-separated IPs and CIDR prefixes of the proxies in front of the server, whose\nX-Forwarded-For names the client for the login limiter; from anyone else the header is\nignored (env GATEHOUSE_TRUSTED_PROXIES)")
+	publicURL := fs.String("public-url", getenv("GATEHOUSE_PUBLIC_URL"), "the URL clients reach the server at, e.g. https://gatehouse.example.com: requests\nfor any other Host are refused (421), except /_health, /_ready and, with a metrics token,\n/metrics; links the server builds use it (env GATEHOUSE_PUBLIC_URL)")
 	// No flag for the token itself: a flag's value shows in the process list.
 	metricsToken := getenv("GATEHOUSE_METRICS_TOKEN")
 	if help, err := parse(fs, args); help || err != nil {
 		return err
 	}
+	proxies, err := server.ParseTrustedProxies(*trustedProxies)
+	if err != nil {
+		return usageError{"--trusted-proxies (GATEHOUSE_TRUSTED_PROXIES): " + err.Error()}
+	}
+	var public *url.URL
+	if *publicURL != "" {
+		if public, err = server.ParsePublicURL(*publicURL); err != nil {
+			return usageError{"--public-url (GATEHOUSE_PUBLIC_URL): " + err.Error()}
+		}
+	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 
-	plan, reason := license.Resolve(getenv("GATEHOUSE_LICENSE_PUBLIC_KEY"), getenv("GATEHOUSE_LICENSE_KEY"), time.Now())
-	if plan == license.Free && getenv("GATEHOUSE_LICENSE_KEY") != "" {
-		logger.Warn("licence rejected: running on the free plan", "reason", reason)
-	} else {
-		logger.Info("licence", "plan", string(plan), "reason", reason)
+	lic, reloadLicense, err := loadLicence(getenv, logger)
+	if err != nil {
+		return err
 	}
 
 	db, err := sqlstore.Open(ctx, *dbURL, time.Now)
@@ -139,7 +158,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	pages := func(api *server.Server) server.Pages {
 		return ui.New(api, ui.Config{Logger: logger, SecureCookies: *secure})
 	}
-	handler := server.New(server.Config{Store: db, Logger: logger, Now: time.Now, Plan: plan, OpenSignup: *openSignup, SecureCookies: *secure, MetricsToken: metricsToken, Pages: pages})
+	handler := server.New(server.Config{Store: db, Logger: logger, Now: time.Now, License: lic, ReloadLicense: reloadLicense, OpenSignup: *openSignup, SecureCookies: *secure, MetricsToken: metricsToken,
+		TrustedProxies: proxies, PublicURL: public, Pages: pages})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -160,6 +180,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			logger.Warn("watching rule changes stopped", "err", err)
 		}
 	}()
+	go handler.WatchLicence(watchCtx)
 	select {
 	case err := <-errc:
 		return err
@@ -174,6 +195,64 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// loadLicence reads the licence from GATEHOUSE_LICENSE_KEY, or from the file
+// GATEHOUSE_LICENSE_KEY_FILE names, and logs the plan it grants. Any problem
+// with the licence itself means the free plan, not an error: only asking for
+// both settings, or a file that cannot be read, stops the start.
+//
+// With a file, the returned reload reads it again (the server asks every few
+// seconds), so that a renewed licence written over it takes effect without a
+// restart; it verifies the text only when it changed.
+func loadLicence(getenv func(string) string, logger *slog.Logger) (license.License, func(time.Time) (license.License, error), error) {
+	pubText, key, file := getenv("GATEHOUSE_LICENSE_PUBLIC_KEY"), getenv("GATEHOUSE_LICENSE_KEY"), getenv("GATEHOUSE_LICENSE_KEY_FILE")
+	if key != "" && file != "" {
+		return license.License{}, nil, usageError{"set GATEHOUSE_LICENSE_KEY or GATEHOUSE_LICENSE_KEY_FILE, not both"}
+	}
+	if file != "" {
+		text, err := os.ReadFile(file)
+		if err != nil {
+			return license.License{}, nil, fmt.Errorf("GATEHOUSE_LICENSE_KEY_FILE: %w", err)
+		}
+		key = string(text)
+	}
+	lic, reason := license.ResolveLicense(pubText, key, time.Now())
+	if lic.Plan == license.Free && strings.TrimSpace(key) != "" {
+		logger.Warn("licence rejected: running on the free plan", "reason", reason)
+	} else {
+		logger.Info("licence", "plan", string(lic.Plan), "reason", reason)
+	}
+	if file == "" {
+		return lic, nil, nil
+	}
+	pub, err := license.ParsePublicKey(pubText)
+	if err != nil {
+		return lic, nil, nil // already logged: no licence can verify, now or later
+	}
+	var (
+		mu       sync.Mutex
+		lastText = key
+		last     = lic
+	)
+	reload := func(now time.Time) (license.License, error) {
+		text, err := os.ReadFile(file)
+		if err != nil {
+			return license.License{}, err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if string(text) == lastText {
+			return last, nil
+		}
+		l, err := license.Verify(pub, string(text), now)
+		if err != nil {
+			return license.License{}, fmt.Errorf("%s: %w", file, err)
+		}
+		lastText, last = string(text), l
+		return l, nil
+	}
+	return lic, reload, nil
 }
 
 // redactURL hides a password in a database URL before it is logged.

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -220,6 +222,10 @@ func TestCommandLine(t *testing.T) {
 		{[]string{}, true, "Usage"},
 		{[]string{"frobnicate"}, true, "Usage"},
 		{[]string{"serve", "--no-such-flag"}, true, ""},
+		{[]string{"serve", "--trusted-proxies", "10.0.0.1/8"}, true, "did you mean 10.0.0.0/8"},
+		{[]string{"serve", "--trusted-proxies", "10.0.0.1, proxy.internal"}, true, "--trusted-proxies"},
+		{[]string{"serve", "--public-url", "gatehouse.example.com"}, true, "--public-url"},
+		{[]string{"serve", "--public-url", "https://example.com/gatehouse"}, true, "no path"},
 		{[]string{"license", "issue"}, true, ""},
 	}
 	for _, tt := range tests {
@@ -227,6 +233,9 @@ func TestCommandLine(t *testing.T) {
 		err := run(t.Context(), tt.args, env(nil), nil, &out, &errOut)
 		if (err != nil) != tt.wantErr {
 			t.Errorf("run(%q) error = %v, want error %v", tt.args, err, tt.wantErr)
+		}
+		if err != nil {
+			errOut.WriteString(err.Error())
 		}
 		if !strings.Contains(out.String()+errOut.String(), tt.wantText) {
 			t.Errorf("run(%q) printed %q, want %q in it", tt.args, out.String()+errOut.String(), tt.wantText)
@@ -239,5 +248,91 @@ func TestCommandLine(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "m.db")); err != nil {
 		t.Fatalf("migrate made no database: %v", err)
+	}
+}
+
+// TestLicenceFile: GATEHOUSE_LICENSE_KEY_FILE is read at start and again on each
+// reload, so a licence written over it replaces the running one; a bad rewrite
+// keeps the licence in force (reload errs); setting both the key and the file is
+// a usage error.
+func TestLicenceFile(t *testing.T) {
+	dir := t.TempDir()
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubText := base64.StdEncoding.EncodeToString(pub)
+	issue := func(id string, until time.Time) string {
+		k, err := license.Issue(priv, license.License{Plan: license.Enterprise, ID: id, IssuedAt: time.Now().Add(-time.Hour), ValidUntil: until})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	file := filepath.Join(dir, "licence")
+	write := func(text string) {
+		if err := os.WriteFile(file, []byte(text+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(issue("first", time.Now().Add(time.Hour)))
+	vars := map[string]string{"GATEHOUSE_LICENSE_PUBLIC_KEY": pubText, "GATEHOUSE_LICENSE_KEY_FILE": file}
+	logger := slog.New(slog.DiscardHandler)
+
+	lic, reload, err := loadLicence(env(vars), logger)
+	if err != nil || lic.ID != "first" || lic.Plan != license.Enterprise || reload == nil {
+		t.Fatalf("loadLicence = %+v, reload %v, %v; want the first licence and a reload", lic, reload != nil, err)
+	}
+	if l, err := reload(time.Now()); err != nil || l.ID != "first" {
+		t.Errorf("reload of the same file = %+v, %v, want the first licence", l, err)
+	}
+	write(issue("renewed", time.Now().AddDate(1, 0, 0)))
+	if l, err := reload(time.Now()); err != nil || l.ID != "renewed" {
+		t.Errorf("reload after renewal = %+v, %v, want the renewed licence", l, err)
+	}
+	_, otherPriv, _ := ed25519.GenerateKey(nil)
+	forged, _ := license.Issue(otherPriv, license.License{Plan: license.Enterprise, IssuedAt: time.Now()})
+	for name, text := range map[string]string{"forged": forged, "garbage": "not a licence"} {
+		write(text)
+		if l, err := reload(time.Now()); err == nil {
+			t.Errorf("reload of a %s licence = %+v, want an error (the running licence stays)", name, l)
+		}
+	}
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reload(time.Now()); err == nil {
+		t.Error("reload of a missing file succeeded")
+	}
+	if _, _, err := loadLicence(env(vars), logger); err == nil || !strings.Contains(err.Error(), "GATEHOUSE_LICENSE_KEY_FILE") {
+		t.Errorf("loadLicence with a missing file: %v, want an error naming GATEHOUSE_LICENSE_KEY_FILE", err)
+	}
+	both := map[string]string{"GATEHOUSE_LICENSE_PUBLIC_KEY": pubText, "GATEHOUSE_LICENSE_KEY_FILE": file, "GATEHOUSE_LICENSE_KEY": forged}
+	if _, _, err := loadLicence(env(both), logger); exitCode(err) != 2 {
+		t.Errorf("loadLicence with both key and file: %v, want a usage error", err)
+	}
+}
+
+// TestServePublicURL: GATEHOUSE_PUBLIC_URL pins the host end to end, and a
+// bad GATEHOUSE_TRUSTED_PROXIES stops the start with a usage error.
+func TestServePublicURL(t *testing.T) {
+	base, _, _ := serve(t, map[string]string{"GATEHOUSE_PUBLIC_URL": "https://gatehouse.example.com", "GATEHOUSE_TRUSTED_PROXIES": "10.0.0.0/8"})
+	if status, body, _ := post(t, base+"/api/signup", map[string]any{"email": "a@example.com", "password": "correct horse", "first_name": "A"}); status != http.StatusMisdirectedRequest {
+		t.Errorf("signup by the listening address = %d %v, want 421", status, body)
+	}
+	req, _ := http.NewRequest("POST", base+"/api/signup", strings.NewReader(`{"email":"a@example.com","password":"correct horse","first_name":"A"}`))
+	req.Host = "gatehouse.example.com"
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Errorf("signup with the public host = %d, want 201", resp.StatusCode)
+	}
+	err = run(t.Context(), []string{"serve", "--addr", freeAddr(t)}, env(map[string]string{"GATEHOUSE_TRUSTED_PROXIES": "10.0.0.0/33"}), nil, io.Discard, io.Discard)
+	if exitCode(err) != 2 || !strings.Contains(err.Error(), "GATEHOUSE_TRUSTED_PROXIES") {
+		t.Errorf("serve with a bad GATEHOUSE_TRUSTED_PROXIES: %v, want a usage error naming it", err)
 	}
 }
