@@ -128,6 +128,12 @@ func LevelFromV1(n int) (Level, bool) {
 	return None, false
 }
 
+// Valid reports whether l is one of the four levels.
+func (l Level) Valid() bool { return l <= Manager }
+
+// Valid reports whether l is one of the three project levels.
+func (l ProjectLevel) Valid() bool { return l <= ProjectAdmin }
+
 // ProjectLevel is what a v2 project rule grants: whether a user may enter the project at all,
 // and whether they manage everything in it.
 type ProjectLevel uint8

@@ -337,3 +337,16 @@ func TestHolds(t *testing.T) {
 		}
 	}
 }
+
+func TestLevelValid(t *testing.T) {
+	for l := Level(0); l < 10; l++ {
+		if got, want := l.Valid(), l.String() != "" && l <= Manager; got != want {
+			t.Errorf("Level(%d).Valid() = %v, want %v", l, got, want)
+		}
+	}
+	for l := ProjectLevel(0); l < 10; l++ {
+		if got, want := l.Valid(), l <= ProjectAdmin; got != want {
+			t.Errorf("ProjectLevel(%d).Valid() = %v, want %v", l, got, want)
+		}
+	}
+}

@@ -73,10 +73,10 @@ func (db *DB) normalize(ctx context.Context, tx *sql.Tx, orgID string, r *access
 		}
 		row.kind = r.Kind.String()
 	}
-	if r.Level > access.Manager {
+	if !r.Level.Valid() {
 		return row, gatehouse.FieldError(gatehouse.EInvalid, "access_level", "Unknown access level.")
 	}
-	if r.ProjectLevel > access.ProjectAdmin {
+	if !r.ProjectLevel.Valid() {
 		return row, gatehouse.FieldError(gatehouse.EInvalid, "access_level", "Unknown access level.")
 	}
 	row.level, row.projectLevel = r.Level.String(), r.ProjectLevel.String()
