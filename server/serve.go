@@ -129,7 +129,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.log.InfoContext(r.Context(), "request", attrs...)
 	}()
-	s.serve(sw, r, true)
+	// Only a request from the network meets the edge: the UI's in-process
+	// calls (Do) carry the page's context, or none at startup, and are not
+	// misdirected whatever Host they name.
+	er := s.edge(sw, r)
+	if er == nil {
+		return
+	}
+	s.serve(sw, er, true)
 }
 
 // unmatchedRoute labels the requests that matched no route.
@@ -153,9 +160,6 @@ func (s *Server) serve(w *statusWriter, r *http.Request, pages bool) {
 			s.writeError(w, r, fmt.Errorf("panic: %v\n%s", v, debug.Stack()))
 		}
 	}()
-	if r = s.edge(w, r); r == nil {
-		return
-	}
 	s.dispatch(w, r, pages)
 }
 
