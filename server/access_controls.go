@@ -402,7 +402,7 @@ func (s *Server) handleAccessCheck(w http.ResponseWriter, r *http.Request, c *ca
 			// A uuid that names no member is asked about as someone else (0), so
 			// that only admins learn which uuids are members.
 			if err := c.snap.MayAskAbout(c.user.ID, subject); err != nil {
-				return refusal(err)
+				return denied(err)
 			}
 			if !member {
 				return gatehouse.FieldError(gatehouse.EDoesNotExist, "user_uuid", "User does not exist.")

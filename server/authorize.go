@@ -108,7 +108,7 @@ func (s *Server) authorize(r *http.Request, n need) (*call, error) {
 			switch {
 			case n.deletesProject:
 				if err := c.snap.MayDeleteProject(u.ID); err != nil {
-					return nil, refusal(err)
+					return nil, denied(err)
 				}
 			case n.project:
 				if !c.snap.MayAdministerProject(u.ID, c.project.ID) {
@@ -120,7 +120,7 @@ func (s *Server) authorize(r *http.Request, n need) (*call, error) {
 			c.decision = c.snap.KindLevel(u.ID, c.project.ID, n.kind)
 			if err := access.RequireKindLevel(c.decision, n.level, n.kind); err != nil {
 				s.metrics.decided(n.kind, resultDenied, 1)
-				return nil, refusal(err)
+				return nil, denied(err)
 			}
 		case scopeObject:
 			c.kind = n.kind
@@ -132,7 +132,7 @@ func (s *Server) authorize(r *http.Request, n need) (*call, error) {
 			}
 			if err := access.RequireObjectLevel(c.decision, n.level, n.kind); err != nil {
 				s.metrics.decided(n.kind, resultDenied, 1)
-				return nil, refusal(err)
+				return nil, denied(err)
 			}
 		}
 		if n.scope >= scopeKind {

@@ -2,9 +2,7 @@ package server
 
 import (
 	"context"
-	"errors"
 
-	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/access"
 )
 
@@ -64,20 +62,4 @@ func (s *Server) visibleObjects(ctx context.Context, c *call, ids []int64) ([]in
 		}
 	}
 	return out, nil
-}
-
-// refusal turns a "who may" answer of no from access/ into the API's error: 400 for a
-// request that is wrong whoever sends it, 403 for one refused to this caller.
-func refusal(err error) error {
-	var d *access.Denial
-	if !errors.As(err, &d) {
-		return err
-	}
-	if d.Invalid {
-		if d.Attr != "" {
-			return gatehouse.FieldError(gatehouse.EInvalid, d.Attr, d.Detail)
-		}
-		return gatehouse.Errorf(gatehouse.EInvalidInput, "%s", d.Detail)
-	}
-	return gatehouse.Errorf(gatehouse.EPermissionDenied, "%s", d.Detail)
 }
