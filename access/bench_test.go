@@ -230,58 +230,14 @@ func BenchmarkKindLevel(b *testing.B) {
 	}
 }
 
+// BenchmarkCompile compiles the organization of BenchmarkDecide: what a server does, on the
+// next request for an organization, after any change to its members, roles or rules.
 func BenchmarkCompile(b *testing.B) {
 	org := benchFacts(1000, 50, 100_000, 20_000)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
 		Compile(org.facts)
-	}
-}
-
-var snapshotSink *Snapshot
-
-// BenchmarkRuleChange applies one rule change to the 100,000-object organization of
-// BenchmarkDecide, for each kind of rule, against Compile of the whole changed facts
-// (BenchmarkCompile) that it replaces. Iterations alternately add the rule to the
-// organization's snapshot and remove it from a snapshot that has it.
-func BenchmarkRuleChange(b *testing.B) {
-	org := benchFacts(1000, 50, 100_000, 20_000)
-	s := Compile(org.facts)
-	var object Rule
-	for _, r := range org.facts.Rules {
-		if r.Scope == ScopeObject && r.Role != "" {
-			object = r
-			break
-		}
-	}
-	for _, bc := range []struct {
-		name string
-		add  Rule
-	}{
-		{"object", Rule{Scope: ScopeObject, Kind: FeatureFlags, Object: 7, Role: "role-3", Level: Editor}},
-		{"object-existing", object},
-		{"kind-everyone", Rule{Scope: ScopeKind, Kind: Experiments, Level: Viewer}},
-		{"kind-role", Rule{Scope: ScopeKind, Kind: Cohorts, Role: "role-4", Level: Editor}},
-		{"kind-in-project", Rule{Scope: ScopeKind, Project: 9, Kind: Cohorts, Role: "role-4", Level: Editor}},
-		{"project", Rule{Scope: ScopeProject, Project: 9, Role: "role-5", ProjectLevel: ProjectAdmin}},
-	} {
-		with := s.WithRule(bc.add)
-		b.Run(bc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			change := func(i int) {
-				if i%2 == 0 {
-					snapshotSink = s.WithRule(bc.add)
-				} else {
-					snapshotSink = with.WithoutRule(bc.add)
-				}
-			}
-			for i := range b.N {
-				change(i)
-			}
-			b.StopTimer()
-			b.ReportMetric(medianCall(1001, change), "p50-ns/op")
-		})
 	}
 }
 

@@ -75,10 +75,10 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 	kt := &s.objects.kinds[0]
 	// The second pass's worklist, declared once: zeroing it for every 64 objects showed.
 	var (
-		pages [64]*objectPage
-		slots [64]int32
-		keys  [64]uint64
-		at    [64]uint8
+		tables [64]*objectTable
+		slots  [64]int32
+		keys   [64]uint64
+		at     [64]uint8
 	)
 	for lo := 0; lo < len(objs); lo += 64 {
 		chunk := objs[lo:min(lo+64, len(objs))]
@@ -118,7 +118,7 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 		}
 
 		// Objects whose only question left is their object rules are looked up in two
-		// loops: the first finds each one's page and slot, the second reads the slots.
+		// loops: the first finds each one's table and slot, the second reads the slots.
 		// The reads do not depend on one another, so the processor overlaps their cache
 		// misses instead of waiting for each in turn.
 		np := 0
@@ -126,16 +126,15 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 			j := bits.TrailingZeros64(m)
 			o := &chunk[j]
 			key := uint64(o.ID)<<1 | 1 // objectKey, known to pack
-			h := mix(key)
-			p := s.objects.kinds[o.Kind].page(h)
-			pages[np], slots[np], keys[np], at[np] = p, int32(h>>40)&int32(len(p.keys)-1), key, uint8(j)
+			tab := &s.objects.kinds[o.Kind]
+			tables[np], slots[np], keys[np], at[np] = tab, int32(tab.slot(mix(key))), key, uint8(j)
 			np++
 		}
 		for i := range np {
-			p, sl, key, j := pages[i], slots[i], keys[i], at[i]
+			tab, sl, key, j := tables[i], slots[i], keys[i], at[i]
 			var rs ruleSet
-			if k := p.keys[sl]; k == key {
-				m := &p.meta[sl]
+			if k := tab.keys[sl]; k == key {
+				m := &tab.meta[sl]
 				if m.n == 0 {
 					// One rule, the common case, decided here: it gives its level to
 					// whoever it reaches; to anyone else the type level applies.
@@ -149,9 +148,9 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 					word = word&^(1<<j) | allow<<j
 					continue
 				}
-				rs = ruleSet{m.first, p.more[m.lo : m.lo+m.n]}
+				rs = ruleSet{m.first, tab.more[m.lo : m.lo+m.n]}
 			} else if k != 0 {
-				rs = p.find(key, mix(key))
+				rs = tab.find(key, mix(key))
 			}
 			l, ok := f.objectLevel(rs)
 			if !ok {

@@ -5,6 +5,33 @@ import (
 	"testing"
 )
 
+// universeObjects are the objects of the fuzzed universe: every kind (one unknown), project,
+// id (one without rules) and creator (none, every user).
+func universeObjects() []Object {
+	var objs []Object
+	for p := int64(0); p <= fuzzProjects; p++ {
+		for k := range Kind(fuzzKinds) + 1 {
+			if k == fuzzKinds {
+				k = NumKinds // unknown
+			}
+			for id := int64(1); id <= fuzzObjects+1; id++ {
+				for c := int64(0); c <= fuzzUsers; c++ {
+					objs = append(objs, Object{ID: id, Kind: k, Project: p, Creator: c})
+				}
+			}
+		}
+	}
+	return objs
+}
+
+func randomBytes(rng *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.UintN(256))
+	}
+	return b
+}
+
 // checkFilter fails t unless Filter(u, objs, min) sets exactly the objects Decide gives at
 // least min, clears the rest of a dirty out, and counts what it set.
 func checkFilter(t *testing.T, s *Snapshot, u int64, objs []Object, min Level) {

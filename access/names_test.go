@@ -150,26 +150,86 @@ func TestDecisionPredicates(t *testing.T) {
 	}
 }
 
-// FuzzParse checks that every parser accepts exactly what the matching String method prints.
-func FuzzParse(f *testing.F) {
-	for _, s := range []string{"", "feature_flags", "data management", "action", "viewer", "admin", "Editor"} {
-		f.Add(s)
+// parsers are the string parsers of names.go with their printers: values 0..n-1 print, and
+// each parser must accept exactly those printed forms, one spelling per value.
+var parsers = []struct {
+	name  string
+	n     int
+	print func(v int) string
+	parse func(s string) (v int, ok bool)
+}{
+	{"KindFromPath", int(NumKinds), func(v int) string { return Kind(v).String() },
+		func(s string) (int, bool) { k, ok := KindFromPath(s); return int(k), ok }},
+	{"KindFromV1", int(NumKinds), func(v int) string { return Kind(v).V1Name() },
+		func(s string) (int, bool) { k, ok := KindFromV1(s); return int(k), ok }},
+	{"KindFromSingular", int(NumKinds), func(v int) string { return Kind(v).Singular() },
+		func(s string) (int, bool) { k, ok := KindFromSingular(s); return int(k), ok }},
+	{"ParseLevel", int(Manager) + 1, func(v int) string { return Level(v).String() },
+		func(s string) (int, bool) { l, ok := ParseLevel(s); return int(l), ok }},
+	{"ParseProjectLevel", int(ProjectAdmin) + 1, func(v int) string { return ProjectLevel(v).String() },
+		func(s string) (int, bool) { l, ok := ParseProjectLevel(s); return int(l), ok }},
+}
+
+// TestParsePrinted: every value's printed form parses back to it; the form an out-of-range
+// value prints ("Kind(7)") does not parse.
+func TestParsePrinted(t *testing.T) {
+	for _, p := range parsers {
+		for v := range p.n {
+			if got, ok := p.parse(p.print(v)); !ok || got != v {
+				t.Errorf("%s(%q) = %d, %v, want %d, true", p.name, p.print(v), got, ok, v)
+			}
+		}
+		for _, v := range []int{p.n, 255} {
+			if got, ok := p.parse(p.print(v)); ok {
+				t.Errorf("%s(%q) = %d, true, want false: %d is not a value", p.name, p.print(v), got, v)
+			}
+		}
 	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if k, ok := KindFromPath(s); ok && k.String() != s {
-			t.Errorf("KindFromPath(%q) = %v", s, k)
+}
+
+// TestLevelV1Aliases pins the one place where names are not one-to-one: v1 integers. V1
+// prints 37 for both Editor and Manager (v1 has no manager; a manager can always edit) and
+// 0 for None (v1 cannot hide anything), and LevelFromV1 accepts 21 and 37 only.
+func TestLevelV1Aliases(t *testing.T) {
+	for _, tc := range []struct {
+		level  Level
+		v1     int
+		parsed Level
+		ok     bool
+	}{
+		{None, 0, None, false},
+		{Viewer, 21, Viewer, true},
+		{Editor, 37, Editor, true},
+		{Manager, 37, Editor, true},
+	} {
+		if got := tc.level.V1(); got != tc.v1 {
+			t.Errorf("Level(%v).V1() = %d, want %d", tc.level, got, tc.v1)
 		}
-		if k, ok := KindFromV1(s); ok && k.V1Name() != s {
-			t.Errorf("KindFromV1(%q) = %v", s, k)
+		if got, ok := LevelFromV1(tc.level.V1()); got != tc.parsed || ok != tc.ok {
+			t.Errorf("LevelFromV1(%d) = %v, %v, want %v, %v", tc.level.V1(), got, ok, tc.parsed, tc.ok)
 		}
-		if k, ok := KindFromSingular(s); ok && k.Singular() != s {
-			t.Errorf("KindFromSingular(%q) = %v", s, k)
+	}
+}
+
+// FuzzParse checks the other direction: every string a parser accepts is a value's printed
+// form, exactly (no case variants, spaces or other aliases), and every integer LevelFromV1
+// accepts is what V1 prints for the level it returns.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"", "feature_flags", "data management", "action", "viewer", "admin", "Editor",
+		"Kind(7)", "Level(4)", " none", "NONE", "feature-flags", "37"} {
+		f.Add(s, 0)
+	}
+	for _, n := range []int{21, 37, 22, -21, 0, 21 + 1<<32} {
+		f.Add("", n)
+	}
+	f.Fuzz(func(t *testing.T, s string, n int) {
+		for _, p := range parsers {
+			if v, ok := p.parse(s); ok && (v >= p.n || p.print(v) != s) {
+				t.Errorf("%s(%q) = %d, true: prints as %q", p.name, s, v, p.print(v))
+			}
 		}
-		if l, ok := ParseLevel(s); ok && l.String() != s {
-			t.Errorf("ParseLevel(%q) = %v", s, l)
-		}
-		if l, ok := ParseProjectLevel(s); ok && l.String() != s {
-			t.Errorf("ParseProjectLevel(%q) = %v", s, l)
+		if l, ok := LevelFromV1(n); ok && l.V1() != n {
+			t.Errorf("LevelFromV1(%d) = %v, true: V1 prints %d", n, l, l.V1())
 		}
 	})
 }

@@ -52,21 +52,8 @@ type projectRules struct {
 	kinds  [NumKinds][]target // project-specific kind rules
 }
 
-func (p *projectRules) empty() bool {
-	if len(p.rules) > 0 {
-		return false
-	}
-	for _, ts := range p.kinds {
-		if len(ts) > 0 {
-			return false
-		}
-	}
-	return true
-}
-
 // Snapshot is an organization's facts compiled for deciding. It is immutable and safe for
-// concurrent use; compile a new one when the facts change, or derive one with WithRule and
-// WithoutRule when only a rule does.
+// concurrent use; compile a new one when the facts change.
 type Snapshot struct {
 	enforced  bool
 	members   []Member
@@ -80,11 +67,10 @@ type Snapshot struct {
 	roleWords  int
 	roleBits   []uint64 // member i's roles are bits of roleBits[i*roleWords : (i+1)*roleWords]
 
-	// kindRules[k] are the organization-wide kind rules for k, kept so that one can be
-	// added or removed; kindBase[i*NumKinds+k] is member i's type level for k from them and
-	// the role levels. Project-specific kind rules are rare and combined in at decision time.
-	kindRules [NumKinds][]target
-	kindBase  []candidate
+	// kindBase[i*NumKinds+k] is member i's type level for k from the organization-wide kind
+	// rules and the role levels. Project-specific kind rules are rare and combined in at
+	// decision time.
+	kindBase []candidate
 
 	// The projects that have rules, by ascending id; projects[i] belongs to projIDs[i].
 	projIDs  []int64
@@ -216,7 +202,10 @@ func (t target) candidate() candidate {
 }
 
 func (s *Snapshot) compileRules(rules []Rule) {
-	var objectRules [NumKinds][]objectRule
+	var (
+		objectRules [NumKinds][]objectRule
+		kindRules   [NumKinds][]target // organization-wide
+	)
 	projects := map[int64]*projectRules{}
 	project := func(id int64) *projectRules {
 		p := projects[id]
@@ -242,7 +231,7 @@ func (s *Snapshot) compileRules(rules []Rule) {
 				p.kinds[r.Kind] = append(p.kinds[r.Kind], t)
 				continue
 			}
-			s.kindRules[r.Kind] = append(s.kindRules[r.Kind], t)
+			kindRules[r.Kind] = append(kindRules[r.Kind], t)
 		case ScopeObject:
 			key, ok := objectKey(r.Object)
 			if !ok {
@@ -272,13 +261,13 @@ func (s *Snapshot) compileRules(rules []Rule) {
 
 	s.kindBase = make([]candidate, len(s.members)*int(NumKinds))
 	for k := range NumKinds {
-		s.fillKindBase(s.kindBase, k)
+		s.fillKindBase(k, kindRules[k])
 	}
 }
 
-// fillKindBase computes every member's type level for k from organization-wide kind
-// rules and role levels into base.
-func (s *Snapshot) fillKindBase(base []candidate, k Kind) {
+// fillKindBase computes every member's type level for k from rules, the organization-wide
+// kind rules for k, and the role levels into s.kindBase.
+func (s *Snapshot) fillKindBase(k Kind, rules []target) {
 	// Organization-wide kind rules for a role fold into the role's level, the rule for
 	// everyone into one candidate; rules for members are applied last.
 	everyone := noCandidate
@@ -286,7 +275,7 @@ func (s *Snapshot) fillKindBase(base []candidate, k Kind) {
 	for ri := range s.roleLevels {
 		roleLevel = append(roleLevel, s.roleLevels[ri][k])
 	}
-	for _, t := range s.kindRules[k] {
+	for _, t := range rules {
 		switch t.rank {
 		case rankEveryone:
 			if c := t.candidate(); c.beats(everyone) {
@@ -303,11 +292,11 @@ func (s *Snapshot) fillKindBase(base []candidate, k Kind) {
 				best = c
 			}
 		})
-		base[int(mi)*int(NumKinds)+int(k)] = best
+		s.kindBase[int(mi)*int(NumKinds)+int(k)] = best
 	}
-	for _, t := range s.kindRules[k] {
+	for _, t := range rules {
 		if t.rank == rankMember {
-			b := &base[int(t.idx)*int(NumKinds)+int(k)]
+			b := &s.kindBase[int(t.idx)*int(NumKinds)+int(k)]
 			if c := t.candidate(); c.beats(*b) {
 				*b = c
 			}

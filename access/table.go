@@ -3,18 +3,17 @@ package access
 import (
 	"math"
 	"math/bits"
-	"slices"
 )
 
 // The snapshot's lookups are open-addressing hash tables of its own rather than Go maps: a
 // slot holds what a decision needs from it, so a lookup costs a cache line or two when the
 // snapshot is cold (many organizations loaded); the object tables are split per kind, so
-// that a list of one kind works in the little memory that kind's rules take, and into
-// pages, so that a rule change copies one page, not a table (WithRule, WithoutRule).
+// that a list of one kind works in the little memory that kind's rules take. A snapshot is
+// never changed once compiled: a change of the facts compiles a new one.
 
 // mix hashes x: one multiplication, then the high half folded into the low one, so that
-// every bit of the result depends on every bit of x and the tables can take their page,
-// slot and filter positions from disjoint bit ranges of one hash. Two multiplications
+// every bit of the result depends on every bit of x and the tables can take their slot
+// and filter positions from disjoint bit ranges of one hash. Two multiplications
 // (splitmix64) cost a visible share of Decide for no better spread over database ids.
 func mix(x uint64) uint64 {
 	x *= 0x9e3779b97f4a7c15
@@ -109,25 +108,20 @@ func (r *ruleSet) at(i int) target {
 	return r.more[i-1]
 }
 
-// objectMeta is the rules of the object in the same slot of objectPage.keys: the first one
-// inline, since most objects have one rule, and the others in objectPage.more[lo : lo+n].
+// objectMeta is the rules of the object in the same slot of objectTable.keys: the first
+// one inline, since most objects have one rule, and the others in objectTable.more[lo : lo+n].
 type objectMeta struct {
 	first target
 	lo, n int32
 }
 
-// objectPage is a small open-addressing table of objects; pages are never changed once
-// built, only replaced, so that snapshots can share them.
-type objectPage struct {
-	keys []uint64 // len is a power of two with at least one empty (0) slot
-	meta []objectMeta
-	more []target
-}
-
-// objectTable finds the rules of objects of one kind. Bits 0–15 of mix(key) choose the
-// page and bits 40–63 the slot within it; the filter has a hash of its own, cheaper.
+// objectTable finds the rules of objects of one kind: an open-addressing table whose slot
+// comes from the top bits of mix(key), behind a filter with a hash of its own, cheaper.
 type objectTable struct {
-	pages []objectPage // len is a power of two, at most 1<<16
+	keys  []uint64 // len is a power of two with at least one empty (0) slot; nil without rules
+	meta  []objectMeta
+	more  []target
+	shift uint8 // 64 - log2(len(keys))
 	// filter has a bit set for every object with rules (and a few without): a clear bit
 	// answers "no rules" from one word that usually sits in L1, which is what makes Filter
 	// cheap for the many objects that have no rules.
@@ -157,24 +151,24 @@ type wideKey struct {
 	id   int64
 }
 
-// objectRule is one object rule compiled, on its way into a page.
+// objectRule is one object rule compiled, on its way into a table.
 type objectRule struct {
 	key uint64
 	t   target
 }
 
 const (
-	objectsPerPage = 64
-	maxPageBits    = 16
-	filterBitsPer  = 16 // filter bits per object with rules: about 1 in 17 objects without rules passes
-	maxFilterBits  = 24
+	filterBitsPer = 16 // filter bits per object with rules: about 1 in 17 objects without rules passes
+	maxFilterBits = 24
 	// denseFilterFactor bounds a dense filter at this many times a hashed one's size.
 	denseFilterFactor = 4
 )
 
-func (t *objectTable) page(h uint64) *objectPage { return &t.pages[h&uint64(len(t.pages)-1)] }
+// slot is where key, whose hash is h, starts its probe.
+func (t *objectTable) slot(h uint64) int { return int(h >> t.shift) }
 
-// filterBit is key's bit in a filter of 64 - shift bits: bits 16 and up of mix(key). A
+// filterBit is key's bit in a filter of 64 - shift bits: bits 16 and up of mix(key), apart
+// from the top bits that choose a slot for all but tables of over 2^24 slots. A
 // plain multiplicative hash (the top bits of key × constant) would be cheaper, but ids in
 // arithmetic progression, as one kind's ids in a shared sequence are, land on a lattice
 // there: three times the false positives on BenchmarkFilter's list.
@@ -216,192 +210,98 @@ func (x *objectIndex) find(k Kind, id int64) ruleSet {
 	if !t.filterHas(key) {
 		return ruleSet{}
 	}
-	h := mix(key)
-	return t.page(h).find(key, h)
+	return t.find(key, mix(key))
 }
 
-func (p *objectPage) find(key, h uint64) ruleSet {
-	mask := len(p.keys) - 1
-	for i := int(h>>40) & mask; ; i = (i + 1) & mask {
-		switch p.keys[i] {
+// find returns the rules on the object whose key is key and hash h; t must have rules.
+func (t *objectTable) find(key, h uint64) ruleSet {
+	mask := len(t.keys) - 1
+	for i := t.slot(h); ; i = (i + 1) & mask {
+		switch t.keys[i] {
 		case key:
-			m := &p.meta[i]
-			return ruleSet{m.first, p.more[m.lo : m.lo+m.n]}
+			m := &t.meta[i]
+			return ruleSet{m.first, t.more[m.lo : m.lo+m.n]}
 		case 0:
 			return ruleSet{}
 		}
 	}
 }
 
-// buildObjectTable lays out rules of one kind, in any order, in pages sized for them.
+// buildObjectTable lays out rules of one kind, in any order.
 func buildObjectTable(rules []objectRule) objectTable {
-	n := len(rules) // an upper bound on the objects: rules per object are few
-	pageBits := 0
-	for pageBits < maxPageBits && 1<<pageBits*objectsPerPage < n {
-		pageBits++
+	var t objectTable
+	if len(rules) == 0 {
+		t.newFilter()
+		return t
 	}
-	t := objectTable{pages: make([]objectPage, 1<<pageBits)}
-	// Bucket the rules by page: count, then place.
-	pageMask := uint64(len(t.pages) - 1)
-	start := make([]int32, len(t.pages)+1)
-	for _, r := range rules {
-		start[mix(r.key)&pageMask+1]++
-	}
-	for p := range t.pages {
-		start[p+1] += start[p]
-	}
-	byPage := make([]objectRule, len(rules))
-	next := slices.Clone(start[:len(t.pages)])
-	for _, r := range rules {
-		p := mix(r.key) & pageMask
-		byPage[next[p]] = r
-		next[p]++
-	}
-	for p := range t.pages {
-		t.pages[p] = buildPage(byPage[start[p]:start[p+1]])
-		t.n += countObjects(&t.pages[p])
-	}
-	t.newFilter()
-	return t
-}
-
-// newFilter gives t a new filter with every object of t set: dense when the ids with
-// rules span at most denseFilterFactor times the bits a hashed filter would have, with
-// headroom above for the ids of objects made later; hashed otherwise.
-func (t *objectTable) newFilter() {
-	fbits := 6
-	for fbits < maxFilterBits && 1<<fbits < filterBitsPer*t.n {
-		fbits++
-	}
-	lo, hi := uint64(math.MaxUint64), uint64(0)
-	for p := range t.pages {
-		for _, key := range t.pages[p].keys {
-			if key != 0 {
-				lo, hi = min(lo, key>>1), max(hi, key>>1)
-			}
-		}
-	}
-	span := hi - lo + 1
-	if t.n > 0 && span <= denseFilterFactor<<fbits {
-		words := (span + span/4 + 63) / 64
-		t.filter, t.dense, t.fbase, t.fshift = make([]uint64, words), true, lo, 0
-	} else {
-		t.filter, t.dense, t.fbase, t.fshift = make([]uint64, 1<<(fbits-6)), false, 0, uint8(64-fbits)
-	}
-	for p := range t.pages {
-		for _, key := range t.pages[p].keys {
-			if key != 0 {
-				t.setFilter(key)
-			}
-		}
-	}
-}
-
-// buildPage returns a page of rules, in any order.
-func buildPage(rules []objectRule) objectPage {
-	// Sized for as many objects as rules, a bound that most pages come close to. Load
+	// Sized for as many objects as rules, a bound that most tables come close to. Load
 	// factor ≤ 3/4: the filter turns away most lookups of absent keys, so probes are
 	// mostly for present keys, which linear probing finds in a couple of steps at that load.
 	size := 1 << bits.Len(uint(len(rules)+len(rules)/3))
-	p := objectPage{keys: make([]uint64, size), meta: make([]objectMeta, size)}
+	t.keys, t.meta = make([]uint64, size), make([]objectMeta, size)
+	t.shift = uint8(64 - bits.TrailingZeros(uint(size)))
 	mask := size - 1
 	// First pass: place each object and count its rules beyond the first; slot remembers
 	// where each rule went, negative for a first rule.
 	slot := make([]int32, len(rules))
 	more := 0
 	for i, r := range rules {
-		s := int(mix(r.key)>>40) & mask
-		for p.keys[s] != 0 && p.keys[s] != r.key {
+		s := t.slot(mix(r.key))
+		for t.keys[s] != 0 && t.keys[s] != r.key {
 			s = (s + 1) & mask
 		}
-		if p.keys[s] == 0 {
-			p.keys[s], p.meta[s].first = r.key, r.t
+		if t.keys[s] == 0 {
+			t.keys[s], t.meta[s].first = r.key, r.t
 			slot[i] = ^int32(s)
+			t.n++
 			continue
 		}
-		p.meta[s].n++
+		t.meta[s].n++
 		slot[i] = int32(s)
 		more++
 	}
 	var lo int32
-	for s := range p.meta {
-		m := &p.meta[s]
+	for s := range t.meta {
+		m := &t.meta[s]
 		m.lo, lo = lo, lo+m.n
 		m.n = 0
 	}
-	p.more = make([]target, more)
+	t.more = make([]target, more)
 	for i, r := range rules {
 		if s := slot[i]; s >= 0 {
-			m := &p.meta[s]
-			p.more[m.lo+m.n] = r.t
+			m := &t.meta[s]
+			t.more[m.lo+m.n] = r.t
 			m.n++
 		}
 	}
-	return p
+	t.newFilter()
+	return t
 }
 
-// rules returns the page's rules.
-func (p *objectPage) rules() []objectRule {
-	out := make([]objectRule, 0, len(p.more)+countObjects(p)+1)
-	for i, key := range p.keys {
-		if key == 0 {
-			continue
-		}
-		m := &p.meta[i]
-		out = append(out, objectRule{key, m.first})
-		for _, t := range p.more[m.lo : m.lo+m.n] {
-			out = append(out, objectRule{key, t})
-		}
+// newFilter gives t its filter, with every object of t set: dense when the ids with rules
+// span at most denseFilterFactor times the bits a hashed filter would have (an id past its
+// end has no rules: the table never changes); hashed otherwise.
+func (t *objectTable) newFilter() {
+	fbits := 6
+	for fbits < maxFilterBits && 1<<fbits < filterBitsPer*t.n {
+		fbits++
 	}
-	return out
-}
-
-// with returns a copy of t with r added (add) or one rule equal to r removed (!add); ok is
-// false when there was nothing to remove. t is not changed: only the touched page and the
-// filter are new, the other pages are shared.
-func (t objectTable) with(r objectRule, add bool) (objectTable, bool) {
-	if len(t.pages) == 0 {
-		if !add {
-			return t, false
-		}
-		return buildObjectTable([]objectRule{r}), true
-	}
-	h := mix(r.key)
-	old := t.page(h)
-	rules := old.rules()
-	if add {
-		rules = append(rules, r)
-	} else {
-		i := slices.Index(rules, r)
-		if i < 0 {
-			return t, false
-		}
-		rules = slices.Delete(rules, i, i+1)
-	}
-	np := buildPage(rules)
-	t.pages = slices.Clone(t.pages)
-	t.pages[h&uint64(len(t.pages)-1)] = np
-	t.n += countObjects(&np) - countObjects(old)
-	_, inside := t.filterIndex(r.key)
-	switch {
-	case !t.dense && len(t.filter)*64 < t.n*filterBitsPer/2 && len(t.filter)*64 < 1<<maxFilterBits,
-		add && !inside:
-		// Grown well past its size, or an id beyond a dense filter: rebuild it.
-		t.newFilter()
-	case add:
-		// Removing leaves the bit set: a stale bit costs only a page lookup.
-		t.filter = slices.Clone(t.filter)
-		t.setFilter(r.key)
-	}
-	return t, true
-}
-
-func countObjects(p *objectPage) int {
-	n := 0
-	for _, key := range p.keys {
+	lo, hi := uint64(math.MaxUint64), uint64(0)
+	for _, key := range t.keys {
 		if key != 0 {
-			n++
+			lo, hi = min(lo, key>>1), max(hi, key>>1)
 		}
 	}
-	return n
+	span := hi - lo + 1
+	if t.n > 0 && span <= denseFilterFactor<<fbits {
+		words := (span + 63) / 64
+		t.filter, t.dense, t.fbase, t.fshift = make([]uint64, words), true, lo, 0
+	} else {
+		t.filter, t.dense, t.fbase, t.fshift = make([]uint64, 1<<(fbits-6)), false, 0, uint8(64-fbits)
+	}
+	for _, key := range t.keys {
+		if key != 0 {
+			t.setFilter(key)
+		}
+	}
 }

@@ -1,10 +1,14 @@
 package access
 
-import "testing"
+import (
+	"math"
+	"slices"
+	"testing"
+)
 
 // TestObjectFilterModes: ids close together get a dense filter, exact;
 // spread out, a hashed one. Both answer "has rules" for every object with
-// rules, through changes that move ids beyond a dense filter's end.
+// rules, also when one id lies beyond where a dense filter would end.
 func TestObjectFilterModes(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -27,7 +31,7 @@ func TestObjectFilterModes(t *testing.T) {
 			}
 			has := func(tab objectTable, id int64) bool {
 				key, _ := objectKey(id)
-				rs := tab.page(mix(key)).find(key, mix(key))
+				rs := tab.find(key, mix(key))
 				return tab.filterHas(key) && rs.len() > 0
 			}
 			for _, id := range tc.ids {
@@ -43,21 +47,15 @@ func TestObjectFilterModes(t *testing.T) {
 					}
 				}
 			}
-			// New objects past the end, and far past it, are found after the change.
+			// Objects past the end, and far past it, have their rules found in a table
+			// built with them, whose filter is dense or, for ids far apart, hashed.
 			last := tc.ids[len(tc.ids)-1]
 			for _, id := range []int64{last + 1, last + 100_000, last + 1<<45} {
 				key, _ := objectKey(id)
-				next, ok := tab.with(objectRule{key: key, t: target{rank: rankEveryone, level: Editor}}, true)
-				if !ok {
-					t.Fatalf("adding a rule on %d failed", id)
-				}
-				tab = next
-				if !has(tab, id) {
-					t.Errorf("after adding a rule on %d (dense %v) the table says it has none", id, tab.dense)
-				}
-				for _, old := range tc.ids {
-					if !has(tab, old) {
-						t.Errorf("after adding %d, object %d lost its rules", id, old)
+				tab := buildObjectTable(append(slices.Clone(rules), objectRule{key: key, t: target{rank: rankEveryone, level: Editor}}))
+				for _, want := range append([]int64{id}, tc.ids...) {
+					if !has(tab, want) {
+						t.Errorf("with a rule on %d (dense %v), the table says object %d has none", id, tab.dense, want)
 					}
 				}
 			}
@@ -82,5 +80,25 @@ func TestFilterDenseNegativeIDs(t *testing.T) {
 			objs = append(objs, Object{ID: id, Kind: FeatureFlags, Project: 1, Creator: 2})
 		}
 		checkFilter(t, s, 1, objs, Viewer)
+	}
+}
+
+// TestWideObjectIDs covers object ids the object table cannot pack, which go to a side map.
+func TestWideObjectIDs(t *testing.T) {
+	f := exampleFacts()
+	for _, id := range []int64{math.MaxInt64, math.MinInt64, 1 << 60, -1<<60 - 1} {
+		f.Rules = append(f.Rules, Rule{Scope: ScopeObject, Kind: FeatureFlags, Object: id, User: dave, Level: Manager})
+	}
+	s := Compile(f)
+	for _, id := range []int64{math.MaxInt64, math.MinInt64, 1 << 60, -1<<60 - 1, 1<<60 - 1, -1 << 60} {
+		o := Object{ID: id, Kind: FeatureFlags, Project: 1}
+		want := referenceDecide(f, dave, o, true)
+		if got := s.Decide(dave, o); got != want {
+			t.Errorf("Decide(dave, %+v) = %+v, want %+v", o, got, want)
+		}
+		out := []uint64{0}
+		if n := s.Filter(dave, []Object{o}, Manager, out); (n == 1) != (want.Level == Manager) {
+			t.Errorf("Filter(dave, %+v, manager) = %d, want decision %+v", o, n, want)
+		}
 	}
 }

@@ -3,7 +3,6 @@ package server_test
 import (
 	"fmt"
 	"net/http"
-	"net/http/cookiejar"
 	"strings"
 	"testing"
 
@@ -25,8 +24,7 @@ func TestAccounts(t *testing.T) {
 		anon.do("POST", "/api/login", map[string]any{"email": "owner@example.com", "password": "wrong password"}).wantError(401, "authentication_error", "authentication_failed", "")
 		anon.do("POST", "/api/login", map[string]any{"email": "nobody@example.com", "password": "wrong password"}).wantError(401, "authentication_error", "authentication_failed", "")
 
-		jar, _ := cookiejar.New(nil)
-		hc := &http.Client{Jar: jar}
+		hc := jarClient()
 		login := rawDo(t, hc, e.srv.URL, "POST", "/api/login", map[string]any{"email": "OWNER@example.com", "password": "correct horse"}, nil)
 		if login.status != 200 || login.str("email") != "owner@example.com" {
 			t.Fatalf("login = %d %s", login.status, login.raw)

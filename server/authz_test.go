@@ -1,21 +1,14 @@
 package server_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gatehouse/gatehouse/license"
 	"github.com/gatehouse/gatehouse/server"
-	"github.com/gatehouse/gatehouse/sqlstore"
 	"github.com/gatehouse/gatehouse/sqlstore/sqltest"
 )
 
@@ -161,10 +154,10 @@ func lastSegment(path string) string { return path[strings.LastIndex(path, "/")+
 func newMatrix(t *testing.T, dialect string, plan license.Plan) *matrix {
 	t.Helper()
 	db := sqltest.Open(t, dialect)
-	e := newEnvOnStore(t, db, license.Enterprise)
+	e := newEnvOn(t, db, license.Enterprise)
 	m := &matrix{e: e, target: e}
 	if plan != license.Enterprise {
-		m.target = &env{t: t, srv: newTestServer(t, db, plan), owner: e.owner, orgID: e.orgID, proj: e.proj}
+		m.target = &env{t: t, srv: newServer(t, db, plan), owner: e.owner, orgID: e.orgID, proj: e.proj}
 	}
 	m.who[member] = e.member(1)
 	m.who[viewOnly] = e.member(1)
@@ -196,8 +189,7 @@ func newMatrix(t *testing.T, dialect string, plan license.Plan) *matrix {
 	m.setCurrent(e.owner, e.orgID)
 	m.orgD = m.spare.must("POST", "/api/organizations", map[string]any{"name": "D"}, 201).str("id")
 	inv := e.owner.must("POST", "/api/organizations/"+m.orgB+"/invites", map[string]any{"target_email": "foreigner@example.com", "level": 15}, 201)
-	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar}
+	hc := jarClient()
 	if r := rawDo(t, hc, e.srv.URL, "POST", "/api/signup/"+inv.str("id"), map[string]any{"first_name": "Fred", "password": "correct horse"}, nil); r.status != 201 {
 		t.Fatalf("foreigner signup = %d %s", r.status, r.raw)
 	}
@@ -209,37 +201,6 @@ func newMatrix(t *testing.T, dialect string, plan license.Plan) *matrix {
 	m.who[anonymous] = &client{env: e}
 	m.who[unknownKey] = &client{env: e, token: "phx_" + strings.Repeat("x", 43)}
 	return m
-}
-
-// newTestServer serves the API on db with the test's password parameters.
-func newTestServer(t testing.TB, db *sqlstore.DB, plan license.Plan) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewServer(server.New(server.Config{Store: db, Now: time.Now, Plan: plan, Passwords: server.Passwords{Memory: 64, Time: 1, Threads: 1}}))
-	t.Cleanup(srv.Close)
-	return srv
-}
-
-// newEnvOnStore is newEnv on a store the test keeps, so that it can look at the database.
-func newEnvOnStore(t testing.TB, db *sqlstore.DB, plan license.Plan) *env {
-	t.Helper()
-	return newEnvFor(t, newTestServer(t, db, plan))
-}
-
-// newEnvFor signs the owner up on a running server.
-func newEnvFor(t testing.TB, srv *httptest.Server) *env {
-	t.Helper()
-	e := &env{t: t, srv: srv}
-	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar}
-	body := map[string]any{"email": "owner@example.com", "password": "correct horse", "first_name": "Olive", "organization_name": "Acme"}
-	res := rawDo(t, hc, e.srv.URL, "POST", "/api/signup", body, nil)
-	if res.status != http.StatusCreated {
-		t.Fatalf("signup = %d %s, want 201", res.status, res.raw)
-	}
-	e.orgID = res.str("organization.id")
-	e.proj = int64(res.num("team.id"))
-	e.owner = e.keyClient(hc, "owner@example.com")
-	return e
 }
 
 // matrixRows is the authorization matrix: every API route with what each persona gets.
@@ -543,7 +504,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				for p := range numPersonas {
 					vars, body := row.setup(m, p)
 					method, path := m.expand(t, row.pattern, vars)
-					res := send(t, m.target.srv.URL, method, path, m.who[p].token, body, nil)
+					res := send(t, m.target.srv.URL, method, path, m.who[p].token, body)
 					cells++
 					if res.status != want[p] {
 						t.Errorf("%s as %v: %s %s = %d %s, want %d", row.pattern, p, method, path, res.status, res.raw, want[p])
@@ -564,47 +525,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 
 // send is client.do that also takes answers that are not JSON (/metrics): their body is
 // left nil. A JSON answer that does not decode fails the test.
-func send(t testing.TB, base, method, path, token string, body any, header http.Header) *result {
+func send(t testing.TB, base, method, path, token string, body any) *result {
 	t.Helper()
-	var data []byte
-	switch b := body.(type) {
-	case nil:
-	case string:
-		data = []byte(b)
-	case []byte:
-		data = b
-	default:
-		var err error
-		if data, err = json.Marshal(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	req, err := http.NewRequest(method, base+path, bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	h := http.Header{}
 	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+		h.Set("Authorization", "Bearer "+token)
 	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := &result{t: t, status: resp.StatusCode, raw: string(raw), header: resp.Header}
-	if len(raw) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		if err := json.Unmarshal(raw, &r.body); err != nil {
-			t.Fatalf("%s %s: answer is not JSON: %q", method, path, raw)
-		}
-	}
-	return r
+	return roundTrip(t, http.DefaultClient, base, method, path, body, h, false)
 }
 
 // checkRefusal checks a refusal's body against the status: PostHog's shape and the code the

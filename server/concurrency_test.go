@@ -250,8 +250,9 @@ func TestConcurrentClients(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		store, _ := openRaw(t, dialect)
 		logs := &lockedBuffer{}
-		h := server.New(server.Config{Store: store, Now: time.Now, Plan: license.Enterprise,
-			Logger: slog.New(slog.NewJSONHandler(logs, nil)), Passwords: server.Passwords{Memory: 64, Time: 1, Threads: 1}})
+		cfg := testConfig(store, license.Enterprise)
+		cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+		h := server.New(cfg)
 		srv := httptest.NewServer(h)
 		t.Cleanup(srv.Close)
 		e := newEnvFor(t, srv)

@@ -82,7 +82,7 @@ func newFuzzWorldOn(tb testing.TB, store gatehouse.Store) *fuzzWorld {
 	h := server.New(server.Config{
 		Store: store, Now: time.Now, Plan: license.Enterprise, OpenSignup: true,
 		Logger:    slog.New(slog.NewJSONHandler(logs, nil)),
-		Passwords: server.Passwords{Memory: 64, Time: 1, Threads: 1},
+		Passwords: testPasswords,
 	})
 	w := &fuzzWorld{h: h, routes: h.Routes(), logs: logs}
 	w.build(tb)

@@ -73,17 +73,20 @@ func newEnv(t testing.TB, dialect string, plan license.Plan) *env {
 	return newEnvOn(t, sqltest.Open(t, dialect), plan)
 }
 
-// newServer starts a Gatehouse server on db, with its web pages, composed
-// as cmd/gatehouse composes it.
+// testPasswords are argon2 parameters for tests: production strength would dominate test
+// time, and the parameters are the only thing that differs.
+var testPasswords = server.Passwords{Memory: 64, Time: 1, Threads: 1}
+
+// testConfig is the configuration of the servers tests start on db: the plan, the clock,
+// test passwords, and the web pages composed as cmd/gatehouse composes them.
+func testConfig(db gatehouse.Store, plan license.Plan) server.Config {
+	return server.Config{Store: db, Now: time.Now, Plan: plan, Passwords: testPasswords, Pages: withPages(ui.Config{})}
+}
+
+// newServer starts a Gatehouse server on db.
 func newServer(t testing.TB, db gatehouse.Store, plan license.Plan) *httptest.Server {
-	h := server.New(server.Config{
-		Store: db, Now: time.Now, Plan: plan,
-		// Production-strength argon2 would dominate test time; the
-		// parameters are the only thing that differs.
-		Passwords: server.Passwords{Memory: 64, Time: 1, Threads: 1},
-		Pages:     withPages(ui.Config{}),
-	})
-	srv := httptest.NewServer(h)
+	t.Helper()
+	srv := httptest.NewServer(server.New(testConfig(db, plan)))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -96,10 +99,14 @@ func withPages(cfg ui.Config) func(*server.Server) server.Pages {
 // newEnvOn starts a server on db and signs up its owner.
 func newEnvOn(t testing.TB, db gatehouse.Store, plan license.Plan) *env {
 	t.Helper()
-	e := &env{t: t, srv: newServer(t, db, plan)}
-	srv := e.srv
-	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar}
+	return newEnvFor(t, newServer(t, db, plan))
+}
+
+// newEnvFor signs the owner up on a running server.
+func newEnvFor(t testing.TB, srv *httptest.Server) *env {
+	t.Helper()
+	e := &env{t: t, srv: srv}
+	hc := jarClient()
 	body := map[string]any{"email": "owner@example.com", "password": "correct horse", "first_name": "Olive", "organization_name": "Acme"}
 	res := rawDo(t, hc, srv.URL, "POST", "/api/signup", body, nil)
 	if res.status != http.StatusCreated {
@@ -109,6 +116,12 @@ func newEnvOn(t testing.TB, db gatehouse.Store, plan license.Plan) *env {
 	e.proj = int64(res.num("team.id"))
 	e.owner = e.keyClient(hc, "owner@example.com")
 	return e
+}
+
+// jarClient is an HTTP client that keeps cookies, as a browser does.
+func jarClient() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar}
 }
 
 // keyClient turns a cookie session into an API-key client.
@@ -131,8 +144,7 @@ func (e *env) member(level int) *client {
 	n := e.seq.Add(1)
 	email := fmt.Sprintf("user%d@example.com", n)
 	inv := e.owner.must("POST", "/api/organizations/"+e.orgID+"/invites", map[string]any{"target_email": email, "level": level}, 201)
-	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar}
+	hc := jarClient()
 	res := rawDo(e.t, hc, e.srv.URL, "POST", "/api/signup/"+inv.str("id"), map[string]any{"first_name": fmt.Sprintf("User%d", n), "password": "correct horse"}, nil)
 	if res.status != http.StatusCreated {
 		e.t.Fatalf("accept invite = %d %s", res.status, res.raw)
@@ -149,7 +161,17 @@ type result struct {
 	header http.Header
 }
 
+// rawDo sends a request through hc and decodes the answer, which must be JSON when it has
+// a body.
 func rawDo(t testing.TB, hc *http.Client, base, method, path string, body any, header http.Header) *result {
+	t.Helper()
+	return roundTrip(t, hc, base, method, path, body, header, true)
+}
+
+// roundTrip sends a request with body (a string or bytes as they are, anything else as
+// JSON). It decodes the answer when it has a body and is JSON or onlyJSON says it must be:
+// a body that does not decode fails the test.
+func roundTrip(t testing.TB, hc *http.Client, base, method, path string, body any, header http.Header, onlyJSON bool) *result {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -182,7 +204,7 @@ func rawDo(t testing.TB, hc *http.Client, base, method, path string, body any, h
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
 	r := &result{t: t, status: resp.StatusCode, raw: string(data), header: resp.Header}
-	if len(data) > 0 {
+	if len(data) > 0 && (onlyJSON || strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json")) {
 		if err := json.Unmarshal(data, &r.body); err != nil {
 			t.Fatalf("%s %s: answer is not JSON: %q", method, path, data)
 		}

@@ -176,7 +176,7 @@ func rawDoText(t *testing.T, url string) string {
 
 // newWatchingServer is newServer with the replica watching rule changes.
 func newWatchingServer(t *testing.T, db *sqlstore.DB) *httptest.Server {
-	h := server.New(server.Config{Store: db, Now: time.Now, Plan: license.Enterprise, Passwords: server.Passwords{Memory: 64, Time: 1, Threads: 1}})
+	h := server.New(testConfig(db, license.Enterprise))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = h.WatchRules(ctx) }()

@@ -13,7 +13,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"regexp"
 	"sort"
@@ -47,11 +46,6 @@ func secureServer(t *testing.T, dialect string, cfg server.Config) (*httptest.Se
 	srv := httptest.NewServer(server.New(cfg))
 	t.Cleanup(srv.Close)
 	return srv, raw
-}
-
-func jarClient() *http.Client {
-	jar, _ := cookiejar.New(nil)
-	return &http.Client{Jar: jar}
 }
 
 func sha256Hex(s string) string {
@@ -132,7 +126,7 @@ func TestPasswordsStoredAsArgon2id(t *testing.T) {
 // row must not make a login allocate gigabytes).
 func TestPasswordCheck(t *testing.T) {
 	t.Parallel()
-	srv, raw := secureServer(t, "sqlite", server.Config{OpenSignup: true, Passwords: server.Passwords{Memory: 64, Time: 1, Threads: 1}})
+	srv, raw := secureServer(t, "sqlite", server.Config{OpenSignup: true, Passwords: testPasswords})
 	n := 0
 	account := func() (email, hash string) {
 		n++
@@ -232,7 +226,7 @@ func TestLoginTimingHidesAccounts(t *testing.T) {
 // characters; the key is shown once and never listed again.
 func TestSecretsStoredHashed(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect string) {
-		srv, raw := secureServer(t, dialect, server.Config{Passwords: server.Passwords{Memory: 64, Time: 1, Threads: 1}})
+		srv, raw := secureServer(t, dialect, server.Config{Passwords: testPasswords})
 		hc := jarClient()
 		signup := rawDo(t, hc, srv.URL, "POST", "/api/signup", map[string]any{"email": "owner@example.com", "password": "correct horse", "first_name": "O"}, nil)
 		token := sessionCookie(t, signup.header).Value
@@ -293,7 +287,7 @@ func TestSessionCookie(t *testing.T) {
 	now := time.Now()
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	for _, secure := range []bool{false, true} {
-		srv, _ := secureServer(t, "sqlite", server.Config{Now: clock, SecureCookies: secure, OpenSignup: true, Passwords: server.Passwords{Memory: 64, Time: 1, Threads: 1}})
+		srv, _ := secureServer(t, "sqlite", server.Config{Now: clock, SecureCookies: secure, OpenSignup: true, Passwords: testPasswords})
 		r := rawDo(t, http.DefaultClient, srv.URL, "POST", "/api/signup", map[string]any{"email": "o@example.com", "password": "correct horse", "first_name": "O"}, nil)
 		c := sessionCookie(t, r.header)
 		if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Secure != secure {
@@ -337,7 +331,7 @@ func TestSessionCookie(t *testing.T) {
 // too, so a page cannot sign a visitor into the attacker's account.
 func TestCSRF(t *testing.T) {
 	t.Parallel()
-	srv, raw := secureServer(t, "sqlite", server.Config{Passwords: server.Passwords{Memory: 64, Time: 1, Threads: 1}})
+	srv, raw := secureServer(t, "sqlite", server.Config{Passwords: testPasswords})
 	hc := jarClient()
 	signup := rawDo(t, hc, srv.URL, "POST", "/api/signup", map[string]any{"email": "o@example.com", "password": "correct horse", "first_name": "O"}, nil)
 	cookie := sessionCookie(t, signup.header)
@@ -438,7 +432,7 @@ func testLoginRateLimit(t *testing.T, dialect string) {
 			}
 			t.Cleanup(func() { store.Close() })
 		}
-		handlers = append(handlers, server.New(server.Config{Store: store, Now: clock, Plan: license.Enterprise, OpenSignup: true, Passwords: server.Passwords{Memory: 64, Time: 1, Threads: 1}}))
+		handlers = append(handlers, server.New(server.Config{Store: store, Now: clock, Plan: license.Enterprise, OpenSignup: true, Passwords: testPasswords}))
 	}
 	turn := 0
 	login := func(addr, email, password string, header http.Header) *result {
@@ -522,7 +516,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	var logs bytes.Buffer
 	var mu sync.Mutex
 	logger := slog.New(slog.NewJSONHandler(writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) }), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, _ := secureServer(t, "sqlite", server.Config{Logger: logger, Passwords: server.Passwords{Memory: 64, Time: 1, Threads: 1}})
+	srv, _ := secureServer(t, "sqlite", server.Config{Logger: logger, Passwords: testPasswords})
 	secrets := map[string]string{}
 	const ownerPassword, memberPassword, wrongPassword = "owner-Secret-Pass-1", "member-Secret-Pass-2", "wrong-Secret-Pass-3"
 	secrets["owner password"], secrets["member password"], secrets["wrong password"] = ownerPassword, memberPassword, wrongPassword
