@@ -5,7 +5,7 @@ import (
 )
 
 // registerRoutes is the whole API surface. Each route names its
-// authorization beside it; the wrapper in middleware.go enforces it before
+// authorization beside it (need.go); authorize (authorize.go) enforces it before
 // the handler runs, so no handler decides who may call it.
 func (s *Server) registerRoutes() {
 	// Operations.
