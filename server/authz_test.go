@@ -218,7 +218,9 @@ func matrixRows() []matrixRow {
 		{pattern: "GET /metrics", want: everyone(200), setup: none},
 		{pattern: "GET /api/schema", want: everyone(200), setup: none},
 
-		// Accounts. Signup is closed once a user exists, for everyone alike.
+		// Accounts. Signup is closed once a user exists, for everyone alike;
+		// anyone may ask whether it is.
+		{pattern: "GET /api/signup", want: everyone(200), setup: none},
 		{pattern: "POST /api/signup", want: everyone(403), setup: body(func(m *matrix) any {
 			return map[string]any{"email": fmt.Sprintf("new%d@example.com", m.next()), "password": "correct horse", "first_name": "N"}
 		})},

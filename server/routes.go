@@ -15,6 +15,7 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /api/schema", public, s.handleSchema)
 
 	// Accounts.
+	s.handle("GET /api/signup", public, s.handleSignupStatus)
 	s.handle("POST /api/signup", public, s.handleSignup)
 	s.handle("POST /api/signup/{invite}", public, s.handleInviteAccept)
 	s.handle("POST /api/login", public, s.handleLogin)

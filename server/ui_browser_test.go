@@ -75,7 +75,7 @@ func TestUIBrowser(t *testing.T) {
 		b.open("/organizations/" + e.orgID + "/access")
 		b.wantPage("access")
 		b.shot("role-based access")
-		b.click("#default-edit-feature_flags")
+		b.choose("#default-feature_flags", "View only")
 		b.follow("#save-defaults")
 		b.wantText("main .flash", "Organization defaults saved.")
 		// The project's Access tab, from the project's tabs.

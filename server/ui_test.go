@@ -5,11 +5,16 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/license"
+	"github.com/gatehouse/gatehouse/server"
+	"github.com/gatehouse/gatehouse/sqlstore/sqltest"
+	"github.com/gatehouse/gatehouse/ui"
 )
 
 // browserClient is a cookie-keeping HTTP client that does not follow
@@ -409,5 +414,107 @@ func TestUIProjectCreate(t *testing.T) {
 	}
 	if n := e.owner.must("GET", e.orgPath("/projects"), nil, 200).num("count"); n != 2 {
 		t.Errorf("projects after the member's attempt = %v, want still 2", n)
+	}
+}
+
+// TestUISignupStatus checks that the login and signup pages follow the
+// API's GET /api/signup: a form and a link while signup is open (no user
+// yet, or --open-signup), an explanation and no form once it is closed,
+// also when it closes between showing the form and sending it.
+func TestUISignupStatus(t *testing.T) {
+	signupForm := `<form method="post" action="/signup"`
+	signupLink := `href="/signup"`
+	status := func(t *testing.T, base string) string {
+		t.Helper()
+		res := rawDo(t, http.DefaultClient, base, "GET", "/api/signup", nil, nil)
+		if res.status != http.StatusOK {
+			t.Fatalf("GET /api/signup = %d %s", res.status, res.raw)
+		}
+		return strings.TrimSpace(res.raw)
+	}
+	signUp := func(t *testing.T, base, email string) {
+		t.Helper()
+		body := map[string]any{"email": email, "password": "correct horse", "first_name": "F"}
+		if res := rawDo(t, http.DefaultClient, base, "POST", "/api/signup", body, nil); res.status != http.StatusCreated {
+			t.Fatalf("signup %s = %d %s", email, res.status, res.raw)
+		}
+	}
+
+	t.Run("first user", func(t *testing.T) {
+		srv := newServer(t, sqltest.Open(t, "sqlite"), license.Enterprise)
+		if got := status(t, srv.URL); got != `{"open":true}` {
+			t.Errorf("GET /api/signup on an empty instance = %s, want open", got)
+		}
+		c := newBrowserClient(t, srv.URL)
+		if p := c.get("/login"); !strings.Contains(p.body, signupLink) {
+			t.Errorf("empty instance: the login page has no link to signup")
+		}
+		shown := c.get("/signup")
+		if shown.status != http.StatusOK || !strings.Contains(shown.body, signupForm) {
+			t.Fatalf("empty instance: GET /signup = %d without the form", shown.status)
+		}
+		// Someone else signs up first: the form shown is now refused, and
+		// the page says signup is closed instead of showing it again.
+		signUp(t, srv.URL, "first@example.com")
+		if got := status(t, srv.URL); got != `{"open":false}` {
+			t.Errorf("GET /api/signup after the first user = %s, want closed", got)
+		}
+		p := c.post("/signup", url.Values{"email": {"second@example.com"}, "password": {"correct horse"}, "first_name": {"S"}})
+		if p.status != http.StatusForbidden || strings.Contains(p.body, signupForm) || !strings.Contains(p.body, "Signup is closed") {
+			t.Errorf("signup refused as closed = %d, want 403 saying signup is closed, without the form:\n%s", p.status, p.body)
+		}
+		if p := c.get("/login"); strings.Contains(p.body, signupLink) || strings.Contains(p.body, "Create the first account") {
+			t.Errorf("closed instance: the login page still offers signup")
+		}
+		if p := c.get("/signup"); strings.Contains(p.body, signupForm) || !strings.Contains(p.body, "ask one of its admins for an invite link") {
+			t.Errorf("closed instance: GET /signup shows the form or no explanation")
+		}
+	})
+
+	t.Run("open signup", func(t *testing.T) {
+		srv := httptest.NewServer(server.New(server.Config{
+			Store: sqltest.Open(t, "sqlite"), Now: time.Now, Plan: license.Enterprise, OpenSignup: true,
+			Passwords: server.Passwords{Memory: 64, Time: 1, Threads: 1},
+			Pages:     withPages(ui.Config{}),
+		}))
+		t.Cleanup(srv.Close)
+		signUp(t, srv.URL, "first@example.com")
+		if got := status(t, srv.URL); got != `{"open":true}` {
+			t.Errorf("GET /api/signup with --open-signup and a user = %s, want open", got)
+		}
+		c := newBrowserClient(t, srv.URL)
+		if p := c.get("/login"); !strings.Contains(p.body, signupLink) {
+			t.Errorf("open signup: the login page has no link to signup")
+		}
+		if p := c.get("/signup"); !strings.Contains(p.body, signupForm) {
+			t.Errorf("open signup: GET /signup has no form")
+		}
+	})
+}
+
+// TestUIDefaultsForm checks what the defaults form must not do: store a
+// level it does not offer, or touch a kind it did not send.
+func TestUIDefaultsForm(t *testing.T) {
+	e := newEnv(t, "sqlite", license.Enterprise)
+	e.owner.must("POST", e.orgPath("/resource_access"), map[string]any{"resource": "cohorts", "access_level": 21}, 201)
+	c := newBrowserClient(t, e.srv.URL)
+	c.login("owner@example.com")
+	action := "/organizations/" + e.orgID + "/access/defaults"
+
+	p := c.post(action, url.Values{"default-feature_flags": {"99"}})
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, "Choose a default for Feature flags.") {
+		t.Errorf("a level the form does not offer = %d, want 400 with the reason", p.status)
+	}
+	// Only flags sent: cohorts keeps its view-only default.
+	if p := c.post(action, url.Values{"default-feature_flags": {"37"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("saving flags' default = %d", p.status)
+	}
+	got := map[string]float64{}
+	for _, r := range e.owner.must("GET", e.orgPath("/resource_access"), nil, 200).list("results") {
+		r := r.(map[string]any)
+		got[r["resource"].(string)] = r["access_level"].(float64)
+	}
+	if want := map[string]float64{"cohorts": 21, "feature flags": 37}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("defaults after saving flags alone = %v, want %v", got, want)
 	}
 }

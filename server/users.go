@@ -78,6 +78,38 @@ func checkPassword(p *string) error {
 	return nil
 }
 
+// signupStatus is GET /api/signup's answer.
+type signupStatus struct {
+	// Open: POST /api/signup would take a new account now.
+	Open bool `json:"open"`
+}
+
+// handleSignupStatus serves GET /api/signup: whether signup is open, so
+// that a client can say so before asking for a form's worth of details
+// that POST would refuse. The answer can be stale by the time the form is
+// sent; POST's own check is the one that holds.
+func (s *Server) handleSignupStatus(w http.ResponseWriter, r *http.Request, c *call) error {
+	open, err := s.signupOpen(r)
+	if err != nil {
+		return err
+	}
+	encode(w, http.StatusOK, signupStatus{Open: open})
+	return nil
+}
+
+// signupOpen reports whether the instance takes a signup now: always with
+// --open-signup, else only while it has no user (handleSignup's rule).
+func (s *Server) signupOpen(r *http.Request) (bool, error) {
+	if s.openSignup {
+		return true, nil
+	}
+	n, err := s.store.CountUsers(r.Context())
+	if err != nil {
+		return false, err
+	}
+	return n == 0, nil
+}
+
 // handleSignup serves POST /api/signup: the first user (or anyone, with
 // --open-signup) becomes owner of a new organization with one project.
 func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request, c *call) error {

@@ -94,6 +94,20 @@ func (s *Server) handleHomePage(w http.ResponseWriter, r *http.Request, ui *uiCa
 type loginPage struct {
 	Next string
 	Form formState
+	// SignupOpen: the API takes a new account, so the page links to signup.
+	SignupOpen bool
+}
+
+// signupOpen asks the API whether it takes a new account now (GET
+// /api/signup), so that pages say so before a form it would refuse.
+func (ui *uiCall) signupOpen() (bool, error) {
+	var st struct {
+		Open bool `json:"open"`
+	}
+	if err := ui.api.get("/api/signup", &st); err != nil {
+		return false, err
+	}
+	return st.Open, nil
 }
 
 // handleLoginPage serves GET /login.
@@ -103,7 +117,11 @@ func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request, ui *uiC
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return nil
 	}
-	s.render(w, r, ui, http.StatusOK, "login", pageData{Title: "Log in", Content: loginPage{Next: next}})
+	open, err := ui.signupOpen()
+	if err != nil {
+		return err
+	}
+	s.render(w, r, ui, http.StatusOK, "login", pageData{Title: "Log in", Content: loginPage{Next: next, SignupOpen: open}})
 	return nil
 }
 
@@ -120,7 +138,11 @@ func (s *Server) handleLoginSubmit(w http.ResponseWriter, r *http.Request, ui *u
 		}
 		form.Values.Del("password")
 		form.only("email", "password")
-		s.render(w, r, ui, http.StatusUnauthorized, "login", pageData{Title: "Log in", Content: loginPage{Next: next, Form: form}})
+		open, oerr := ui.signupOpen()
+		if oerr != nil {
+			return oerr
+		}
+		s.render(w, r, ui, http.StatusUnauthorized, "login", pageData{Title: "Log in", Content: loginPage{Next: next, Form: form, SignupOpen: open}})
 		return nil
 	}
 	passCookies(w, h)
@@ -139,6 +161,13 @@ func (s *Server) handleLogoutSubmit(w http.ResponseWriter, r *http.Request, ui *
 	return nil
 }
 
+type signupPage struct {
+	Form formState
+	// Closed: the API takes no new account, so the page explains instead
+	// of showing a form it would refuse.
+	Closed bool
+}
+
 // handleSignupPage serves GET /signup: the instance's first account (or
 // anyone's, when the server runs with --open-signup).
 func (s *Server) handleSignupPage(w http.ResponseWriter, r *http.Request, ui *uiCall) error {
@@ -146,7 +175,11 @@ func (s *Server) handleSignupPage(w http.ResponseWriter, r *http.Request, ui *ui
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return nil
 	}
-	s.render(w, r, ui, http.StatusOK, "signup", pageData{Title: "Create an account", Content: formState{}})
+	open, err := ui.signupOpen()
+	if err != nil {
+		return err
+	}
+	s.render(w, r, ui, http.StatusOK, "signup", pageData{Title: "Create an account", Content: signupPage{Closed: !open}})
 	return nil
 }
 
@@ -164,7 +197,13 @@ func (s *Server) handleSignupSubmit(w http.ResponseWriter, r *http.Request, ui *
 		}
 		form.Values.Del("password")
 		form.only("email", "password", "first_name", "organization_name")
-		s.render(w, r, ui, apiStatus(err), "signup", pageData{Title: "Create an account", Content: form})
+		// Signup may have closed since the form was shown: then the page
+		// explains that, with the API's refusal, instead of the form.
+		open, oerr := ui.signupOpen()
+		if oerr != nil {
+			return oerr
+		}
+		s.render(w, r, ui, apiStatus(err), "signup", pageData{Title: "Create an account", Content: signupPage{Form: form, Closed: !open}})
 		return nil
 	}
 	passCookies(w, h)

@@ -49,9 +49,30 @@ type accessPage struct {
 	Enterprise bool
 	CanManage  bool
 	Reason     string
-	Defaults   levelGrid
-	Roles      []roleView
-	Form       formState // creating a role, saving the defaults
+	Defaults   []defaultView
+	// NewRole is the level each kind of a new role starts at.
+	NewRole []kindLevelView
+	Roles   []roleView
+	Form    formState // creating a role, saving the defaults
+}
+
+// defaultView is the organization's default for one kind: not set, or a
+// v1 level. The three are distinct to the decision (access-model.md): with
+// no default a view-only role restricts its members, with an "edit"
+// default it does not.
+type defaultView struct {
+	Kind    string // URL segment; the select is named "default-" + Kind
+	Label   string
+	Options []option
+	Meaning string // what a member who is neither admin nor creator gets
+}
+
+// defaultMeanings say, per stored default, what the decision makes of it
+// for a plain member (access-model.md, "The decision", type level).
+var defaultMeanings = map[int]string{
+	0:      "No default: a member without a role can edit; a member with roles gets their roles' highest level, so a view-only role restricts them.",
+	v1Edit: "Every member can edit, whatever their roles.",
+	v1View: "View only, except for members with a role that can edit.",
 }
 
 // kindLevelView is one kind's level in the defaults or in a role: "View"
@@ -116,15 +137,24 @@ func (s *Server) loadAccessPage(r *http.Request, ui *uiCall) (*accessPage, *navD
 	if pg.CanManage, pg.Reason, err = ui.may(http.MethodPost, apiOrgPath(o, "/roles")); err != nil {
 		return nil, nil, err
 	}
-	pg.Defaults = levelGrid{ID: "default-edit", Caption: "Organization defaults per resource", Owner: "Everyone", Disabled: !pg.CanManage}
 	for _, k := range access.Kinds {
-		row := kindLevelView{Kind: k.String(), Label: kindLabel(k), Edit: true}
+		level := 0
 		for _, d := range defaults {
 			if d.Resource == k.V1Name() {
-				row.Edit, row.Set = d.AccessLevel == v1Edit, true
+				level = d.AccessLevel
 			}
 		}
-		pg.Defaults.Levels = append(pg.Defaults.Levels, row)
+		pg.Defaults = append(pg.Defaults, defaultView{
+			Kind: k.String(), Label: kindLabel(k), Meaning: defaultMeanings[level],
+			Options: []option{
+				{Value: "", Label: "Not set", Selected: level == 0},
+				{Value: strconv.Itoa(v1Edit), Label: "View & edit", Selected: level == v1Edit},
+				{Value: strconv.Itoa(v1View), Label: "View only", Selected: level == v1View},
+			},
+		})
+		// The API sets a new role's levels from the defaults, editing
+		// where none is set (access-model.md): say so before it is made.
+		pg.NewRole = append(pg.NewRole, kindLevelView{Kind: k.String(), Label: kindLabel(k), Edit: level != v1View, Set: level != 0})
 	}
 	for _, rl := range roles {
 		rv := roleView{ID: rl.ID, Name: rl.Name}
@@ -197,8 +227,9 @@ func (s *Server) accessFail(w http.ResponseWriter, r *http.Request, ui *uiCall, 
 }
 
 // handleDefaultsSubmit serves POST /organizations/{org}/access/defaults:
-// each kind whose "Edit" changed becomes a POST or PATCH of its
-// organization default (resource_access 21 or 37).
+// each kind whose choice differs from the stored default becomes a POST,
+// PATCH or DELETE of its organization default (resource_access 21 or 37,
+// or none).
 func (s *Server) handleDefaultsSubmit(w http.ResponseWriter, r *http.Request, ui *uiCall) error {
 	o, _, err := ui.orgNav(r.PathValue("org"), "access")
 	if err != nil {
@@ -208,18 +239,29 @@ func (s *Server) handleDefaultsSubmit(w http.ResponseWriter, r *http.Request, ui
 	if err != nil {
 		return err
 	}
-	edit := r.PostForm["edit"]
 	changed := 0
 	for _, k := range access.Kinds {
-		want := v1View
-		if slices.Contains(edit, k.String()) {
+		name := "default-" + k.String()
+		if _, sent := r.PostForm[name]; !sent {
+			continue // a kind the form did not show is left as it is
+		}
+		want := 0
+		switch v := r.PostForm.Get(name); v {
+		case "":
+		case strconv.Itoa(v1View):
+			want = v1View
+		case strconv.Itoa(v1Edit):
 			want = v1Edit
+		default:
+			return s.accessFail(w, r, ui, &apiError{Status: http.StatusBadRequest, errorBody: errorBody{Detail: "Choose a default for " + kindLabel(k) + "."}}, "")
 		}
 		i := slices.IndexFunc(current, func(d resourceAccessBody) bool { return d.Resource == k.V1Name() })
 		switch {
+		case i >= 0 && want == 0:
+			_, err = ui.api.call(http.MethodDelete, apiOrgPath(o, "/resource_access/"+url.PathEscape(current[i].ID)), nil, nil)
 		case i >= 0 && current[i].AccessLevel != want:
 			_, err = ui.api.call(http.MethodPatch, apiOrgPath(o, "/resource_access/"+url.PathEscape(current[i].ID)), map[string]int{"access_level": want}, nil)
-		case i < 0 && want == v1View:
+		case i < 0 && want != 0:
 			_, err = ui.api.call(http.MethodPost, apiOrgPath(o, "/resource_access"), map[string]any{"resource": k.V1Name(), "access_level": want}, nil)
 		default:
 			continue

@@ -603,6 +603,21 @@ func (s *Server) handleObjectSubmit(w http.ResponseWriter, r *http.Request, ui *
 		}
 		status = apiStatus(err)
 	}
+	if status == http.StatusForbidden || !pg.CanEdit {
+		// Refused, not invalid: nothing was saved, and a read-only form
+		// cannot be corrected, so the page shows what is stored, read
+		// again (the refusal may come of a change made since the form was
+		// shown), with the reason. The submitted values would read as if
+		// they had been saved.
+		fresh, _, _, _, err := s.loadObjectPage(r, ui)
+		if err != nil {
+			return err
+		}
+		form.only()
+		fresh.Form = formState{Error: form.Error}
+		s.render(w, r, ui, status, "object", pageData{Title: fresh.Title + " · " + fresh.Kind.Label, Nav: nav, Content: fresh})
+		return nil
+	}
 	pg.Form = form
 	pg.Fields = withErrors(s.formFields(k, nil, false, r.PostForm), &pg.Form)
 	s.render(w, r, ui, status, "object", pageData{Title: pg.Title + " · " + pg.Kind.Label, Nav: nav, Content: pg})
