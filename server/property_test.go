@@ -9,7 +9,7 @@ import (
 )
 
 // The model below is a second, deliberately naive reading of
-// access-model.md, written without looking at the access package, so the
+// docs/access-model.md, written without looking at the access package, so the
 // property test compares two independent implementations.
 
 var modelLevels = []string{"none", "viewer", "editor", "manager"}
@@ -52,7 +52,7 @@ type modelOrg struct {
 	kindOf     map[int]int
 }
 
-// level is access-model.md's decision, for a check answer: "none" also
+// level is docs/access-model.md's decision, for a check answer: "none" also
 // stands for "no access".
 func (m *modelOrg) level(u, obj int) string {
 	if m.admin[u] {
