@@ -17,7 +17,8 @@ const (
 	objectID  int64 = 1000
 )
 
-// decisionCase is one case of testdata/decision-cases.json, a copy of the spec's table.
+// decisionCase is one case of testdata/decision-cases.json: the decision of
+// docs/access-model.md, case by case, with the level and source each must give.
 type decisionCase struct {
 	Name                string   `json:"name"`
 	Plan                string   `json:"plan"`
@@ -194,7 +195,7 @@ func TestDecideCases(t *testing.T) {
 }
 
 // TestConsequences pins down the table "Consequences that tests must pin down" of
-// access-model.md: PostHog's 2023 behaviour for flags, here for every kind, in v1 terms.
+// docs/access-model.md: PostHog's 2023 behaviour for flags, here for every kind, in v1 terms.
 func TestConsequences(t *testing.T) {
 	const (
 		noGrant      = "-"

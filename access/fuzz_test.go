@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// referenceDecide is level(U, O) of access-model.md written as plainly as possible over raw
+// referenceDecide is level(U, O) of docs/access-model.md written as plainly as possible over raw
 // Facts, with none of Compile's indexing, to check Decide against.
 func referenceDecide(f Facts, u int64, o Object, object bool) Decision {
 	membership, member := 0, false
@@ -302,7 +302,7 @@ func FuzzDecide(f *testing.F) {
 	})
 }
 
-// checkInvariants states the promises of access-model.md that must hold whatever the rules.
+// checkInvariants states the promises of docs/access-model.md that must hold whatever the rules.
 func checkInvariants(t *testing.T, s *Snapshot, u int64, o Object, d Decision, membership int, lvl ProjectLevel, entered bool) {
 	t.Helper()
 	switch {

@@ -4,7 +4,7 @@ import (
 	"testing"
 )
 
-// The fuzz targets in this file check promises of access-model.md that must hold whatever
+// The fuzz targets in this file check promises of docs/access-model.md that must hold whatever
 // an organization's rules are, without restating the decision (FuzzDecide compares Decide
 // with a reference implementation; these compare Decide with itself under changes).
 
@@ -90,7 +90,7 @@ func FuzzDecisionInvariants(f *testing.F) {
 						t.Fatalf("Decide(%d, %+v) = %+v for the creator, want manager from creator", u, o, d)
 					}
 				case creator == u && !entered:
-					// The one exception the spec allows: project rules give the creator
+					// The one exception docs/access-model.md allows: project rules give the creator
 					// "none", and a closed project hides even their own objects.
 					if d.Level != None || d.Source != SourceProject {
 						t.Fatalf("Decide(%d, %+v) = %+v for a creator shut out of the project, want none from project", u, o, d)

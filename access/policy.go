@@ -1,6 +1,6 @@
 package access
 
-// Who may change what (access-model.md, "Who may change what"). Every rule about
+// Who may change what (docs/access-model.md, "Who may change what"). Every rule about
 // membership levels, invites, ownership, project administration and asking about
 // others is a function here, so the API's routes and handlers, the web UI's pages and
 // the store's checks inside a write's transaction all ask one place, and no membership

@@ -339,7 +339,7 @@ func (s *Snapshot) project(id int64) *projectRules {
 	return nil
 }
 
-// Decide returns the level user has on o, following access-model.md step by step.
+// Decide returns the level user has on o, following docs/access-model.md step by step.
 // It does not allocate. An object of an unknown kind is refused as if the user were not a
 // member, because guessing a level for it could leak it.
 func (s *Snapshot) Decide(user int64, o Object) Decision {

@@ -49,7 +49,7 @@ func (e *env) role(name string, kindIdx, level int, members ...*client) string {
 	return id
 }
 
-// TestAccessTable pins every row of access-model.md's consequences table,
+// TestAccessTable pins every row of docs/access-model.md's consequences table,
 // over HTTP, on every kind: can a plain member (not the creator) edit O?
 func TestAccessTable(t *testing.T) {
 	rows := []struct {
@@ -130,7 +130,7 @@ func TestAccessTable(t *testing.T) {
 	})
 }
 
-// TestSeedExample is access-model.md's seed: flags view only, role
+// TestSeedExample is docs/access-model.md's seed: flags view only, role
 // "product" view-only, top-secret editable by product.
 func TestSeedExample(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect string) {

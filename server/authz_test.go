@@ -166,7 +166,7 @@ func newMatrix(t *testing.T, dialect string, plan license.Plan) *matrix {
 	m.spare = e.member(1)
 
 	// The view-only role: viewer on every kind; no organization defaults exist, so a
-	// view-only role restricts its members (access-model.md, last row of the table).
+	// view-only role restricts its members (docs/access-model.md, last row of the table).
 	levels := map[string]any{}
 	for _, k := range kinds {
 		levels[k.v1] = 21

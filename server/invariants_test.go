@@ -11,7 +11,7 @@ import (
 	"github.com/gatehouse/gatehouse/sqlstore/sqltest"
 )
 
-// The invariants of access-model.md that racing requests must not break, each raced over
+// The invariants of docs/access-model.md that racing requests must not break, each raced over
 // HTTP on both engines for several rounds and checked after every round.
 
 const raceRounds = 20

@@ -26,9 +26,11 @@ func (s *Server) objectRules(r *http.Request, c *call) ([]gatehouse.Rule, error)
 }
 
 // roleAccessOut is PostHog's FeatureFlagRoleAccess shape, keyed by the
-// kind's singular name ("feature_flag", "experiment", …).
-func (s *Server) roleAccessOut(r *http.Request, c *call, rl *gatehouse.Rule, role *gatehouse.Role, users *userCache) (map[string]any, error) {
-	rb, err := s.roleOut(r, role, users, nil)
+// kind's singular name ("feature_flag", "experiment", …). flags is
+// associatedFlags' answer, so that the embedded role reads as GET …/roles/{id}
+// shows it.
+func (s *Server) roleAccessOut(r *http.Request, c *call, rl *gatehouse.Rule, role *gatehouse.Role, users *userCache, flags map[string][]flagRef) (map[string]any, error) {
+	rb, err := s.roleOut(r, role, users, flags)
 	if err != nil {
 		return nil, err
 	}
@@ -49,6 +51,10 @@ func (s *Server) handleRoleAccessList(w http.ResponseWriter, r *http.Request, c 
 	if err != nil {
 		return err
 	}
+	flags, err := s.associatedFlags(r, c)
+	if err != nil {
+		return err
+	}
 	users := s.newUserCache()
 	out := []map[string]any{}
 	for i := range rules {
@@ -61,7 +67,7 @@ func (s *Server) handleRoleAccessList(w http.ResponseWriter, r *http.Request, c 
 		if err != nil {
 			return err
 		}
-		item, err := s.roleAccessOut(r, c, &rules[i], role, users)
+		item, err := s.roleAccessOut(r, c, &rules[i], role, users, flags)
 		if err != nil {
 			return err
 		}
@@ -94,7 +100,12 @@ func (s *Server) handleRoleAccessCreate(w http.ResponseWriter, r *http.Request, 
 	if err := s.store.CreateRule(r.Context(), rl, c.user.ID); err != nil {
 		return err
 	}
-	out, err := s.roleAccessOut(r, c, rl, role, s.newUserCache())
+	// Read after the write, so the new grant is among the role's flags.
+	flags, err := s.associatedFlags(r, c)
+	if err != nil {
+		return err
+	}
+	out, err := s.roleAccessOut(r, c, rl, role, s.newUserCache(), flags)
 	if err != nil {
 		return err
 	}
@@ -124,7 +135,11 @@ func (s *Server) handleRoleAccessGet(w http.ResponseWriter, r *http.Request, c *
 	if err != nil {
 		return err
 	}
-	out, err := s.roleAccessOut(r, c, rl, role, s.newUserCache())
+	flags, err := s.associatedFlags(r, c)
+	if err != nil {
+		return err
+	}
+	out, err := s.roleAccessOut(r, c, rl, role, s.newUserCache(), flags)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 // The model below is a second, deliberately naive reading of
-// access-model.md, written without looking at the access package, so the
+// docs/access-model.md, written without looking at the access package, so the
 // property test compares two independent implementations.
 
 var modelLevels = []string{"none", "viewer", "editor", "manager"}

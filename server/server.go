@@ -30,7 +30,7 @@ type Config struct {
 	Plan license.Plan
 	// License is the verified licence the server runs under. It grants its
 	// plan until its ValidUntil by Now, then the free plan, while the server
-	// runs (access-model.md: "The licence is live").
+	// runs (docs/access-model.md: "The licence is live").
 	License license.License
 	// ReloadLicense, when set, is asked for the licence again every
 	// licenceReloadInterval by Now, so that a renewed licence takes effect

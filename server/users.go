@@ -174,12 +174,9 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request, c *call) e
 	if err := s.startSession(w, r, u); err != nil {
 		return err
 	}
-	encode(w, http.StatusCreated, struct {
-		userBasic
-		Organization idName `json:"organization"`
-		Team         idName `json:"team"`
-	}{*basicUser(u), idName{org.ID, org.Name}, idName{p.ID, p.Name}})
-	return nil
+	// The same body as GET /api/users/@me and an invite signup, so a client
+	// reads every signup alike.
+	return s.writeMeStatus(w, r, u, http.StatusCreated)
 }
 
 // handleLogin serves POST /api/login.

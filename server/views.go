@@ -9,7 +9,7 @@ import (
 // visibleObjects returns those of ids that name objects c's caller may view, in the
 // order given, each once. It is the one filter that every derived view (a role's
 // associated flags, the activity log, …) passes object ids through before it names one
-// (access-model.md, "Derived views show only what the reader may view"), so that no
+// (docs/access-model.md, "Derived views show only what the reader may view"), so that no
 // view decides visibility its own way:
 //   - an object of one of the organization's projects is kept when the caller's snapshot
 //     lets them view it (not level none, not in a project closed to them);

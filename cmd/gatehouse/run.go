@@ -144,6 +144,15 @@ A licence that expires while the server runs takes effect at once, on every repl
 		return err
 	}
 
+	// Bind before opening the database: opening a SQLite database creates its
+	// file and lock file, and a start that fails (port in use, bad address)
+	// should leave nothing behind.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("--addr (GATEHOUSE_ADDR): %w", err)
+	}
+	defer ln.Close() // when the database fails to open; Serve closes it otherwise
+
 	db, err := sqlstore.Open(ctx, *dbURL, time.Now)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
@@ -151,10 +160,6 @@ A licence that expires while the server runs takes effect at once, on every repl
 	defer db.Close()
 	db.SetLogger(logger)
 
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
-	}
 	pages := func(api *server.Server) server.Pages {
 		return ui.New(api, ui.Config{Logger: logger, SecureCookies: *secure})
 	}

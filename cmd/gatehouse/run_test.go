@@ -336,3 +336,38 @@ func TestServePublicURL(t *testing.T) {
 		t.Errorf("serve with a bad GATEHOUSE_TRUSTED_PROXIES: %v, want a usage error naming it", err)
 	}
 }
+
+// TestServeFailedStartLeavesNoFiles: a start that cannot listen (port in use,
+// bad address) fails before the default SQLite database, or its lock file, is
+// created, so retrying with a corrected address starts from nothing.
+func TestServeFailedStartLeavesNoFiles(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	tests := []struct {
+		name, addr, wantErr string
+	}{
+		{"port in use", busy.Addr().String(), "address already in use"},
+		{"bad address", "127.0.0.1:notaport", "--addr"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			t.Chdir(dir) // the default database is gatehouse.db in the working directory
+			var stderr syncBuffer
+			err := run(t.Context(), []string{"serve", "--addr", tt.addr}, env(nil), nil, io.Discard, &stderr)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("serve --addr %s: error = %v, want one containing %q", tt.addr, err, tt.wantErr)
+			}
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				t.Errorf("failed start left %s behind", e.Name())
+			}
+		})
+	}
+}

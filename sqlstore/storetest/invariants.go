@@ -11,7 +11,7 @@ import (
 	"github.com/gatehouse/gatehouse/access"
 )
 
-// The invariants of access-model.md that no check before a write can keep, since another
+// The invariants of docs/access-model.md that no check before a write can keep, since another
 // write may land between the check and the write: each is held inside the write's own
 // transaction, and these tests race the writes that would break it.
 
