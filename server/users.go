@@ -122,14 +122,10 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request, c *call) e
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	if !s.openSignup {
-		n, err := s.store.CountUsers(r.Context())
-		if err != nil {
-			return err
-		}
-		if n > 0 {
-			return gatehouse.ErrSignupClosed
-		}
+	if open, err := s.signupOpen(r); err != nil {
+		return err
+	} else if !open {
+		return gatehouse.ErrSignupClosed
 	}
 	email := strings.TrimSpace(deref(in.Email))
 	if email == "" {
