@@ -299,13 +299,15 @@ func (s *Server) handleInviteAccept(w http.ResponseWriter, r *http.Request, c *c
 	} else if _, err := s.store.AcceptInvite(r.Context(), inv.ID, u.ID); err != nil {
 		return err
 	}
-	projects, err := s.store.Projects(r.Context(), inv.OrganizationID)
-	if err != nil {
+	// The new member lands in the first project they may enter, not in one
+	// closed to them, whose name @me would show.
+	oc := &call{user: u}
+	if err := s.resolveOrg(r.Context(), oc, inv.OrganizationID); err != nil {
 		return err
 	}
-	var current int64 // the organization's first project; none, if it has none
-	if len(projects) > 0 {
-		current = projects[0].ID
+	current, err := s.firstProject(r.Context(), oc)
+	if err != nil {
+		return err
 	}
 	if u, err = s.setCurrent(r, u, inv.OrganizationID, current); err != nil {
 		return err
