@@ -169,7 +169,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, c *call) er
 	// One account, however its email is spelt: otherwise " a@x" and "A@x" would
 	// each get their own allowance of guesses.
 	account := strings.ToLower(strings.TrimSpace(*in.Email))
-	if err := s.limiter.allow(r, account, s.now()); err != nil {
+	now := s.now()
+	if err := s.limiter.allow(r, account, now); err != nil {
+		w.Header().Set("Retry-After", strconv.Itoa(int(s.limiter.window.Seconds())))
+		return err
+	}
+	if err := s.limiter.attempt(r, account, now); err != nil {
 		w.Header().Set("Retry-After", strconv.Itoa(int(s.limiter.window.Seconds())))
 		return err
 	}
@@ -183,10 +188,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, c *call) er
 	}
 	// Unknown email and wrong password are answered alike, after the same work.
 	if !s.passwords.Check(hash, *in.Password) {
-		if err := s.limiter.fail(r, account, s.now()); err != nil {
-			return err
-		}
-		return gatehouse.Errorf(gatehouse.EAuthenticationFailed, "Invalid email or password.")
+		return gatehouse.Errorf(gatehouse.EAuthenticationFailed, "Invalid email or password.") // attempt counted it
+	}
+	if err := s.limiter.succeeded(r, account, now); err != nil {
+		return err
 	}
 	if err := s.startSession(w, r, u); err != nil {
 		return err

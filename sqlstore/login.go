@@ -37,24 +37,56 @@ func (db *DB) LoginFailures(ctx context.Context, keys []string, now time.Time, w
 	return out, rows.Err()
 }
 
-// RecordLoginFailure counts one failure against each key, in one transaction: a key
-// whose window has run out starts a new one at now. Windows that have run out are
-// deleted on the way, so that a spray of distinct keys does not pile up.
-func (db *DB) RecordLoginFailure(ctx context.Context, keys []string, now time.Time, window time.Duration) error {
+// RecordLoginFailure counts one failure against each key, in one transaction, and returns
+// each key's count with it: a key whose window has run out starts a new one at now.
+// Windows that have run out are deleted on the way, so that a spray of distinct keys does
+// not pile up. The count is the one this transaction wrote (RETURNING), so concurrent
+// calls for one key each see a different one.
+func (db *DB) RecordLoginFailure(ctx context.Context, keys []string, now time.Time, window time.Duration) (map[string]int, error) {
 	now = now.UTC().Truncate(time.Microsecond)
 	expired := ts(now.Add(-window))
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	out := make(map[string]int, len(keys))
+	err := db.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE window_start <= $1`, expired); err != nil {
 			return err
 		}
 		for _, k := range keys {
-			if _, err := tx.ExecContext(ctx, `
+			var n int
+			if err := tx.QueryRowContext(ctx, `
 				INSERT INTO login_failures (key, window_start, failures) VALUES ($1, $2, 1)
-				ON CONFLICT (key) DO UPDATE SET failures = login_failures.failures + 1`,
-				k, ts(now)); err != nil {
+				ON CONFLICT (key) DO UPDATE SET failures = login_failures.failures + 1
+				RETURNING failures`,
+				k, ts(now)).Scan(&n); err != nil {
 				return err
 			}
+			out[k] = n
 		}
 		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ForgiveLoginFailure takes one failure back from each key whose window is still running,
+// and forgets a key left at none, so that its next failure starts a new window.
+func (db *DB) ForgiveLoginFailure(ctx context.Context, keys []string, now time.Time, window time.Duration) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	args := []any{ts(now.Add(-window).UTC().Truncate(time.Microsecond))}
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	in := placeholders(2, len(keys))
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE login_failures SET failures = failures - 1
+			WHERE window_start > $1 AND failures > 0 AND key IN (`+in+`)`, args...); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE failures <= 0 AND key IN (`+placeholders(1, len(keys))+`)`, args[1:]...)
+		return err
 	})
 }
