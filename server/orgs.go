@@ -358,22 +358,9 @@ func (s *Server) handleOrgProjectList(w http.ResponseWriter, r *http.Request, c 
 	return listOf(w, r, out)
 }
 
-// handleProjectCreate serves POST /api/projects (admin+ of the current organization).
-func (s *Server) handleProjectCreate(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := s.resolveOrg(r.Context(), c, "@current"); err != nil {
-		return err
-	}
-	if err := access.RequireMembership(c.membership(), access.AdminLevel); err != nil {
-		return err
-	}
-	// Its route could not name the organization, so the decision is tied to
-	// the write here rather than by handle.
-	r = r.WithContext(gatehouse.WithDecidedRevision(r.Context(), c.org.ID, c.revision, s.recheck(c, signedIn)))
-	return s.handleOrgProjectCreate(w, r, c)
-}
-
 // handleOrgProjectCreate serves POST /api/organizations/{org}/projects
-// (admin+), as PostHog nests it: whatever organization is current.
+// (admin+), as PostHog nests it: whatever organization is current; and POST
+// /api/projects, in the current one.
 func (s *Server) handleOrgProjectCreate(w http.ResponseWriter, r *http.Request, c *call) error {
 	name, err := readOrgName(r)
 	if err != nil {
