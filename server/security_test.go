@@ -622,12 +622,16 @@ func TestLoginBurst(t *testing.T) {
 			}
 			handlers = append(handlers, server.New(server.Config{Store: store, Now: time.Now, Plan: license.Enterprise, Passwords: testPasswords}))
 		}
+		var bodies sync.Map
 		login := func(i int, addr, password string) int {
 			req := httptest.NewRequest("POST", "/api/login", strings.NewReader(fmt.Sprintf(`{"email":"victim@example.com","password":%q}`, password)))
 			req.RemoteAddr = addr + ":5000"
 			req.Header.Set("Content-Type", "application/json")
 			rec := httptest.NewRecorder()
 			handlers[i%2].ServeHTTP(rec, req)
+			if rec.Code >= 500 {
+				bodies.Store(i, rec.Body.String())
+			}
 			return rec.Code
 		}
 		rec := httptest.NewRecorder()

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"time"
 )
 
@@ -50,7 +51,9 @@ func (db *DB) RecordLoginFailure(ctx context.Context, keys []string, now time.Ti
 		if _, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE window_start <= $1`, expired); err != nil {
 			return err
 		}
-		for _, k := range keys {
+		// Rows are locked in key order, here and in ForgiveLoginFailure, so that
+		// concurrent counts and take-backs of the same keys cannot deadlock.
+		for _, k := range slices.Sorted(slices.Values(keys)) {
 			var n int
 			if err := tx.QueryRowContext(ctx, `
 				INSERT INTO login_failures (key, window_start, failures) VALUES ($1, $2, 1)
@@ -70,23 +73,21 @@ func (db *DB) RecordLoginFailure(ctx context.Context, keys []string, now time.Ti
 }
 
 // ForgiveLoginFailure takes one failure back from each key whose window is still running,
-// and forgets a key left at none, so that its next failure starts a new window.
+// and forgets a key left at none, so that its next failure starts a new window. Keys are
+// taken in order, as RecordLoginFailure takes them.
 func (db *DB) ForgiveLoginFailure(ctx context.Context, keys []string, now time.Time, window time.Duration) error {
-	if len(keys) == 0 {
-		return nil
-	}
-	args := []any{ts(now.Add(-window).UTC().Truncate(time.Microsecond))}
-	for _, k := range keys {
-		args = append(args, k)
-	}
-	in := placeholders(2, len(keys))
+	since := ts(now.Add(-window).UTC().Truncate(time.Microsecond))
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `
-			UPDATE login_failures SET failures = failures - 1
-			WHERE window_start > $1 AND failures > 0 AND key IN (`+in+`)`, args...); err != nil {
-			return err
+		for _, k := range slices.Sorted(slices.Values(keys)) {
+			if _, err := tx.ExecContext(ctx, `
+				UPDATE login_failures SET failures = failures - 1
+				WHERE key = $1 AND window_start > $2 AND failures > 0`, k, since); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE key = $1 AND failures <= 0`, k); err != nil {
+				return err
+			}
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE failures <= 0 AND key IN (`+placeholders(1, len(keys))+`)`, args[1:]...)
-		return err
+		return nil
 	})
 }

@@ -325,4 +325,29 @@ func testLoginFailures(t *testing.T, e *env) {
 			t.Fatalf("concurrent RecordLoginFailure() counts = %v, want 1 to %d once each", counts, burst)
 		}
 	}
+
+	// Failures counted and taken back at once, for keys given in any order (the limiter
+	// counts a pair, a client and an account together): neither waits on the other for
+	// ever, and every count taken is given back.
+	keys := []string{"p:c|acct", "a:c", "u:acct"}
+	for i := range 4 * burst {
+		wg.Go(func() {
+			ks := slices.Clone(keys)
+			if i%2 == 1 {
+				slices.Reverse(ks)
+			}
+			if _, err := s.RecordLoginFailure(ctx, ks, t1, window); err != nil {
+				t.Errorf("RecordLoginFailure() beside ForgiveLoginFailure() = %v", err)
+				return
+			}
+			slices.Reverse(ks)
+			if err := s.ForgiveLoginFailure(ctx, ks, t1, window); err != nil {
+				t.Errorf("ForgiveLoginFailure() beside RecordLoginFailure() = %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := got(t1, keys...); len(n) != 0 {
+		t.Errorf("LoginFailures() after every count was taken back = %v, want none", n)
+	}
 }
