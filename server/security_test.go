@@ -659,7 +659,9 @@ func TestLoginBurst(t *testing.T) {
 				checked++
 			case 429:
 			default:
-				t.Fatalf("burst answers %v, want 401s and 429s", status)
+				var errs []any
+				bodies.Range(func(_, b any) bool { errs = append(errs, b); return true })
+				t.Fatalf("burst answers %v, want 401s and 429s; errors %v", status, errs)
 			}
 		}
 		if checked > 10 {
