@@ -52,9 +52,17 @@ type Store interface {
 	// LoginFailures returns the failed logins counted against each key in windows that
 	// began after now−window; keys without any are left out.
 	LoginFailures(ctx context.Context, keys []string, now time.Time, window time.Duration) (map[string]int, error)
-	// RecordLoginFailure counts one failed login against each key; a key whose window has
-	// run out starts a new one at now. Every process on the database sees the counts.
-	RecordLoginFailure(ctx context.Context, keys []string, now time.Time, window time.Duration) error
+	// RecordLoginFailure counts one failed login against each key and returns each key's
+	// count, this one included; a key whose window has run out starts a new one at now.
+	// Every process on the database sees the counts. The counts are read in the
+	// transaction that adds to them, so of several concurrent calls for one key each sees
+	// a different count: the server counts a login before it checks the password, and so
+	// checks no more passwords at once than the bound lets through.
+	RecordLoginFailure(ctx context.Context, keys []string, now time.Time, window time.Duration) (map[string]int, error)
+	// ForgiveLoginFailure takes back one failure counted against each key in its current
+	// window (a login counted before its password was checked, and then let in); a key
+	// left at none is forgotten.
+	ForgiveLoginFailure(ctx context.Context, keys []string, now time.Time, window time.Duration) error
 	// UpdateUserFunc reads the user (ENotFound when there is none), lets modify change
 	// those fields, and saves them as UpdateUser does, in one transaction that holds the
 	// row: two concurrent changes of different fields both survive. An error from modify

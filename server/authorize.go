@@ -82,7 +82,11 @@ func (s *Server) authorize(r *http.Request, n need) (*call, error) {
 	case scopeUser:
 		return c, nil
 	case scopeOrg:
-		if err := s.resolveOrg(ctx, c, r.PathValue("org")); err != nil {
+		org := r.PathValue("org")
+		if n.current {
+			org = "@current"
+		}
+		if err := s.resolveOrg(ctx, c, org); err != nil {
 			return nil, err
 		}
 		// denied: pages ask authorize directly and expect the API's error type.

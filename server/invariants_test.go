@@ -277,3 +277,44 @@ func TestFirstUserRace(t *testing.T) {
 		}
 	})
 }
+
+// TestProjectCreateRacesDemotion races an admin's POST /api/projects (the route that
+// names no organization: the caller's current one) with their demotion: the request is
+// decided again like every other write, so it is created (before the demotion) or
+// refused (403), never answered with the store's conflict, and a refused one leaves no
+// project.
+func TestProjectCreateRacesDemotion(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		e := newEnv(t, dialect, license.Enterprise)
+		created, refused := 0, 0
+		for round := range raceRounds {
+			a := e.member(8)
+			name := fmt.Sprintf("Raced %d", round)
+			var create, demote *result
+			race(func() {
+				create = a.do("POST", "/api/projects", map[string]any{"name": name})
+			}, func() {
+				demote = e.owner.do("PATCH", e.orgPath("/members/"+a.uuid), map[string]any{"level": 1})
+			})
+			if demote.status != 200 {
+				t.Fatalf("round %d: demotion = %d %s", round, demote.status, demote.raw)
+			}
+			exists := false
+			for _, p := range e.owner.must("GET", e.orgPath("/projects?limit=1000"), nil, 200).list("results") {
+				exists = exists || p.(map[string]any)["name"] == name
+			}
+			switch create.status {
+			case 201:
+				created++
+			case 403:
+				refused++
+				if exists {
+					t.Fatalf("round %d: the refused request's project exists", round)
+				}
+			default:
+				t.Fatalf("round %d: POST /api/projects = %d %s, want 201 or 403", round, create.status, create.raw)
+			}
+		}
+		t.Logf("%s: created %d times, refused %d times", dialect, created, refused)
+	})
+}

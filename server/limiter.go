@@ -50,7 +50,8 @@ func limiterKeys(client, account string) []string {
 	return []string{"p:" + client + "|" + account, "a:" + client, "u:" + account}
 }
 
-// allow refuses a login attempt when its pair, client or account is over its bound.
+// allow refuses a login attempt when its pair, client or account is already at its
+// bound, before attempt counts it: a client refused here adds nothing to the counts.
 func (l *loginLimiter) allow(r *http.Request, account string, now time.Time) error {
 	keys := limiterKeys(requestClient(r), account)
 	n, err := l.store.LoginFailures(r.Context(), keys, now, l.window)
@@ -58,12 +59,37 @@ func (l *loginLimiter) allow(r *http.Request, account string, now time.Time) err
 		return err
 	}
 	if n[keys[0]] >= l.perPair || n[keys[1]] >= l.perClient || n[keys[2]] >= l.perAccount {
-		return gatehouse.Errorf(gatehouse.EThrottled, "Too many failed login attempts. Try again in %s.", strconv.Itoa(int(l.window.Minutes()))+" minutes")
+		return l.refusal()
 	}
 	return nil
 }
 
-// fail records a failed attempt.
-func (l *loginLimiter) fail(r *http.Request, account string, now time.Time) error {
-	return l.store.RecordLoginFailure(r.Context(), limiterKeys(requestClient(r), account), now, l.window)
+// attempt counts a login as failed before its password is checked, and refuses it when
+// that count passes a bound. Counting first is what bounds guesses sent all at once: each
+// concurrent attempt sees a count of its own (Store.RecordLoginFailure), so only the
+// bound's number of them reach the password check, where checking the counts and
+// recording a failure after the check let a whole burst through. A refused attempt, and
+// a login let in (succeeded), take their count back.
+func (l *loginLimiter) attempt(r *http.Request, account string, now time.Time) error {
+	keys := limiterKeys(requestClient(r), account)
+	n, err := l.store.RecordLoginFailure(r.Context(), keys, now, l.window)
+	if err != nil {
+		return err
+	}
+	if n[keys[0]] > l.perPair || n[keys[1]] > l.perClient || n[keys[2]] > l.perAccount {
+		if err := l.store.ForgiveLoginFailure(r.Context(), keys, now, l.window); err != nil {
+			return err
+		}
+		return l.refusal()
+	}
+	return nil
+}
+
+// succeeded takes back the count attempt made for a login that was let in.
+func (l *loginLimiter) succeeded(r *http.Request, account string, now time.Time) error {
+	return l.store.ForgiveLoginFailure(r.Context(), limiterKeys(requestClient(r), account), now, l.window)
+}
+
+func (l *loginLimiter) refusal() error {
+	return gatehouse.Errorf(gatehouse.EThrottled, "Too many failed login attempts. Try again in %s.", strconv.Itoa(int(l.window.Minutes()))+" minutes")
 }

@@ -40,6 +40,11 @@ type need struct {
 	// (access.MayRemoveMember: themselves, or, for an admin, a member at or
 	// below their level); it is resolved into call.target.
 	removal bool
+	// current: scopeOrg on a route that names no {org} (POST /api/projects, as
+	// PostHog has it): the caller's current organization. Resolved here, not in
+	// the handler, so that its write is tied to the decision like any other
+	// and decided again when the rules change under it.
+	current bool
 }
 
 var (
@@ -49,6 +54,7 @@ var (
 	orgAdmin       = need{scope: scopeOrg, membership: access.AdminLevel}
 	orgOwner       = need{scope: scopeOrg, membership: access.OwnerLevel}
 	orgAdminOrSelf = need{scope: scopeOrg, membership: access.MemberLevel, removal: true}
+	currentAdmin   = need{scope: scopeOrg, membership: access.AdminLevel, current: true}
 	projectMember  = need{scope: scopeProject}
 	projectAdmin   = need{scope: scopeProject, project: true}
 	projectDelete  = need{scope: scopeProject, deletesProject: true}

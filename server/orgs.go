@@ -299,13 +299,15 @@ func (s *Server) handleInviteAccept(w http.ResponseWriter, r *http.Request, c *c
 	} else if _, err := s.store.AcceptInvite(r.Context(), inv.ID, u.ID); err != nil {
 		return err
 	}
-	projects, err := s.store.Projects(r.Context(), inv.OrganizationID)
-	if err != nil {
+	// The new member lands in the first project they may enter, not in one
+	// closed to them, whose name @me would show.
+	oc := &call{user: u}
+	if err := s.resolveOrg(r.Context(), oc, inv.OrganizationID); err != nil {
 		return err
 	}
-	var current int64 // the organization's first project; none, if it has none
-	if len(projects) > 0 {
-		current = projects[0].ID
+	current, err := s.firstProject(r.Context(), oc)
+	if err != nil {
+		return err
 	}
 	if u, err = s.setCurrent(r, u, inv.OrganizationID, current); err != nil {
 		return err
@@ -356,22 +358,9 @@ func (s *Server) handleOrgProjectList(w http.ResponseWriter, r *http.Request, c 
 	return listOf(w, r, out)
 }
 
-// handleProjectCreate serves POST /api/projects (admin+ of the current organization).
-func (s *Server) handleProjectCreate(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := s.resolveOrg(r.Context(), c, "@current"); err != nil {
-		return err
-	}
-	if err := access.RequireMembership(c.membership(), access.AdminLevel); err != nil {
-		return err
-	}
-	// Its route could not name the organization, so the decision is tied to
-	// the write here rather than by handle.
-	r = r.WithContext(gatehouse.WithDecidedRevision(r.Context(), c.org.ID, c.revision, s.recheck(c, signedIn)))
-	return s.handleOrgProjectCreate(w, r, c)
-}
-
 // handleOrgProjectCreate serves POST /api/organizations/{org}/projects
-// (admin+), as PostHog nests it: whatever organization is current.
+// (admin+), as PostHog nests it: whatever organization is current; and POST
+// /api/projects, in the current one.
 func (s *Server) handleOrgProjectCreate(w http.ResponseWriter, r *http.Request, c *call) error {
 	name, err := readOrgName(r)
 	if err != nil {

@@ -43,7 +43,7 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /api/projects", signedIn, s.handleProjectList)
 	s.handle("GET /api/organizations/{org}/projects", orgMember, s.handleOrgProjectList)
 	s.handle("POST /api/organizations/{org}/projects", orgAdmin, s.handleOrgProjectCreate)
-	s.handle("POST /api/projects", signedIn, s.handleProjectCreate) // admin+ of the current organization
+	s.handle("POST /api/projects", currentAdmin, s.handleOrgProjectCreate)
 	s.handle("GET /api/projects/{project}", projectMember, s.handleProjectGet)
 	s.handle("PATCH /api/projects/{project}", projectAdmin, s.handleProjectUpdate)
 	s.handle("DELETE /api/projects/{project}", projectDelete, s.handleProjectDelete) // organization admins only: a project admin by rule may not destroy it

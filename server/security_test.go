@@ -602,3 +602,76 @@ func TestCanonicalIDs(t *testing.T) {
 	}
 	e.owner.do("GET", fmt.Sprintf("/api/projects/+%d/feature_flags", e.proj), nil).wantError(404, "invalid_request", "not_found", "")
 }
+
+// TestLoginBurst sends many wrong passwords for one account from one address all at
+// once: no more of them may be checked (401) than the bound allows one after another
+// (10), on either replica; the rest are refused (429). Logins let in do not count: the
+// account's owner logs in more often than the bound from one address.
+func TestLoginBurst(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		url := sqltest.NewDatabaseURL(t, dialect)
+		var handlers []*server.Server
+		var store *sqlstore.DB
+		for i := range 2 {
+			if i == 0 || dialect == sqlstore.Postgres {
+				var err error
+				if store, err = sqlstore.Open(context.Background(), url, nil); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { store.Close() })
+			}
+			handlers = append(handlers, server.New(server.Config{Store: store, Now: time.Now, Plan: license.Enterprise, Passwords: testPasswords}))
+		}
+		var bodies sync.Map
+		login := func(i int, addr, password string) int {
+			req := httptest.NewRequest("POST", "/api/login", strings.NewReader(fmt.Sprintf(`{"email":"victim@example.com","password":%q}`, password)))
+			req.RemoteAddr = addr + ":5000"
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			handlers[i%2].ServeHTTP(rec, req)
+			if rec.Code >= 500 {
+				bodies.Store(i, rec.Body.String())
+			}
+			return rec.Code
+		}
+		rec := httptest.NewRecorder()
+		handlers[0].ServeHTTP(rec, httptest.NewRequest("POST", "/api/signup", strings.NewReader(`{"email":"victim@example.com","password":"correct horse","first_name":"V"}`)))
+		if rec.Code != 201 {
+			t.Fatalf("signup = %d %s", rec.Code, rec.Body)
+		}
+		for i := range 15 {
+			if st := login(i, "198.51.100.1", "correct horse"); st != 200 {
+				t.Fatalf("login %d let in before = %d, want 200", i+1, st)
+			}
+		}
+
+		const burst = 40
+		status := make([]int, burst)
+		fs := make([]func(), burst)
+		for i := range fs {
+			fs[i] = func() { status[i] = login(i, "198.51.100.1", fmt.Sprintf("guess %d", i)) }
+		}
+		race(fs...)
+		checked := 0
+		for _, st := range status {
+			switch st {
+			case 401:
+				checked++
+			case 429:
+			default:
+				var errs []any
+				bodies.Range(func(_, b any) bool { errs = append(errs, b); return true })
+				t.Fatalf("burst answers %v, want 401s and 429s; errors %v", status, errs)
+			}
+		}
+		if checked > 10 {
+			t.Errorf("%d of %d wrong passwords sent at once were checked (401), want at most 10: %v", checked, burst, status)
+		}
+		if st := login(0, "198.51.100.1", "correct horse"); st != 429 {
+			t.Errorf("the right password after the burst = %d, want 429", st)
+		}
+		if st := login(0, "203.0.113.7", "correct horse"); st != 200 {
+			t.Errorf("the account from another address = %d, want 200", st)
+		}
+	})
+}

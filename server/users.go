@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"net/mail"
 	"strconv"
@@ -193,7 +194,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, c *call) er
 	// One account, however its email is spelt: otherwise " a@x" and "A@x" would
 	// each get their own allowance of guesses.
 	account := strings.ToLower(strings.TrimSpace(*in.Email))
-	if err := s.limiter.allow(r, account, s.now()); err != nil {
+	now := s.now()
+	if err := s.limiter.allow(r, account, now); err != nil {
+		w.Header().Set("Retry-After", strconv.Itoa(int(s.limiter.window.Seconds())))
+		return err
+	}
+	if err := s.limiter.attempt(r, account, now); err != nil {
 		w.Header().Set("Retry-After", strconv.Itoa(int(s.limiter.window.Seconds())))
 		return err
 	}
@@ -207,10 +213,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, c *call) er
 	}
 	// Unknown email and wrong password are answered alike, after the same work.
 	if !s.passwords.Check(hash, *in.Password) {
-		if err := s.limiter.fail(r, account, s.now()); err != nil {
-			return err
-		}
-		return gatehouse.Errorf(gatehouse.EAuthenticationFailed, "Invalid email or password.")
+		return gatehouse.Errorf(gatehouse.EAuthenticationFailed, "Invalid email or password.") // attempt counted it
+	}
+	if err := s.limiter.succeeded(r, account, now); err != nil {
+		return err
 	}
 	if err := s.startSession(w, r, u); err != nil {
 		return err
@@ -260,17 +266,11 @@ func (s *Server) handleMeUpdate(w http.ResponseWriter, r *http.Request, c *call)
 		}
 		u.CurrentOrganizationID = oc.org.ID
 		// Follow PostHog: switching organization lands in one of its projects.
-		projects, err := s.store.Projects(r.Context(), oc.org.ID)
+		current, err := s.firstProject(r.Context(), oc)
 		if err != nil {
 			return err
 		}
-		u.CurrentProjectID = 0
-		for _, p := range projects {
-			if _, ok := oc.snap.ProjectAccess(u.ID, p.ID); ok {
-				u.CurrentProjectID = p.ID
-				break
-			}
-		}
+		u.CurrentProjectID = current
 	}
 	if in.SetCurrentTeam != nil {
 		pc := &call{user: c.user}
@@ -301,6 +301,21 @@ func (s *Server) handleMeUpdate(w http.ResponseWriter, r *http.Request, c *call)
 	return s.writeMeStatus(w, r, stored, http.StatusOK)
 }
 
+// firstProject is the first of c.org's projects that c's caller may enter (0:
+// none), where switching to the organization, or joining it, lands them.
+func (s *Server) firstProject(ctx context.Context, c *call) (int64, error) {
+	projects, err := s.store.Projects(ctx, c.org.ID)
+	if err != nil {
+		return 0, err
+	}
+	for _, p := range projects {
+		if _, ok := c.snap.ProjectAccess(c.user.ID, p.ID); ok {
+			return p.ID, nil
+		}
+	}
+	return 0, nil
+}
+
 // setCurrent makes the organization and project the user's current ones,
 // leaving the rest of the user as it is in the database.
 func (s *Server) setCurrent(r *http.Request, u *gatehouse.User, orgID string, projectID int64) (*gatehouse.User, error) {
@@ -323,8 +338,14 @@ func (s *Server) writeMeStatus(w http.ResponseWriter, r *http.Request, u *gateho
 		}
 	}
 	if u.CurrentProjectID != 0 && body.Organization != nil {
-		if p, err := s.store.Project(r.Context(), u.CurrentProjectID); err == nil && p.OrganizationID == u.CurrentOrganizationID {
-			body.Team = &idName{p.ID, p.Name}
+		// The current project is named only while u may enter it: one closed
+		// to them since (or from the start) is a project they are refused.
+		pc := &call{user: u}
+		switch err := s.resolveProject(r.Context(), pc, itoa64(u.CurrentProjectID)); {
+		case err == nil && pc.org.ID == u.CurrentOrganizationID:
+			body.Team = &idName{pc.project.ID, pc.project.Name}
+		case err != nil && gatehouse.ErrorCode(err) != gatehouse.ENotFound:
+			return err
 		}
 	}
 	encode(w, status, body)

@@ -564,3 +564,52 @@ func TestForeignObjectIDsThroughOwnProject(t *testing.T) {
 		}
 	})
 }
+
+// TestMeNamesOnlyEnterableProjects: @me's team (and so the pages' header) is a project
+// its reader may enter. A member who joins an organization whose first project is closed
+// to them lands in one open to them; a member whose current project is closed to them
+// afterwards is shown no team, not the closed project's name.
+func TestMeNamesOnlyEnterableProjects(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		e := newEnv(t, dialect, license.Enterprise)
+		const secret = "Secret plans"
+		e.owner.must("PATCH", e.projPath(""), map[string]any{"name": secret}, 200)
+		open := e.newProject("Open")
+		e.owner.must("PUT", e.projPath("/access_controls"), map[string]any{"access_level": "none"}, 200)
+
+		hc := jarClient()
+		inv := e.owner.must("POST", e.orgPath("/invites"), map[string]any{"target_email": "new@example.com"}, 201).str("id")
+		joined := rawDo(t, hc, e.srv.URL, "POST", "/api/signup/"+inv, map[string]any{"first_name": "New", "password": "correct horse"}, nil)
+		if joined.status != 201 {
+			t.Fatalf("accept invite = %d %s", joined.status, joined.raw)
+		}
+		if got := int64(joined.num("team.id")); got != open || strings.Contains(joined.raw, secret) {
+			t.Errorf("invite acceptance: team %v (%s), want the open project %d", joined.get("team"), joined.raw, open)
+		}
+		newcomer := e.keyClient(hc, "new@example.com")
+
+		// A member in the first project, which is then closed to them alone.
+		e.owner.must("PUT", e.projPath("/access_controls"), map[string]any{"access_level": nil}, 204)
+		m := e.member(1)
+		if got := int64(m.must("GET", "/api/users/@me", nil, 200).num("team.id")); got != e.proj {
+			t.Fatalf("member's team = %d, want %d", got, e.proj)
+		}
+		e.closeProject(e.proj, m)
+		for _, c := range []*client{m, newcomer} {
+			me := c.must("GET", "/api/users/@me", nil, 200)
+			if strings.Contains(me.raw, secret) {
+				t.Errorf("@me of %s names the project closed to them: %s", c.email, me.raw)
+			}
+		}
+		if me := m.must("GET", "/api/users/@me", nil, 200); me.get("team") != nil {
+			t.Errorf("@me team = %v for a member whose current project is closed to them, want null", me.get("team"))
+		}
+		if page := roundTrip(t, hc, e.srv.URL, "GET", "/", nil, nil, false); strings.Contains(page.raw, secret) {
+			t.Errorf("page / (%d) names the project closed to the newcomer", page.status)
+		}
+		// The owner still sees it.
+		if got := e.owner.must("GET", "/api/users/@me", nil, 200).str("team.name"); got != secret {
+			t.Errorf("owner's team = %q, want %q", got, secret)
+		}
+	})
+}

@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -266,11 +268,15 @@ func testLoginFailures(t *testing.T, e *env) {
 		t.Errorf("LoginFailures() before any = %v, want none", n)
 	}
 	for i := range 3 {
-		if err := s.RecordLoginFailure(ctx, []string{"a:x", "u:y"}, t0.Add(time.Duration(i)*time.Minute), window); err != nil {
+		n, err := s.RecordLoginFailure(ctx, []string{"a:x", "u:y"}, t0.Add(time.Duration(i)*time.Minute), window)
+		if err != nil {
 			t.Fatalf("RecordLoginFailure() = %v", err)
 		}
+		if n["a:x"] != i+1 || n["u:y"] != i+1 {
+			t.Errorf("RecordLoginFailure() #%d = %v, want both at %d", i+1, n, i+1)
+		}
 	}
-	if err := s.RecordLoginFailure(ctx, []string{"u:other"}, t0, window); err != nil {
+	if _, err := s.RecordLoginFailure(ctx, []string{"u:other"}, t0, window); err != nil {
 		t.Fatal(err)
 	}
 	if n := got(t0.Add(5*time.Minute), "a:x", "u:y", "u:nobody"); n["a:x"] != 3 || n["u:y"] != 3 || len(n) != 2 {
@@ -281,10 +287,67 @@ func testLoginFailures(t *testing.T, e *env) {
 	if n := got(t0.Add(window), "a:x"); len(n) != 0 {
 		t.Errorf("LoginFailures() once the window ran out = %v, want none", n)
 	}
-	if err := s.RecordLoginFailure(ctx, []string{"a:x"}, t0.Add(window+time.Minute), window); err != nil {
+	if _, err := s.RecordLoginFailure(ctx, []string{"a:x"}, t0.Add(window+time.Minute), window); err != nil {
 		t.Fatal(err)
 	}
 	if n := got(t0.Add(window+2*time.Minute), "a:x", "u:other"); n["a:x"] != 1 || len(n) != 1 {
 		t.Errorf("LoginFailures() in a new window = %v, want a:x at 1", n)
+	}
+
+	// A failure taken back (a login counted before its check, then let in) leaves the
+	// key as it was: at none, forgotten, so that the next failure starts a new window.
+	t1 := t0.Add(window + 3*time.Minute)
+	if err := s.ForgiveLoginFailure(ctx, []string{"a:x", "u:nobody"}, t1, window); err != nil {
+		t.Fatalf("ForgiveLoginFailure() = %v", err)
+	}
+	if n := got(t1, "a:x", "u:nobody"); len(n) != 0 {
+		t.Errorf("LoginFailures() after taking back the only failure = %v, want none", n)
+	}
+
+	// Counted at once, each failure sees a count of its own: the limiter lets only the
+	// bound's number of concurrent logins through to the password check.
+	const burst = 16
+	counts := make([]int, burst)
+	var wg sync.WaitGroup
+	for i := range burst {
+		wg.Go(func() {
+			n, err := s.RecordLoginFailure(ctx, []string{"p:burst"}, t1, window)
+			if err != nil {
+				t.Errorf("RecordLoginFailure() = %v", err)
+			}
+			counts[i] = n["p:burst"]
+		})
+	}
+	wg.Wait()
+	slices.Sort(counts)
+	for i, n := range counts {
+		if n != i+1 {
+			t.Fatalf("concurrent RecordLoginFailure() counts = %v, want 1 to %d once each", counts, burst)
+		}
+	}
+
+	// Failures counted and taken back at once, for keys given in any order (the limiter
+	// counts a pair, a client and an account together): neither waits on the other for
+	// ever, and every count taken is given back.
+	keys := []string{"p:c|acct", "a:c", "u:acct"}
+	for i := range 4 * burst {
+		wg.Go(func() {
+			ks := slices.Clone(keys)
+			if i%2 == 1 {
+				slices.Reverse(ks)
+			}
+			if _, err := s.RecordLoginFailure(ctx, ks, t1, window); err != nil {
+				t.Errorf("RecordLoginFailure() beside ForgiveLoginFailure() = %v", err)
+				return
+			}
+			slices.Reverse(ks)
+			if err := s.ForgiveLoginFailure(ctx, ks, t1, window); err != nil {
+				t.Errorf("ForgiveLoginFailure() beside RecordLoginFailure() = %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := got(t1, keys...); len(n) != 0 {
+		t.Errorf("LoginFailures() after every count was taken back = %v, want none", n)
 	}
 }
