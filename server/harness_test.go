@@ -83,7 +83,7 @@ func newServer(t testing.TB, db gatehouse.Store, plan license.Plan) *httptest.Se
 		Passwords: server.Passwords{Memory: 64, Time: 1, Threads: 1},
 		Pages:     withPages(ui.Config{}),
 	})
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(validated(t, h)) // every request and answer checked against /api/schema
 	t.Cleanup(srv.Close)
 	return srv
 }
