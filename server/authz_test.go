@@ -214,7 +214,7 @@ func newMatrix(t *testing.T, dialect string, plan license.Plan) *matrix {
 // newTestServer serves the API on db with the test's password parameters.
 func newTestServer(t testing.TB, db *sqlstore.DB, plan license.Plan) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(server.New(server.Config{Store: db, Now: time.Now, Plan: plan, Passwords: server.Passwords{Memory: 64, Time: 1, Threads: 1}}))
+	srv := httptest.NewServer(validated(t, server.New(server.Config{Store: db, Now: time.Now, Plan: plan, Passwords: server.Passwords{Memory: 64, Time: 1, Threads: 1}})))
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -252,7 +252,7 @@ func TestConcurrentClients(t *testing.T) {
 		logs := &lockedBuffer{}
 		h := server.New(server.Config{Store: store, Now: time.Now, Plan: license.Enterprise,
 			Logger: slog.New(slog.NewJSONHandler(logs, nil)), Passwords: server.Passwords{Memory: 64, Time: 1, Threads: 1}})
-		srv := httptest.NewServer(h)
+		srv := httptest.NewServer(validated(t, h))
 		t.Cleanup(srv.Close)
 		e := newEnvFor(t, srv)
 

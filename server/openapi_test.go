@@ -110,7 +110,7 @@ func validated(t testing.TB, h http.Handler) http.Handler {
 		what := fmt.Sprintf("%s %s → %d %.300s", r.Method, r.URL.RequestURI(), res.StatusCode, rec.Body.Bytes())
 		if reqErr != nil {
 			if res.StatusCode < 400 || res.StatusCode >= 500 {
-				t.Errorf("/api/schema: a request the document does not allow was answered %s\n(the request: %v)", what, reqErr)
+				t.Errorf("/api/schema: a request the document does not allow was answered %s\n(the request: %.400v)", what, reqErr)
 				return
 			}
 			if !isErrorBody(rec.Body.Bytes()) {
@@ -126,7 +126,7 @@ func validated(t testing.TB, h http.Handler) http.Handler {
 			Body: io.NopCloser(bytes.NewReader(rec.Body.Bytes())), Options: validationOptions,
 		})
 		if err != nil {
-			t.Errorf("/api/schema does not describe the answer %s:\n%v", what, err)
+			t.Errorf("/api/schema does not describe the answer %s:\n%.600v", what, err)
 		}
 	})
 }

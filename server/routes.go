@@ -85,8 +85,8 @@ func (s *Server) registerRoutes() {
 		s.handle("GET "+base, projectMember, s.handleResourceList(k), kindList(k))
 		s.handle("POST "+base, kindLevel(k, access.Editor), s.handleResourceCreate(k), kindBody(k), kindAnswer(k, 201))
 		s.handle("GET "+obj, objectLevel(k, access.Viewer).withRow(), s.handleResourceGet, kindAnswer(k, 200))
-		s.handle("PATCH "+obj, objectLevel(k, access.Editor), s.handleResourceUpdate, kindBody(k), kindAnswer(k, 200))
-		s.handle("PUT "+obj, objectLevel(k, access.Editor), s.handleResourceUpdate, kindBody(k), kindAnswer(k, 200))
+		s.handle("PATCH "+obj, objectLevel(k, access.Editor), s.handleResourceUpdate, kindUpdate(k), kindAnswer(k, 200))
+		s.handle("PUT "+obj, objectLevel(k, access.Editor), s.handleResourceUpdate, kindUpdate(k), kindAnswer(k, 200))
 		if k == access.FeatureFlags {
 			// PostHog only soft-deletes flags (PATCH {"deleted": true}).
 			s.handle("DELETE "+obj, objectLevel(k, access.Editor), s.handleMethodNotAllowed, refuses(http.StatusMethodNotAllowed))

@@ -81,8 +81,12 @@ func textAnswer(status int) opt {
 
 const textPlain = "text/plain"
 
-// kindBody declares kind k's fields as the request body.
+// kindBody declares kind k's fields as the request body of a create.
 func kindBody(k access.Kind) opt { return func(d *opDoc) { d.inRef = kindSchemaName(k) } }
+
+// kindUpdate declares kind k's fields, none required, and deleted as the
+// request body of an update.
+func kindUpdate(k access.Kind) opt { return func(d *opDoc) { d.inRef = kindSchemaName(k) + "Update" } }
 
 // kindAnswer declares one object of kind k as the answer (resourceOut).
 func kindAnswer(k access.Kind, status int) opt {
@@ -241,6 +245,7 @@ func (s *Server) schema() map[string]any {
 	for _, k := range access.Kinds {
 		name := kindSchemaName(k)
 		schemas[name] = kindSchema(k)
+		schemas[name+"Update"] = kindUpdateSchema(k)
 		schemas[name+"Object"] = kindObjectSchema(g, k)
 		schemas["Paginated"+name+"ObjectList"] = pageSchema(name + "Object")
 		schemas[name+"RoleAccess"] = map[string]any{
@@ -589,6 +594,17 @@ func kindSchema(k access.Kind) map[string]any {
 		out["required"] = required
 	}
 	return out
+}
+
+// kindUpdateSchema is the body of an update of kind k: any of its fields,
+// and deleted, which PostHog's soft delete sets.
+func kindUpdateSchema(k access.Kind) map[string]any {
+	sc := kindSchema(k)
+	delete(sc, "required")
+	props := sc["properties"].(map[string]any)
+	props["deleted"] = map[string]any{"type": "boolean"}
+	sc["description"] = "A change to a " + k.Noun() + ": the fields it sends are set, the others kept."
+	return sc
 }
 
 // handleSchema serves GET /api/schema: the OpenAPI 3 document of this API.
