@@ -88,6 +88,11 @@ func validated(t testing.TB, h http.Handler) http.Handler {
 		if p := probe.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
 			probe.URL.Path = strings.TrimRight(p, "/")
 		}
+		// It reads every body as JSON, whatever its Content-Type says.
+		if len(reqBody) > 0 {
+			probe.Header = probe.Header.Clone()
+			probe.Header.Set("Content-Type", "application/json")
+		}
 		route, params, err := router.FindRoute(probe)
 		if err != nil {
 			reqErr = err

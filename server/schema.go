@@ -137,8 +137,8 @@ var paramDescriptions = map[string]string{
 }
 
 var queryParams = map[string]map[string]any{
-	"limit":   {"description": "How many results a page holds.", "schema": map[string]any{"type": "integer", "minimum": 1, "maximum": maxLimit, "default": 100}},
-	"offset":  {"description": "How many results come before the page.", "schema": map[string]any{"type": "integer", "minimum": 0, "default": 0}},
+	"limit":   {"description": "How many results a page holds (empty: the default).", "allowEmptyValue": true, "schema": map[string]any{"type": "integer", "minimum": 1, "maximum": maxLimit, "default": 100}},
+	"offset":  {"description": "How many results come before the page (empty: none).", "allowEmptyValue": true, "schema": map[string]any{"type": "integer", "minimum": 0, "default": 0}},
 	"item_id": {"description": "Only the activity about this item.", "schema": map[string]any{"type": "string"}},
 	"user":    {"description": "Only the activity of this member (their user uuid).", "schema": map[string]any{"type": "string"}},
 }
@@ -332,11 +332,15 @@ func kindObjectSchema(g *schemaGen, k access.Kind) map[string]any {
 	}
 	if spec.derive != nil {
 		// deriveRollout, the one derived field.
-		own["rollout_percentage"] = map[string]any{"type": "number", "nullable": true}
+		own["rollout_percentage"] = map[string]any{"type": "number", "format": "double", "nullable": true}
 		req = append(req, "rollout_percentage")
 	}
 	fields := map[string]any{}
+	var present []any // on create, a field is given or takes its default
 	for _, f := range spec.fields {
+		if f.required || f.def != "" {
+			present = append(present, f.name)
+		}
 		p := map[string]any{"type": schemaTypes[f.typ]}
 		if f.typ == tArray {
 			p["items"] = map[string]any{}
@@ -350,10 +354,19 @@ func kindObjectSchema(g *schemaGen, k access.Kind) map[string]any {
 		"description": "A " + k.Noun() + ", with the caller's access to it.",
 		"allOf": []any{
 			map[string]any{"type": "object", "required": req, "properties": own},
-			map[string]any{"type": "object", "properties": fields},
+			withRequired(map[string]any{"type": "object", "properties": fields}, present),
 			g.of(reflect.TypeFor[resourceMeta](), false),
 		},
 	}
+}
+
+// withRequired sets sc's required list, which OpenAPI 3.0 wants absent
+// rather than empty.
+func withRequired(sc map[string]any, required []any) map[string]any {
+	if len(required) > 0 {
+		sc["required"] = required
+	}
+	return sc
 }
 
 // describe says in words who may call a route with need n.
@@ -452,7 +465,7 @@ func (g *schemaGen) of(t reflect.Type, in bool) map[string]any {
 	case reflect.Int64:
 		return map[string]any{"type": "integer", "format": "int64"}
 	case reflect.Float64, reflect.Float32:
-		return map[string]any{"type": "number"}
+		return map[string]any{"type": "number", "format": "double"}
 	case reflect.Slice, reflect.Array:
 		return map[string]any{"type": "array", "items": g.of(t.Elem(), in)}
 	case reflect.Map:
@@ -506,9 +519,6 @@ func (g *schemaGen) object(t reflect.Type, in bool) map[string]any {
 						} else {
 							enum = append(enum, v)
 						}
-					}
-					if p["nullable"] == true {
-						enum = append(enum, nil)
 					}
 					p["enum"] = enum
 				}
@@ -611,4 +621,10 @@ func kindUpdateSchema(k access.Kind) map[string]any {
 func (s *Server) handleSchema(w http.ResponseWriter, r *http.Request, c *call) error {
 	writeJSON(w, http.StatusOK, s.schemaDocument())
 	return nil
+}
+
+// Schema is the OpenAPI document of the API, as GET /api/schema serves it
+// from a server with no public URL: what clients are generated from.
+func Schema() []byte {
+	return New(Config{}).schemaDocument()
 }
