@@ -340,10 +340,10 @@ type ActionObject struct {
 	CreatedAt       time.Time                   `json:"created_at"`
 	CreatedBy       *UserBasic                  `json:"created_by"`
 	Deleted         bool                        `json:"deleted"`
-	Description     *string                     `json:"description,omitempty"`
+	Description     string                      `json:"description"`
 	Id              int64                       `json:"id"`
-	Name            *string                     `json:"name,omitempty"`
-	Steps           *[]interface{}              `json:"steps,omitempty"`
+	Name            string                      `json:"name"`
+	Steps           []interface{}               `json:"steps"`
 	UpdatedAt       time.Time                   `json:"updated_at"`
 	UserAccessLevel ActionObjectUserAccessLevel `json:"user_access_level"`
 }
@@ -455,12 +455,12 @@ type CohortObject struct {
 	CreatedAt       time.Time                   `json:"created_at"`
 	CreatedBy       *UserBasic                  `json:"created_by"`
 	Deleted         bool                        `json:"deleted"`
-	Description     *string                     `json:"description,omitempty"`
-	Filters         *map[string]interface{}     `json:"filters,omitempty"`
-	Groups          *[]interface{}              `json:"groups,omitempty"`
+	Description     string                      `json:"description"`
+	Filters         *map[string]interface{}     `json:"filters"`
+	Groups          []interface{}               `json:"groups"`
 	Id              int64                       `json:"id"`
-	IsStatic        *bool                       `json:"is_static,omitempty"`
-	Name            *string                     `json:"name,omitempty"`
+	IsStatic        bool                        `json:"is_static"`
+	Name            string                      `json:"name"`
 	UpdatedAt       time.Time                   `json:"updated_at"`
 	UserAccessLevel CohortObjectUserAccessLevel `json:"user_access_level"`
 }
@@ -506,11 +506,11 @@ type DashboardObject struct {
 	CreatedAt       time.Time                      `json:"created_at"`
 	CreatedBy       *UserBasic                     `json:"created_by"`
 	Deleted         bool                           `json:"deleted"`
-	Description     *string                        `json:"description,omitempty"`
+	Description     string                         `json:"description"`
 	Id              int64                          `json:"id"`
-	Name            *string                        `json:"name,omitempty"`
-	Pinned          *bool                          `json:"pinned,omitempty"`
-	Tiles           *[]interface{}                 `json:"tiles,omitempty"`
+	Name            string                         `json:"name"`
+	Pinned          bool                           `json:"pinned"`
+	Tiles           []interface{}                  `json:"tiles"`
 	UpdatedAt       time.Time                      `json:"updated_at"`
 	UserAccessLevel DashboardObjectUserAccessLevel `json:"user_access_level"`
 }
@@ -563,19 +563,19 @@ type Experiment struct {
 
 // ExperimentObject A experiment, with the caller's access to it.
 type ExperimentObject struct {
-	Archived        *bool                           `json:"archived,omitempty"`
+	Archived        bool                            `json:"archived"`
 	CanEdit         bool                            `json:"can_edit"`
 	CreatedAt       time.Time                       `json:"created_at"`
 	CreatedBy       *UserBasic                      `json:"created_by"`
 	Deleted         bool                            `json:"deleted"`
-	Description     *string                         `json:"description,omitempty"`
-	EndDate         *string                         `json:"end_date,omitempty"`
-	FeatureFlagKey  *string                         `json:"feature_flag_key,omitempty"`
-	Filters         *map[string]interface{}         `json:"filters,omitempty"`
+	Description     string                          `json:"description"`
+	EndDate         *string                         `json:"end_date"`
+	FeatureFlagKey  string                          `json:"feature_flag_key"`
+	Filters         map[string]interface{}          `json:"filters"`
 	Id              int64                           `json:"id"`
-	Name            *string                         `json:"name,omitempty"`
-	Parameters      *map[string]interface{}         `json:"parameters,omitempty"`
-	StartDate       *string                         `json:"start_date,omitempty"`
+	Name            string                          `json:"name"`
+	Parameters      map[string]interface{}          `json:"parameters"`
+	StartDate       *string                         `json:"start_date"`
 	UpdatedAt       time.Time                       `json:"updated_at"`
 	UserAccessLevel ExperimentObjectUserAccessLevel `json:"user_access_level"`
 }
@@ -621,17 +621,17 @@ type FeatureFlag struct {
 
 // FeatureFlagObject A feature flag, with the caller's access to it.
 type FeatureFlagObject struct {
-	Active                     *bool                            `json:"active,omitempty"`
+	Active                     bool                             `json:"active"`
 	CanEdit                    bool                             `json:"can_edit"`
 	CreatedAt                  time.Time                        `json:"created_at"`
 	CreatedBy                  *UserBasic                       `json:"created_by"`
 	Deleted                    bool                             `json:"deleted"`
-	EnsureExperienceContinuity *bool                            `json:"ensure_experience_continuity,omitempty"`
-	Filters                    *map[string]interface{}          `json:"filters,omitempty"`
+	EnsureExperienceContinuity bool                             `json:"ensure_experience_continuity"`
+	Filters                    map[string]interface{}           `json:"filters"`
 	Id                         int64                            `json:"id"`
 	Key                        string                           `json:"key"`
-	Name                       *string                          `json:"name,omitempty"`
-	RolloutPercentage          *float32                         `json:"rollout_percentage"`
+	Name                       string                           `json:"name"`
+	RolloutPercentage          *float64                         `json:"rollout_percentage"`
 	UpdatedAt                  time.Time                        `json:"updated_at"`
 	UserAccessLevel            FeatureFlagObjectUserAccessLevel `json:"user_access_level"`
 }
@@ -692,14 +692,14 @@ type InsightObject struct {
 	CanEdit         bool                         `json:"can_edit"`
 	CreatedAt       time.Time                    `json:"created_at"`
 	CreatedBy       *UserBasic                   `json:"created_by"`
-	Dashboards      *[]interface{}               `json:"dashboards,omitempty"`
+	Dashboards      []interface{}                `json:"dashboards"`
 	Deleted         bool                         `json:"deleted"`
-	Description     *string                      `json:"description,omitempty"`
-	Filters         *map[string]interface{}      `json:"filters,omitempty"`
+	Description     *string                      `json:"description"`
+	Filters         map[string]interface{}       `json:"filters"`
 	Id              int64                        `json:"id"`
-	Name            *string                      `json:"name,omitempty"`
-	Query           *map[string]interface{}      `json:"query,omitempty"`
-	Saved           *bool                        `json:"saved,omitempty"`
+	Name            *string                      `json:"name"`
+	Query           *map[string]interface{}      `json:"query"`
+	Saved           bool                         `json:"saved"`
 	ShortId         string                       `json:"short_id"`
 	UpdatedAt       time.Time                    `json:"updated_at"`
 	UserAccessLevel InsightObjectUserAccessLevel `json:"user_access_level"`
@@ -1112,14 +1112,14 @@ type SessionRecordingObject struct {
 	CreatedAt         time.Time                             `json:"created_at"`
 	CreatedBy         *UserBasic                            `json:"created_by"`
 	Deleted           bool                                  `json:"deleted"`
-	DistinctId        *string                               `json:"distinct_id,omitempty"`
-	EndTime           *string                               `json:"end_time,omitempty"`
+	DistinctId        string                                `json:"distinct_id"`
+	EndTime           *string                               `json:"end_time"`
 	Id                string                                `json:"id"`
-	RecordingDuration *float32                              `json:"recording_duration,omitempty"`
-	StartTime         *string                               `json:"start_time,omitempty"`
+	RecordingDuration float32                               `json:"recording_duration"`
+	StartTime         *string                               `json:"start_time"`
 	UpdatedAt         time.Time                             `json:"updated_at"`
 	UserAccessLevel   SessionRecordingObjectUserAccessLevel `json:"user_access_level"`
-	Viewed            *bool                                 `json:"viewed,omitempty"`
+	Viewed            bool                                  `json:"viewed"`
 }
 
 // SessionRecordingObjectUserAccessLevel defines model for SessionRecordingObject.UserAccessLevel.
@@ -1196,19 +1196,19 @@ type UsersWithAccess struct {
 
 // GetApiOrganizationsParams defines parameters for GetApiOrganizations.
 type GetApiOrganizationsParams struct {
-	// Limit How many results a page holds.
+	// Limit How many results a page holds (empty: the default).
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset How many results come before the page.
+	// Offset How many results come before the page (empty: none).
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
 // GetApiOrganizationsOrgActivityLogParams defines parameters for GetApiOrganizationsOrgActivityLog.
 type GetApiOrganizationsOrgActivityLogParams struct {
-	// Limit How many results a page holds.
+	// Limit How many results a page holds (empty: the default).
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset How many results come before the page.
+	// Offset How many results come before the page (empty: none).
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 
 	// ItemId Only the activity about this item.
@@ -1220,100 +1220,100 @@ type GetApiOrganizationsOrgActivityLogParams struct {
 
 // GetApiOrganizationsOrgInvitesParams defines parameters for GetApiOrganizationsOrgInvites.
 type GetApiOrganizationsOrgInvitesParams struct {
-	// Limit How many results a page holds.
+	// Limit How many results a page holds (empty: the default).
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset How many results come before the page.
+	// Offset How many results come before the page (empty: none).
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
 // GetApiOrganizationsOrgMembersParams defines parameters for GetApiOrganizationsOrgMembers.
 type GetApiOrganizationsOrgMembersParams struct {
-	// Limit How many results a page holds.
+	// Limit How many results a page holds (empty: the default).
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset How many results come before the page.
+	// Offset How many results come before the page (empty: none).
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
 // GetApiOrganizationsOrgProjectsParams defines parameters for GetApiOrganizationsOrgProjects.
 type GetApiOrganizationsOrgProjectsParams struct {
-	// Limit How many results a page holds.
+	// Limit How many results a page holds (empty: the default).
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset How many results come before the page.
+	// Offset How many results come before the page (empty: none).
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
 // GetApiOrganizationsOrgResourceAccessParams defines parameters for GetApiOrganizationsOrgResourceAccess.
 type GetApiOrganizationsOrgResourceAccessParams struct {
-	// Limit How many results a page holds.
+	// Limit How many results a page holds (empty: the default).
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset How many results come before the page.
+	// Offset How many results come before the page (empty: none).
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
 // GetApiOrganizationsOrgRolesParams defines parameters for GetApiOrganizationsOrgRoles.
 type GetApiOrganizationsOrgRolesParams struct {
-	// Limit How many results a page holds.
+	// Limit How many results a page holds (empty: the default).
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset How many results come before the page.
+	// Offset How many results come before the page (empty: none).
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
 // GetApiOrganizationsOrgRolesRoleRoleMembershipsParams defines parameters for GetApiOrganizationsOrgRolesRoleRoleMemberships.
 type GetApiOrganizationsOrgRolesRoleRoleMembershipsParams struct {
-	// Limit How many results a page holds.
+	// Limit How many results a page holds (empty: the default).
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset How many results come before the page.
+	// Offset How many results come before the page (empty: none).
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
 // GetApiPersonalApiKeysParams defines parameters for GetApiPersonalApiKeys.
 type GetApiPersonalApiKeysParams struct {
-	// Limit How many results a page holds.
+	// Limit How many results a page holds (empty: the default).
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset How many results come before the page.
+	// Offset How many results come before the page (empty: none).
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
 // GetApiProjectsParams defines parameters for GetApiProjects.
 type GetApiProjectsParams struct {
-	// Limit How many results a page holds.
+	// Limit How many results a page holds (empty: the default).
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset How many results come before the page.
+	// Offset How many results come before the page (empty: none).
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
 // GetApiProjectsProjectActionsParams defines parameters for GetApiProjectsProjectActions.
 type GetApiProjectsProjectActionsParams struct {
-	// Limit How many results a page holds.
+	// Limit How many results a page holds (empty: the default).
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset How many results come before the page.
+	// Offset How many results come before the page (empty: none).
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
 // GetApiProjectsProjectActionsIdRoleAccessParams defines parameters for GetApiProjectsProjectActionsIdRoleAccess.
 type GetApiProjectsProjectActionsIdRoleAccessParams struct {
-	// Limit How many results a page holds.
+	// Limit How many results a page holds (empty: the default).
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset How many results come before the page.
+	// Offset How many results come before the page (empty: none).
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
 // GetApiProjectsProjectActivityLogParams defines parameters for GetApiProjectsProjectActivityLog.
 type GetApiProjectsProjectActivityLogParams struct {
-	// Limit How many results a page holds.
+	// Limit How many results a page holds (empty: the default).
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset How many results come before the page.
+	// Offset How many results come before the page (empty: none).
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 
 	// ItemId Only the activity about this item.
@@ -1325,109 +1325,109 @@ type GetApiProjectsProjectActivityLogParams struct {
 
 // GetApiProjectsProjectCohortsParams defines parameters for GetApiProjectsProjectCohorts.
 type GetApiProjectsProjectCohortsParams struct {
-	// Limit How many results a page holds.
+	// Limit How many results a page holds (empty: the default).
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset How many results come before the page.
+	// Offset How many results come before the page (empty: none).
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
 // GetApiProjectsProjectCohortsIdRoleAccessParams defines parameters for GetApiProjectsProjectCohortsIdRoleAccess.
 type GetApiProjectsProjectCohortsIdRoleAccessParams struct {
-	// Limit How many results a page holds.
+	// Limit How many results a page holds (empty: the default).
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset How many results come before the page.
+	// Offset How many results come before the page (empty: none).
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
 // GetApiProjectsProjectDashboardsParams defines parameters for GetApiProjectsProjectDashboards.
 type GetApiProjectsProjectDashboardsParams struct {
-	// Limit How many results a page holds.
+	// Limit How many results a page holds (empty: the default).
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset How many results come before the page.
+	// Offset How many results come before the page (empty: none).
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
 // GetApiProjectsProjectDashboardsIdRoleAccessParams defines parameters for GetApiProjectsProjectDashboardsIdRoleAccess.
 type GetApiProjectsProjectDashboardsIdRoleAccessParams struct {
-	// Limit How many results a page holds.
+	// Limit How many results a page holds (empty: the default).
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset How many results come before the page.
+	// Offset How many results come before the page (empty: none).
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
 // GetApiProjectsProjectExperimentsParams defines parameters for GetApiProjectsProjectExperiments.
 type GetApiProjectsProjectExperimentsParams struct {
-	// Limit How many results a page holds.
+	// Limit How many results a page holds (empty: the default).
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset How many results come before the page.
+	// Offset How many results come before the page (empty: none).
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
 // GetApiProjectsProjectExperimentsIdRoleAccessParams defines parameters for GetApiProjectsProjectExperimentsIdRoleAccess.
 type GetApiProjectsProjectExperimentsIdRoleAccessParams struct {
-	// Limit How many results a page holds.
+	// Limit How many results a page holds (empty: the default).
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset How many results come before the page.
+	// Offset How many results come before the page (empty: none).
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
 // GetApiProjectsProjectFeatureFlagsParams defines parameters for GetApiProjectsProjectFeatureFlags.
 type GetApiProjectsProjectFeatureFlagsParams struct {
-	// Limit How many results a page holds.
+	// Limit How many results a page holds (empty: the default).
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset How many results come before the page.
+	// Offset How many results come before the page (empty: none).
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
 // GetApiProjectsProjectFeatureFlagsIdRoleAccessParams defines parameters for GetApiProjectsProjectFeatureFlagsIdRoleAccess.
 type GetApiProjectsProjectFeatureFlagsIdRoleAccessParams struct {
-	// Limit How many results a page holds.
+	// Limit How many results a page holds (empty: the default).
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset How many results come before the page.
+	// Offset How many results come before the page (empty: none).
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
 // GetApiProjectsProjectInsightsParams defines parameters for GetApiProjectsProjectInsights.
 type GetApiProjectsProjectInsightsParams struct {
-	// Limit How many results a page holds.
+	// Limit How many results a page holds (empty: the default).
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset How many results come before the page.
+	// Offset How many results come before the page (empty: none).
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
 // GetApiProjectsProjectInsightsIdRoleAccessParams defines parameters for GetApiProjectsProjectInsightsIdRoleAccess.
 type GetApiProjectsProjectInsightsIdRoleAccessParams struct {
-	// Limit How many results a page holds.
+	// Limit How many results a page holds (empty: the default).
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset How many results come before the page.
+	// Offset How many results come before the page (empty: none).
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
 // GetApiProjectsProjectSessionRecordingsParams defines parameters for GetApiProjectsProjectSessionRecordings.
 type GetApiProjectsProjectSessionRecordingsParams struct {
-	// Limit How many results a page holds.
+	// Limit How many results a page holds (empty: the default).
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset How many results come before the page.
+	// Offset How many results come before the page (empty: none).
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
 // GetApiProjectsProjectSessionRecordingsIdRoleAccessParams defines parameters for GetApiProjectsProjectSessionRecordingsIdRoleAccess.
 type GetApiProjectsProjectSessionRecordingsIdRoleAccessParams struct {
-	// Limit How many results a page holds.
+	// Limit How many results a page holds (empty: the default).
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset How many results come before the page.
+	// Offset How many results come before the page (empty: none).
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
