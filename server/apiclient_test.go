@@ -155,7 +155,7 @@ func TestGeneratedClientSeedExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	want("Pat edits top-secret", edited.StatusCode(), 200, edited.Body)
-	if edited.JSON200.Name == nil || *edited.JSON200.Name != "Pat was here" || !edited.JSON200.CanEdit {
+	if edited.JSON200.Name != "Pat was here" || !edited.JSON200.CanEdit {
 		t.Errorf("edited flag = %+v", edited.JSON200)
 	}
 	refused, err := pat.PatchApiProjectsProjectFeatureFlagsIdWithResponse(ctx, p, other, apiclient.FeatureFlagUpdate{Name: str("nope")})

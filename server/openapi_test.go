@@ -16,6 +16,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/gatehouse/gatehouse/server"
 )
 
 // The server tests speak to the server through validated: every API request
@@ -192,3 +194,90 @@ type recordingTB struct {
 }
 
 func (r *recordingTB) Errorf(string, ...any) { r.failed = true }
+
+// TestSchemaDeclares: the statuses the server answers on purpose, the
+// operations' names and the document's servers and security schemes are in
+// the document, whether or not a test happens to meet them.
+func TestSchemaDeclares(t *testing.T) {
+	var doc struct {
+		Servers []struct {
+			URL string `json:"url"`
+		} `json:"servers"`
+		Paths map[string]map[string]struct {
+			OperationID string                      `json:"operationId"`
+			Summary     string                      `json:"summary"`
+			Tags        []string                    `json:"tags"`
+			RequestBody json.RawMessage             `json:"requestBody"`
+			Parameters  []struct{ Name, In string } `json:"parameters"`
+			Responses   map[string]json.RawMessage  `json:"responses"`
+		} `json:"paths"`
+		Components struct {
+			SecuritySchemes map[string]json.RawMessage `json:"securitySchemes"`
+			Schemas         map[string]json.RawMessage `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(server.Schema(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Servers) == 0 || doc.Components.SecuritySchemes["bearer"] == nil || doc.Components.SecuritySchemes["session"] == nil {
+		t.Errorf("servers %v, security schemes %v", doc.Servers, doc.Components.SecuritySchemes)
+	}
+	for _, name := range []string{"Error", "PaginatedRoleList", "FeatureFlagObject", "PaginatedFeatureFlagObjectList", "RoleInput", "Role"} {
+		if doc.Components.Schemas[name] == nil {
+			t.Errorf("no %s schema", name)
+		}
+	}
+	declared := func(method, path string, statuses ...string) {
+		t.Helper()
+		op, ok := doc.Paths[path][method]
+		if !ok {
+			t.Errorf("%s %s is not in the document", method, path)
+			return
+		}
+		for _, st := range statuses {
+			if op.Responses[st] == nil {
+				t.Errorf("%s %s does not declare %s", method, path, st)
+			}
+		}
+	}
+	flag := "/api/projects/{project}/feature_flags/{id}"
+	declared("post", "/api/logout", "204")
+	declared("post", "/api/login", "200", "401", "403", "429", "413")
+	declared("post", "/api/signup/{invite}", "200", "201")
+	declared("delete", flag, "405")
+	declared("put", flag+"/access_controls", "200", "204", "402", "409")
+	declared("put", "/api/projects/{project}/access_controls", "200", "204")
+	declared("patch", flag, "200", "409", "413", "421", "403", "404")
+	declared("get", "/_health", "200")
+	declared("get", "/_ready", "200", "503")
+	declared("get", "/metrics", "200", "401")
+	seen := map[string]string{}
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			if op.OperationID == "" || op.Summary == "" || len(op.Tags) != 1 {
+				t.Errorf("%s %s: operationId %q, summary %q, tags %v", method, path, op.OperationID, op.Summary, op.Tags)
+			}
+			if other, dup := seen[op.OperationID]; dup {
+				t.Errorf("operationId %s is both %s and %s %s", op.OperationID, other, method, path)
+			}
+			seen[op.OperationID] = method + " " + path
+			if op.Responses["421"] == nil {
+				t.Errorf("%s %s does not declare 421 (a public URL pins the host)", method, path)
+			}
+			if op.RequestBody != nil && op.Responses["413"] == nil {
+				t.Errorf("%s %s reads a body but does not declare 413", method, path)
+			}
+			if method == "get" && strings.HasSuffix(path, "activity_log") {
+				names := map[string]bool{}
+				for _, p := range op.Parameters {
+					names[p.In+":"+p.Name] = true
+				}
+				for _, q := range []string{"query:limit", "query:offset", "query:item_id", "query:user"} {
+					if !names[q] {
+						t.Errorf("%s %s does not declare %s", method, path, q)
+					}
+				}
+			}
+		}
+	}
+}
