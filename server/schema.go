@@ -229,8 +229,8 @@ func (s *Server) schema() map[string]any {
 		if rt.need.needsLicence && method != http.MethodGet {
 			errs = append(errs, http.StatusPaymentRequired)
 		}
-		if api && method != http.MethodGet && !rt.need.query {
-			errs = append(errs, http.StatusConflict) // a decision gone stale on every retry
+		if rt.need.scope != scopePublic && method != http.MethodGet && !rt.need.query {
+			errs = append(errs, http.StatusConflict) // a decided write whose decision went stale on every retry
 		}
 		for _, st := range errs {
 			responses[strconv.Itoa(st)] = errRef()

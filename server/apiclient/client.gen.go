@@ -16303,8 +16303,6 @@ type PostApiLoginResponse struct {
 	JSON401 *Error
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Error
-	// JSON409 the response for an HTTP 409 `application/json` response
-	JSON409 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON421 the response for an HTTP 421 `application/json` response
@@ -16331,11 +16329,6 @@ func (r PostApiLoginResponse) GetJSON401() *Error {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r PostApiLoginResponse) GetJSON403() *Error {
 	return r.JSON403
-}
-
-// GetJSON409 returns the response for an HTTP 409 `application/json` response
-func (r PostApiLoginResponse) GetJSON409() *Error {
-	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -16389,8 +16382,6 @@ type PostApiLogoutResponse struct {
 	JSON400 *Error
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Error
-	// JSON409 the response for an HTTP 409 `application/json` response
-	JSON409 *Error
 	// JSON421 the response for an HTTP 421 `application/json` response
 	JSON421 *Error
 }
@@ -16403,11 +16394,6 @@ func (r PostApiLogoutResponse) GetJSON400() *Error {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r PostApiLogoutResponse) GetJSON403() *Error {
 	return r.JSON403
-}
-
-// GetJSON409 returns the response for an HTTP 409 `application/json` response
-func (r PostApiLogoutResponse) GetJSON409() *Error {
-	return r.JSON409
 }
 
 // GetJSON421 returns the response for an HTTP 421 `application/json` response
@@ -27699,8 +27685,6 @@ type PostApiSignupResponse struct {
 	JSON400 *Error
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Error
-	// JSON409 the response for an HTTP 409 `application/json` response
-	JSON409 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON421 the response for an HTTP 421 `application/json` response
@@ -27720,11 +27704,6 @@ func (r PostApiSignupResponse) GetJSON400() *Error {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r PostApiSignupResponse) GetJSON403() *Error {
 	return r.JSON403
-}
-
-// GetJSON409 returns the response for an HTTP 409 `application/json` response
-func (r PostApiSignupResponse) GetJSON409() *Error {
-	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -27779,8 +27758,6 @@ type PostApiSignupInviteResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
-	// JSON409 the response for an HTTP 409 `application/json` response
-	JSON409 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON421 the response for an HTTP 421 `application/json` response
@@ -27810,11 +27787,6 @@ func (r PostApiSignupInviteResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r PostApiSignupInviteResponse) GetJSON404() *Error {
 	return r.JSON404
-}
-
-// GetJSON409 returns the response for an HTTP 409 `application/json` response
-func (r PostApiSignupInviteResponse) GetJSON409() *Error {
-	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -31201,13 +31173,6 @@ func ParsePostApiLoginResponse(rsp *http.Response) (*PostApiLoginResponse, error
 		}
 		response.JSON403 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest Error
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON409 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -31264,13 +31229,6 @@ func ParsePostApiLogoutResponse(rsp *http.Response) (*PostApiLogoutResponse, err
 			return nil, err
 		}
 		response.JSON403 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest Error
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
 		var dest Error
@@ -40615,13 +40573,6 @@ func ParsePostApiSignupResponse(rsp *http.Response) (*PostApiSignupResponse, err
 		}
 		response.JSON403 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest Error
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON409 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -40689,13 +40640,6 @@ func ParsePostApiSignupInviteResponse(rsp *http.Response) (*PostApiSignupInviteR
 			return nil, err
 		}
 		response.JSON404 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest Error
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
