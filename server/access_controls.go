@@ -13,8 +13,8 @@ import (
 // accessControlBody is PostHog's v2 AccessControl shape.
 type accessControlBody struct {
 	ID                 string    `json:"id"`
-	AccessLevel        string    `json:"access_level"`
-	Resource           string    `json:"resource"`
+	AccessLevel        string    `json:"access_level" api:"enum=none|viewer|editor|manager|member|admin"`
+	Resource           string    `json:"resource" api:"enumof=resources"`
 	ResourceID         *string   `json:"resource_id"`
 	OrganizationMember *string   `json:"organization_member"`
 	Role               *string   `json:"role"`
@@ -323,7 +323,7 @@ func (s *Server) handleProjectAccessControlsPut(w http.ResponseWriter, r *http.R
 
 type userAccess struct {
 	UserID      string `json:"user_id"`
-	AccessLevel string `json:"access_level"`
+	AccessLevel string `json:"access_level" api:"enum=none|viewer|editor|manager"`
 	Source      string `json:"access_source"`
 }
 

@@ -7,8 +7,9 @@ import "time"
 // schema (schema.go), which describes each from its Go type.
 //
 // Tags read by the schema, beside json: api:"required" (a request field the
-// handler refuses without), api:"enum=a|b|c", api:"nullable" (a field that
-// is not a pointer and may still be null).
+// handler refuses without), api:"enum=a|b|c", api:"enumof=NAME" (a list
+// schema.go computes: enumSets), api:"nullable" (a field that is not a
+// pointer and may still be null).
 
 type signupInput struct {
 	Email            *string `json:"email" api:"required"`

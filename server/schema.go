@@ -511,6 +511,8 @@ func (g *schemaGen) object(t reflect.Type, in bool) map[string]any {
 				switch {
 				case a == "nullable":
 					p["nullable"] = true
+				case strings.HasPrefix(a, "enumof="):
+					p["enum"] = enumSets[strings.TrimPrefix(a, "enumof=")]()
 				case strings.HasPrefix(a, "enum="):
 					var enum []any
 					for v := range strings.SplitSeq(strings.TrimPrefix(a, "enum="), "|") {
@@ -536,6 +538,18 @@ func (g *schemaGen) object(t reflect.Type, in bool) map[string]any {
 		out["required"] = required
 	}
 	return out
+}
+
+// enumSets are the enums that follow from another list, by name.
+var enumSets = map[string]func() []any{
+	// What an access control is on: a kind (its singular name) or a project.
+	"resources": func() []any {
+		out := []any{"project"}
+		for _, k := range access.Kinds {
+			out = append(out, k.Singular())
+		}
+		return out
+	},
 }
 
 // componentName names a Go type among the document's schemas: roleBody is

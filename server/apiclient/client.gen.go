@@ -17,6 +17,72 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for AccessControlAccessLevel.
+const (
+	AccessControlAccessLevelAdmin   AccessControlAccessLevel = "admin"
+	AccessControlAccessLevelEditor  AccessControlAccessLevel = "editor"
+	AccessControlAccessLevelManager AccessControlAccessLevel = "manager"
+	AccessControlAccessLevelMember  AccessControlAccessLevel = "member"
+	AccessControlAccessLevelNone    AccessControlAccessLevel = "none"
+	AccessControlAccessLevelViewer  AccessControlAccessLevel = "viewer"
+)
+
+// Valid indicates whether the value is a known member of the AccessControlAccessLevel enum.
+func (e AccessControlAccessLevel) Valid() bool {
+	switch e {
+	case AccessControlAccessLevelAdmin:
+		return true
+	case AccessControlAccessLevelEditor:
+		return true
+	case AccessControlAccessLevelManager:
+		return true
+	case AccessControlAccessLevelMember:
+		return true
+	case AccessControlAccessLevelNone:
+		return true
+	case AccessControlAccessLevelViewer:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AccessControlResource.
+const (
+	AccessControlResourceAction           AccessControlResource = "action"
+	AccessControlResourceCohort           AccessControlResource = "cohort"
+	AccessControlResourceDashboard        AccessControlResource = "dashboard"
+	AccessControlResourceExperiment       AccessControlResource = "experiment"
+	AccessControlResourceFeatureFlag      AccessControlResource = "feature_flag"
+	AccessControlResourceInsight          AccessControlResource = "insight"
+	AccessControlResourceProject          AccessControlResource = "project"
+	AccessControlResourceSessionRecording AccessControlResource = "session_recording"
+)
+
+// Valid indicates whether the value is a known member of the AccessControlResource enum.
+func (e AccessControlResource) Valid() bool {
+	switch e {
+	case AccessControlResourceAction:
+		return true
+	case AccessControlResourceCohort:
+		return true
+	case AccessControlResourceDashboard:
+		return true
+	case AccessControlResourceExperiment:
+		return true
+	case AccessControlResourceFeatureFlag:
+		return true
+	case AccessControlResourceInsight:
+		return true
+	case AccessControlResourceProject:
+		return true
+	case AccessControlResourceSessionRecording:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ActionObjectUserAccessLevel.
 const (
 	ActionObjectUserAccessLevelEditor  ActionObjectUserAccessLevel = "editor"
@@ -296,18 +362,48 @@ func (e SessionRecordingObjectUserAccessLevel) Valid() bool {
 	}
 }
 
+// Defines values for UserAccessAccessLevel.
+const (
+	UserAccessAccessLevelEditor  UserAccessAccessLevel = "editor"
+	UserAccessAccessLevelManager UserAccessAccessLevel = "manager"
+	UserAccessAccessLevelNone    UserAccessAccessLevel = "none"
+	UserAccessAccessLevelViewer  UserAccessAccessLevel = "viewer"
+)
+
+// Valid indicates whether the value is a known member of the UserAccessAccessLevel enum.
+func (e UserAccessAccessLevel) Valid() bool {
+	switch e {
+	case UserAccessAccessLevelEditor:
+		return true
+	case UserAccessAccessLevelManager:
+		return true
+	case UserAccessAccessLevelNone:
+		return true
+	case UserAccessAccessLevelViewer:
+		return true
+	default:
+		return false
+	}
+}
+
 // AccessControl defines model for AccessControl.
 type AccessControl struct {
-	AccessLevel        string    `json:"access_level"`
-	CreatedAt          time.Time `json:"created_at"`
-	CreatedBy          *int64    `json:"created_by"`
-	Id                 string    `json:"id"`
-	OrganizationMember *string   `json:"organization_member"`
-	Resource           string    `json:"resource"`
-	ResourceId         *string   `json:"resource_id"`
-	Role               *string   `json:"role"`
-	UpdatedAt          time.Time `json:"updated_at"`
+	AccessLevel        AccessControlAccessLevel `json:"access_level"`
+	CreatedAt          time.Time                `json:"created_at"`
+	CreatedBy          *int64                   `json:"created_by"`
+	Id                 string                   `json:"id"`
+	OrganizationMember *string                  `json:"organization_member"`
+	Resource           AccessControlResource    `json:"resource"`
+	ResourceId         *string                  `json:"resource_id"`
+	Role               *string                  `json:"role"`
+	UpdatedAt          time.Time                `json:"updated_at"`
 }
+
+// AccessControlAccessLevel defines model for AccessControl.AccessLevel.
+type AccessControlAccessLevel string
+
+// AccessControlResource defines model for AccessControl.Resource.
+type AccessControlResource string
 
 // AccessControlInput defines model for AccessControlInput.
 type AccessControlInput struct {
@@ -1174,10 +1270,13 @@ type Status struct {
 
 // UserAccess defines model for UserAccess.
 type UserAccess struct {
-	AccessLevel  string `json:"access_level"`
-	AccessSource string `json:"access_source"`
-	UserId       string `json:"user_id"`
+	AccessLevel  UserAccessAccessLevel `json:"access_level"`
+	AccessSource string                `json:"access_source"`
+	UserId       string                `json:"user_id"`
 }
+
+// UserAccessAccessLevel defines model for UserAccess.AccessLevel.
+type UserAccessAccessLevel string
 
 // UserBasic defines model for UserBasic.
 type UserBasic struct {
