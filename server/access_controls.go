@@ -13,8 +13,8 @@ import (
 // accessControlBody is PostHog's v2 AccessControl shape.
 type accessControlBody struct {
 	ID                 string    `json:"id"`
-	AccessLevel        string    `json:"access_level"`
-	Resource           string    `json:"resource"`
+	AccessLevel        string    `json:"access_level" api:"enum=none|viewer|editor|manager|member|admin"`
+	Resource           string    `json:"resource" api:"enumof=resources"`
 	ResourceID         *string   `json:"resource_id"`
 	OrganizationMember *string   `json:"organization_member"`
 	Role               *string   `json:"role"`
@@ -74,7 +74,7 @@ func accessControlOut(rl *gatehouse.Rule, idx *memberIndex, objectID string) acc
 
 // accessControlInput is the body of every v2 PUT.
 type accessControlInput struct {
-	AccessLevel        json.RawMessage `json:"access_level"`
+	AccessLevel        json.RawMessage `json:"access_level" api:"required,enum=none|viewer|editor|manager|member|admin,nullable"`
 	OrganizationMember *string         `json:"organization_member"`
 	Role               *string         `json:"role"`
 	Resource           *string         `json:"resource"`
@@ -206,12 +206,12 @@ func (s *Server) handleObjectAccessControlsGet(w http.ResponseWriter, r *http.Re
 			def = rules[i].Level.String()
 		}
 	}
-	encode(w, http.StatusOK, map[string]any{
-		"access_controls":             out,
-		"available_access_levels":     availableLevels,
-		"default_access_level":        def,
-		"user_access_level":           c.decision.Level.String(),
-		"user_can_edit_access_levels": c.decision.CanManage() && s.enforced(),
+	encode(w, http.StatusOK, accessControlsBody{
+		AccessControls:          out,
+		AvailableAccessLevels:   availableLevels,
+		DefaultAccessLevel:      def,
+		UserAccessLevel:         c.decision.Level.String(),
+		UserCanEditAccessLevels: c.decision.CanManage() && s.enforced(),
 	})
 	return nil
 }
@@ -259,11 +259,11 @@ func (s *Server) handleKindAccessControlsGet(w http.ResponseWriter, r *http.Requ
 			})
 		}
 	}
-	encode(w, http.StatusOK, map[string]any{
-		"access_controls":             out,
-		"available_access_levels":     availableLevels,
-		"default_access_level":        access.Editor.String(),
-		"user_can_edit_access_levels": c.snap.MayEditProjectAccess(c.user.ID, c.project.ID),
+	encode(w, http.StatusOK, accessControlsBody{
+		AccessControls:          out,
+		AvailableAccessLevels:   availableLevels,
+		DefaultAccessLevel:      access.Editor.String(),
+		UserCanEditAccessLevels: c.snap.MayEditProjectAccess(c.user.ID, c.project.ID),
 	})
 	return nil
 }
@@ -301,12 +301,12 @@ func (s *Server) handleProjectAccessControlsGet(w http.ResponseWriter, r *http.R
 		out[i] = accessControlOut(&rules[i], idx, "")
 	}
 	lvl, _ := c.snap.ProjectAccess(c.user.ID, c.project.ID)
-	encode(w, http.StatusOK, map[string]any{
-		"access_controls":             out,
-		"available_access_levels":     []string{"none", "member", "admin"},
-		"default_access_level":        access.ProjectMember.String(),
-		"user_access_level":           lvl.String(),
-		"user_can_edit_access_levels": c.snap.MayEditProjectAccess(c.user.ID, c.project.ID),
+	encode(w, http.StatusOK, accessControlsBody{
+		AccessControls:          out,
+		AvailableAccessLevels:   []string{"none", "member", "admin"},
+		DefaultAccessLevel:      access.ProjectMember.String(),
+		UserAccessLevel:         lvl.String(),
+		UserCanEditAccessLevels: c.snap.MayEditProjectAccess(c.user.ID, c.project.ID),
 	})
 	return nil
 }
@@ -323,7 +323,7 @@ func (s *Server) handleProjectAccessControlsPut(w http.ResponseWriter, r *http.R
 
 type userAccess struct {
 	UserID      string `json:"user_id"`
-	AccessLevel string `json:"access_level"`
+	AccessLevel string `json:"access_level" api:"enum=none|viewer|editor|manager"`
 	Source      string `json:"access_source"`
 }
 
@@ -345,7 +345,7 @@ func (s *Server) handleUsersWithAccess(w http.ResponseWriter, r *http.Request, c
 			out = append(out, userAccess{UserID: ms.User.UUID, AccessLevel: d.Level.String(), Source: d.Source.String()})
 		}
 	}
-	encode(w, http.StatusOK, map[string]any{"users": out, "total_count": len(out)})
+	encode(w, http.StatusOK, usersWithAccessBody{Users: out, TotalCount: len(out)})
 	return nil
 }
 
@@ -487,7 +487,7 @@ func readChecks(data []byte) ([]checkInput, error) {
 	if checks, ok := parseChecks(data); ok {
 		return checks, nil
 	}
-	var in checkBody
+	var in checkRequest
 	if err := decodeBytes(data, &in); err != nil {
 		return nil, err
 	}

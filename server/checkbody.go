@@ -18,13 +18,13 @@ import (
 // checkInput is one element of "checks".
 type checkInput struct {
 	UserUUID *string         `json:"user_uuid"`
-	Kind     string          `json:"kind"`
-	ID       json.RawMessage `json:"id"`
-	Action   string          `json:"action"`
+	Kind     string          `json:"kind" api:"required"`
+	ID       json.RawMessage `json:"id" api:"required"`
+	Action   string          `json:"action" api:"required,enum=view|edit|manage"`
 }
 
-type checkBody struct {
-	Checks []checkInput `json:"checks"`
+type checkRequest struct {
+	Checks []checkInput `json:"checks" api:"required"`
 }
 
 // parseChecks reads {"checks": [{"kind": …, "id": …, "action": …,

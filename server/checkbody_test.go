@@ -9,15 +9,6 @@ import (
 	"testing"
 )
 
-// checkResult is one element of access/check's "results" as encoding/json
-// would write it: what appendCheckResult must match.
-type checkResult struct {
-	Allowed     bool   `json:"allowed"`
-	AccessLevel string `json:"access_level"`
-	Source      string `json:"access_source"`
-	Reason      string `json:"reason"`
-}
-
 // FuzzCheckBody holds access/check's fast paths to encoding/json: whatever
 // body the fast reader accepts, encoding/json reads the same way; ids read
 // the same as they always did; results are written byte for byte as encode
@@ -45,7 +36,7 @@ func FuzzCheckBody(f *testing.F) {
 	f.Add([]byte(`{}`), "none", "none", "role \"<ü>\" \\ \u2028 \x01 \xff", false)
 	f.Fuzz(func(t *testing.T, body []byte, level, source, reason string, allowed bool) {
 		if fast, ok := parseChecks(body); ok {
-			var slow checkBody
+			var slow checkRequest
 			if err := decodeBytes(body, &slow); err != nil {
 				t.Fatalf("parseChecks(%q) accepted what encoding/json refuses: %v", body, err)
 			}
@@ -68,7 +59,7 @@ func FuzzCheckBody(f *testing.F) {
 		}
 		var want bytes.Buffer
 		rec := httptest.NewRecorder()
-		encode(rec, 200, checkResult{Allowed: allowed, AccessLevel: level, Source: source, Reason: reason})
+		encode(rec, 200, checkResult{Allowed: allowed, AccessLevel: level, AccessSource: source, Reason: reason})
 		want.Write(bytes.TrimSuffix(rec.Body.Bytes(), []byte("\n")))
 		if got := appendCheckResult(nil, allowed, level, source, []byte(reason)); !bytes.Equal(got, want.Bytes()) {
 			t.Fatalf("appendCheckResult = %s, encode writes %s", got, want.Bytes())

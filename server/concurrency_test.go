@@ -253,7 +253,7 @@ func TestConcurrentClients(t *testing.T) {
 		cfg := testConfig(store, license.Enterprise)
 		cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 		h := server.New(cfg)
-		srv := httptest.NewServer(h)
+		srv := httptest.NewServer(validated(t, h))
 		t.Cleanup(srv.Close)
 		e := newEnvFor(t, srv)
 

@@ -36,6 +36,9 @@ type fuzzWorld struct {
 	routes []string
 	logs   *lockedBuffer
 	gen    int
+	// tb is failed when an answer does not match /api/schema: the fuzz
+	// targets set it to each input's t.
+	tb testing.TB
 
 	tokens  [6]string // by fuzzCaller
 	orgID   string
@@ -84,7 +87,7 @@ func newFuzzWorldOn(tb testing.TB, store gatehouse.Store) *fuzzWorld {
 		Logger:    slog.New(slog.NewJSONHandler(logs, nil)),
 		Passwords: testPasswords,
 	})
-	w := &fuzzWorld{h: h, routes: h.Routes(), logs: logs}
+	w := &fuzzWorld{h: h, routes: h.Routes(), logs: logs, tb: tb}
 	w.build(tb)
 	return w
 }
@@ -108,7 +111,7 @@ func (w *fuzzWorld) serve(method, target, auth string, body []byte) *httptest.Re
 		req.Header.Set("Authorization", auth)
 	}
 	rec := httptest.NewRecorder()
-	w.h.ServeHTTP(rec, req)
+	validated(w.tb, w.h).ServeHTTP(rec, req)
 	return rec
 }
 
@@ -141,7 +144,7 @@ func (w *fuzzWorld) keyFor(tb testing.TB, rec *httptest.ResponseRecorder) string
 	r = r.WithContext(context.Background())
 	r.AddCookie(cookies[0])
 	out := httptest.NewRecorder()
-	w.h.ServeHTTP(out, r)
+	validated(w.tb, w.h).ServeHTTP(out, r)
 	var k struct {
 		Value string `json:"value"`
 	}
@@ -393,6 +396,7 @@ func FuzzAPI(f *testing.F) {
 		if _, err := url.ParseRequestURI(target); err != nil || !strings.HasPrefix(target, "/") || strings.ContainsAny(target, " \r\n\t#") {
 			return // not a request line an HTTP server would pass to the handler
 		}
+		w.tb = t
 		rec := w.serve(m, target, w.tokens[int(who)%len(w.tokens)], body)
 		w.checkAnswer(t, m, target, rec)
 		w.after(t, m, target, rec)
@@ -425,6 +429,7 @@ func FuzzPath(f *testing.F) {
 			return
 		}
 		m := fuzzMethods[int(method)%len(fuzzMethods)]
+		w.tb = t
 		rec := w.serve(m, target, w.tokens[int(who)%len(w.tokens)], body)
 		w.checkAnswer(t, m, target, rec)
 		w.after(t, m, target, rec)

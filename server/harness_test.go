@@ -86,7 +86,7 @@ func testConfig(db gatehouse.Store, plan license.Plan) server.Config {
 // newServer starts a Gatehouse server on db.
 func newServer(t testing.TB, db gatehouse.Store, plan license.Plan) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(server.New(testConfig(db, plan)))
+	srv := httptest.NewServer(validated(t, server.New(testConfig(db, plan)))) // every request and answer checked against /api/schema
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -62,7 +62,7 @@ func TestHostPinning(t *testing.T) {
 	pub := mustParsePublicURL(t, "https://gatehouse.example.com/")
 	h := server.New(server.Config{Store: sqltest.Open(t, "sqlite"), Now: time.Now, PublicURL: pub,
 		Passwords: server.Passwords{Memory: 64, Time: 1, Threads: 1}})
-	c := &hostClient{t: t, h: h}
+	c := &hostClient{t: t, h: validated(t, h)}
 
 	for _, host := range []string{"evil.example", "127.0.0.1", "127.0.0.1:8000", "gatehouse.example.com:80", "gatehouse.example.com:8443",
 		"gatehouse.example.com.evil.example", "xgatehouse.example.com", "gatehouse.example.com:", ""} {
@@ -128,7 +128,7 @@ func TestHostPinning(t *testing.T) {
 // scrapers that address a replica by its IP keep working: any host, but the token.
 func TestHostPinningMetricsToken(t *testing.T) {
 	h := server.New(server.Config{Store: sqltest.Open(t, "sqlite"), PublicURL: mustParsePublicURL(t, "https://gatehouse.example.com"), MetricsToken: "scrape-secret"})
-	c := &hostClient{t: t, h: h}
+	c := &hostClient{t: t, h: validated(t, h)}
 	if rec := c.do("GET", "10.1.2.3:8000", "/metrics", "", nil); rec.Code != http.StatusUnauthorized {
 		t.Errorf("GET /metrics by IP without the token = %d, want 401", rec.Code)
 	}
@@ -144,7 +144,7 @@ func TestHostPinningMetricsToken(t *testing.T) {
 // links are on the host the request named.
 func TestNoPublicURL(t *testing.T) {
 	h := server.New(server.Config{Store: sqltest.Open(t, "sqlite"), Now: time.Now, Passwords: server.Passwords{Memory: 64, Time: 1, Threads: 1}})
-	c := &hostClient{t: t, h: h}
+	c := &hostClient{t: t, h: validated(t, h)}
 	rec := c.do("POST", "anything.example:8000", "/api/signup", `{"email":"owner@example.com","password":"correct horse","first_name":"O"}`, nil)
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("signup = %d %s, want 201", rec.Code, rec.Body)

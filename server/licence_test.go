@@ -35,7 +35,7 @@ func (c *testClock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now =
 func newEnvWith(t testing.TB, cfg server.Config) *env {
 	t.Helper()
 	cfg.Passwords = server.Passwords{Memory: 64, Time: 1, Threads: 1}
-	srv := httptest.NewServer(server.New(cfg))
+	srv := httptest.NewServer(validated(t, server.New(cfg)))
 	t.Cleanup(srv.Close)
 	e := &env{t: t, srv: srv}
 	jar, _ := cookiejar.New(nil)
@@ -99,11 +99,11 @@ func testLicenceExpiresWhileRunning(t *testing.T, dialect string) {
 			Logger: slog.New(slog.NewJSONHandler(logs[i], nil))}
 	}
 	e := newEnvWith(t, cfg(0))
-	replica := httptest.NewServer(server.New(func() server.Config {
+	replica := httptest.NewServer(validated(t, server.New(func() server.Config {
 		c := cfg(1)
 		c.Passwords = server.Passwords{Memory: 64, Time: 1, Threads: 1}
 		return c
-	}()))
+	}())))
 	t.Cleanup(replica.Close)
 	replicas := []*env{e, e.on(replica)}
 

@@ -26,8 +26,8 @@ func testLoginLimitBehindProxy(t *testing.T, dialect string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := server.New(server.Config{Store: sqltest.Open(t, dialect), Now: time.Now, OpenSignup: true, TrustedProxies: trusted,
-		Passwords: server.Passwords{Memory: 64, Time: 1, Threads: 1}})
+	h := validated(t, server.New(server.Config{Store: sqltest.Open(t, dialect), Now: time.Now, OpenSignup: true, TrustedProxies: trusted,
+		Passwords: server.Passwords{Memory: 64, Time: 1, Threads: 1}}))
 	for _, email := range []string{"victim@example.com", "bystander@example.com"} {
 		req := httptest.NewRequest("POST", "/api/signup", strings.NewReader(fmt.Sprintf(`{"email":%q,"password":"correct horse","first_name":"V"}`, email)))
 		rec := httptest.NewRecorder()

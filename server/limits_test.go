@@ -161,7 +161,7 @@ func TestLimitsBodySize(t *testing.T) {
 		}
 
 		// Chunked, over a real connection: the limit does not rely on Content-Length.
-		srv := httptest.NewServer(w.h)
+		srv := httptest.NewServer(validated(t, w.h))
 		defer srv.Close()
 		req, _ := http.NewRequest("POST", srv.URL+"/api/projects/"+w.project+"/dashboards", io.MultiReader(strings.NewReader(big), strings.NewReader("")))
 		req.Header.Set("Authorization", w.tokens[fuzzOwner])

@@ -79,9 +79,7 @@ func (s *Server) handleRoleAccessList(w http.ResponseWriter, r *http.Request, c 
 // handleRoleAccessCreate serves POST …/{kind}/{id}/role_access: the role may
 // edit this one object (a v1 grant is always editor).
 func (s *Server) handleRoleAccessCreate(w http.ResponseWriter, r *http.Request, c *call) error {
-	var in struct {
-		RoleID *string `json:"role_id"`
-	}
+	var in roleAccessInput
 	if err := decode(r, &in); err != nil {
 		return err
 	}

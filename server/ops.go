@@ -12,7 +12,7 @@ import (
 
 // handleHealth serves GET /_health: the process answers.
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request, c *call) error {
-	encode(w, http.StatusOK, map[string]string{"status": "ok"})
+	encode(w, http.StatusOK, statusBody{Status: "ok"})
 	return nil
 }
 
@@ -22,10 +22,10 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request, c *call) er
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {
 		s.log.WarnContext(ctx, "database not ready", "err", err)
-		encode(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
+		encode(w, http.StatusServiceUnavailable, statusBody{Status: "database unavailable"})
 		return nil
 	}
-	encode(w, http.StatusOK, map[string]string{"status": "ok"})
+	encode(w, http.StatusOK, statusBody{Status: "ok"})
 	return nil
 }
 

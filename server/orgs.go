@@ -39,9 +39,7 @@ func (s *Server) handleOrganizationList(w http.ResponseWriter, r *http.Request, 
 }
 
 func readOrgName(r *http.Request) (string, error) {
-	var in struct {
-		Name *string `json:"name"`
-	}
+	var in nameInput
 	if err := decode(r, &in); err != nil {
 		return "", err
 	}
@@ -141,9 +139,7 @@ func invalidLevel(l int) error {
 // access.MayChangeLevel allows; the store keeps the last owner an owner
 // (access.KeepsOwner, inside its transaction).
 func (s *Server) handleMemberUpdate(w http.ResponseWriter, r *http.Request, c *call) error {
-	var in struct {
-		Level *int `json:"level"`
-	}
+	var in memberInput
 	if err := decode(r, &in); err != nil {
 		return err
 	}
@@ -215,10 +211,7 @@ func (s *Server) handleInviteList(w http.ResponseWriter, r *http.Request, c *cal
 
 // handleInviteCreate serves POST /api/organizations/{org}/invites.
 func (s *Server) handleInviteCreate(w http.ResponseWriter, r *http.Request, c *call) error {
-	var in struct {
-		TargetEmail *string `json:"target_email"`
-		Level       *int    `json:"level"`
-	}
+	var in inviteInput
 	if err := decode(r, &in); err != nil {
 		return err
 	}
@@ -270,11 +263,7 @@ func (s *Server) handleInviteDelete(w http.ResponseWriter, r *http.Request, c *c
 // level (access.InviteHonoured), in the transaction that accepts it and, for a
 // new user, creates them: an invite no longer honoured leaves no account.
 func (s *Server) handleInviteAccept(w http.ResponseWriter, r *http.Request, c *call) error {
-	var in struct {
-		FirstName *string `json:"first_name"`
-		Password  *string `json:"password"`
-		Email     *string `json:"email"`
-	}
+	var in inviteAcceptInput
 	if err := decode(r, &in); err != nil {
 		return err
 	}

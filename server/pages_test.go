@@ -90,7 +90,7 @@ func newPagesEnv(t *testing.T) *pagesEnv {
 		Passwords: server.Passwords{Memory: 64, Time: 1, Threads: 1},
 		Pages:     withPages(ui.Config{}),
 	})
-	e.srv = httptest.NewServer(e.api)
+	e.srv = httptest.NewServer(validated(t, e.api))
 	t.Cleanup(e.srv.Close)
 	return e
 }

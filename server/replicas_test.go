@@ -141,7 +141,7 @@ func TestOperations(t *testing.T) {
 // sends it and nobody else.
 func TestMetricsToken(t *testing.T) {
 	h := server.New(server.Config{Store: sqltest.Open(t, "sqlite"), MetricsToken: "scrape-secret"})
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(validated(t, h))
 	t.Cleanup(srv.Close)
 	for _, auth := range []string{"", "Bearer wrong", "Basic scrape-secret", "Bearer scrape-secret-and-more"} {
 		r := rawDo(t, http.DefaultClient, srv.URL, "GET", "/metrics", nil, map[string][]string{"Authorization": {auth}})
@@ -181,7 +181,7 @@ func newWatchingServer(t *testing.T, db *sqlstore.DB) *httptest.Server {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = h.WatchRules(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(validated(t, h))
 	t.Cleanup(srv.Close)
 	return srv
 }

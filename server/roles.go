@@ -299,9 +299,7 @@ func (s *Server) handleRoleMemberList(w http.ResponseWriter, r *http.Request, c 
 // handleRoleMemberCreate serves POST /api/organizations/{org}/roles/{role}/role_memberships.
 // Only members of the role's organization can join it.
 func (s *Server) handleRoleMemberCreate(w http.ResponseWriter, r *http.Request, c *call) error {
-	var in struct {
-		UserUUID *string `json:"user_uuid"`
-	}
+	var in roleMemberInput
 	if err := decode(r, &in); err != nil {
 		return err
 	}

@@ -1,102 +1,118 @@
 package server
 
 import (
+	"net/http"
+
 	"github.com/gatehouse/gatehouse/access"
 )
 
 // registerRoutes is the whole API surface. Each route names its
 // authorization beside it (need.go); authorize (authorize.go) enforces it before
-// the handler runs, so no handler decides who may call it.
+// the handler runs, so no handler decides who may call it. Each also names
+// the types of its request and answers, from which /api/schema is built
+// (schema.go); the errors its shape implies are added there.
 func (s *Server) registerRoutes() {
-	// Operations.
-	s.handle("GET /_health", public, s.handleHealth)
-	s.handle("GET /_ready", public, s.handleReady)
-	s.handle("GET /metrics", public, s.handleMetrics)
-	s.handle("GET /api/schema", public, s.handleSchema)
+	s.section("operations", "Health, readiness, metrics and this document.")
+	s.handle("GET /_health", public, s.handleHealth, answers(200, statusBody{}))
+	s.handle("GET /_ready", public, s.handleReady, answers(200, statusBody{}), answers(503, statusBody{}))
+	s.handle("GET /metrics", public, s.handleMetrics, textAnswer(200), refuses(401))
+	s.handle("GET /api/schema", public, s.handleSchema, answers(200, map[string]any{}))
 
-	// Accounts.
-	s.handle("GET /api/signup", public, s.handleSignupStatus)
-	s.handle("POST /api/signup", public, s.handleSignup)
-	s.handle("POST /api/signup/{invite}", public, s.handleInviteAccept)
-	s.handle("POST /api/login", public, s.handleLogin)
-	s.handle("POST /api/logout", public, s.handleLogout)
-	s.handle("GET /api/users/@me", signedIn, s.handleMeGet)
-	s.handle("PATCH /api/users/@me", signedIn, s.handleMeUpdate)
-	s.handle("GET /api/personal_api_keys", signedIn, s.handleAPIKeyList)
-	s.handle("POST /api/personal_api_keys", signedIn, s.handleAPIKeyCreate)
-	s.handle("DELETE /api/personal_api_keys/{id}", signedIn, s.handleAPIKeyDelete)
+	s.section("accounts", "Sign up, sign in, the caller and their personal API keys.")
+	s.handle("GET /api/signup", public, s.handleSignupStatus, answers(200, signupStatus{}))
+	s.handle("POST /api/signup", public, s.handleSignup, body[signupInput](), answers(201, meBody{}))
+	s.handle("POST /api/signup/{invite}", public, s.handleInviteAccept, body[inviteAcceptInput](),
+		answers(201, meBody{}), answers(200, meBody{})) // 200: a signed-in user joins
+	s.handle("POST /api/login", public, s.handleLogin, body[loginInput](), answers(200, meBody{}), refuses(401, 429))
+	s.handle("POST /api/logout", public, s.handleLogout, noContent())
+	s.handle("GET /api/users/@me", signedIn, s.handleMeGet, answers(200, meBody{}))
+	s.handle("PATCH /api/users/@me", signedIn, s.handleMeUpdate, body[meInput](), answers(200, meBody{}))
+	s.handle("GET /api/personal_api_keys", signedIn, s.handleAPIKeyList, list[apiKeyBody]())
+	s.handle("POST /api/personal_api_keys", signedIn, s.handleAPIKeyCreate, body[apiKeyInput](), answers(201, apiKeyBody{}))
+	s.handle("DELETE /api/personal_api_keys/{id}", signedIn, s.handleAPIKeyDelete, noContent())
 
-	// Organizations, members, invites.
-	s.handle("GET /api/organizations", signedIn, s.handleOrganizationList)
-	s.handle("POST /api/organizations", signedIn, s.handleOrganizationCreate)
-	s.handle("GET /api/organizations/{org}", orgMember, s.handleOrganizationGet)
-	s.handle("PATCH /api/organizations/{org}", orgAdmin, s.handleOrganizationUpdate)
-	s.handle("DELETE /api/organizations/{org}", orgOwner, s.handleOrganizationDelete)
-	s.handle("GET /api/organizations/{org}/members", orgMember, s.handleMemberList)
-	s.handle("PATCH /api/organizations/{org}/members/{user}", orgAdmin, s.handleMemberUpdate)
-	s.handle("DELETE /api/organizations/{org}/members/{user}", orgAdminOrSelf, s.handleMemberDelete)
-	s.handle("GET /api/organizations/{org}/invites", orgAdmin, s.handleInviteList)
-	s.handle("POST /api/organizations/{org}/invites", orgAdmin, s.handleInviteCreate)
-	s.handle("DELETE /api/organizations/{org}/invites/{id}", orgAdmin, s.handleInviteDelete)
+	s.section("organizations", "Organizations, their members and invites.")
+	s.handle("GET /api/organizations", signedIn, s.handleOrganizationList, list[orgBody]())
+	s.handle("POST /api/organizations", signedIn, s.handleOrganizationCreate, body[nameInput](), answers(201, orgBody{}))
+	s.handle("GET /api/organizations/{org}", orgMember, s.handleOrganizationGet, answers(200, orgBody{}))
+	s.handle("PATCH /api/organizations/{org}", orgAdmin, s.handleOrganizationUpdate, body[nameInput](), answers(200, orgBody{}))
+	s.handle("DELETE /api/organizations/{org}", orgOwner, s.handleOrganizationDelete, noContent())
+	s.handle("GET /api/organizations/{org}/members", orgMember, s.handleMemberList, list[memberBody]())
+	s.handle("PATCH /api/organizations/{org}/members/{user}", orgAdmin, s.handleMemberUpdate, body[memberInput](), answers(200, memberBody{}))
+	s.handle("DELETE /api/organizations/{org}/members/{user}", orgAdminOrSelf, s.handleMemberDelete, noContent())
+	s.handle("GET /api/organizations/{org}/invites", orgAdmin, s.handleInviteList, list[inviteBody]())
+	s.handle("POST /api/organizations/{org}/invites", orgAdmin, s.handleInviteCreate, body[inviteInput](), answers(201, inviteBody{}))
+	s.handle("DELETE /api/organizations/{org}/invites/{id}", orgAdmin, s.handleInviteDelete, noContent())
 
-	// Projects (PostHog's "teams").
-	s.handle("GET /api/projects", signedIn, s.handleProjectList)
-	s.handle("GET /api/organizations/{org}/projects", orgMember, s.handleOrgProjectList)
-	s.handle("POST /api/organizations/{org}/projects", orgAdmin, s.handleOrgProjectCreate)
-	s.handle("POST /api/projects", currentAdmin, s.handleOrgProjectCreate)
-	s.handle("GET /api/projects/{project}", projectMember, s.handleProjectGet)
-	s.handle("PATCH /api/projects/{project}", projectAdmin, s.handleProjectUpdate)
-	s.handle("DELETE /api/projects/{project}", projectDelete, s.handleProjectDelete) // organization admins only: a project admin by rule may not destroy it
+	s.section("projects", "Projects (PostHog's teams).")
+	s.handle("GET /api/projects", signedIn, s.handleProjectList, list[projectBody]())
+	s.handle("GET /api/organizations/{org}/projects", orgMember, s.handleOrgProjectList, list[projectBody]())
+	s.handle("POST /api/organizations/{org}/projects", orgAdmin, s.handleOrgProjectCreate, body[nameInput](), answers(201, projectBody{}))
+	s.handle("POST /api/projects", currentAdmin, s.handleOrgProjectCreate, body[nameInput](), answers(201, projectBody{})) // admin+ of the current organization
+	s.handle("GET /api/projects/{project}", projectMember, s.handleProjectGet, answers(200, projectBody{}))
+	s.handle("PATCH /api/projects/{project}", projectAdmin, s.handleProjectUpdate, body[nameInput](), answers(200, projectBody{}))
+	s.handle("DELETE /api/projects/{project}", projectDelete, s.handleProjectDelete, noContent()) // organization admins only: a project admin by rule may not destroy it
 
 	// Role-based access, API v1 (PostHog 2023). Reads for members, writes
 	// for admins and only on a plan with the feature.
-	s.handle("GET /api/organizations/{org}/roles", orgMember, s.handleRoleList)
-	s.handle("POST /api/organizations/{org}/roles", orgAdmin.licensed(), s.handleRoleCreate)
-	s.handle("GET /api/organizations/{org}/roles/{role}", orgMember, s.handleRoleGet)
-	s.handle("PUT /api/organizations/{org}/roles/{role}", orgAdmin.licensed(), s.handleRoleUpdate)
-	s.handle("PATCH /api/organizations/{org}/roles/{role}", orgAdmin.licensed(), s.handleRoleUpdate)
-	s.handle("DELETE /api/organizations/{org}/roles/{role}", orgAdmin.licensed(), s.handleRoleDelete)
-	s.handle("GET /api/organizations/{org}/roles/{role}/role_memberships", orgMember, s.handleRoleMemberList)
-	s.handle("POST /api/organizations/{org}/roles/{role}/role_memberships", orgAdmin.licensed(), s.handleRoleMemberCreate)
-	s.handle("GET /api/organizations/{org}/roles/{role}/role_memberships/{id}", orgMember, s.handleRoleMemberGet)
-	s.handle("DELETE /api/organizations/{org}/roles/{role}/role_memberships/{id}", orgAdmin.licensed(), s.handleRoleMemberDelete)
-	s.handle("GET /api/organizations/{org}/resource_access", orgMember, s.handleResourceAccessList)
-	s.handle("POST /api/organizations/{org}/resource_access", orgAdmin.licensed(), s.handleResourceAccessCreate)
-	s.handle("GET /api/organizations/{org}/resource_access/{id}", orgMember, s.handleResourceAccessGet)
-	s.handle("PUT /api/organizations/{org}/resource_access/{id}", orgAdmin.licensed(), s.handleResourceAccessUpdate)
-	s.handle("PATCH /api/organizations/{org}/resource_access/{id}", orgAdmin.licensed(), s.handleResourceAccessUpdate)
-	s.handle("DELETE /api/organizations/{org}/resource_access/{id}", orgAdmin.licensed(), s.handleResourceAccessDelete)
-	s.handle("GET /api/organizations/{org}/activity_log", orgAdmin, s.handleActivityList)
+	s.section("roles", "Roles, their members and the organization's defaults (role-based access, API v1).")
+	s.handle("GET /api/organizations/{org}/roles", orgMember, s.handleRoleList, list[roleBody]())
+	s.handle("POST /api/organizations/{org}/roles", orgAdmin.licensed(), s.handleRoleCreate, body[roleInput](), answers(201, roleBody{}))
+	s.handle("GET /api/organizations/{org}/roles/{role}", orgMember, s.handleRoleGet, answers(200, roleBody{}))
+	s.handle("PUT /api/organizations/{org}/roles/{role}", orgAdmin.licensed(), s.handleRoleUpdate, body[roleInput](), answers(200, roleBody{}))
+	s.handle("PATCH /api/organizations/{org}/roles/{role}", orgAdmin.licensed(), s.handleRoleUpdate, body[roleInput](), answers(200, roleBody{}))
+	s.handle("DELETE /api/organizations/{org}/roles/{role}", orgAdmin.licensed(), s.handleRoleDelete, noContent())
+	s.handle("GET /api/organizations/{org}/roles/{role}/role_memberships", orgMember, s.handleRoleMemberList, list[roleMemberBody]())
+	s.handle("POST /api/organizations/{org}/roles/{role}/role_memberships", orgAdmin.licensed(), s.handleRoleMemberCreate,
+		body[roleMemberInput](), answers(201, roleMemberBody{}))
+	s.handle("GET /api/organizations/{org}/roles/{role}/role_memberships/{id}", orgMember, s.handleRoleMemberGet, answers(200, roleMemberBody{}))
+	s.handle("DELETE /api/organizations/{org}/roles/{role}/role_memberships/{id}", orgAdmin.licensed(), s.handleRoleMemberDelete, noContent())
+	s.handle("GET /api/organizations/{org}/resource_access", orgMember, s.handleResourceAccessList, list[resourceAccessBody]())
+	s.handle("POST /api/organizations/{org}/resource_access", orgAdmin.licensed(), s.handleResourceAccessCreate,
+		body[resourceAccessInput](), answers(201, resourceAccessBody{}))
+	s.handle("GET /api/organizations/{org}/resource_access/{id}", orgMember, s.handleResourceAccessGet, answers(200, resourceAccessBody{}))
+	s.handle("PUT /api/organizations/{org}/resource_access/{id}", orgAdmin.licensed(), s.handleResourceAccessUpdate,
+		body[resourceAccessInput](), answers(200, resourceAccessBody{}))
+	s.handle("PATCH /api/organizations/{org}/resource_access/{id}", orgAdmin.licensed(), s.handleResourceAccessUpdate,
+		body[resourceAccessInput](), answers(200, resourceAccessBody{}))
+	s.handle("DELETE /api/organizations/{org}/resource_access/{id}", orgAdmin.licensed(), s.handleResourceAccessDelete, noContent())
+	s.handle("GET /api/organizations/{org}/activity_log", orgAdmin, s.handleActivityList, list[activityBody](), query("item_id", "user"))
 
 	// Resources: the seven kinds share one path; only their fields differ.
 	for _, k := range access.Kinds {
 		base := "/api/projects/{project}/" + k.String()
 		obj := base + "/{id}"
-		s.handle("GET "+base, projectMember, s.handleResourceList(k))
-		s.handle("POST "+base, kindLevel(k, access.Editor), s.handleResourceCreate(k))
-		s.handle("GET "+obj, objectLevel(k, access.Viewer).withRow(), s.handleResourceGet)
-		s.handle("PATCH "+obj, objectLevel(k, access.Editor), s.handleResourceUpdate)
-		s.handle("PUT "+obj, objectLevel(k, access.Editor), s.handleResourceUpdate)
+		s.section(k.String(), "The project's "+k.Noun()+"s, and who may view, edit and manage each.")
+		s.handle("GET "+base, projectMember, s.handleResourceList(k), kindList(k))
+		s.handle("POST "+base, kindLevel(k, access.Editor), s.handleResourceCreate(k), kindBody(k), kindAnswer(k, 201))
+		s.handle("GET "+obj, objectLevel(k, access.Viewer).withRow(), s.handleResourceGet, kindAnswer(k, 200))
+		s.handle("PATCH "+obj, objectLevel(k, access.Editor), s.handleResourceUpdate, kindUpdate(k), kindAnswer(k, 200))
+		s.handle("PUT "+obj, objectLevel(k, access.Editor), s.handleResourceUpdate, kindUpdate(k), kindAnswer(k, 200))
 		if k == access.FeatureFlags {
 			// PostHog only soft-deletes flags (PATCH {"deleted": true}).
-			s.handle("DELETE "+obj, objectLevel(k, access.Editor), s.handleMethodNotAllowed)
+			s.handle("DELETE "+obj, objectLevel(k, access.Editor), s.handleMethodNotAllowed, refuses(http.StatusMethodNotAllowed))
 		} else {
-			s.handle("DELETE "+obj, objectLevel(k, access.Editor), s.handleResourceDelete)
+			s.handle("DELETE "+obj, objectLevel(k, access.Editor), s.handleResourceDelete, noContent())
 		}
-		s.handle("GET "+obj+"/role_access", objectLevel(k, access.Viewer), s.handleRoleAccessList)
-		s.handle("POST "+obj+"/role_access", objectLevel(k, access.Manager).licensed(), s.handleRoleAccessCreate)
-		s.handle("GET "+obj+"/role_access/{grant}", objectLevel(k, access.Viewer), s.handleRoleAccessGet)
-		s.handle("DELETE "+obj+"/role_access/{grant}", objectLevel(k, access.Manager).licensed(), s.handleRoleAccessDelete)
-		s.handle("GET "+obj+"/access_controls", objectLevel(k, access.Viewer), s.handleObjectAccessControlsGet)
-		s.handle("PUT "+obj+"/access_controls", objectLevel(k, access.Manager).licensed(), s.handleObjectAccessControlsPut)
-		s.handle("GET "+obj+"/users_with_access", objectLevel(k, access.Viewer), s.handleUsersWithAccess)
+		s.handle("GET "+obj+"/role_access", objectLevel(k, access.Viewer), s.handleRoleAccessList, roleAccessList(k))
+		s.handle("POST "+obj+"/role_access", objectLevel(k, access.Manager).licensed(), s.handleRoleAccessCreate,
+			body[roleAccessInput](), roleAccessAnswer(k, 201))
+		s.handle("GET "+obj+"/role_access/{grant}", objectLevel(k, access.Viewer), s.handleRoleAccessGet, roleAccessAnswer(k, 200))
+		s.handle("DELETE "+obj+"/role_access/{grant}", objectLevel(k, access.Manager).licensed(), s.handleRoleAccessDelete, noContent())
+		s.handle("GET "+obj+"/access_controls", objectLevel(k, access.Viewer), s.handleObjectAccessControlsGet, answers(200, accessControlsBody{}))
+		s.handle("PUT "+obj+"/access_controls", objectLevel(k, access.Manager).licensed(), s.handleObjectAccessControlsPut,
+			body[accessControlInput](), answers(200, accessControlBody{}), noContent()) // 204: access_level null removes the rule
+		s.handle("GET "+obj+"/users_with_access", objectLevel(k, access.Viewer), s.handleUsersWithAccess, answers(200, usersWithAccessBody{}))
 	}
 
 	// Role-based access, API v2: levels, member rules, project access, why.
-	s.handle("GET /api/projects/{project}/resource_access_controls", projectMember, s.handleKindAccessControlsGet)
-	s.handle("PUT /api/projects/{project}/resource_access_controls", projectAdmin.licensed(), s.handleKindAccessControlsPut)
-	s.handle("GET /api/projects/{project}/access_controls", projectMember, s.handleProjectAccessControlsGet)
-	s.handle("PUT /api/projects/{project}/access_controls", projectAdmin.licensed(), s.handleProjectAccessControlsPut)
-	s.handle("GET /api/projects/{project}/activity_log", projectMember, s.handleActivityList)
-	s.handle("POST /api/projects/{project}/access/check", projectMember.asks(), s.handleAccessCheck)
+	s.section("access", "Role-based access, API v2: kind and project access controls, the activity log, and why a member may or may not.")
+	s.handle("GET /api/projects/{project}/resource_access_controls", projectMember, s.handleKindAccessControlsGet, answers(200, accessControlsBody{}))
+	s.handle("PUT /api/projects/{project}/resource_access_controls", projectAdmin.licensed(), s.handleKindAccessControlsPut,
+		body[accessControlInput](), answers(200, accessControlBody{}), noContent())
+	s.handle("GET /api/projects/{project}/access_controls", projectMember, s.handleProjectAccessControlsGet, answers(200, accessControlsBody{}))
+	s.handle("PUT /api/projects/{project}/access_controls", projectAdmin.licensed(), s.handleProjectAccessControlsPut,
+		body[accessControlInput](), answers(200, accessControlBody{}), noContent())
+	s.handle("GET /api/projects/{project}/activity_log", projectMember, s.handleActivityList, list[activityBody](), query("item_id", "user"))
+	s.handle("POST /api/projects/{project}/access/check", projectMember.asks(), s.handleAccessCheck, body[checkRequest](), answers(200, checkAnswer{}))
 }

@@ -3,95 +3,564 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
+	"unicode"
 
 	"github.com/gatehouse/gatehouse/access"
 )
 
+// The OpenAPI 3 document is built from the route table and the Go types the
+// handlers decode and encode, once, at the first GET /api/schema: no route
+// or body can be served that the document does not describe, and a field
+// added to a body type is in the document by the same change. A route
+// gives its types beside its authorization (routes.go):
+//
+//	s.handle("POST /api/organizations/{org}/roles", orgAdmin.licensed(), s.handleRoleCreate,
+//		body[roleInput](), answers(201, roleBody{}))
+//
+// The errors a route can answer follow from what it is: its authorization
+// (401, 403, 402), its path (404), whether it writes (409) or reads a body
+// (413), and the edge every request meets (421).
+
+// opDoc is what a route declares about its request and answers.
+type opDoc struct {
+	in      reflect.Type // the request body's type; nil: none
+	inRef   string       // or a component by name (a kind's fields)
+	answers []answer
+	query   []string // query parameters the handler reads
+	errs    []int    // error statuses beyond those the route's shape implies
+}
+
+// answer is one status a route answers on success, with its body type (nil
+// typ and empty ref: no body).
+type answer struct {
+	status int
+	typ    reflect.Type
+	ref    string
+}
+
+// opt declares part of a route's opDoc.
+type opt func(*opDoc)
+
+// body declares the route's request body as T.
+func body[T any]() opt { return func(d *opDoc) { d.in = reflect.TypeFor[T]() } }
+
+// answers declares that the route answers status with v's type as its body
+// (v nil: no body).
+func answers(status int, v any) opt {
+	return func(d *opDoc) { d.answers = append(d.answers, answer{status: status, typ: reflect.TypeOf(v)}) }
+}
+
+// noContent declares a 204 answer.
+func noContent() opt { return answers(http.StatusNoContent, nil) }
+
+// list declares a page of T (pageOf) and its paging parameters.
+func list[T any]() opt {
+	return func(d *opDoc) {
+		answers(http.StatusOK, pageOf[T]{})(d)
+		d.query = append(d.query, "limit", "offset")
+	}
+}
+
+// query declares query parameters the handler reads besides paging.
+func query(names ...string) opt { return func(d *opDoc) { d.query = append(d.query, names...) } }
+
+// refuses declares error statuses that the route's shape does not imply.
+func refuses(statuses ...int) opt { return func(d *opDoc) { d.errs = append(d.errs, statuses...) } }
+
+// textAnswer declares a plain-text answer (Prometheus' exposition format).
+func textAnswer(status int) opt {
+	return func(d *opDoc) { d.answers = append(d.answers, answer{status: status, ref: textPlain}) }
+}
+
+const textPlain = "text/plain"
+
+// kindBody declares kind k's fields as the request body of a create.
+func kindBody(k access.Kind) opt { return func(d *opDoc) { d.inRef = kindSchemaName(k) } }
+
+// kindUpdate declares kind k's fields, none required, and deleted as the
+// request body of an update.
+func kindUpdate(k access.Kind) opt { return func(d *opDoc) { d.inRef = kindSchemaName(k) + "Update" } }
+
+// kindAnswer declares one object of kind k as the answer (resourceOut).
+func kindAnswer(k access.Kind, status int) opt {
+	return func(d *opDoc) {
+		d.answers = append(d.answers, answer{status: status, ref: kindSchemaName(k) + "Object"})
+	}
+}
+
+// kindList declares a page of objects of kind k.
+func kindList(k access.Kind) opt {
+	return func(d *opDoc) {
+		d.answers = append(d.answers, answer{status: http.StatusOK, ref: "Paginated" + kindSchemaName(k) + "ObjectList"})
+		d.query = append(d.query, "limit", "offset")
+	}
+}
+
+// roleAccessAnswer declares one role access on an object of kind k (roleAccessOut).
+func roleAccessAnswer(k access.Kind, status int) opt {
+	return func(d *opDoc) {
+		d.answers = append(d.answers, answer{status: status, ref: kindSchemaName(k) + "RoleAccess"})
+	}
+}
+
+// roleAccessList declares a page of role accesses on an object of kind k.
+func roleAccessList(k access.Kind) opt {
+	return func(d *opDoc) {
+		d.answers = append(d.answers, answer{status: http.StatusOK, ref: "Paginated" + kindSchemaName(k) + "RoleAccessList"})
+		d.query = append(d.query, "limit", "offset")
+	}
+}
+
+// section starts a group of routes: the tag of the operations registered
+// after it.
+func (s *Server) section(name, description string) {
+	s.tags = append(s.tags, map[string]any{"name": name, "description": description})
+}
+
 var pathParam = regexp.MustCompile(`\{([a-z_]+)\}`)
 
-// schema builds the OpenAPI 3 document from the route table itself, so it
-// cannot drift from what is served: every route, its parameters, whether it
-// needs credentials, and the errors its authorization can answer.
+var paramDescriptions = map[string]string{
+	"org":     "An organization's id, or @current.",
+	"project": "A project's id, or @current.",
+	"id":      "The object's id.",
+	"role":    "A role's id.",
+	"user":    "A member's user uuid.",
+	"invite":  "An invite's id.",
+	"grant":   "The role access's id.",
+}
+
+var queryParams = map[string]map[string]any{
+	"limit":   {"description": "How many results a page holds (empty: the default).", "allowEmptyValue": true, "schema": map[string]any{"type": "integer", "minimum": 1, "maximum": maxLimit, "default": 100}},
+	"offset":  {"description": "How many results come before the page (empty: none).", "allowEmptyValue": true, "schema": map[string]any{"type": "integer", "minimum": 0, "default": 0}},
+	"item_id": {"description": "Only the activity about this item.", "schema": map[string]any{"type": "string"}},
+	"user":    {"description": "Only the activity of this member (their user uuid).", "schema": map[string]any{"type": "string"}},
+}
+
+// schemaDoc is the document and what built it, cached by the server.
+func (s *Server) schemaDocument() []byte {
+	s.schemaOnce.Do(func() {
+		b, err := json.Marshal(s.schema())
+		if err != nil {
+			panic(err) // the document is built from static types: a failure is a bug
+		}
+		s.schemaJSON = append(b, '\n')
+	})
+	return s.schemaJSON
+}
+
+// schema builds the OpenAPI 3 document from the route table.
 func (s *Server) schema() map[string]any {
-	errorRef := map[string]any{"$ref": "#/components/responses/Error"}
+	g := &schemaGen{comps: map[string]any{}, names: map[reflect.Type]string{}}
+	errRef := func() map[string]any { return map[string]any{"$ref": "#/components/responses/Error"} }
 	paths := map[string]map[string]any{}
 	for _, rt := range s.routes {
 		method, path, _ := strings.Cut(rt.pattern, " ")
-		if !strings.HasPrefix(path, "/api/") {
-			continue
+		api := strings.HasPrefix(path, "/api/")
+		opID := strings.ToLower(method) + strings.NewReplacer("/", "_", "{", "", "}", "", "@", "").Replace(path)
+		summary := rt.summary
+		op := map[string]any{
+			"operationId": strings.TrimPrefix(strings.ReplaceAll(opID, "__", "_"), "_"),
+			"summary":     summary,
+			"description": summary + ". " + rt.need.describe(),
+			"tags":        []any{rt.tag},
 		}
-		op := map[string]any{"operationId": strings.ToLower(method) + strings.NewReplacer("/", "_", "{", "", "}", "", "@", "").Replace(path)}
 		var params []any
 		for _, m := range pathParam.FindAllStringSubmatch(path, -1) {
-			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true,
+				"description": paramDescriptions[m[1]], "schema": map[string]any{"type": "string"}})
+		}
+		for _, q := range rt.doc.query {
+			p := map[string]any{"name": q, "in": "query", "required": false}
+			for k, v := range queryParams[q] {
+				p[k] = v
+			}
+			params = append(params, p)
 		}
 		if params != nil {
 			op["parameters"] = params
 		}
-		if method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch {
-			body := map[string]any{"type": "object"}
-			if k, ok := kindOfBody(path); ok {
-				body = map[string]any{"$ref": "#/components/schemas/" + kindSchemaName(k)}
+		responses := map[string]any{}
+		for _, a := range rt.doc.answers {
+			resp := map[string]any{"description": http.StatusText(a.status) + "."}
+			switch {
+			case a.ref == textPlain:
+				resp["content"] = map[string]any{textPlain: map[string]any{"schema": map[string]any{"type": "string"}}}
+			case a.ref != "":
+				resp["content"] = jsonContent(map[string]any{"$ref": "#/components/schemas/" + a.ref})
+			case a.typ != nil:
+				resp["content"] = jsonContent(g.of(a.typ, false))
 			}
-			op["requestBody"] = map[string]any{"required": false, "content": map[string]any{"application/json": map[string]any{"schema": body}}}
+			responses[strconv.Itoa(a.status)] = resp
 		}
-		ok := "200"
-		switch {
-		case method == http.MethodDelete:
-			ok = "204"
-		case method == http.MethodPost && !rt.need.query && !strings.HasSuffix(path, "/login") && !strings.HasSuffix(path, "/logout"):
-			ok = "201"
+		if rt.doc.in != nil || rt.doc.inRef != "" {
+			var sc map[string]any
+			if rt.doc.inRef != "" {
+				sc = map[string]any{"$ref": "#/components/schemas/" + rt.doc.inRef}
+			} else {
+				sc = g.of(rt.doc.in, true)
+			}
+			op["requestBody"] = map[string]any{"required": false, "content": jsonContent(sc)}
+			responses["413"] = errRef()
 		}
-		responses := map[string]any{ok: map[string]any{"description": "Success."}, "400": errorRef}
+		errs := slices.Clone(rt.doc.errs)
+		errs = append(errs, http.StatusMisdirectedRequest)
+		if api {
+			errs = append(errs, http.StatusBadRequest)
+		}
 		if rt.need.scope != scopePublic {
 			op["security"] = []any{map[string]any{"bearer": []any{}}, map[string]any{"session": []any{}}}
-			responses["401"] = errorRef
-			responses["403"] = errorRef
+			errs = append(errs, http.StatusUnauthorized, http.StatusForbidden)
 		} else {
 			op["security"] = []any{}
+			if method != http.MethodGet {
+				errs = append(errs, http.StatusForbidden) // a cross-origin form post (CSRF)
+			}
 		}
-		if params != nil {
-			responses["404"] = errorRef
+		if pathParam.MatchString(path) {
+			errs = append(errs, http.StatusNotFound)
 		}
 		if rt.need.needsLicence && method != http.MethodGet {
-			responses["402"] = errorRef
+			errs = append(errs, http.StatusPaymentRequired)
+		}
+		if rt.need.scope != scopePublic && method != http.MethodGet && !rt.need.query {
+			errs = append(errs, http.StatusConflict) // a decided write whose decision went stale on every retry
+		}
+		for _, st := range errs {
+			responses[strconv.Itoa(st)] = errRef()
 		}
 		op["responses"] = responses
-		oaPath := path
-		if paths[oaPath] == nil {
-			paths[oaPath] = map[string]any{}
+		if paths[path] == nil {
+			paths[path] = map[string]any{}
 		}
-		paths[oaPath][strings.ToLower(method)] = op
+		paths[path][strings.ToLower(method)] = op
 	}
-	schemas := map[string]any{
-		"Error": map[string]any{"type": "object", "required": []any{"type", "code", "detail", "attr"}, "properties": map[string]any{
-			"type":   map[string]any{"type": "string"},
-			"code":   map[string]any{"type": "string"},
-			"detail": map[string]any{"type": "string"},
-			"attr":   map[string]any{"type": "string", "nullable": true},
-		}},
-	}
+	schemas := g.comps
 	for _, k := range access.Kinds {
-		schemas[kindSchemaName(k)] = kindSchema(k)
+		name := kindSchemaName(k)
+		schemas[name] = kindSchema(k)
+		schemas[name+"Update"] = kindUpdateSchema(k)
+		schemas[name+"Object"] = kindObjectSchema(g, k)
+		schemas["Paginated"+name+"ObjectList"] = pageSchema(name + "Object")
+		schemas[name+"RoleAccess"] = map[string]any{
+			"description": "A role's edit access to one " + k.Noun() + ".",
+			"allOf": []any{g.of(reflect.TypeFor[roleAccessBody](), false), map[string]any{
+				"type": "object", "required": []any{k.Singular()},
+				"properties": map[string]any{k.Singular(): objectRefSchema(k)},
+			}},
+		}
+		schemas["Paginated"+name+"RoleAccessList"] = pageSchema(name + "RoleAccess")
+	}
+	g.of(reflect.TypeFor[errorBody](), false)
+	servers := []any{map[string]any{"url": "/", "description": "This server."}}
+	if s.publicURL != nil {
+		servers = []any{map[string]any{"url": s.publicURL.String(), "description": "This server's public URL."}}
 	}
 	return map[string]any{
 		"openapi": "3.0.3",
-		"info":    map[string]any{"title": "Gatehouse API", "version": "1", "description": "PostHog-compatible workspace and role-based access API."},
+		"info": map[string]any{"title": "Gatehouse API", "version": "1",
+			"description": "PostHog-compatible workspace and role-based access API.",
+			"contact":     map[string]any{"name": "Gatehouse", "url": "https://github.com/gatehouse/gatehouse"},
+			"license":     map[string]any{"name": "Proprietary", "url": "https://github.com/gatehouse/gatehouse"}},
+		"servers": servers,
+		"tags":    s.tags,
 		"paths":   paths,
 		"components": map[string]any{
 			"securitySchemes": map[string]any{
 				"bearer":  map[string]any{"type": "http", "scheme": "bearer", "description": "A personal API key, phx_…"},
-				"session": map[string]any{"type": "apiKey", "in": "cookie", "name": sessionCookie},
+				"session": map[string]any{"type": "apiKey", "in": "cookie", "name": sessionCookie, "description": "The session a sign-in starts."},
 			},
 			"responses": map[string]any{
-				"Error": map[string]any{"description": "PostHog's error body.", "content": map[string]any{"application/json": map[string]any{
-					"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}},
+				"Error": map[string]any{"description": "PostHog's error body.", "content": jsonContent(map[string]any{"$ref": "#/components/schemas/Error"})},
 			},
 			"schemas": schemas,
 		},
 	}
+}
+
+func jsonContent(schema map[string]any) map[string]any {
+	return map[string]any{"application/json": map[string]any{"schema": schema}}
+}
+
+func pageSchema(item string) map[string]any {
+	return map[string]any{
+		"type": "object", "required": []any{"count", "next", "previous", "results"},
+		"properties": map[string]any{
+			"count":    map[string]any{"type": "integer"},
+			"next":     map[string]any{"type": "string", "nullable": true},
+			"previous": map[string]any{"type": "string", "nullable": true},
+			"results":  map[string]any{"type": "array", "items": map[string]any{"$ref": "#/components/schemas/" + item}},
+		},
+	}
+}
+
+// objectRefSchema is the nested object of a role access (objectRef).
+func objectRefSchema(k access.Kind) map[string]any {
+	spec := &kindSpecs[k]
+	if spec.stringID {
+		return map[string]any{"type": "object", "required": []any{"id"}, "properties": map[string]any{"id": map[string]any{"type": "string"}}}
+	}
+	props := map[string]any{"id": map[string]any{"type": "integer", "format": "int64"}}
+	req := []any{"id"}
+	if spec.keyField != "" {
+		props[spec.keyField] = map[string]any{"type": "string"}
+		req = append(req, spec.keyField)
+	}
+	return map[string]any{"type": "object", "required": req, "properties": props}
+}
+
+// kindObjectSchema describes an object of kind k as resourceOut writes it:
+// the kind's fields, its id and key, and resourceMeta.
+func kindObjectSchema(g *schemaGen, k access.Kind) map[string]any {
+	spec := &kindSpecs[k]
+	own := map[string]any{}
+	req := []any{"id"}
+	if spec.stringID {
+		own["id"] = map[string]any{"type": "string"}
+	} else {
+		own["id"] = map[string]any{"type": "integer", "format": "int64"}
+		if spec.keyField != "" {
+			own[spec.keyField] = map[string]any{"type": "string"}
+			req = append(req, spec.keyField)
+		}
+	}
+	if spec.derive != nil {
+		// deriveRollout, the one derived field.
+		own["rollout_percentage"] = map[string]any{"type": "number", "format": "double", "nullable": true}
+		req = append(req, "rollout_percentage")
+	}
+	fields := map[string]any{}
+	var present []any // on create, a field is given or takes its default
+	for _, f := range spec.fields {
+		if f.required || f.def != "" {
+			present = append(present, f.name)
+		}
+		p := map[string]any{"type": schemaTypes[f.typ]}
+		if f.typ == tArray {
+			p["items"] = map[string]any{}
+		}
+		if f.nullable {
+			p["nullable"] = true
+		}
+		fields[f.name] = p
+	}
+	return map[string]any{
+		"description": "A " + k.Noun() + ", with the caller's access to it.",
+		"allOf": []any{
+			map[string]any{"type": "object", "required": req, "properties": own},
+			withRequired(map[string]any{"type": "object", "properties": fields}, present),
+			g.of(reflect.TypeFor[resourceMeta](), false),
+		},
+	}
+}
+
+// withRequired sets sc's required list, which OpenAPI 3.0 wants absent
+// rather than empty.
+func withRequired(sc map[string]any, required []any) map[string]any {
+	if len(required) > 0 {
+		sc["required"] = required
+	}
+	return sc
+}
+
+// describe says in words who may call a route with need n.
+func (n need) describe() string {
+	var who string
+	switch n.scope {
+	case scopePublic:
+		who = "Anyone may call it."
+	case scopeUser:
+		who = "Needs a signed-in user."
+	case scopeOrg:
+		switch {
+		case n.removal:
+			who = "Needs the member themselves, or an organization admin at or above their level."
+		case n.membership >= access.OwnerLevel:
+			who = "Needs the organization's owner."
+		case n.membership >= access.AdminLevel:
+			who = "Needs an organization admin."
+		default:
+			who = "Needs a member of the organization."
+		}
+	case scopeProject:
+		switch {
+		case n.deletesProject:
+			who = "Needs an organization admin."
+		case n.project:
+			who = "Needs a project admin."
+		default:
+			who = "Needs a member allowed into the project."
+		}
+	case scopeKind:
+		who = "Needs " + n.level.String() + " access to new " + n.kind.Noun() + "s of the project."
+	case scopeObject:
+		who = "Needs " + n.level.String() + " access to the " + n.kind.Noun() + "."
+	}
+	if n.needsLicence {
+		who += " Changes need a plan with role-based access."
+	}
+	return who
+}
+
+// summaryOf names an operation after its handler: handleRoleCreate is
+// "Role create", and a kind's handler names the kind.
+func summaryOf(h handlerFunc, k string) string {
+	name := runtime.FuncForPC(reflect.ValueOf(h).Pointer()).Name()
+	name = name[strings.LastIndex(name, ".handle")+len(".handle"):]
+	name, _, _ = strings.Cut(name, "-")
+	name, _, _ = strings.Cut(name, ".")
+	var b strings.Builder
+	for i, r := range name {
+		if i > 0 && unicode.IsUpper(r) {
+			b.WriteByte(' ')
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	if k != "" {
+		b.WriteString(" (" + strings.ReplaceAll(k, "_", " ") + ")")
+	}
+	return b.String()
+}
+
+// schemaGen derives JSON Schema from Go types: a named struct becomes a
+// component, referenced wherever it is used.
+type schemaGen struct {
+	comps map[string]any
+	names map[reflect.Type]string
+}
+
+var timeType = reflect.TypeFor[time.Time]()
+var rawType = reflect.TypeFor[json.RawMessage]()
+
+// of is t's schema; in: t is read from a request, whose fields are required
+// only when tagged so (a response's are unless omitempty).
+func (g *schemaGen) of(t reflect.Type, in bool) map[string]any {
+	switch {
+	case t == timeType:
+		return map[string]any{"type": "string", "format": "date-time"}
+	case t == rawType || t.Kind() == reflect.Interface:
+		return map[string]any{"nullable": true}
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		inner := g.of(t.Elem(), in)
+		if _, ref := inner["$ref"]; ref {
+			return map[string]any{"allOf": []any{inner}, "nullable": true}
+		}
+		inner["nullable"] = true
+		return inner
+	case reflect.String:
+		return map[string]any{"type": "string"}
+	case reflect.Bool:
+		return map[string]any{"type": "boolean"}
+	case reflect.Int, reflect.Int32:
+		return map[string]any{"type": "integer"}
+	case reflect.Int64:
+		return map[string]any{"type": "integer", "format": "int64"}
+	case reflect.Float64, reflect.Float32:
+		return map[string]any{"type": "number", "format": "double"}
+	case reflect.Slice, reflect.Array:
+		return map[string]any{"type": "array", "items": g.of(t.Elem(), in)}
+	case reflect.Map:
+		return map[string]any{"type": "object", "additionalProperties": g.of(t.Elem(), in)}
+	case reflect.Struct:
+		if t.Name() == "" {
+			return g.object(t, in)
+		}
+		name, ok := g.names[t]
+		if !ok {
+			name = componentName(t)
+			g.names[t] = name
+			g.comps[name] = g.object(t, in)
+		}
+		return map[string]any{"$ref": "#/components/schemas/" + name}
+	}
+	panic("schema: no JSON schema for " + t.String())
+}
+
+// object is a struct's schema, its embedded structs' fields inline as
+// encoding/json writes them.
+func (g *schemaGen) object(t reflect.Type, in bool) map[string]any {
+	props := map[string]any{}
+	required := []any{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for f := range t.Fields() {
+			tag := f.Tag.Get("json")
+			if tag == "-" || !f.IsExported() && !f.Anonymous {
+				continue
+			}
+			name, opts, _ := strings.Cut(tag, ",")
+			if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+				walk(f.Type)
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			p := g.of(f.Type, in)
+			apiTag := f.Tag.Get("api")
+			for a := range strings.SplitSeq(apiTag, ",") {
+				switch {
+				case a == "nullable":
+					p["nullable"] = true
+				case strings.HasPrefix(a, "enumof="):
+					p["enum"] = enumSets[strings.TrimPrefix(a, "enumof=")]()
+				case strings.HasPrefix(a, "enum="):
+					var enum []any
+					for v := range strings.SplitSeq(strings.TrimPrefix(a, "enum="), "|") {
+						if n, err := strconv.Atoi(v); err == nil {
+							enum = append(enum, n)
+						} else {
+							enum = append(enum, v)
+						}
+					}
+					p["enum"] = enum
+				}
+			}
+			props[name] = p
+			tagged := slices.Contains(strings.Split(apiTag, ","), "required")
+			if tagged || !in && !strings.Contains(opts, "omitempty") {
+				required = append(required, name)
+			}
+		}
+	}
+	walk(t)
+	out := map[string]any{"type": "object", "properties": props}
+	if len(required) > 0 {
+		out["required"] = required
+	}
+	return out
+}
+
+// enumSets are the enums that follow from another list, by name.
+var enumSets = map[string]func() []any{
+	// What an access control is on: a kind (its singular name) or a project.
+	"resources": func() []any {
+		out := []any{"project"}
+		for _, k := range access.Kinds {
+			out = append(out, k.Singular())
+		}
+		return out
+	},
+}
+
+// componentName names a Go type among the document's schemas: roleBody is
+// "Role", roleInput "RoleInput", pageOf[roleBody] "PaginatedRoleList".
+func componentName(t reflect.Type) string {
+	if strings.HasPrefix(t.Name(), "pageOf[") {
+		f, _ := t.FieldByName("Results")
+		return "Paginated" + componentName(f.Type.Elem()) + "List"
+	}
+	name := strings.TrimSuffix(t.Name(), "Body")
+	return strings.ToUpper(name[:1]) + name[1:]
 }
 
 // kindSchemaName names kind k's schema among the document's components,
@@ -102,17 +571,6 @@ func kindSchemaName(k access.Kind) string {
 		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
 	}
 	return b.String()
-}
-
-// kindOfBody is the kind whose object a write to path sends: its list
-// (create) or one object (update), not its rules.
-func kindOfBody(path string) (access.Kind, bool) {
-	rest, ok := strings.CutPrefix(path, "/api/projects/{project}/")
-	if !ok {
-		return 0, false
-	}
-	rest = strings.TrimSuffix(rest, "/{id}")
-	return access.KindFromPath(rest)
 }
 
 var schemaTypes = [...]string{tString: "string", tBool: "boolean", tNumber: "number", tObject: "object", tArray: "array"}
@@ -162,8 +620,25 @@ func kindSchema(k access.Kind) map[string]any {
 	return out
 }
 
+// kindUpdateSchema is the body of an update of kind k: any of its fields,
+// and deleted, which PostHog's soft delete sets.
+func kindUpdateSchema(k access.Kind) map[string]any {
+	sc := kindSchema(k)
+	delete(sc, "required")
+	props := sc["properties"].(map[string]any)
+	props["deleted"] = map[string]any{"type": "boolean"}
+	sc["description"] = "A change to a " + k.Noun() + ": the fields it sends are set, the others kept."
+	return sc
+}
+
 // handleSchema serves GET /api/schema: the OpenAPI 3 document of this API.
 func (s *Server) handleSchema(w http.ResponseWriter, r *http.Request, c *call) error {
-	encode(w, http.StatusOK, s.schema())
+	writeJSON(w, http.StatusOK, s.schemaDocument())
 	return nil
+}
+
+// Schema is the OpenAPI document of the API, as GET /api/schema serves it
+// from a server with no public URL: what clients are generated from.
+func Schema() []byte {
+	return New(Config{}).schemaDocument()
 }

@@ -43,7 +43,7 @@ func secureServer(t *testing.T, dialect string, cfg server.Config) (*httptest.Se
 	if cfg.Plan == "" {
 		cfg.Plan = license.Enterprise
 	}
-	srv := httptest.NewServer(server.New(cfg))
+	srv := httptest.NewServer(validated(t, server.New(cfg)))
 	t.Cleanup(srv.Close)
 	return srv, raw
 }

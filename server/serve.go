@@ -20,13 +20,28 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, c *call) error
 type route struct {
 	pattern string
 	need    need
+	doc     opDoc  // its bodies and answers, for the schema
+	tag     string // the section it is in (Server.section)
+	summary string
 }
 
 // handle registers h behind its authorization, with its revision headers.
 // The request id, log line and metrics count are ServeHTTP's, once per
 // incoming request: an in-process call of the web UI (Do) gets none.
-func (s *Server) handle(pattern string, n need, h handlerFunc) {
-	s.routes = append(s.routes, route{pattern: pattern, need: n})
+func (s *Server) handle(pattern string, n need, h handlerFunc, opts ...opt) {
+	rt := route{pattern: pattern, need: n}
+	for _, o := range opts {
+		o(&rt.doc)
+	}
+	if len(s.tags) > 0 {
+		rt.tag = s.tags[len(s.tags)-1]["name"].(string)
+	}
+	kind := ""
+	if n.scope == scopeKind || n.scope == scopeObject {
+		kind = n.kind.String()
+	}
+	rt.summary = summaryOf(h, kind)
+	s.routes = append(s.routes, rt)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		sw, ok := w.(*statusWriter)
 		if !ok {

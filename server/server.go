@@ -84,6 +84,11 @@ type Server struct {
 	secure     bool
 	mux        *http.ServeMux
 	routes     []route
+	// tags are the route table's sections, in order (section).
+	tags []map[string]any
+	// schemaJSON is the OpenAPI document, built once from routes (schema.go).
+	schemaOnce sync.Once
+	schemaJSON []byte
 	pages      Pages // nil: the API alone
 	cop        *http.CrossOriginProtection
 	limiter    *loginLimiter

@@ -9,12 +9,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gatehouse/gatehouse/license"
 	"github.com/gatehouse/gatehouse/server"
 	"github.com/gatehouse/gatehouse/sqlstore/sqltest"
-	"github.com/gatehouse/gatehouse/ui"
 )
 
 // browserClient is a cookie-keeping HTTP client that does not follow
@@ -472,11 +470,9 @@ func TestUISignupStatus(t *testing.T) {
 	})
 
 	t.Run("open signup", func(t *testing.T) {
-		srv := httptest.NewServer(server.New(server.Config{
-			Store: sqltest.Open(t, "sqlite"), Now: time.Now, Plan: license.Enterprise, OpenSignup: true,
-			Passwords: server.Passwords{Memory: 64, Time: 1, Threads: 1},
-			Pages:     withPages(ui.Config{}),
-		}))
+		cfg := testConfig(sqltest.Open(t, "sqlite"), license.Enterprise)
+		cfg.OpenSignup = true
+		srv := httptest.NewServer(validated(t, server.New(cfg)))
 		t.Cleanup(srv.Close)
 		signUp(t, srv.URL, "first@example.com")
 		if got := status(t, srv.URL); got != `{"open":true}` {

@@ -114,12 +114,7 @@ func (s *Server) signupOpen(r *http.Request) (bool, error) {
 // handleSignup serves POST /api/signup: the first user (or anyone, with
 // --open-signup) becomes owner of a new organization with one project.
 func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request, c *call) error {
-	var in struct {
-		Email            *string `json:"email"`
-		Password         *string `json:"password"`
-		FirstName        *string `json:"first_name"`
-		OrganizationName *string `json:"organization_name"`
-	}
+	var in signupInput
 	if err := decode(r, &in); err != nil {
 		return err
 	}
@@ -178,10 +173,7 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request, c *call) e
 
 // handleLogin serves POST /api/login.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, c *call) error {
-	var in struct {
-		Email    *string `json:"email"`
-		Password *string `json:"password"`
-	}
+	var in loginInput
 	if err := decode(r, &in); err != nil {
 		return err
 	}
@@ -241,11 +233,7 @@ func (s *Server) handleMeGet(w http.ResponseWriter, r *http.Request, c *call) er
 // handleMeUpdate serves PATCH /api/users/@me: the name, or switching the
 // current organization or project.
 func (s *Server) handleMeUpdate(w http.ResponseWriter, r *http.Request, c *call) error {
-	var in struct {
-		FirstName              *string `json:"first_name"`
-		SetCurrentOrganization *string `json:"set_current_organization"`
-		SetCurrentTeam         *int64  `json:"set_current_team"`
-	}
+	var in meInput
 	if err := decode(r, &in); err != nil {
 		return err
 	}
@@ -381,9 +369,7 @@ func (s *Server) handleAPIKeyList(w http.ResponseWriter, r *http.Request, c *cal
 // handleAPIKeyCreate serves POST /api/personal_api_keys: the value is shown
 // in this answer only; the database keeps its hash.
 func (s *Server) handleAPIKeyCreate(w http.ResponseWriter, r *http.Request, c *call) error {
-	var in struct {
-		Label *string `json:"label"`
-	}
+	var in apiKeyInput
 	if err := decode(r, &in); err != nil {
 		return err
 	}
