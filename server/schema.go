@@ -381,9 +381,9 @@ func (n need) describe() string {
 		switch {
 		case n.removal:
 			who = "Needs the member themselves, or an organization admin at or above their level."
-		case n.membership >= access.OwnerLevel:
+		case access.IsOwner(n.membership):
 			who = "Needs the organization's owner."
-		case n.membership >= access.AdminLevel:
+		case access.IsAdmin(n.membership):
 			who = "Needs an organization admin."
 		default:
 			who = "Needs a member of the organization."
