@@ -144,20 +144,53 @@ func (a *resourceAnswer) appendJSON(dst []byte) (_ []byte, ok bool) {
 		name := set[j]
 		j++
 		dst = append(appendJSONString(dst, []byte(name)), ':')
-		switch v := a.field(name).(type) {
-		case string:
-			dst = appendJSONString(dst, []byte(v))
-		case int64:
-			dst = strconv.AppendInt(dst, v, 10)
-		case bool:
-			dst = strconv.AppendBool(dst, v)
-		default:
-			if dst, ok = appendFastJSON(dst, v); !ok {
-				return dst, false
-			}
+		if dst, ok = a.appendField(dst, name); !ok {
+			return dst, false
 		}
 	}
 	return append(dst, '}'), true
+}
+
+// appendField writes the value of one of the keys the server sets, as field
+// has it, without boxing it on the list path.
+func (a *resourceAnswer) appendField(dst []byte, name string) (_ []byte, ok bool) {
+	spec := &kindSpecs[a.kind]
+	switch {
+	case name == "id" && spec.stringID, name == spec.keyField:
+		return appendJSONString(dst, []byte(a.key)), true
+	case name == "id":
+		return strconv.AppendInt(dst, a.id, 10), true
+	case name == spec.derived:
+		if a.derived == nil {
+			return append(dst, "null"...), true
+		}
+		return appendFloat(dst, *a.derived)
+	}
+	switch name {
+	case "created_by":
+		return appendFastJSON(dst, a.meta.CreatedBy)
+	case "created_at":
+		return appendTime(dst, a.meta.CreatedAt)
+	case "updated_at":
+		return appendTime(dst, a.meta.UpdatedAt)
+	case "deleted":
+		return strconv.AppendBool(dst, a.meta.Deleted), true
+	case "can_edit":
+		return strconv.AppendBool(dst, a.meta.CanEdit), true
+	case "user_access_level":
+		return appendJSONString(dst, []byte(a.meta.UserAccessLevel)), true
+	}
+	return dst, false
+}
+
+// appendTime writes t as its MarshalJSON does, which refuses years that
+// RFC 3339 cannot write; ok is then false.
+func appendTime(dst []byte, t time.Time) (_ []byte, ok bool) {
+	b, err := t.AppendText(append(dst, '"'))
+	if err != nil {
+		return dst, false
+	}
+	return append(b, '"'), true
 }
 
 // MarshalJSON writes the answer as encoding/json wrote it when it was a map

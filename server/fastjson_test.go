@@ -47,6 +47,7 @@ func FuzzFastJSON(f *testing.F) {
 	f.Add([]byte(`{}`), "<ü>\u2028", math.Inf(1), int64(-1))
 	f.Add([]byte(`{"x":true}`), "", 1e21, int64(0))
 	f.Add([]byte(`{"x":false}`), "k", 1e-7, int64(1))
+	f.Add([]byte(`{"key":"k","filters":{"groups":[{"rollout_percentage":1e-7}]}}`), "k", 0.5, int64(1)<<60)
 	f.Fuzz(func(t *testing.T, data []byte, text string, num float64, n int64) {
 		fast, ok := decodeRawObject(data)
 		if ok {
@@ -70,7 +71,7 @@ func FuzzFastJSON(f *testing.F) {
 		next := "http://h/x?limit=1&offset=" + text
 		at := time.Unix(n%1e10, n%1e9)
 		kind := access.Kinds[uint64(n)%uint64(len(access.Kinds))]
-		res := &gatehouse.Resource{ID: n, Kind: kind, Key: text, Data: data, CreatedBy: n, CreatedAt: at, UpdatedAt: at.Add(time.Second), Deleted: n%3 == 0}
+		res := &gatehouse.Resource{ID: n, Kind: kind, Key: text, Data: data, CreatedBy: n, CreatedAt: at, UpdatedAt: time.Unix(n/1000, 0), Deleted: n%3 == 0}
 		d := access.Decision{Level: access.Level(uint64(n) % uint64(access.Manager+1))}
 		typed := newResourceAnswer(res, d, u)
 		// The typed answer writes what the map it replaced wrote, by either
@@ -82,6 +83,8 @@ func FuzzFastJSON(f *testing.F) {
 			if got, ok := appendFastJSON(nil, typed); ok && !bytes.Equal(got, want) {
 				t.Fatalf("resourceAnswer via the fast path = %s\nthe map wrote          %s", got, want)
 			}
+		} else if got, ok := appendFastJSON(nil, typed); ok {
+			t.Fatalf("resourceAnswer via the fast path = %s where the map fails: %v", got, err)
 		}
 		ra := roleAccessResult{ID: text, RoleID: "r" + text, AddedAt: at.UTC(), UpdatedAt: at.UTC(), Object: objectRef(res)}
 		ref := map[string]any{"id": res.ID}
