@@ -317,6 +317,22 @@ func appendFastJSON(dst []byte, v any) (_ []byte, ok bool) {
 			}
 		}
 		return append(dst, ']'), true
+	case resourceAnswer:
+		return v.appendJSON(dst)
+	case []resourceAnswer:
+		if v == nil {
+			return append(dst, "null"...), true
+		}
+		dst = append(dst, '[')
+		for i := range v {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			if dst, ok = v[i].appendJSON(dst); !ok {
+				return dst, false
+			}
+		}
+		return append(dst, ']'), true
 	case page:
 		dst = strconv.AppendInt(append(dst, `{"count":`...), int64(v.Count), 10)
 		dst, _ = appendFastJSON(append(dst, `,"next":`...), v.Next)

@@ -44,8 +44,10 @@ type kindSpec struct {
 	// generateKey makes a key when the client sends none.
 	generateKey func() string
 	checkKey    func(string) error
-	// derive adds read-only fields computed from the stored ones.
-	derive func(data map[string]json.RawMessage, out map[string]any)
+	// derived names a read-only field computed from the stored ones by
+	// derive; nil is null.
+	derived string
+	derive  func(data map[string]json.RawMessage) *float64
 }
 
 var flagKeyPattern = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
@@ -69,7 +71,8 @@ var kindSpecs = [access.NumKinds]kindSpec{
 			}
 			return nil
 		},
-		derive: deriveRollout,
+		derived: "rollout_percentage",
+		derive:  deriveRollout,
 	},
 	access.Experiments: {
 		fields: []field{
@@ -141,16 +144,16 @@ var kindSpecs = [access.NumKinds]kindSpec{
 
 // deriveRollout mirrors PostHog's read-only rollout_percentage: the
 // percentage of a flag's only condition group, else null.
-func deriveRollout(data map[string]json.RawMessage, out map[string]any) {
+func deriveRollout(data map[string]json.RawMessage) *float64 {
 	var filters struct {
 		Groups []struct {
 			Rollout *float64 `json:"rollout_percentage"`
 		} `json:"groups"`
 	}
-	out["rollout_percentage"] = nil
-	if json.Unmarshal(data["filters"], &filters) == nil && len(filters.Groups) == 1 && filters.Groups[0].Rollout != nil {
-		out["rollout_percentage"] = *filters.Groups[0].Rollout
+	if json.Unmarshal(data["filters"], &filters) == nil && len(filters.Groups) == 1 {
+		return filters.Groups[0].Rollout
 	}
+	return nil
 }
 
 // jsonType reports the JSON type of raw, and whether it is null.

@@ -9,14 +9,8 @@ import (
 )
 
 // objectRef is the nested object in a role access answer.
-func (s *Server) objectRef(res *gatehouse.Resource) map[string]any {
-	ref := map[string]any{"id": res.ID}
-	if spec := &kindSpecs[res.Kind]; spec.stringID {
-		ref["id"] = res.Key
-	} else if spec.keyField != "" {
-		ref[spec.keyField] = res.Key
-	}
-	return ref
+func objectRef(res *gatehouse.Resource) objectRefAnswer {
+	return objectRefAnswer{kind: res.Kind, id: res.ID, key: res.Key}
 }
 
 // objectRules returns the rules on c's object.
@@ -29,19 +23,19 @@ func (s *Server) objectRules(r *http.Request, c *call) ([]gatehouse.Rule, error)
 // kind's singular name ("feature_flag", "experiment", …). flags is
 // associatedFlags' answer, so that the embedded role reads as GET …/roles/{id}
 // shows it.
-func (s *Server) roleAccessOut(r *http.Request, c *call, rl *gatehouse.Rule, role *gatehouse.Role, users *userCache, flags map[string][]flagRef) (map[string]any, error) {
+func (s *Server) roleAccessOut(r *http.Request, c *call, rl *gatehouse.Rule, role *gatehouse.Role, users *userCache, flags map[string][]flagRef) (roleAccessResult, error) {
 	rb, err := s.roleOut(r, role, users, flags)
 	if err != nil {
-		return nil, err
+		return roleAccessResult{}, err
 	}
 	res, err := s.resource(r.Context(), c)
 	if err != nil {
-		return nil, err
+		return roleAccessResult{}, err
 	}
-	return map[string]any{
-		"id": rl.ID, "role": rb, "role_id": rl.Role,
-		"added_at": rl.CreatedAt.UTC(), "updated_at": rl.UpdatedAt.UTC(),
-		c.kind.Singular(): s.objectRef(res),
+	return roleAccessResult{
+		ID: rl.ID, Role: rb, RoleID: rl.Role,
+		AddedAt: rl.CreatedAt.UTC(), UpdatedAt: rl.UpdatedAt.UTC(),
+		Object: objectRef(res),
 	}, nil
 }
 
@@ -56,7 +50,7 @@ func (s *Server) handleRoleAccessList(w http.ResponseWriter, r *http.Request, c 
 		return err
 	}
 	users := s.newUserCache()
-	out := []map[string]any{}
+	out := []roleAccessResult{}
 	for i := range rules {
 		// v1 role access means "this role may edit"; a v2 role rule at a
 		// lower level is not one, so v1 does not show it.

@@ -62,35 +62,9 @@ func (uc *userCache) get(r *http.Request, id int64) *userBasic {
 	return uc.m[id]
 }
 
-// resourceOut serializes res with the caller's decision on it.
-func (s *Server) resourceOut(r *http.Request, res *gatehouse.Resource, d access.Decision, users *userCache) map[string]any {
-	spec := &kindSpecs[res.Kind]
-	data, ok := decodeRawObject(res.Data)
-	if !ok {
-		_ = json.Unmarshal(res.Data, &data)
-	}
-	out := make(map[string]any, len(data)+10)
-	for k, v := range data {
-		out[k] = v
-	}
-	if spec.stringID {
-		out["id"] = res.Key
-	} else {
-		out["id"] = res.ID
-		if spec.keyField != "" {
-			out[spec.keyField] = res.Key
-		}
-	}
-	if spec.derive != nil {
-		spec.derive(data, out)
-	}
-	out["created_by"] = users.get(r, res.CreatedBy)
-	out["created_at"] = res.CreatedAt.UTC()
-	out["updated_at"] = res.UpdatedAt.UTC()
-	out["deleted"] = res.Deleted
-	out["can_edit"] = d.CanEdit()
-	out["user_access_level"] = d.Level.String()
-	return out
+// resourceOut is res as answered, with the caller's decision on it.
+func (s *Server) resourceOut(r *http.Request, res *gatehouse.Resource, d access.Decision, users *userCache) resourceAnswer {
+	return newResourceAnswer(res, d, users.get(r, res.CreatedBy))
 }
 
 // readResource decodes a resource body: the kind's fields, plus the shared
@@ -185,7 +159,7 @@ func (s *Server) handleResourceList(k access.Kind) handlerFunc {
 		if err := users.load(r, creators); err != nil {
 			return err
 		}
-		results := make([]map[string]any, len(rows))
+		results := make([]resourceAnswer, len(rows))
 		for i := range rows {
 			results[i] = s.resourceOut(r, &rows[i], decisions[rows[i].ID], users)
 		}

@@ -330,10 +330,10 @@ func kindObjectSchema(g *schemaGen, k access.Kind) map[string]any {
 			req = append(req, spec.keyField)
 		}
 	}
-	if spec.derive != nil {
+	if spec.derived != "" {
 		// deriveRollout, the one derived field.
-		own["rollout_percentage"] = map[string]any{"type": "number", "format": "double", "nullable": true}
-		req = append(req, "rollout_percentage")
+		own[spec.derived] = map[string]any{"type": "number", "format": "double", "nullable": true}
+		req = append(req, spec.derived)
 	}
 	fields := map[string]any{}
 	var present []any // on create, a field is given or takes its default

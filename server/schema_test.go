@@ -13,10 +13,11 @@ import (
 	"github.com/gatehouse/gatehouse/access"
 )
 
-// TestResourceOutDescribed: a resource answer is built as a map on the hot
-// path (resourceOut, written by the fast JSON writer); the schema describes
-// it as the kind's fields, its id and key, and resourceMeta. Every key the
-// map has is one the schema names, and the reverse, so the two cannot drift.
+// TestResourceOutDescribed: a resource answer is built on the hot path as a
+// resourceAnswer (resourceOut, written by the fast JSON writer); the schema
+// describes it as the kind's fields, its id and key, and resourceMeta. Every
+// key the answer writes, by either writer, is one the schema names, and the
+// reverse, so the two cannot drift.
 func TestResourceOutDescribed(t *testing.T) {
 	s := New(Config{})
 	r := httptest.NewRequest("GET", "/", nil)
@@ -29,8 +30,19 @@ func TestResourceOutDescribed(t *testing.T) {
 		raw, _ := json.Marshal(data)
 		res := &gatehouse.Resource{ID: 7, Kind: k, Key: "abc", CreatedAt: time.Now(), UpdatedAt: time.Now(), Data: raw}
 		out := s.resourceOut(r, res, access.Decision{Level: access.Editor}, s.newUserCache())
+		fast, ok := appendFastJSON(nil, out)
+		if !ok {
+			t.Fatalf("%s: the fast writer declined %+v", k, out)
+		}
+		var written map[string]json.RawMessage
+		if err := json.Unmarshal(fast, &written); err != nil {
+			t.Fatalf("%s: %s: %v", k, fast, err)
+		}
+		if slow, err := slowEncode(out); err != nil || string(slow) != string(fast) {
+			t.Errorf("%s: fast writer %s, encoding/json %s (%v)", k, fast, slow, err)
+		}
 		var got []string
-		for key := range out {
+		for key := range written {
 			got = append(got, key)
 		}
 
