@@ -30,7 +30,7 @@ func BenchmarkListRestricted(b *testing.B) {
 			start := time.Now().Add(-time.Duration(objects) * time.Millisecond)
 			for i := range batch {
 				batch[i] = gatehouse.Resource{Kind: access.FeatureFlags, ProjectID: e.proj, Key: fmt.Sprintf("flag-%d", i),
-					CreatedBy: e.owner.id, CreatedAt: start.Add(time.Duration(i) * time.Millisecond), Data: []byte(`{"name":"","active":true}`)}
+					CreatedBy: e.owner.id, CreatedAt: start.Add(time.Duration(i) * time.Millisecond), Data: []byte(`{"name":"","filters":{"groups":[{"properties":[],"rollout_percentage":null}]},"active":true,"ensure_experience_continuity":false}`)}
 			}
 			ctx := context.Background()
 			if err := db.ImportResources(ctx, batch); err != nil {
