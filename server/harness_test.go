@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/license"
 	"github.com/gatehouse/gatehouse/server"
+	"github.com/gatehouse/gatehouse/sqlstore"
 	"github.com/gatehouse/gatehouse/sqlstore/sqltest"
 	"github.com/gatehouse/gatehouse/ui"
 )
@@ -290,4 +292,26 @@ func (e *env) projPath(rest string) string {
 
 func (e *env) orgPath(rest string) string {
 	return "/api/organizations/" + e.orgID + rest
+}
+
+// replicaStores opens the stores of two replicas on one fresh database: on PostgreSQL a
+// store each, as two processes would have; on SQLite, whose file one process holds, the
+// one store twice.
+func replicaStores(t testing.TB, dialect string) [2]*sqlstore.DB {
+	t.Helper()
+	url := sqltest.NewDatabaseURL(t, dialect)
+	var out [2]*sqlstore.DB
+	for i := range out {
+		if i > 0 && dialect != sqlstore.Postgres {
+			out[i] = out[0]
+			continue
+		}
+		db, err := sqlstore.Open(context.Background(), url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		out[i] = db
+	}
+	return out
 }

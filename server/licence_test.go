@@ -17,8 +17,6 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/license"
 	"github.com/gatehouse/gatehouse/server"
-	"github.com/gatehouse/gatehouse/sqlstore"
-	"github.com/gatehouse/gatehouse/sqlstore/sqltest"
 )
 
 // testClock is an injected clock a test moves by hand.
@@ -68,19 +66,9 @@ func testLicenceExpiresWhileRunning(t *testing.T, dialect string) {
 	renewed := license.License{Plan: license.Enterprise, ID: "renewed", IssuedAt: expiry, ValidUntil: expiry.AddDate(1, 0, 0)}
 
 	// Two replicas on one database, each with its own clock and log.
-	url := sqltest.NewDatabaseURL(t, dialect)
 	var stores []gatehouse.Store
-	for i := range 2 {
-		if i == 0 || dialect == sqlstore.Postgres {
-			db, err := sqlstore.Open(context.Background(), url, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			stores = append(stores, db)
-		} else {
-			stores = append(stores, stores[0])
-		}
+	for _, db := range replicaStores(t, dialect) {
+		stores = append(stores, db)
 	}
 	var (
 		reloadMu  sync.Mutex

@@ -2,14 +2,11 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/gatehouse/gatehouse/sqlstore"
-	"github.com/gatehouse/gatehouse/sqlstore/sqltest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -421,17 +418,8 @@ func testLoginRateLimit(t *testing.T, dialect string) {
 	// hold only if they share the counts: on PostgreSQL two replicas with a
 	// store each; on SQLite, whose file one process holds, two servers on
 	// the one store.
-	url := sqltest.NewDatabaseURL(t, dialect)
 	var handlers []*server.Server
-	var store *sqlstore.DB
-	for i := range 2 {
-		if i == 0 || dialect == sqlstore.Postgres {
-			var err error
-			if store, err = sqlstore.Open(context.Background(), url, nil); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { store.Close() })
-		}
+	for _, store := range replicaStores(t, dialect) {
 		handlers = append(handlers, server.New(server.Config{Store: store, Now: clock, Plan: license.Enterprise, OpenSignup: true, Passwords: testPasswords}))
 	}
 	turn := 0
@@ -609,17 +597,8 @@ func TestCanonicalIDs(t *testing.T) {
 // account's owner logs in more often than the bound from one address.
 func TestLoginBurst(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect string) {
-		url := sqltest.NewDatabaseURL(t, dialect)
 		var handlers []*server.Server
-		var store *sqlstore.DB
-		for i := range 2 {
-			if i == 0 || dialect == sqlstore.Postgres {
-				var err error
-				if store, err = sqlstore.Open(context.Background(), url, nil); err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { store.Close() })
-			}
+		for _, store := range replicaStores(t, dialect) {
 			handlers = append(handlers, server.New(server.Config{Store: store, Now: time.Now, Plan: license.Enterprise, Passwords: testPasswords}))
 		}
 		var bodies sync.Map
