@@ -89,9 +89,8 @@ func (s *Server) authorize(r *http.Request, n need) (*call, error) {
 		if err := s.resolveOrg(ctx, c, org); err != nil {
 			return nil, err
 		}
-		// denied: pages ask authorize directly and expect the API's error type.
 		if err := access.RequireMembership(c.membership(), n.membership); err != nil {
-			return nil, denied(err)
+			return nil, err
 		}
 		if n.removal {
 			m, err := s.targetMember(r, c)
@@ -99,7 +98,7 @@ func (s *Server) authorize(r *http.Request, n need) (*call, error) {
 				return nil, err
 			}
 			if err := access.MayRemoveMember(c.membership(), m.Level, m.User.ID == u.ID); err != nil {
-				return nil, denied(err)
+				return nil, err
 			}
 			c.target = m
 		}
@@ -112,7 +111,7 @@ func (s *Server) authorize(r *http.Request, n need) (*call, error) {
 			switch {
 			case n.deletesProject:
 				if err := c.snap.MayDeleteProject(u.ID); err != nil {
-					return nil, denied(err)
+					return nil, err
 				}
 			case n.project:
 				if !c.snap.MayAdministerProject(u.ID, c.project.ID) {
@@ -124,7 +123,7 @@ func (s *Server) authorize(r *http.Request, n need) (*call, error) {
 			c.decision = c.snap.KindLevel(u.ID, c.project.ID, n.kind)
 			if err := access.RequireKindLevel(c.decision, n.level, n.kind); err != nil {
 				s.metrics.decided(n.kind, resultDenied, 1)
-				return nil, denied(err)
+				return nil, err
 			}
 		case scopeObject:
 			c.kind = n.kind
@@ -136,7 +135,7 @@ func (s *Server) authorize(r *http.Request, n need) (*call, error) {
 			}
 			if err := access.RequireObjectLevel(c.decision, n.level, n.kind); err != nil {
 				s.metrics.decided(n.kind, resultDenied, 1)
-				return nil, denied(err)
+				return nil, err
 			}
 		}
 		if n.scope >= scopeKind {

@@ -124,8 +124,9 @@ func (s *Server) Allowed(ctx context.Context, method, target string) error {
 		return fmt.Errorf("no API route for %s %s", method, target)
 	}
 	setPathValues(req, pattern)
+	// The page reads the refusal as the API's error, as writeError would answer it.
 	_, err = s.authorize(req, n)
-	return err
+	return denied(err)
 }
 
 // routeOf finds the API route req would be served by, and its requirement.
