@@ -388,6 +388,13 @@ func (s *Server) handleAccessCheck(w http.ResponseWriter, r *http.Request, c *ca
 	for i, ch := range in {
 		ck := check{user: c.user.ID}
 		if ch.UserUUID != nil && *ch.UserUUID != c.user.UUID {
+			// The uuid is not the caller's, so it names someone else (or no
+			// member, 0): whether the caller may ask about others does not depend
+			// on whom, so it is asked before the member list is read, and a
+			// refused caller learns nothing of which uuids are members.
+			if err := c.snap.MayAskAbout(c.user.ID, 0); err != nil {
+				return err
+			}
 			if byUUID == nil {
 				idx, err := s.members(r, c.org.ID)
 				if err != nil {
@@ -399,11 +406,6 @@ func (s *Server) handleAccessCheck(w http.ResponseWriter, r *http.Request, c *ca
 				}
 			}
 			subject, member := byUUID[*ch.UserUUID]
-			// A uuid that names no member is asked about as someone else (0), so
-			// that only admins learn which uuids are members.
-			if err := c.snap.MayAskAbout(c.user.ID, subject); err != nil {
-				return denied(err)
-			}
 			if !member {
 				return gatehouse.FieldError(gatehouse.EDoesNotExist, "user_uuid", "User does not exist.")
 			}

@@ -107,6 +107,9 @@ func TestAccessControlsV2(t *testing.T) {
 		}
 		m.do("POST", e.projPath("/access/check"), map[string]any{"checks": []any{map[string]any{"user_uuid": other.uuid, "kind": "feature_flags", "id": id1, "action": "view"}}}).
 			wantError(403, "authentication_error", "permission_denied", "")
+		// An unknown uuid is refused alike: a member does not learn which uuids are members.
+		m.do("POST", e.projPath("/access/check"), map[string]any{"checks": []any{map[string]any{"user_uuid": "00000000-0000-0000-0000-000000000000", "kind": "feature_flags", "id": id1, "action": "view"}}}).
+			wantError(403, "authentication_error", "permission_denied", "")
 		checks := make([]any, 1001)
 		for i := range checks {
 			checks[i] = map[string]any{"kind": "feature_flags", "id": id1, "action": "view"}
