@@ -47,6 +47,10 @@ type cache struct {
 	lists     map[listKey]cachedList
 	listHeads int // heads in lists, against maxListedHeads
 	users     map[int64]gatehouse.User
+	// userIDs maps a user's uuid to its id: both are fixed for the user's
+	// life, so an entry needs no invalidation, and a deleted user's stays
+	// harmless (its id finds no user).
+	userIDs map[string]int64
 }
 
 type listKey struct {
@@ -91,6 +95,7 @@ func newCache() *cache {
 		heads:    map[int64]access.Object{},
 		lists:    map[listKey]cachedList{},
 		users:    map[int64]gatehouse.User{},
+		userIDs:  map[string]int64{},
 	}
 }
 
@@ -104,6 +109,7 @@ func (c *cache) clearLocked() {
 	clear(c.lists)
 	c.listHeads = 0
 	clear(c.users)
+	clear(c.userIDs)
 }
 
 // CacheLive reports whether the store serves hot reads from memory: always on
@@ -279,6 +285,7 @@ func (c *cache) putUsers(gen uint64, us []gatehouse.User) {
 	c.fill(gen, func() {
 		for _, u := range us {
 			put(c.users, maxCachedUsers, u.ID, u)
+			put(c.userIDs, maxCachedUsers, u.UUID, u.ID)
 		}
 	})
 }
@@ -291,6 +298,13 @@ func (c *cache) reset(until int64) {
 	c.gen.Add(1)
 	c.clearLocked()
 	c.liveUntil.Store(until)
+}
+
+func (c *cache) userID(uuid string) (int64, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	id, ok := c.userIDs[uuid]
+	return id, ok
 }
 
 func (c *cache) key(hash string) *cachedKey {
