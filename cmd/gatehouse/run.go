@@ -139,7 +139,11 @@ A licence that expires while the server runs takes effect at once, on every repl
 			return usageError{"--public-url (GATEHOUSE_PUBLIC_URL): " + err.Error()}
 		}
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	// The log is written from memory by a goroutine of its own (logWriter): a line per
+	// request must not put a system call, or a slow log collector, on every request.
+	logs := newLogWriter(stderr)
+	defer logs.Close() // last: the lines of the shutdown itself go out too
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
 
 	lic, reloadLicense, err := loadLicence(getenv, logger)
 	if err != nil {
