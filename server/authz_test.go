@@ -389,7 +389,9 @@ func matrixRows() []matrixRow {
 			free: &requestsOnFreePlan, setup: fixed(map[string]any{"resource": "cohort", "access_level": "manager", "reason": "matrix"})},
 		{pattern: "GET /api/projects/{project}/access_requests", want: members(200), setup: none},
 		{pattern: "GET /api/projects/{project}/access_requests/{id}", want: [numPersonas]int{401, 401, 404, 403, 403, 200, 200},
-			setup: func(m *matrix, p persona) (map[string]string, any) { return map[string]string{"id": m.spareAsks()}, nil }},
+			setup: func(m *matrix, p persona) (map[string]string, any) {
+				return map[string]string{"id": m.spareAsks()}, nil
+			}},
 		{pattern: "POST /api/projects/{project}/access_requests/{id}/approve", want: [numPersonas]int{401, 401, 404, 403, 403, 200, 200}, licensed: true,
 			free: &requestsOnFreePlan, setup: func(m *matrix, p persona) (map[string]string, any) {
 				return map[string]string{"id": m.spareAsks()}, map[string]any{"duration_seconds": 60}

@@ -227,6 +227,10 @@ func (db *DB) DecideAccessRequest(ctx context.Context, orgID, id string, d gateh
 // ruleFor is the member rule approving rq as d says writes.
 func ruleFor(rq *gatehouse.AccessRequest, d gatehouse.RequestDecision) *gatehouse.Rule {
 	r := access.Rule{Scope: access.ScopeKind, Project: rq.Project, Kind: rq.Kind, User: rq.RequestedBy, Level: d.Level}
+	if !d.ExpiresAt.IsZero() {
+		// To the microsecond, as the store keeps times, so that the rule read back is the one written.
+		r.ExpiresAt = d.ExpiresAt.UTC().Truncate(time.Microsecond).UnixNano()
+	}
 	if rq.Object != 0 {
 		r.Scope, r.Object = access.ScopeObject, rq.Object
 	}

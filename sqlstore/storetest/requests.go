@@ -156,12 +156,14 @@ func testAccessRequests(t *testing.T, e *env) {
 		t.Errorf("after a stale approval the request is %q, want pending", got.Status)
 	}
 
-	// Approval writes the member rule in the same transaction, and names it.
-	approved, rule, err := s.DecideAccessRequest(ctx, org.ID, rq.ID, gatehouse.RequestDecision{Status: gatehouse.RequestApproved, Level: access.Editor}, alice.ID)
+	// Approval writes the member rule, expiring, in the same transaction, and names it.
+	until := time.Now().Add(time.Hour).Truncate(time.Microsecond)
+	approved, rule, err := s.DecideAccessRequest(ctx, org.ID, rq.ID, gatehouse.RequestDecision{Status: gatehouse.RequestApproved, Level: access.Editor, ExpiresAt: until}, alice.ID)
 	if err != nil {
 		t.Fatalf("approve = %v", err)
 	}
-	want := access.Rule{Scope: access.ScopeObject, Project: p.ID, Kind: access.FeatureFlags, Object: flag.ID, User: bob.ID, Level: access.Editor}
+	want := access.Rule{Scope: access.ScopeObject, Project: p.ID, Kind: access.FeatureFlags, Object: flag.ID, User: bob.ID, Level: access.Editor,
+		ExpiresAt: until.UnixNano()}
 	if rule == nil || rule.Rule != want || approved.RuleID != rule.ID || approved.Status != gatehouse.RequestApproved || approved.DecidedBy != alice.ID {
 		t.Fatalf("approve = %+v, %+v, want approved by alice with rule %+v", approved, rule, want)
 	}
@@ -169,8 +171,11 @@ func testAccessRequests(t *testing.T, e *env) {
 		t.Errorf("rules revision after an approval = %d, want above %d", r, rev)
 	}
 	f, _, err := s.AccessFacts(ctx, org.ID)
-	if err != nil || len(f.Rules) != 1 || f.Rules[0].User != bob.ID || f.Rules[0].Level != access.Editor {
-		t.Errorf("facts after approval = %+v, %v, want bob's editor rule", f.Rules, err)
+	if err != nil || len(f.Rules) != 1 || f.Rules[0] != want {
+		t.Errorf("facts after approval = %+v, %v, want %+v", f.Rules, err, want)
+	}
+	if stored, err := s.Rule(ctx, org.ID, approved.RuleID); err != nil || stored.Rule != want {
+		t.Errorf("Rule(approved's) = %+v, %v, want %+v", stored, err, want)
 	}
 	log := e.activity(org.ID)
 	if len(log) < 2 || log[0].Scope != "AccessRequest" || log[0].Activity != "updated" || log[1].Scope != "AccessControl" || log[1].Activity != "created" {
