@@ -380,3 +380,13 @@ func MayApprove(asked, approved, current Level) error {
 func (s *Snapshot) RequestLevel(rq RequestSubject) Level {
 	return s.levelOn(rq.Requester, rq).Level
 }
+
+// ApprovableLevels lists the levels a request for asked may be approved at, lowest first
+// (the choices the web UI offers; MayApprove also wants each above the requester's level).
+func ApprovableLevels(asked Level) []Level {
+	var out []Level
+	for l := Viewer; l <= asked && l <= Manager; l++ {
+		out = append(out, l)
+	}
+	return out
+}

@@ -467,3 +467,11 @@ func sameDenial(err error, want *Denial) bool {
 	}
 	return d == want
 }
+
+func TestApprovableLevels(t *testing.T) {
+	for asked, want := range map[Level][]Level{Viewer: {Viewer}, Editor: {Viewer, Editor}, Manager: {Viewer, Editor, Manager}, None: nil} {
+		if got := ApprovableLevels(asked); !slices.Equal(got, want) {
+			t.Errorf("ApprovableLevels(%v) = %v, want %v", asked, got, want)
+		}
+	}
+}
