@@ -65,7 +65,7 @@ type requestForm struct {
 
 // requestRow is one request as the pages show it.
 type requestRow struct {
-	ID, Who, What, Level, Reason, Duration, Status, Decision string
+	ID, Who, What, Link, Level, Reason, Duration, Status, Decision string
 	Approve, Deny, Cancel                                    string // form actions; "" when not offered
 	Levels, Durations                                        []option
 }
@@ -103,8 +103,9 @@ func requestRowOf(p *projectBody, rq accessRequestBody) requestRow {
 	}
 	if k, ok := access.KindFromSingular(rq.Resource); ok {
 		row.What = "all " + kindLabel(k) + " in this project"
+		row.Link = projectPath(p, "/"+k.String())
 		if rq.ResourceID != nil {
-			row.What = k.Noun() + " " + *rq.ResourceID
+			row.What, row.Link = k.Noun()+" "+*rq.ResourceID, objectPath(p, k, *rq.ResourceID)
 		}
 	}
 	switch rq.Status {
