@@ -66,8 +66,8 @@ type requestForm struct {
 // requestRow is one request as the pages show it.
 type requestRow struct {
 	ID, Who, What, Link, Level, Reason, Duration, Status, Decision string
-	Approve, Deny, Cancel                                    string // form actions; "" when not offered
-	Levels, Durations                                        []option
+	Approve, Deny, Cancel                                          string // form actions; "" when not offered
+	Levels, Durations                                              []option
 }
 
 // loadRequestForm offers "Request edit access" on a read-only object, unless the API
