@@ -298,10 +298,11 @@ func (b *tab) shot(what string) {
 	}
 }
 
-// enabledControls lists the form controls in main that a person could use.
+// enabledControls lists the form controls in main that a person could use, beside
+// "Request edit access": a read-only page offers that one on purpose.
 func (b *tab) enabledControls() []string {
 	b.t.Helper()
-	v := b.eval(`[...document.querySelectorAll("main input:not([type=hidden]):not(:disabled), main select:not(:disabled), main textarea:not(:disabled), main button:not(:disabled), main form")].map(e => e.outerHTML.slice(0, 120))`)
+	v := b.eval(`[...document.querySelectorAll("main input:not([type=hidden]):not(:disabled), main select:not(:disabled), main textarea:not(:disabled), main button:not(:disabled), main form")].filter(e => !e.closest("#request-access")).map(e => e.outerHTML.slice(0, 120))`)
 	var out []string
 	for _, x := range v.([]any) {
 		out = append(out, x.(string))
