@@ -32,6 +32,17 @@ type Session struct {
 	ExpiresAt time.Time
 }
 
+// OIDCLogin is a sign-in with OpenID Connect between the redirect to the provider and
+// the provider's redirect back: what the callback checks the answer against.
+type OIDCLogin struct {
+	StateHash   string // SHA-256 of the state sent to the provider
+	BrowserHash string // SHA-256 of the cookie that binds the sign-in to its browser
+	Nonce       string // the ID token must carry it
+	Verifier    string // the PKCE code verifier
+	Next        string // the local path to land on
+	ExpiresAt   time.Time
+}
+
 // APIKey is a personal API key; only the SHA-256 of its value is stored.
 type APIKey struct {
 	ID         string

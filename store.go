@@ -74,6 +74,23 @@ type Store interface {
 	SessionUser(ctx context.Context, tokenHash string, now time.Time) (*User, error)
 	DeleteSession(ctx context.Context, tokenHash string) error
 
+	// CreateOIDCLogin stores a sign-in under way.
+	CreateOIDCLogin(ctx context.Context, l OIDCLogin) error
+	// TakeOIDCLogin deletes the sign-in with this state hash and returns it, so that a
+	// state is honoured once whatever the replica; ENotFound when there is none or it
+	// expired by now.
+	TakeOIDCLogin(ctx context.Context, stateHash string, now time.Time) (*OIDCLogin, error)
+	// JoinOrganization makes u a member at level (creating u first when u.ID is 0) in one
+	// transaction, the activity row naming u as actor. EUnique attr "user" when u is a
+	// member already, attr "email" when a new u's email is taken.
+	JoinOrganization(ctx context.Context, orgID string, u *User, level int) (*Membership, error)
+	// SyncSSORoles makes the member's sign-in-added role memberships follow groups: it
+	// adds them to every role named in groups (case-insensitively, as role names are
+	// compared) and removes those an earlier call added that groups no longer names,
+	// leaving memberships added otherwise alone. Returns the roles joined and left;
+	// ENotFound when userID is not a member.
+	SyncSSORoles(ctx context.Context, orgID string, userID int64, groups []string) (joined, left []Role, err error)
+
 	// CreateAPIKey inserts k, setting ID and CreatedAt.
 	CreateAPIKey(ctx context.Context, k *APIKey) error
 	APIKeys(ctx context.Context, userID int64) ([]APIKey, error)

@@ -27,6 +27,7 @@ var errorStatus = map[string]struct {
 }{
 	gatehouse.ENotAuthenticated:     {http.StatusUnauthorized, "authentication_error"},
 	gatehouse.EAuthenticationFailed: {http.StatusUnauthorized, "authentication_error"},
+	gatehouse.ESSOEnforced:          {http.StatusUnauthorized, "authentication_error"},
 	gatehouse.EPermissionDenied:     {http.StatusForbidden, "authentication_error"},
 	gatehouse.ENotFound:             {http.StatusNotFound, "invalid_request"},
 	gatehouse.EMethodNotAllowed:     {http.StatusMethodNotAllowed, "invalid_request"},

@@ -24,6 +24,7 @@ func (s *Server) registerRoutes() {
 	s.handle("POST /api/signup/{invite}", public, s.handleInviteAccept, body[inviteAcceptInput](),
 		answers(201, meBody{}), answers(200, meBody{})) // 200: a signed-in user joins
 	s.handle("POST /api/login", public, s.handleLogin, body[loginInput](), answers(200, meBody{}), refuses(401, 429))
+	s.handle("GET /api/login/providers", public, s.handleLoginProviders, answers(200, loginProviders{}))
 	s.handle("POST /api/logout", public, s.handleLogout, noContent())
 	s.handle("GET /api/users/@me", signedIn, s.handleMeGet, answers(200, meBody{}))
 	s.handle("PATCH /api/users/@me", signedIn, s.handleMeUpdate, body[meInput](), answers(200, meBody{}))
