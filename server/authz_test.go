@@ -221,6 +221,7 @@ func matrixRows() []matrixRow {
 		// Accounts. Signup is closed once a user exists, for everyone alike;
 		// anyone may ask whether it is.
 		{pattern: "GET /api/signup", want: everyone(200), setup: none},
+		{pattern: "GET /api/login/providers", want: everyone(200), setup: none},
 		{pattern: "POST /api/signup", want: everyone(403), setup: body(func(m *matrix) any {
 			return map[string]any{"email": fmt.Sprintf("new%d@example.com", m.next()), "password": "correct horse", "first_name": "N"}
 		})},

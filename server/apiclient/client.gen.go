@@ -862,6 +862,11 @@ type LoginInput struct {
 	Password *string `json:"password"`
 }
 
+// LoginProviders defines model for LoginProviders.
+type LoginProviders struct {
+	Oidc *OidcProvider `json:"oidc"`
+}
+
 // Me defines model for Me.
 type Me struct {
 	DistinctId    string       `json:"distinct_id"`
@@ -901,6 +906,12 @@ type MemberInputLevel int
 // NameInput defines model for NameInput.
 type NameInput struct {
 	Name *string `json:"name"`
+}
+
+// OidcProvider defines model for OidcProvider.
+type OidcProvider struct {
+	LoginUrl string `json:"login_url"`
+	Name     string `json:"name"`
 }
 
 // Org defines model for Org.
@@ -1800,6 +1811,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/login (the `PostApiLogin` operationId).
 	PostApiLogin(ctx context.Context, body PostApiLoginJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetApiLoginProviders Login providers
+	//
+	// Login providers. Anyone may call it.
+	//
+	// Corresponds with GET /api/login/providers (the `GetApiLoginProviders` operationId).
+	GetApiLoginProviders(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiLogout Logout
 	//
@@ -3481,6 +3499,23 @@ func (c *Client) PostApiLoginWithBody(ctx context.Context, contentType string, b
 // Corresponds with POST /api/login (the `PostApiLogin` operationId).
 func (c *Client) PostApiLogin(ctx context.Context, body PostApiLoginJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostApiLoginRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetApiLoginProviders Login providers
+//
+// Login providers. Anyone may call it.
+//
+// Corresponds with GET /api/login/providers (the `GetApiLoginProviders` operationId).
+func (c *Client) GetApiLoginProviders(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiLoginProvidersRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -7188,6 +7223,33 @@ func NewPostApiLoginRequestWithBody(server string, contentType string, body io.R
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetApiLoginProvidersRequest constructs an http.Request for the GetApiLoginProviders method
+func NewGetApiLoginProvidersRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/login/providers")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -14550,6 +14612,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/login (the `PostApiLogin` operationId).
 	PostApiLoginWithResponse(ctx context.Context, body PostApiLoginJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiLoginResponse, error)
 
+	// GetApiLoginProvidersWithResponse Login providers
+	//
+	// Login providers. Anyone may call it.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/login/providers (the `GetApiLoginProviders` operationId).
+	GetApiLoginProvidersWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiLoginProvidersResponse, error)
+
 	// PostApiLogoutWithResponse Logout
 	//
 	// Logout. Anyone may call it.
@@ -16522,6 +16593,61 @@ func (r PostApiLoginResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PostApiLoginResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetApiLoginProvidersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LoginProviders
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetApiLoginProvidersResponse) GetJSON200() *LoginProviders {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetApiLoginProvidersResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r GetApiLoginProvidersResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiLoginProvidersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiLoginProvidersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiLoginProvidersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiLoginProvidersResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -28296,6 +28422,21 @@ func (c *ClientWithResponses) PostApiLoginWithResponse(ctx context.Context, body
 	return ParsePostApiLoginResponse(rsp)
 }
 
+// GetApiLoginProvidersWithResponse Login providers
+//
+// Login providers. Anyone may call it.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/login/providers (the `GetApiLoginProviders` operationId).
+func (c *ClientWithResponses) GetApiLoginProvidersWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiLoginProvidersResponse, error) {
+	rsp, err := c.GetApiLoginProviders(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiLoginProvidersResponse(rsp)
+}
+
 // PostApiLogoutWithResponse Logout
 //
 // Logout. Anyone may call it.
@@ -31416,6 +31557,46 @@ func ParsePostApiLoginResponse(rsp *http.Response) (*PostApiLoginResponse, error
 			return nil, err
 		}
 		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetApiLoginProvidersResponse parses an HTTP response from a GetApiLoginProvidersWithResponse call
+func ParseGetApiLoginProvidersResponse(rsp *http.Response) (*GetApiLoginProvidersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiLoginProvidersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LoginProviders
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
 
 	}
 
