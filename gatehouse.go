@@ -190,3 +190,30 @@ type RuleFilter struct {
 	OptionalKind    *access.Kind
 	OptionalObject  *int64
 }
+
+// The values of Domain.SSOEnforcement.
+const (
+	SSONone = ""
+	SSOOIDC = "oidc"
+)
+
+// Domain is an email domain an organization claims: once verified, people whose
+// email is at it may sign in through the instance's identity provider (and join,
+// with JIT provisioning), and its SCIM client provisions the organization's members.
+type Domain struct {
+	ID             string // UUID
+	OrganizationID string
+	// Domain is the DNS name, lower-cased; unique across the instance.
+	Domain                 string
+	VerifiedAt             *time.Time // nil until an owner verifies it
+	JITProvisioningEnabled bool
+	SSOEnforcement         string // SSONone or SSOOIDC
+	SCIMEnabled            bool
+	// SCIMTokenHash is the SHA-256 (hex) of the SCIM bearer token; "" while none was made.
+	SCIMTokenHash string
+	CreatedAt     time.Time
+}
+
+// Verified reports whether an owner has verified the domain: only then does it
+// take part in sign-in and provisioning.
+func (d *Domain) Verified() bool { return d.VerifiedAt != nil }

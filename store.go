@@ -206,6 +206,31 @@ type Store interface {
 	Rules(ctx context.Context, f RuleFilter) ([]Rule, error)
 	DeleteRule(ctx context.Context, orgID, id string, actor int64) error
 
+	// CreateDomain inserts d (setting ID and CreatedAt; Domain is stored lower-cased).
+	// EUnique attr "domain" when any organization of the instance has that domain;
+	// ENotFound when the organization does not exist. Activity "OrganizationDomain".
+	CreateDomain(ctx context.Context, d *Domain, actor int64) error
+	// Domains lists an organization's domains, oldest first.
+	Domains(ctx context.Context, orgID string) ([]Domain, error)
+	// Domain returns the domain with this id, whichever organization it is of.
+	Domain(ctx context.Context, id string) (*Domain, error)
+	// VerifiedDomain returns the verified domain named name (compared
+	// case-insensitively), for sign-in by email; false when no organization has
+	// verified it.
+	VerifiedDomain(ctx context.Context, name string) (Domain, bool, error)
+	// UpdateDomain saves JITProvisioningEnabled, SSOEnforcement and SCIMEnabled of
+	// the organization's domain d.ID. Activity "OrganizationDomain" with what changed.
+	UpdateDomain(ctx context.Context, d *Domain, actor int64) error
+	// VerifyDomain marks the organization's domain verified (keeping an earlier
+	// verification's time) and returns it.
+	VerifyDomain(ctx context.Context, orgID, id string, actor int64) (*Domain, error)
+	// SetDomainSCIMToken replaces the domain's SCIM token hash: the old token stops
+	// working when this commits.
+	SetDomainSCIMToken(ctx context.Context, orgID, id, tokenHash string, actor int64) error
+	// DeleteDomain removes the organization's domain and its SCIM links (the users
+	// and roles it provisioned stay).
+	DeleteDomain(ctx context.Context, orgID, id string, actor int64) error
+
 	// AccessFacts loads everything the access decision needs about one
 	// organization (Enforced is left false: the plan is not stored) and the
 	// RulesRevision it reflects, read in one transaction.
