@@ -22,6 +22,9 @@ type User struct {
 	CurrentOrganizationID string
 	CurrentProjectID      int64
 	CreatedAt             time.Time
+	// DisabledAt is when deprovisioning left the user in no organization: no session,
+	// key or sign-in lets them in while it is set.
+	DisabledAt *time.Time
 }
 
 // Session is a browser login; only the SHA-256 of its token is stored.
@@ -164,6 +167,8 @@ type Activity struct {
 	ItemID         string
 	UserID         int64 // the actor
 	User           *User
+	// ActorName names an actor that is no user, such as "SCIM (acme.test)"; "" for a user.
+	ActorName string
 	Changes        []Change
 	CreatedAt      time.Time
 }
@@ -217,3 +222,18 @@ type Domain struct {
 // Verified reports whether an owner has verified the domain: only then does it
 // take part in sign-in and provisioning.
 func (d *Domain) Verified() bool { return d.VerifiedAt != nil }
+
+// SCIMUser is a user a domain's SCIM client provisioned, as the client calls them.
+type SCIMUser struct {
+	DomainID   string
+	User       User
+	UserName   string
+	ExternalID string
+	GivenName  string
+	FamilyName string
+	// Active is whether the client has the user active: an inactive user keeps the link
+	// but not the membership.
+	Active    bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}

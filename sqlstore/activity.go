@@ -40,6 +40,8 @@ type change struct {
 
 type activityDetail struct {
 	Changes []gatehouse.Change `json:"changes"`
+	// Actor names an actor that is no user (gatehouse.WithActorName).
+	Actor string `json:"actor,omitempty"`
 }
 
 // record writes c's activity-log row and bumps the organization's rules revision: the two
@@ -57,7 +59,7 @@ func (db *DB) logActivity(ctx context.Context, tx *sql.Tx, c change) error {
 	if c.changes == nil {
 		c.changes = []gatehouse.Change{}
 	}
-	detail, err := json.Marshal(activityDetail{Changes: c.changes})
+	detail, err := json.Marshal(activityDetail{Changes: c.changes, Actor: gatehouse.ActorName(ctx)})
 	if err != nil {
 		return err
 	}
@@ -207,7 +209,7 @@ func (db *DB) ActivityLog(ctx context.Context, f gatehouse.ActivityFilter) ([]ga
 			if err := dec.Decode(&d); err != nil {
 				return err
 			}
-			a.Changes = d.Changes
+			a.Changes, a.ActorName = d.Changes, d.Actor
 			out = append(out, a)
 		}
 		return rows.Err()

@@ -55,6 +55,8 @@ func Run(t *testing.T, open func(t *testing.T) gatehouse.Store) {
 		{"DeleteResourceScoped", testDeleteResourceScoped},
 		{"DecidedRevision", testDecidedRevision},
 		{"Domains", testDomains},
+		{"SCIMUsers", testSCIMUsers},
+		{"SCIMGroupLinks", testSCIMGroupLinks},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
