@@ -169,8 +169,8 @@ type Activity struct {
 	User           *User
 	// ActorName names an actor that is no user, such as "SCIM (acme.test)"; "" for a user.
 	ActorName string
-	Changes        []Change
-	CreatedAt      time.Time
+	Changes   []Change
+	CreatedAt time.Time
 }
 
 // ActivityFilter selects activity-log rows, newest first.
