@@ -223,6 +223,55 @@ type Store interface {
 	Rules(ctx context.Context, f RuleFilter) ([]Rule, error)
 	DeleteRule(ctx context.Context, orgID, id string, actor int64) error
 
+	// CreateDomain inserts d (setting ID and CreatedAt; Domain is stored lower-cased).
+	// EUnique attr "domain" when any organization of the instance has that domain;
+	// ENotFound when the organization does not exist. Activity "OrganizationDomain".
+	CreateDomain(ctx context.Context, d *Domain, actor int64) error
+	// Domains lists an organization's domains, oldest first.
+	Domains(ctx context.Context, orgID string) ([]Domain, error)
+	// Domain returns the domain with this id, whichever organization it is of.
+	Domain(ctx context.Context, id string) (*Domain, error)
+	// VerifiedDomain returns the verified domain named name (compared
+	// case-insensitively), for sign-in by email; false when no organization has
+	// verified it.
+	VerifiedDomain(ctx context.Context, name string) (Domain, bool, error)
+	// UpdateDomain saves JITProvisioningEnabled, SSOEnforcement and SCIMEnabled of
+	// the organization's domain d.ID. Activity "OrganizationDomain" with what changed.
+	UpdateDomain(ctx context.Context, d *Domain, actor int64) error
+	// VerifyDomain marks the organization's domain verified (keeping an earlier
+	// verification's time) and returns it.
+	VerifyDomain(ctx context.Context, orgID, id string, actor int64) (*Domain, error)
+	// SetDomainSCIMToken replaces the domain's SCIM token hash: the old token stops
+	// working when this commits.
+	SetDomainSCIMToken(ctx context.Context, orgID, id, tokenHash string, actor int64) error
+	// DeleteDomain removes the organization's domain and its SCIM links (the users
+	// and roles it provisioned stay).
+	DeleteDomain(ctx context.Context, orgID, id string, actor int64) error
+
+	// SCIMUsers lists the users the domain's SCIM client provisioned, oldest first.
+	SCIMUsers(ctx context.Context, domainID string) ([]SCIMUser, error)
+	// SCIMUser returns the domain's link to the user; ENotFound when it has none.
+	SCIMUser(ctx context.Context, domainID string, userID int64) (*SCIMUser, error)
+	// ProvisionSCIMUser links the account with email su.UserName to su.DomainID (creating
+	// it, without a password, when there is none) and, when su.Active, makes it a member of
+	// orgID at member level unless it is one. EUnique attr "userName" when the domain has
+	// provisioned that userName already. Activity as the membership changes.
+	ProvisionSCIMUser(ctx context.Context, orgID string, su *SCIMUser) error
+	// UpdateSCIMUser is a read-modify-write of the domain's link to the user (ENotFound
+	// when there is none) under orgID's lock. Going inactive removes the user's membership
+	// of orgID, with their role memberships and the rules targeting them, and disables a
+	// user left in no organization (DisabledAt set, sessions and API keys deleted); going
+	// active again restores a membership at member level and lifts the disabling.
+	// access.ErrLastOwnerLeave for the organization's last owner.
+	UpdateSCIMUser(ctx context.Context, orgID, domainID string, userID int64, modify func(su *SCIMUser) error) (*SCIMUser, error)
+	// DeleteSCIMUser deprovisions the user as going inactive does and removes the link.
+	DeleteSCIMUser(ctx context.Context, orgID, domainID string, userID int64) error
+	// SCIMGroupLinks returns the roles the domain's SCIM client manages, by role id, each
+	// with the client's external id.
+	SCIMGroupLinks(ctx context.Context, domainID string) (map[string]string, error)
+	// LinkSCIMGroup records that the domain's client manages the role, as externalID.
+	LinkSCIMGroup(ctx context.Context, domainID, roleID, externalID string) error
+
 	// AccessFacts loads everything the access decision needs about one
 	// organization (Enforced is left false: the plan is not stored) and the
 	// RulesRevision it reflects, read in one transaction.

@@ -19,6 +19,7 @@ const (
 	scopeRole           = "Role"
 	scopeRoleMembership = "RoleMembership"
 	scopeAccessControl  = "AccessControl"
+	scopeDomain         = "OrganizationDomain"
 
 	created = "created"
 	updated = "updated"
@@ -39,26 +40,35 @@ type change struct {
 
 type activityDetail struct {
 	Changes []gatehouse.Change `json:"changes"`
+	// Actor names an actor that is no user (gatehouse.WithActorName).
+	Actor string `json:"actor,omitempty"`
 }
 
 // record writes c's activity-log row and bumps the organization's rules revision: the two
 // writes every permission change makes in its own transaction.
 func (db *DB) record(ctx context.Context, tx *sql.Tx, c change) error {
-	if c.changes == nil {
-		c.changes = []gatehouse.Change{}
-	}
-	detail, err := json.Marshal(activityDetail{Changes: c.changes})
-	if err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO activity_log (organization_id, project_id, object_id, scope, activity, item_id, user_id, detail, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		c.org, nullable(c.project), nullable(c.object), c.scope, c.verb, c.item, nullable(c.actor), string(detail), ts(db.clock()),
-	); err != nil {
+	if err := db.logActivity(ctx, tx, c); err != nil {
 		return err
 	}
 	return db.bumpRevision(ctx, tx, c.org)
+}
+
+// logActivity writes c's activity-log row alone: for changes that move no one's access
+// (an organization's domains), which need no snapshot rebuilt.
+func (db *DB) logActivity(ctx context.Context, tx *sql.Tx, c change) error {
+	if c.changes == nil {
+		c.changes = []gatehouse.Change{}
+	}
+	detail, err := json.Marshal(activityDetail{Changes: c.changes, Actor: gatehouse.ActorName(ctx)})
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `
+		INSERT INTO activity_log (organization_id, project_id, object_id, scope, activity, item_id, user_id, detail, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		c.org, nullable(c.project), nullable(c.object), c.scope, c.verb, c.item, nullable(c.actor), string(detail), ts(db.clock()),
+	)
+	return err
 }
 
 // bumpRevision tells every replica that the organization's access facts changed. When
@@ -199,7 +209,7 @@ func (db *DB) ActivityLog(ctx context.Context, f gatehouse.ActivityFilter) ([]ga
 			if err := dec.Decode(&d); err != nil {
 				return err
 			}
-			a.Changes = d.Changes
+			a.Changes, a.ActorName = d.Changes, d.Actor
 			out = append(out, a)
 		}
 		return rows.Err()

@@ -54,6 +54,9 @@ func Run(t *testing.T, open func(t *testing.T) gatehouse.Store) {
 		{"FirstUser", testFirstUser},
 		{"DeleteResourceScoped", testDeleteResourceScoped},
 		{"DecidedRevision", testDecidedRevision},
+		{"Domains", testDomains},
+		{"SCIMUsers", testSCIMUsers},
+		{"SCIMGroupLinks", testSCIMGroupLinks},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
