@@ -338,6 +338,9 @@ func (s *Server) oidcUser(r *http.Request, id *oidcIdentity) (u *gatehouse.User,
 	u, err = s.store.UserByEmail(ctx, id.email)
 	switch {
 	case err == nil:
+		if u.DisabledAt != nil {
+			return nil, ssoDisabled, nil
+		}
 		orgs, err := s.store.OrganizationsOf(ctx, u.ID)
 		if err != nil {
 			return nil, "", err
@@ -484,5 +487,15 @@ func localPath(next string) string {
 // domainLookup returns the verified organization domain named name, nil
 // when there is none.
 func (s *Server) domainLookup(ctx context.Context, name string) (*ssoDomain, error) {
-	return nil, nil
+	if name == "" {
+		return nil, nil
+	}
+	d, ok, err := s.store.VerifiedDomain(ctx, name)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &ssoDomain{
+		OrganizationID: d.OrganizationID, Name: d.Domain, JIT: d.JITProvisioningEnabled,
+		Enforced: d.SSOEnforcement == gatehouse.SSOOIDC, SCIM: d.SCIMEnabled,
+	}, nil
 }
