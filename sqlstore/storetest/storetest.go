@@ -57,6 +57,9 @@ func Run(t *testing.T, open func(t *testing.T) gatehouse.Store) {
 		{"Domains", testDomains},
 		{"SCIMUsers", testSCIMUsers},
 		{"SCIMGroupLinks", testSCIMGroupLinks},
+		{"OIDCLogins", testOIDCLogins},
+		{"JoinOrganization", testJoinOrganization},
+		{"SyncSSORoles", testSyncSSORoles},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
