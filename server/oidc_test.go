@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -8,9 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/license"
 	"github.com/gatehouse/gatehouse/server"
 	"github.com/gatehouse/gatehouse/server/oidctest"
+	"github.com/gatehouse/gatehouse/sqlstore"
 	"github.com/gatehouse/gatehouse/sqlstore/sqltest"
 )
 
@@ -19,17 +22,45 @@ import (
 type ssoEnv struct {
 	*env
 	idp *oidctest.Provider
+	db  *sqlstore.DB
 }
 
-func newSSOEnv(t testing.TB, dialect string) *ssoEnv {
+func newSSOEnv(t testing.TB, dialect string, opts ...func(*server.Config)) *ssoEnv {
 	t.Helper()
 	idp := oidctest.New(t)
-	cfg := testConfig(sqltest.Open(t, dialect), license.Enterprise)
+	db := sqltest.Open(t, dialect)
+	cfg := testConfig(db, license.Enterprise)
 	cfg.OIDC = &server.OIDCConfig{Issuer: idp.URL, ClientID: idp.ClientID, ClientSecret: idp.ClientSecret, Name: "Test IdP"}
+	for _, o := range opts {
+		o(&cfg)
+	}
 	srv := httptest.NewServer(validated(t, server.New(cfg)))
 	t.Cleanup(srv.Close)
 	idp.AllowRedirect(srv.URL + server.OIDCCallbackPath)
-	return &ssoEnv{env: newEnvFor(t, srv), idp: idp}
+	return &ssoEnv{env: newEnvFor(t, srv), idp: idp, db: db}
+}
+
+// domain gives the owner's organization the domain name, verified unless
+// unverified, with these settings.
+func (e *ssoEnv) domain(name string, verified bool, set func(d *gatehouse.Domain)) *gatehouse.Domain {
+	e.t.Helper()
+	ctx := context.Background()
+	d := &gatehouse.Domain{OrganizationID: e.orgID, Domain: name}
+	if err := e.db.CreateDomain(ctx, d, e.owner.id); err != nil {
+		e.t.Fatalf("CreateDomain(%q) = %v", name, err)
+	}
+	if verified {
+		if _, err := e.db.VerifyDomain(ctx, e.orgID, d.ID, e.owner.id); err != nil {
+			e.t.Fatalf("VerifyDomain(%q) = %v", name, err)
+		}
+	}
+	if set != nil {
+		set(d)
+		if err := e.db.UpdateDomain(ctx, d, e.owner.id); err != nil {
+			e.t.Fatalf("UpdateDomain(%q) = %v", name, err)
+		}
+	}
+	return d
 }
 
 // signIn drives the whole redirect flow in a fresh browser (a cookie jar)

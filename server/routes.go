@@ -20,9 +20,9 @@ func (s *Server) registerRoutes() {
 
 	s.section("accounts", "Sign up, sign in, the caller and their personal API keys.")
 	s.handle("GET /api/signup", public, s.handleSignupStatus, answers(200, signupStatus{}))
-	s.handle("POST /api/signup", public, s.handleSignup, body[signupInput](), answers(201, meBody{}))
+	s.handle("POST /api/signup", public, s.handleSignup, body[signupInput](), answers(201, meBody{}), refuses(401)) // 401: sso_enforced
 	s.handle("POST /api/signup/{invite}", public, s.handleInviteAccept, body[inviteAcceptInput](),
-		answers(201, meBody{}), answers(200, meBody{})) // 200: a signed-in user joins
+		answers(201, meBody{}), answers(200, meBody{}), refuses(401)) // 200: a signed-in user joins; 401: sso_enforced
 	s.handle("POST /api/login", public, s.handleLogin, body[loginInput](), answers(200, meBody{}), refuses(401, 429))
 	s.handle("GET /api/login/providers", public, s.handleLoginProviders, answers(200, loginProviders{}))
 	s.handle("POST /api/logout", public, s.handleLogout, noContent())

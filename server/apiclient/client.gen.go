@@ -28017,6 +28017,8 @@ type PostApiSignupResponse struct {
 	JSON201 *Me
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -28033,6 +28035,11 @@ func (r PostApiSignupResponse) GetJSON201() *Me {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r PostApiSignupResponse) GetJSON400() *Error {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiSignupResponse) GetJSON401() *Error {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -28088,6 +28095,8 @@ type PostApiSignupInviteResponse struct {
 	JSON201 *Me
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
@@ -28111,6 +28120,11 @@ func (r PostApiSignupInviteResponse) GetJSON201() *Me {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r PostApiSignupInviteResponse) GetJSON400() *Error {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiSignupInviteResponse) GetJSON401() *Error {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -41010,6 +41024,13 @@ func ParsePostApiSignupResponse(rsp *http.Response) (*PostApiSignupResponse, err
 		}
 		response.JSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -41070,6 +41091,13 @@ func ParsePostApiSignupInviteResponse(rsp *http.Response) (*PostApiSignupInviteR
 			return nil, err
 		}
 		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest Error
