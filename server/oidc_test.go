@@ -238,7 +238,15 @@ func TestOIDCProvidersAnswer(t *testing.T) {
 	if res.status != 200 || res.str("oidc.name") != "Test IdP" || res.str("oidc.login_url") != "/login/oidc" {
 		t.Fatalf("GET /api/login/providers = %d %s", res.status, res.raw)
 	}
+	page := roundTrip(t, http.DefaultClient, e.srv.URL, "GET", "/login?next=/projects", nil, nil, false)
+	if !strings.Contains(page.raw, "Sign in with Test IdP") || !strings.Contains(page.raw, `href="/login/oidc?next=%2Fprojects"`) {
+		t.Errorf("login page without the sign-in button going back to next:\n%s", page.raw)
+	}
 	plain := newEnv(t, "sqlite", license.Enterprise)
+	page = roundTrip(t, http.DefaultClient, plain.srv.URL, "GET", "/login", nil, nil, false)
+	if strings.Contains(page.raw, "Sign in with") {
+		t.Errorf("login page offers single sign-on on an instance without it")
+	}
 	res = rawDo(t, http.DefaultClient, plain.srv.URL, "GET", "/api/login/providers", nil, nil)
 	if res.status != 200 || res.get("oidc") != nil {
 		t.Fatalf("without OIDC: GET /api/login/providers = %d %s, want oidc null", res.status, res.raw)

@@ -56,7 +56,7 @@ func TestOIDCJustInTimeProvisioning(t *testing.T) {
 		for _, email := range []string{"someone@closed.test", "someone@unverified.test", "someone@elsewhere.test"} {
 			hc, landed, body := e.signIn(email, "/")
 			wantRefused(t, landed, "no_account")
-			if !strings.Contains(body, "ask an admin") && !strings.Contains(body, "Ask an admin") {
+			if !strings.Contains(body, "No account exists") || !strings.Contains(body, "Ask an admin of your organization for an invite") {
 				t.Errorf("%s: login page does not say to ask for an invite:\n%s", email, body)
 			}
 			if e.signedInAs(hc) != "" {
