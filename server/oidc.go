@@ -499,3 +499,7 @@ func (s *Server) domainLookup(ctx context.Context, name string) (*ssoDomain, err
 		Enforced: d.SSOEnforcement == gatehouse.SSOOIDC, SCIM: d.SCIMEnabled,
 	}, nil
 }
+
+// hasOIDC reports whether the instance offers sign-in with OpenID Connect
+// (a domain's has_oidc).
+func (s *Server) hasOIDC() bool { return s.oidc != nil }
