@@ -145,6 +145,9 @@ func (s *Server) authorize(r *http.Request, n need) (*call, error) {
 	if n.needsLicence && isWrite(r) && !s.enforced() {
 		return nil, gatehouse.Errorf(gatehouse.EPaymentRequired, "Role-based access is an enterprise feature: add a licence to use it.")
 	}
+	if n.feature != "" && isWrite(r) && !s.currentPlan().Has(n.feature) {
+		return nil, featureMissing(n.feature)
+	}
 	return c, nil
 }
 

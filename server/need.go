@@ -28,6 +28,9 @@ type need struct {
 	// licensed: the route changes access configuration, which needs the
 	// role_based_access feature (402 otherwise, as PostHog does).
 	needsLicence bool
+	// feature: the route's writes need this licence feature (402 otherwise):
+	// organization domains need sso, SCIM tokens scim.
+	feature string
 	// query: a POST that only asks (access/check) and changes nothing.
 	query bool
 	// row: scopeObject, the handler shows the object's row, so authorization
@@ -69,6 +72,8 @@ func objectLevel(k access.Kind, l access.Level) need {
 }
 
 func (n need) licensed() need { n.needsLicence = true; return n }
+
+func (n need) licensedFor(feature string) need { n.feature = feature; return n }
 
 func (n need) asks() need { n.query = true; return n }
 

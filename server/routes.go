@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/gatehouse/gatehouse/access"
+	"github.com/gatehouse/gatehouse/license"
 )
 
 // registerRoutes is the whole API surface. Each route names its
@@ -43,6 +44,17 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /api/organizations/{org}/invites", orgAdmin, s.handleInviteList, list[inviteBody]())
 	s.handle("POST /api/organizations/{org}/invites", orgAdmin, s.handleInviteCreate, body[inviteInput](), answers(201, inviteBody{}))
 	s.handle("DELETE /api/organizations/{org}/invites/{id}", orgAdmin, s.handleInviteDelete, noContent())
+
+	s.section("domains", "Organization domains: sign-in through the identity provider and SCIM provisioning.")
+	domainAdmin := orgAdmin.licensedFor(license.FeatureSSO)
+	s.handle("GET /api/organizations/{org}/domains", orgAdmin, s.handleDomainList, list[domainBody]())
+	s.handle("POST /api/organizations/{org}/domains", domainAdmin, s.handleDomainCreate, body[domainInput](), answers(201, domainBody{}))
+	s.handle("GET /api/organizations/{org}/domains/{id}", orgAdmin, s.handleDomainGet, answers(200, domainBody{}))
+	s.handle("PATCH /api/organizations/{org}/domains/{id}", domainAdmin, s.handleDomainUpdate, body[domainUpdateInput](), answers(200, domainBody{}))
+	s.handle("DELETE /api/organizations/{org}/domains/{id}", domainAdmin, s.handleDomainDelete, noContent())
+	s.handle("POST /api/organizations/{org}/domains/{id}/verify", orgOwner.licensedFor(license.FeatureSSO), s.handleDomainVerify, answers(200, domainBody{}))
+	s.handle("POST /api/organizations/{org}/domains/{id}/scim/token", orgAdmin.licensedFor(license.FeatureSCIM), s.handleDomainSCIMToken,
+		answers(201, scimTokenBody{}))
 
 	s.section("projects", "Projects (PostHog's teams).")
 	s.handle("GET /api/projects", signedIn, s.handleProjectList, list[projectBody]())

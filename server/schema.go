@@ -226,7 +226,7 @@ func (s *Server) schema() map[string]any {
 		if pathParam.MatchString(path) {
 			errs = append(errs, http.StatusNotFound)
 		}
-		if rt.need.needsLicence && method != http.MethodGet {
+		if (rt.need.needsLicence || rt.need.feature != "") && method != http.MethodGet {
 			errs = append(errs, http.StatusPaymentRequired)
 		}
 		if rt.need.scope != scopePublic && method != http.MethodGet && !rt.need.query {
@@ -404,6 +404,9 @@ func (n need) describe() string {
 	}
 	if n.needsLicence {
 		who += " Changes need a plan with role-based access."
+	}
+	if n.feature != "" {
+		who += " Changes need a plan with the " + n.feature + " feature."
 	}
 	return who
 }

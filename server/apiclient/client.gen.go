@@ -200,6 +200,42 @@ func (e DashboardObjectUserAccessLevel) Valid() bool {
 	}
 }
 
+// Defines values for DomainSsoEnforcement.
+const (
+	DomainSsoEnforcementEmpty DomainSsoEnforcement = ""
+	DomainSsoEnforcementOidc  DomainSsoEnforcement = "oidc"
+)
+
+// Valid indicates whether the value is a known member of the DomainSsoEnforcement enum.
+func (e DomainSsoEnforcement) Valid() bool {
+	switch e {
+	case DomainSsoEnforcementEmpty:
+		return true
+	case DomainSsoEnforcementOidc:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DomainUpdateInputSsoEnforcement.
+const (
+	DomainUpdateInputSsoEnforcementEmpty DomainUpdateInputSsoEnforcement = ""
+	DomainUpdateInputSsoEnforcementOidc  DomainUpdateInputSsoEnforcement = "oidc"
+)
+
+// Valid indicates whether the value is a known member of the DomainUpdateInputSsoEnforcement enum.
+func (e DomainUpdateInputSsoEnforcement) Valid() bool {
+	switch e {
+	case DomainUpdateInputSsoEnforcementEmpty:
+		return true
+	case DomainUpdateInputSsoEnforcementOidc:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ExperimentObjectUserAccessLevel.
 const (
 	ExperimentObjectUserAccessLevelEditor  ExperimentObjectUserAccessLevel = "editor"
@@ -636,6 +672,37 @@ type DashboardUpdate struct {
 	Id          *int           `json:"id,omitempty"`
 }
 
+// Domain defines model for Domain.
+type Domain struct {
+	Domain                 string               `json:"domain"`
+	HasOidc                bool                 `json:"has_oidc"`
+	Id                     string               `json:"id"`
+	IsVerified             bool                 `json:"is_verified"`
+	JitProvisioningEnabled bool                 `json:"jit_provisioning_enabled"`
+	ScimBaseUrl            *string              `json:"scim_base_url"`
+	ScimEnabled            bool                 `json:"scim_enabled"`
+	SsoEnforcement         DomainSsoEnforcement `json:"sso_enforcement"`
+	VerifiedAt             *time.Time           `json:"verified_at"`
+}
+
+// DomainSsoEnforcement defines model for Domain.SsoEnforcement.
+type DomainSsoEnforcement string
+
+// DomainInput defines model for DomainInput.
+type DomainInput struct {
+	Domain *string `json:"domain"`
+}
+
+// DomainUpdateInput defines model for DomainUpdateInput.
+type DomainUpdateInput struct {
+	JitProvisioningEnabled *bool                            `json:"jit_provisioning_enabled,omitempty"`
+	ScimEnabled            *bool                            `json:"scim_enabled,omitempty"`
+	SsoEnforcement         *DomainUpdateInputSsoEnforcement `json:"sso_enforcement,omitempty"`
+}
+
+// DomainUpdateInputSsoEnforcement defines model for DomainUpdateInput.SsoEnforcement.
+type DomainUpdateInputSsoEnforcement string
+
 // Error defines model for Error.
 type Error struct {
 	Attr   *string `json:"attr"`
@@ -985,6 +1052,14 @@ type PaginatedDashboardRoleAccessList struct {
 	Results  []DashboardRoleAccess `json:"results"`
 }
 
+// PaginatedDomainList defines model for PaginatedDomainList.
+type PaginatedDomainList struct {
+	Count    int      `json:"count"`
+	Next     *string  `json:"next"`
+	Previous *string  `json:"previous"`
+	Results  []Domain `json:"results"`
+}
+
 // PaginatedExperimentObjectList defines model for PaginatedExperimentObjectList.
 type PaginatedExperimentObjectList struct {
 	Count    int                `json:"count"`
@@ -1192,6 +1267,11 @@ type RoleMemberInput struct {
 	UserUuid *string `json:"user_uuid"`
 }
 
+// ScimToken defines model for ScimToken.
+type ScimToken struct {
+	ScimBearerToken string `json:"scim_bearer_token"`
+}
+
 // SessionRecording A session recording. Create needs the required fields and takes the defaults of the others; an update sends any of them.
 type SessionRecording struct {
 	DistinctId        *string  `json:"distinct_id,omitempty"`
@@ -1309,6 +1389,15 @@ type GetApiOrganizationsOrgActivityLogParams struct {
 
 	// User Only the activity of this member (their user uuid).
 	User *string `form:"user,omitempty" json:"user,omitempty"`
+}
+
+// GetApiOrganizationsOrgDomainsParams defines parameters for GetApiOrganizationsOrgDomains.
+type GetApiOrganizationsOrgDomainsParams struct {
+	// Limit How many results a page holds (empty: the default).
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Offset How many results come before the page (empty: none).
+	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
 // GetApiOrganizationsOrgInvitesParams defines parameters for GetApiOrganizationsOrgInvites.
@@ -1532,6 +1621,12 @@ type PostApiOrganizationsJSONRequestBody = NameInput
 
 // PatchApiOrganizationsOrgJSONRequestBody defines body for PatchApiOrganizationsOrg for application/json ContentType.
 type PatchApiOrganizationsOrgJSONRequestBody = NameInput
+
+// PostApiOrganizationsOrgDomainsJSONRequestBody defines body for PostApiOrganizationsOrgDomains for application/json ContentType.
+type PostApiOrganizationsOrgDomainsJSONRequestBody = DomainInput
+
+// PatchApiOrganizationsOrgDomainsIdJSONRequestBody defines body for PatchApiOrganizationsOrgDomainsId for application/json ContentType.
+type PatchApiOrganizationsOrgDomainsIdJSONRequestBody = DomainUpdateInput
 
 // PostApiOrganizationsOrgInvitesJSONRequestBody defines body for PostApiOrganizationsOrgInvites for application/json ContentType.
 type PostApiOrganizationsOrgInvitesJSONRequestBody = InviteInput
@@ -1871,6 +1966,77 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/organizations/{org}/activity_log (the `GetApiOrganizationsOrgActivityLog` operationId).
 	GetApiOrganizationsOrgActivityLog(ctx context.Context, org string, params *GetApiOrganizationsOrgActivityLogParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetApiOrganizationsOrgDomains Domain list
+	//
+	// Domain list. Needs an organization admin.
+	//
+	// Corresponds with GET /api/organizations/{org}/domains (the `GetApiOrganizationsOrgDomains` operationId).
+	GetApiOrganizationsOrgDomains(ctx context.Context, org string, params *GetApiOrganizationsOrgDomainsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiOrganizationsOrgDomainsWithBody Domain create
+	//
+	// Domain create. Needs an organization admin. Changes need a plan with the sso feature.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/organizations/{org}/domains (the `PostApiOrganizationsOrgDomains` operationId).
+	PostApiOrganizationsOrgDomainsWithBody(ctx context.Context, org string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiOrganizationsOrgDomains Domain create
+	//
+	// Domain create. Needs an organization admin. Changes need a plan with the sso feature.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/organizations/{org}/domains (the `PostApiOrganizationsOrgDomains` operationId).
+	PostApiOrganizationsOrgDomains(ctx context.Context, org string, body PostApiOrganizationsOrgDomainsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteApiOrganizationsOrgDomainsId Domain delete
+	//
+	// Domain delete. Needs an organization admin. Changes need a plan with the sso feature.
+	//
+	// Corresponds with DELETE /api/organizations/{org}/domains/{id} (the `DeleteApiOrganizationsOrgDomainsId` operationId).
+	DeleteApiOrganizationsOrgDomainsId(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetApiOrganizationsOrgDomainsId Domain get
+	//
+	// Domain get. Needs an organization admin.
+	//
+	// Corresponds with GET /api/organizations/{org}/domains/{id} (the `GetApiOrganizationsOrgDomainsId` operationId).
+	GetApiOrganizationsOrgDomainsId(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchApiOrganizationsOrgDomainsIdWithBody Domain update
+	//
+	// Domain update. Needs an organization admin. Changes need a plan with the sso feature.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /api/organizations/{org}/domains/{id} (the `PatchApiOrganizationsOrgDomainsId` operationId).
+	PatchApiOrganizationsOrgDomainsIdWithBody(ctx context.Context, org string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchApiOrganizationsOrgDomainsId Domain update
+	//
+	// Domain update. Needs an organization admin. Changes need a plan with the sso feature.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /api/organizations/{org}/domains/{id} (the `PatchApiOrganizationsOrgDomainsId` operationId).
+	PatchApiOrganizationsOrgDomainsId(ctx context.Context, org string, id string, body PatchApiOrganizationsOrgDomainsIdJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiOrganizationsOrgDomainsIdScimToken Domain s c i m token
+	//
+	// Domain s c i m token. Needs an organization admin. Changes need a plan with the scim feature.
+	//
+	// Corresponds with POST /api/organizations/{org}/domains/{id}/scim/token (the `PostApiOrganizationsOrgDomainsIdScimToken` operationId).
+	PostApiOrganizationsOrgDomainsIdScimToken(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiOrganizationsOrgDomainsIdVerify Domain verify
+	//
+	// Domain verify. Needs the organization's owner. Changes need a plan with the sso feature.
+	//
+	// Corresponds with POST /api/organizations/{org}/domains/{id}/verify (the `PostApiOrganizationsOrgDomainsIdVerify` operationId).
+	PostApiOrganizationsOrgDomainsIdVerify(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiOrganizationsOrgInvites Invite list
 	//
@@ -3642,6 +3808,167 @@ func (c *Client) PatchApiOrganizationsOrg(ctx context.Context, org string, body 
 // Corresponds with GET /api/organizations/{org}/activity_log (the `GetApiOrganizationsOrgActivityLog` operationId).
 func (c *Client) GetApiOrganizationsOrgActivityLog(ctx context.Context, org string, params *GetApiOrganizationsOrgActivityLogParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetApiOrganizationsOrgActivityLogRequest(c.Server, org, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetApiOrganizationsOrgDomains Domain list
+//
+// Domain list. Needs an organization admin.
+//
+// Corresponds with GET /api/organizations/{org}/domains (the `GetApiOrganizationsOrgDomains` operationId).
+func (c *Client) GetApiOrganizationsOrgDomains(ctx context.Context, org string, params *GetApiOrganizationsOrgDomainsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiOrganizationsOrgDomainsRequest(c.Server, org, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiOrganizationsOrgDomainsWithBody Domain create
+//
+// Domain create. Needs an organization admin. Changes need a plan with the sso feature.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/organizations/{org}/domains (the `PostApiOrganizationsOrgDomains` operationId).
+func (c *Client) PostApiOrganizationsOrgDomainsWithBody(ctx context.Context, org string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiOrganizationsOrgDomainsRequestWithBody(c.Server, org, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiOrganizationsOrgDomains Domain create
+//
+// Domain create. Needs an organization admin. Changes need a plan with the sso feature.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/organizations/{org}/domains (the `PostApiOrganizationsOrgDomains` operationId).
+func (c *Client) PostApiOrganizationsOrgDomains(ctx context.Context, org string, body PostApiOrganizationsOrgDomainsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiOrganizationsOrgDomainsRequest(c.Server, org, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteApiOrganizationsOrgDomainsId Domain delete
+//
+// Domain delete. Needs an organization admin. Changes need a plan with the sso feature.
+//
+// Corresponds with DELETE /api/organizations/{org}/domains/{id} (the `DeleteApiOrganizationsOrgDomainsId` operationId).
+func (c *Client) DeleteApiOrganizationsOrgDomainsId(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteApiOrganizationsOrgDomainsIdRequest(c.Server, org, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetApiOrganizationsOrgDomainsId Domain get
+//
+// Domain get. Needs an organization admin.
+//
+// Corresponds with GET /api/organizations/{org}/domains/{id} (the `GetApiOrganizationsOrgDomainsId` operationId).
+func (c *Client) GetApiOrganizationsOrgDomainsId(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiOrganizationsOrgDomainsIdRequest(c.Server, org, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchApiOrganizationsOrgDomainsIdWithBody Domain update
+//
+// Domain update. Needs an organization admin. Changes need a plan with the sso feature.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /api/organizations/{org}/domains/{id} (the `PatchApiOrganizationsOrgDomainsId` operationId).
+func (c *Client) PatchApiOrganizationsOrgDomainsIdWithBody(ctx context.Context, org string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchApiOrganizationsOrgDomainsIdRequestWithBody(c.Server, org, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchApiOrganizationsOrgDomainsId Domain update
+//
+// Domain update. Needs an organization admin. Changes need a plan with the sso feature.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /api/organizations/{org}/domains/{id} (the `PatchApiOrganizationsOrgDomainsId` operationId).
+func (c *Client) PatchApiOrganizationsOrgDomainsId(ctx context.Context, org string, id string, body PatchApiOrganizationsOrgDomainsIdJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchApiOrganizationsOrgDomainsIdRequest(c.Server, org, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiOrganizationsOrgDomainsIdScimToken Domain s c i m token
+//
+// Domain s c i m token. Needs an organization admin. Changes need a plan with the scim feature.
+//
+// Corresponds with POST /api/organizations/{org}/domains/{id}/scim/token (the `PostApiOrganizationsOrgDomainsIdScimToken` operationId).
+func (c *Client) PostApiOrganizationsOrgDomainsIdScimToken(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiOrganizationsOrgDomainsIdScimTokenRequest(c.Server, org, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiOrganizationsOrgDomainsIdVerify Domain verify
+//
+// Domain verify. Needs the organization's owner. Changes need a plan with the sso feature.
+//
+// Corresponds with POST /api/organizations/{org}/domains/{id}/verify (the `PostApiOrganizationsOrgDomainsIdVerify` operationId).
+func (c *Client) PostApiOrganizationsOrgDomainsIdVerify(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiOrganizationsOrgDomainsIdVerifyRequest(c.Server, org, id)
 	if err != nil {
 		return nil, err
 	}
@@ -7530,6 +7857,344 @@ func NewGetApiOrganizationsOrgActivityLogRequest(server string, org string, para
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetApiOrganizationsOrgDomainsRequest constructs an http.Request for the GetApiOrganizationsOrgDomains method
+func NewGetApiOrganizationsOrgDomainsRequest(server string, org string, params *GetApiOrganizationsOrgDomainsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org", org, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/organizations/%s/domains", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Offset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", *params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPostApiOrganizationsOrgDomainsRequest calls the generic PostApiOrganizationsOrgDomains builder with application/json body
+func NewPostApiOrganizationsOrgDomainsRequest(server string, org string, body PostApiOrganizationsOrgDomainsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiOrganizationsOrgDomainsRequestWithBody(server, org, "application/json", bodyReader)
+}
+
+// NewPostApiOrganizationsOrgDomainsRequestWithBody constructs an http.Request for the PostApiOrganizationsOrgDomains method, with any body, and a specified content type
+func NewPostApiOrganizationsOrgDomainsRequestWithBody(server string, org string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org", org, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/organizations/%s/domains", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteApiOrganizationsOrgDomainsIdRequest constructs an http.Request for the DeleteApiOrganizationsOrgDomainsId method
+func NewDeleteApiOrganizationsOrgDomainsIdRequest(server string, org string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org", org, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/organizations/%s/domains/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetApiOrganizationsOrgDomainsIdRequest constructs an http.Request for the GetApiOrganizationsOrgDomainsId method
+func NewGetApiOrganizationsOrgDomainsIdRequest(server string, org string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org", org, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/organizations/%s/domains/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPatchApiOrganizationsOrgDomainsIdRequest calls the generic PatchApiOrganizationsOrgDomainsId builder with application/json body
+func NewPatchApiOrganizationsOrgDomainsIdRequest(server string, org string, id string, body PatchApiOrganizationsOrgDomainsIdJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPatchApiOrganizationsOrgDomainsIdRequestWithBody(server, org, id, "application/json", bodyReader)
+}
+
+// NewPatchApiOrganizationsOrgDomainsIdRequestWithBody constructs an http.Request for the PatchApiOrganizationsOrgDomainsId method, with any body, and a specified content type
+func NewPatchApiOrganizationsOrgDomainsIdRequestWithBody(server string, org string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org", org, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/organizations/%s/domains/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPostApiOrganizationsOrgDomainsIdScimTokenRequest constructs an http.Request for the PostApiOrganizationsOrgDomainsIdScimToken method
+func NewPostApiOrganizationsOrgDomainsIdScimTokenRequest(server string, org string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org", org, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/organizations/%s/domains/%s/scim/token", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPostApiOrganizationsOrgDomainsIdVerifyRequest constructs an http.Request for the PostApiOrganizationsOrgDomainsIdVerify method
+func NewPostApiOrganizationsOrgDomainsIdVerifyRequest(server string, org string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org", org, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/organizations/%s/domains/%s/verify", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -14631,6 +15296,87 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/organizations/{org}/activity_log (the `GetApiOrganizationsOrgActivityLog` operationId).
 	GetApiOrganizationsOrgActivityLogWithResponse(ctx context.Context, org string, params *GetApiOrganizationsOrgActivityLogParams, reqEditors ...RequestEditorFn) (*GetApiOrganizationsOrgActivityLogResponse, error)
 
+	// GetApiOrganizationsOrgDomainsWithResponse Domain list
+	//
+	// Domain list. Needs an organization admin.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/organizations/{org}/domains (the `GetApiOrganizationsOrgDomains` operationId).
+	GetApiOrganizationsOrgDomainsWithResponse(ctx context.Context, org string, params *GetApiOrganizationsOrgDomainsParams, reqEditors ...RequestEditorFn) (*GetApiOrganizationsOrgDomainsResponse, error)
+
+	// PostApiOrganizationsOrgDomainsWithBodyWithResponse Domain create
+	//
+	// Domain create. Needs an organization admin. Changes need a plan with the sso feature.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/organizations/{org}/domains (the `PostApiOrganizationsOrgDomains` operationId).
+	PostApiOrganizationsOrgDomainsWithBodyWithResponse(ctx context.Context, org string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsResponse, error)
+
+	// PostApiOrganizationsOrgDomainsWithResponse Domain create
+	//
+	// Domain create. Needs an organization admin. Changes need a plan with the sso feature.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/organizations/{org}/domains (the `PostApiOrganizationsOrgDomains` operationId).
+	PostApiOrganizationsOrgDomainsWithResponse(ctx context.Context, org string, body PostApiOrganizationsOrgDomainsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsResponse, error)
+
+	// DeleteApiOrganizationsOrgDomainsIdWithResponse Domain delete
+	//
+	// Domain delete. Needs an organization admin. Changes need a plan with the sso feature.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/organizations/{org}/domains/{id} (the `DeleteApiOrganizationsOrgDomainsId` operationId).
+	DeleteApiOrganizationsOrgDomainsIdWithResponse(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*DeleteApiOrganizationsOrgDomainsIdResponse, error)
+
+	// GetApiOrganizationsOrgDomainsIdWithResponse Domain get
+	//
+	// Domain get. Needs an organization admin.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/organizations/{org}/domains/{id} (the `GetApiOrganizationsOrgDomainsId` operationId).
+	GetApiOrganizationsOrgDomainsIdWithResponse(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*GetApiOrganizationsOrgDomainsIdResponse, error)
+
+	// PatchApiOrganizationsOrgDomainsIdWithBodyWithResponse Domain update
+	//
+	// Domain update. Needs an organization admin. Changes need a plan with the sso feature.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/organizations/{org}/domains/{id} (the `PatchApiOrganizationsOrgDomainsId` operationId).
+	PatchApiOrganizationsOrgDomainsIdWithBodyWithResponse(ctx context.Context, org string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchApiOrganizationsOrgDomainsIdResponse, error)
+
+	// PatchApiOrganizationsOrgDomainsIdWithResponse Domain update
+	//
+	// Domain update. Needs an organization admin. Changes need a plan with the sso feature.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/organizations/{org}/domains/{id} (the `PatchApiOrganizationsOrgDomainsId` operationId).
+	PatchApiOrganizationsOrgDomainsIdWithResponse(ctx context.Context, org string, id string, body PatchApiOrganizationsOrgDomainsIdJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchApiOrganizationsOrgDomainsIdResponse, error)
+
+	// PostApiOrganizationsOrgDomainsIdScimTokenWithResponse Domain s c i m token
+	//
+	// Domain s c i m token. Needs an organization admin. Changes need a plan with the scim feature.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/organizations/{org}/domains/{id}/scim/token (the `PostApiOrganizationsOrgDomainsIdScimToken` operationId).
+	PostApiOrganizationsOrgDomainsIdScimTokenWithResponse(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsIdScimTokenResponse, error)
+
+	// PostApiOrganizationsOrgDomainsIdVerifyWithResponse Domain verify
+	//
+	// Domain verify. Needs the organization's owner. Changes need a plan with the sso feature.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/organizations/{org}/domains/{id}/verify (the `PostApiOrganizationsOrgDomainsIdVerify` operationId).
+	PostApiOrganizationsOrgDomainsIdVerifyWithResponse(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsIdVerifyResponse, error)
+
 	// GetApiOrganizationsOrgInvitesWithResponse Invite list
 	//
 	// Invite list. Needs an organization admin.
@@ -17047,6 +17793,615 @@ func (r GetApiOrganizationsOrgActivityLogResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetApiOrganizationsOrgActivityLogResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetApiOrganizationsOrgDomainsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PaginatedDomainList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetApiOrganizationsOrgDomainsResponse) GetJSON200() *PaginatedDomainList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetApiOrganizationsOrgDomainsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetApiOrganizationsOrgDomainsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetApiOrganizationsOrgDomainsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetApiOrganizationsOrgDomainsResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r GetApiOrganizationsOrgDomainsResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiOrganizationsOrgDomainsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiOrganizationsOrgDomainsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiOrganizationsOrgDomainsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiOrganizationsOrgDomainsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiOrganizationsOrgDomainsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Domain
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r PostApiOrganizationsOrgDomainsResponse) GetJSON201() *Domain {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiOrganizationsOrgDomainsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiOrganizationsOrgDomainsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PostApiOrganizationsOrgDomainsResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiOrganizationsOrgDomainsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiOrganizationsOrgDomainsResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiOrganizationsOrgDomainsResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiOrganizationsOrgDomainsResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PostApiOrganizationsOrgDomainsResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiOrganizationsOrgDomainsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiOrganizationsOrgDomainsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiOrganizationsOrgDomainsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiOrganizationsOrgDomainsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteApiOrganizationsOrgDomainsIdResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteApiOrganizationsOrgDomainsIdResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteApiOrganizationsOrgDomainsIdResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r DeleteApiOrganizationsOrgDomainsIdResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteApiOrganizationsOrgDomainsIdResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteApiOrganizationsOrgDomainsIdResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DeleteApiOrganizationsOrgDomainsIdResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r DeleteApiOrganizationsOrgDomainsIdResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteApiOrganizationsOrgDomainsIdResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteApiOrganizationsOrgDomainsIdResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteApiOrganizationsOrgDomainsIdResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteApiOrganizationsOrgDomainsIdResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetApiOrganizationsOrgDomainsIdResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Domain
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetApiOrganizationsOrgDomainsIdResponse) GetJSON200() *Domain {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetApiOrganizationsOrgDomainsIdResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetApiOrganizationsOrgDomainsIdResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetApiOrganizationsOrgDomainsIdResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetApiOrganizationsOrgDomainsIdResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r GetApiOrganizationsOrgDomainsIdResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiOrganizationsOrgDomainsIdResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiOrganizationsOrgDomainsIdResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiOrganizationsOrgDomainsIdResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiOrganizationsOrgDomainsIdResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PatchApiOrganizationsOrgDomainsIdResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Domain
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PatchApiOrganizationsOrgDomainsIdResponse) GetJSON200() *Domain {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PatchApiOrganizationsOrgDomainsIdResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PatchApiOrganizationsOrgDomainsIdResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PatchApiOrganizationsOrgDomainsIdResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PatchApiOrganizationsOrgDomainsIdResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PatchApiOrganizationsOrgDomainsIdResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PatchApiOrganizationsOrgDomainsIdResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PatchApiOrganizationsOrgDomainsIdResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PatchApiOrganizationsOrgDomainsIdResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PatchApiOrganizationsOrgDomainsIdResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PatchApiOrganizationsOrgDomainsIdResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PatchApiOrganizationsOrgDomainsIdResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PatchApiOrganizationsOrgDomainsIdResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiOrganizationsOrgDomainsIdScimTokenResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *ScimToken
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdScimTokenResponse) GetJSON201() *ScimToken {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdScimTokenResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdScimTokenResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdScimTokenResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdScimTokenResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdScimTokenResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdScimTokenResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdScimTokenResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiOrganizationsOrgDomainsIdScimTokenResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiOrganizationsOrgDomainsIdScimTokenResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiOrganizationsOrgDomainsIdScimTokenResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiOrganizationsOrgDomainsIdScimTokenResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiOrganizationsOrgDomainsIdVerifyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Domain
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdVerifyResponse) GetJSON200() *Domain {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdVerifyResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdVerifyResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdVerifyResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdVerifyResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdVerifyResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdVerifyResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdVerifyResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiOrganizationsOrgDomainsIdVerifyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiOrganizationsOrgDomainsIdVerifyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiOrganizationsOrgDomainsIdVerifyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiOrganizationsOrgDomainsIdVerifyResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -28431,6 +29786,141 @@ func (c *ClientWithResponses) GetApiOrganizationsOrgActivityLogWithResponse(ctx 
 	return ParseGetApiOrganizationsOrgActivityLogResponse(rsp)
 }
 
+// GetApiOrganizationsOrgDomainsWithResponse Domain list
+//
+// Domain list. Needs an organization admin.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/organizations/{org}/domains (the `GetApiOrganizationsOrgDomains` operationId).
+func (c *ClientWithResponses) GetApiOrganizationsOrgDomainsWithResponse(ctx context.Context, org string, params *GetApiOrganizationsOrgDomainsParams, reqEditors ...RequestEditorFn) (*GetApiOrganizationsOrgDomainsResponse, error) {
+	rsp, err := c.GetApiOrganizationsOrgDomains(ctx, org, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiOrganizationsOrgDomainsResponse(rsp)
+}
+
+// PostApiOrganizationsOrgDomainsWithBodyWithResponse Domain create
+//
+// Domain create. Needs an organization admin. Changes need a plan with the sso feature.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/organizations/{org}/domains (the `PostApiOrganizationsOrgDomains` operationId).
+func (c *ClientWithResponses) PostApiOrganizationsOrgDomainsWithBodyWithResponse(ctx context.Context, org string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsResponse, error) {
+	rsp, err := c.PostApiOrganizationsOrgDomainsWithBody(ctx, org, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiOrganizationsOrgDomainsResponse(rsp)
+}
+
+// PostApiOrganizationsOrgDomainsWithResponse Domain create
+//
+// Domain create. Needs an organization admin. Changes need a plan with the sso feature.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/organizations/{org}/domains (the `PostApiOrganizationsOrgDomains` operationId).
+func (c *ClientWithResponses) PostApiOrganizationsOrgDomainsWithResponse(ctx context.Context, org string, body PostApiOrganizationsOrgDomainsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsResponse, error) {
+	rsp, err := c.PostApiOrganizationsOrgDomains(ctx, org, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiOrganizationsOrgDomainsResponse(rsp)
+}
+
+// DeleteApiOrganizationsOrgDomainsIdWithResponse Domain delete
+//
+// Domain delete. Needs an organization admin. Changes need a plan with the sso feature.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/organizations/{org}/domains/{id} (the `DeleteApiOrganizationsOrgDomainsId` operationId).
+func (c *ClientWithResponses) DeleteApiOrganizationsOrgDomainsIdWithResponse(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*DeleteApiOrganizationsOrgDomainsIdResponse, error) {
+	rsp, err := c.DeleteApiOrganizationsOrgDomainsId(ctx, org, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteApiOrganizationsOrgDomainsIdResponse(rsp)
+}
+
+// GetApiOrganizationsOrgDomainsIdWithResponse Domain get
+//
+// Domain get. Needs an organization admin.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/organizations/{org}/domains/{id} (the `GetApiOrganizationsOrgDomainsId` operationId).
+func (c *ClientWithResponses) GetApiOrganizationsOrgDomainsIdWithResponse(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*GetApiOrganizationsOrgDomainsIdResponse, error) {
+	rsp, err := c.GetApiOrganizationsOrgDomainsId(ctx, org, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiOrganizationsOrgDomainsIdResponse(rsp)
+}
+
+// PatchApiOrganizationsOrgDomainsIdWithBodyWithResponse Domain update
+//
+// Domain update. Needs an organization admin. Changes need a plan with the sso feature.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/organizations/{org}/domains/{id} (the `PatchApiOrganizationsOrgDomainsId` operationId).
+func (c *ClientWithResponses) PatchApiOrganizationsOrgDomainsIdWithBodyWithResponse(ctx context.Context, org string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchApiOrganizationsOrgDomainsIdResponse, error) {
+	rsp, err := c.PatchApiOrganizationsOrgDomainsIdWithBody(ctx, org, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchApiOrganizationsOrgDomainsIdResponse(rsp)
+}
+
+// PatchApiOrganizationsOrgDomainsIdWithResponse Domain update
+//
+// Domain update. Needs an organization admin. Changes need a plan with the sso feature.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/organizations/{org}/domains/{id} (the `PatchApiOrganizationsOrgDomainsId` operationId).
+func (c *ClientWithResponses) PatchApiOrganizationsOrgDomainsIdWithResponse(ctx context.Context, org string, id string, body PatchApiOrganizationsOrgDomainsIdJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchApiOrganizationsOrgDomainsIdResponse, error) {
+	rsp, err := c.PatchApiOrganizationsOrgDomainsId(ctx, org, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchApiOrganizationsOrgDomainsIdResponse(rsp)
+}
+
+// PostApiOrganizationsOrgDomainsIdScimTokenWithResponse Domain s c i m token
+//
+// Domain s c i m token. Needs an organization admin. Changes need a plan with the scim feature.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/organizations/{org}/domains/{id}/scim/token (the `PostApiOrganizationsOrgDomainsIdScimToken` operationId).
+func (c *ClientWithResponses) PostApiOrganizationsOrgDomainsIdScimTokenWithResponse(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsIdScimTokenResponse, error) {
+	rsp, err := c.PostApiOrganizationsOrgDomainsIdScimToken(ctx, org, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiOrganizationsOrgDomainsIdScimTokenResponse(rsp)
+}
+
+// PostApiOrganizationsOrgDomainsIdVerifyWithResponse Domain verify
+//
+// Domain verify. Needs the organization's owner. Changes need a plan with the sso feature.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/organizations/{org}/domains/{id}/verify (the `PostApiOrganizationsOrgDomainsIdVerify` operationId).
+func (c *ClientWithResponses) PostApiOrganizationsOrgDomainsIdVerifyWithResponse(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsIdVerifyResponse, error) {
+	rsp, err := c.PostApiOrganizationsOrgDomainsIdVerify(ctx, org, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiOrganizationsOrgDomainsIdVerifyResponse(rsp)
+}
+
 // GetApiOrganizationsOrgInvitesWithResponse Invite list
 //
 // Invite list. Needs an organization admin.
@@ -31835,6 +33325,513 @@ func ParseGetApiOrganizationsOrgActivityLogResponse(rsp *http.Response) (*GetApi
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetApiOrganizationsOrgDomainsResponse parses an HTTP response from a GetApiOrganizationsOrgDomainsWithResponse call
+func ParseGetApiOrganizationsOrgDomainsResponse(rsp *http.Response) (*GetApiOrganizationsOrgDomainsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiOrganizationsOrgDomainsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PaginatedDomainList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiOrganizationsOrgDomainsResponse parses an HTTP response from a PostApiOrganizationsOrgDomainsWithResponse call
+func ParsePostApiOrganizationsOrgDomainsResponse(rsp *http.Response) (*PostApiOrganizationsOrgDomainsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiOrganizationsOrgDomainsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Domain
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteApiOrganizationsOrgDomainsIdResponse parses an HTTP response from a DeleteApiOrganizationsOrgDomainsIdWithResponse call
+func ParseDeleteApiOrganizationsOrgDomainsIdResponse(rsp *http.Response) (*DeleteApiOrganizationsOrgDomainsIdResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteApiOrganizationsOrgDomainsIdResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetApiOrganizationsOrgDomainsIdResponse parses an HTTP response from a GetApiOrganizationsOrgDomainsIdWithResponse call
+func ParseGetApiOrganizationsOrgDomainsIdResponse(rsp *http.Response) (*GetApiOrganizationsOrgDomainsIdResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiOrganizationsOrgDomainsIdResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Domain
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePatchApiOrganizationsOrgDomainsIdResponse parses an HTTP response from a PatchApiOrganizationsOrgDomainsIdWithResponse call
+func ParsePatchApiOrganizationsOrgDomainsIdResponse(rsp *http.Response) (*PatchApiOrganizationsOrgDomainsIdResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PatchApiOrganizationsOrgDomainsIdResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Domain
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiOrganizationsOrgDomainsIdScimTokenResponse parses an HTTP response from a PostApiOrganizationsOrgDomainsIdScimTokenWithResponse call
+func ParsePostApiOrganizationsOrgDomainsIdScimTokenResponse(rsp *http.Response) (*PostApiOrganizationsOrgDomainsIdScimTokenResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiOrganizationsOrgDomainsIdScimTokenResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest ScimToken
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiOrganizationsOrgDomainsIdVerifyResponse parses an HTTP response from a PostApiOrganizationsOrgDomainsIdVerifyWithResponse call
+func ParsePostApiOrganizationsOrgDomainsIdVerifyResponse(rsp *http.Response) (*PostApiOrganizationsOrgDomainsIdVerifyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiOrganizationsOrgDomainsIdVerifyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Domain
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
 		var dest Error
