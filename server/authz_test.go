@@ -489,6 +489,9 @@ func TestAuthorizationMatrixCoversEveryRoute(t *testing.T) {
 	registered := map[string]bool{}
 	for _, p := range routes {
 		registered[p] = true
+		if strings.Contains(p, " /scim/") {
+			continue // no persona's key opens them, only a domain's SCIM token: TestSCIMAuthentication
+		}
 		inMatrix, inUI := rows[p], slices.Contains(uiRoutes, p)
 		switch {
 		case inMatrix && inUI:

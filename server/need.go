@@ -16,6 +16,7 @@ const (
 	scopeProject              // a member allowed into {project}
 	scopeKind                 // {project}, then a level on a new object of the kind
 	scopeObject               // {project} and {id}, then a level on that object
+	scopeSCIM                 // {domain_id}'s SCIM client, by the domain's bearer token
 )
 
 // need is a route's authorization requirement, declared where it is registered.
@@ -61,6 +62,7 @@ var (
 	projectMember  = need{scope: scopeProject}
 	projectAdmin   = need{scope: scopeProject, project: true}
 	projectDelete  = need{scope: scopeProject, deletesProject: true}
+	scimClient     = need{scope: scopeSCIM}
 )
 
 func kindLevel(k access.Kind, l access.Level) need {
