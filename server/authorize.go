@@ -33,6 +33,9 @@ type call struct {
 	revision int64
 	// target is {user}'s membership, for routes that resolve it (removal).
 	target *gatehouse.Membership
+	// scim is the domain whose SCIM client calls (scopeSCIM); org stays nil, since the
+	// client is no member and its writes rest on no member's decision.
+	scim *gatehouse.Domain
 }
 
 // membership is the caller's membership level in c.org.
@@ -58,6 +61,9 @@ func (s *Server) authorize(r *http.Request, n need) (*call, error) {
 			}
 		}
 		return c, nil
+	}
+	if n.scope == scopeSCIM {
+		return c, s.authorizeSCIM(r, c)
 	}
 	u, viaCookie, err := s.authenticate(r)
 	if err != nil {
@@ -144,6 +150,9 @@ func (s *Server) authorize(r *http.Request, n need) (*call, error) {
 	}
 	if n.needsLicence && isWrite(r) && !s.enforced() {
 		return nil, gatehouse.Errorf(gatehouse.EPaymentRequired, "Role-based access is an enterprise feature: add a licence to use it.")
+	}
+	if n.feature != "" && isWrite(r) && !s.currentPlan().Has(n.feature) {
+		return nil, featureMissing(n.feature)
 	}
 	return c, nil
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/access"
+	"github.com/gatehouse/gatehouse/license"
 )
 
 // OIDCConfig is the instance's OpenID Connect provider, set by its operator.
@@ -485,9 +486,12 @@ func localPath(next string) string {
 }
 
 // domainLookup returns the verified organization domain named name, nil
-// when there is none.
+// when there is none. Domains take part in sign-in only under a plan with
+// the sso feature, as their settings can be written only then: after the
+// licence lapses, known users still sign in, but nobody is provisioned,
+// no password is refused for a domain and no role follows a claim.
 func (s *Server) domainLookup(ctx context.Context, name string) (*ssoDomain, error) {
-	if name == "" {
+	if name == "" || !s.currentPlan().Has(license.FeatureSSO) {
 		return nil, nil
 	}
 	d, ok, err := s.store.VerifiedDomain(ctx, name)

@@ -229,7 +229,7 @@ func (s *Server) dispatch(w *statusWriter, r *http.Request, pages bool) {
 
 // isAPIPath reports whether p (clean) belongs to the JSON API rather than the web UI.
 func isAPIPath(p string) bool {
-	return p == "/api" || strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/_") || p == "/metrics"
+	return p == "/api" || strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/_") || p == "/metrics" || isSCIMPath(p)
 }
 
 // statusRecorder captures what the mux would have answered for an unmatched request.

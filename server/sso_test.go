@@ -206,3 +206,24 @@ func TestOIDCGroupsClaim(t *testing.T) {
 		}
 	})
 }
+
+// Domains take part in sign-in only under a plan with the sso feature: on the
+// free plan nobody is provisioned and passwords are not refused, while known
+// users still sign in through the provider.
+func TestOIDCDomainsNeedTheSSOFeature(t *testing.T) {
+	e := newSSOEnv(t, "sqlite", func(c *server.Config) { c.Plan = license.Free })
+	e.domain("example.com", true, func(d *gatehouse.Domain) {
+		d.JITProvisioningEnabled, d.SSOEnforcement = true, gatehouse.SSOOIDC
+	})
+	e.idp.AddUser(oidctest.User{Email: "new@example.com", EmailVerified: true})
+	e.idp.AddUser(oidctest.User{Email: "owner@example.com", EmailVerified: true})
+	_, landed, _ := e.signIn("new@example.com", "/")
+	wantRefused(t, landed, "no_account")
+	if hc, _, _ := e.signIn("owner@example.com", "/"); e.signedInAs(hc) != "owner@example.com" {
+		t.Error("a known user could not sign in through the provider on the free plan")
+	}
+	res := rawDo(t, jarClient(), e.srv.URL, "POST", "/api/login", map[string]any{"email": "owner@example.com", "password": "correct horse"}, nil)
+	if res.status != http.StatusOK {
+		t.Errorf("password login on the free plan = %d %s, want 200", res.status, res.raw)
+	}
+}

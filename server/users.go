@@ -208,7 +208,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, c *call) er
 		return err
 	}
 	hash := ""
-	if u != nil {
+	if u != nil && u.DisabledAt == nil {
+		// A disabled account's password is checked against nothing, so that it is
+		// refused as an unknown email is, after the same work.
 		hash = u.PasswordHash
 	}
 	// Unknown email and wrong password are answered alike, after the same work.
