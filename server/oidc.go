@@ -35,6 +35,10 @@ type OIDCConfig struct {
 	Name string
 	// GroupsClaim is the ID token's claim listing the user's groups.
 	GroupsClaim string
+	// Scopes are asked for besides "openid"; nil is email, profile and
+	// groups (a provider that has no groups scope, as Microsoft Entra ID,
+	// needs them without it).
+	Scopes []string
 	// HTTPClient talks to the provider; nil is a client with a 10 s timeout.
 	HTTPClient *http.Client
 }
@@ -81,6 +85,10 @@ func newOIDCSignIn(cfg OIDCConfig) *oidcSignIn {
 	if cfg.GroupsClaim == "" {
 		cfg.GroupsClaim = defaultOIDCGroupsClaim
 	}
+	if cfg.Scopes == nil {
+		// Okta, Keycloak and Dex release the groups claim for the groups scope.
+		cfg.Scopes = []string{"email", "profile", "groups"}
+	}
 	o := &oidcSignIn{cfg: cfg, http: cfg.HTTPClient}
 	if o.http == nil {
 		o.http = &http.Client{Timeout: 10 * time.Second}
@@ -113,10 +121,11 @@ func (o *oidcSignIn) discover(ctx context.Context) (*oidc.Provider, error) {
 }
 
 func (o *oidcSignIn) oauth2Config(p *oidc.Provider, redirect string) *oauth2.Config {
-	scopes := []string{oidc.ScopeOpenID, "email", "profile"}
-	if o.cfg.GroupsClaim == defaultOIDCGroupsClaim {
-		// Okta, Keycloak and Dex release the groups claim for this scope.
-		scopes = append(scopes, "groups")
+	scopes := []string{oidc.ScopeOpenID}
+	for _, sc := range o.cfg.Scopes {
+		if sc != oidc.ScopeOpenID {
+			scopes = append(scopes, sc)
+		}
 	}
 	return &oauth2.Config{
 		ClientID: o.cfg.ClientID, ClientSecret: o.cfg.ClientSecret,
@@ -296,12 +305,12 @@ func (s *Server) oidcClaims(r *http.Request, login *gatehouse.OIDCLogin, code st
 	id := &oidcIdentity{}
 	id.email, _ = all["email"].(string)
 	id.email = strings.TrimSpace(id.email)
-	// Some providers send the boolean as a string.
-	switch v := all["email_verified"].(type) {
-	case bool:
-		id.emailVerified = v
-	case string:
-		id.emailVerified = strings.EqualFold(v, "true")
+	id.emailVerified = claimTrue(all["email_verified"])
+	if _, ok := all["email_verified"]; !ok {
+		// Microsoft Entra ID sends no email_verified; its optional claim
+		// xms_edov says the email's domain is verified by the tenant that
+		// owns it, which is what email_verified promises.
+		id.emailVerified = claimTrue(all["xms_edov"])
 	}
 	for _, k := range []string{"given_name", "name", "preferred_username"} {
 		if v, _ := all[k].(string); strings.TrimSpace(v) != "" {
@@ -322,6 +331,17 @@ func (s *Server) oidcClaims(r *http.Request, login *gatehouse.OIDCLogin, code st
 		id.groups = []string{v}
 	}
 	return id, nil
+}
+
+// claimTrue reads a boolean claim, which some providers send as a string.
+func claimTrue(v any) bool {
+	switch v := v.(type) {
+	case bool:
+		return v
+	case string:
+		return strings.EqualFold(v, "true") || v == "1"
+	}
+	return false
 }
 
 // oidcUser finds or provisions the user a verified identity names. A known

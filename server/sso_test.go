@@ -227,3 +227,30 @@ func TestOIDCDomainsNeedTheSSOFeature(t *testing.T) {
 		t.Errorf("password login on the free plan = %d %s, want 200", res.status, res.raw)
 	}
 }
+
+// Microsoft Entra ID's shape: no groups scope, no email_verified but its
+// xms_edov, and groups as app roles in the roles claim.
+func TestOIDCEntraShapedTokens(t *testing.T) {
+	e := newSSOEnv(t, "sqlite", func(c *server.Config) {
+		c.OIDC.Scopes, c.OIDC.GroupsClaim = []string{"email", "profile"}, "roles"
+	})
+	e.domain("contoso.test", true, func(d *gatehouse.Domain) { d.JITProvisioningEnabled = true })
+	e.owner.must("POST", e.orgPath("/roles"), map[string]any{"name": "Analysts"}, 201)
+	e.idp.AddUser(oidctest.User{Email: "ana@contoso.test", NoEmailVerified: true,
+		Claims: map[string]any{"xms_edov": true, "roles": []string{"analysts"}}})
+	e.idp.AddUser(oidctest.User{Email: "eve@contoso.test", NoEmailVerified: true, Claims: map[string]any{"xms_edov": false}})
+
+	hc, _, _ := e.signIn("ana@contoso.test", "/")
+	if e.signedInAs(hc) != "ana@contoso.test" {
+		t.Fatal("an Entra-shaped token with xms_edov true did not sign in")
+	}
+	if got := e.idp.Scopes(); len(got) == 0 || got[len(got)-1] != "openid email profile" {
+		t.Errorf("scopes asked = %v, want openid email profile", got)
+	}
+	roles := e.owner.must("GET", e.orgPath("/roles"), nil, 200)
+	if n := len(roles.list("results.0.members")); n != 1 {
+		t.Errorf("Analysts has %d members after a sign-in with roles [analysts], want 1: %s", n, roles.raw)
+	}
+	_, landed, _ := e.signIn("eve@contoso.test", "/")
+	wantRefused(t, landed, "email_unverified")
+}

@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 
 // oidcConfig checks the single sign-on settings: none at all, or an issuer
 // URL, a client id and a secret together.
-func oidcConfig(issuer, clientID, secret, name, groups string) (*server.OIDCConfig, error) {
+func oidcConfig(issuer, clientID, secret, name, groups, scopes string) (*server.OIDCConfig, error) {
 	issuer, clientID = strings.TrimSpace(issuer), strings.TrimSpace(clientID)
 	if issuer == "" && clientID == "" && secret == "" {
 		return nil, nil
@@ -93,7 +93,8 @@ func oidcConfig(issuer, clientID, secret, name, groups string) (*server.OIDCConf
 	if strings.TrimSpace(groups) == "" {
 		groups = "groups"
 	}
-	return &server.OIDCConfig{Issuer: issuer, ClientID: clientID, ClientSecret: secret, Name: strings.TrimSpace(name), GroupsClaim: strings.TrimSpace(groups)}, nil
+	return &server.OIDCConfig{Issuer: issuer, ClientID: clientID, ClientSecret: secret, Name: strings.TrimSpace(name),
+		GroupsClaim: strings.TrimSpace(groups), Scopes: strings.Fields(scopes)}, nil
 }
 
 // parse parses flags; --help prints usage and ends the command successfully.
@@ -147,6 +148,7 @@ A licence that expires while the server runs takes effect at once, on every repl
 	oidcClientID := fs.String("oidc-client-id", getenv("GATEHOUSE_OIDC_CLIENT_ID"), "the OpenID Connect client id (env GATEHOUSE_OIDC_CLIENT_ID)")
 	oidcName := fs.String("oidc-name", getenv("GATEHOUSE_OIDC_NAME"), "the provider's name on the login page's button, \"Sign in with NAME\" (env GATEHOUSE_OIDC_NAME)")
 	oidcGroups := fs.String("oidc-groups-claim", envOr(getenv, "GATEHOUSE_OIDC_GROUPS_CLAIM", "groups"), "the ID token claim listing the user's groups (env GATEHOUSE_OIDC_GROUPS_CLAIM)")
+	oidcScopes := fs.String("oidc-scopes", envOr(getenv, "GATEHOUSE_OIDC_SCOPES", "openid email profile groups"), "the scopes asked of the provider, space-separated; Microsoft Entra ID has no groups\nscope: give \"openid email profile\" (env GATEHOUSE_OIDC_SCOPES)")
 	// No flag for the token itself: a flag's value shows in the process list.
 	metricsToken := getenv("GATEHOUSE_METRICS_TOKEN")
 	oidcSecret := getenv("GATEHOUSE_OIDC_CLIENT_SECRET") // no flag, as for the metrics token
@@ -163,7 +165,7 @@ A licence that expires while the server runs takes effect at once, on every repl
 			return usageError{"--public-url (GATEHOUSE_PUBLIC_URL): " + err.Error()}
 		}
 	}
-	oidcCfg, err := oidcConfig(*oidcIssuer, *oidcClientID, oidcSecret, *oidcName, *oidcGroups)
+	oidcCfg, err := oidcConfig(*oidcIssuer, *oidcClientID, oidcSecret, *oidcName, *oidcGroups, *oidcScopes)
 	if err != nil {
 		return err
 	}

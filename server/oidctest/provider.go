@@ -39,6 +39,10 @@ type User struct {
 	Name      string
 	// Groups, when not nil, is the groups claim (the "groups" scope).
 	Groups []string
+	// NoEmailVerified leaves email_verified out (as Microsoft Entra ID does).
+	NoEmailVerified bool
+	// Claims are added to the ID token as they are.
+	Claims map[string]any
 }
 
 // Provider is a running OpenID Provider. Its issuer is URL.
@@ -156,6 +160,13 @@ func (p *Provider) CodeChallengeMethods() []string {
 	return append([]string(nil), p.st.challenges...)
 }
 
+// Scopes lists the scopes of the ID tokens issued so far, space-separated.
+func (p *Provider) Scopes() []string {
+	p.st.mu.Lock()
+	defer p.st.mu.Unlock()
+	return append([]string(nil), p.st.scopes...)
+}
+
 // SignIn completes the provider's login page as the user with this email
 // would, for client (which carries the cookies of the flow): start is the
 // URL the flow began at (e.g. Gatehouse's /login/oidc). It returns the last
@@ -201,6 +212,7 @@ type storage struct {
 	tamper     func(map[string]any)
 	challenges []string
 	redirects  []string
+	scopes     []string
 }
 
 var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
@@ -453,11 +465,18 @@ func (s *storage) userinfo(info *oidc.UserInfo, subject string, scopes []string)
 		return errors.New("user not found")
 	}
 	info.Subject = subject
+	for k, v := range u.Claims {
+		info.AppendClaims(k, v)
+	}
+	s.scopes = append(s.scopes, strings.Join(scopes, " "))
 	for _, scope := range scopes {
 		switch scope {
 		case oidc.ScopeEmail:
 			if !u.OmitEmail {
-				info.Email, info.EmailVerified = u.Email, oidc.Bool(u.EmailVerified)
+				info.Email = u.Email
+				if !u.NoEmailVerified {
+					info.EmailVerified = oidc.Bool(u.EmailVerified)
+				}
 			}
 		case oidc.ScopeProfile:
 			info.Name, info.GivenName = u.Name, u.Name
