@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -149,6 +150,7 @@ A licence that expires while the server runs takes effect at once, on every repl
 	oidcName := fs.String("oidc-name", getenv("GATEHOUSE_OIDC_NAME"), "the provider's name on the login page's button, \"Sign in with NAME\" (env GATEHOUSE_OIDC_NAME)")
 	oidcGroups := fs.String("oidc-groups-claim", envOr(getenv, "GATEHOUSE_OIDC_GROUPS_CLAIM", "groups"), "the ID token claim listing the user's groups (env GATEHOUSE_OIDC_GROUPS_CLAIM)")
 	oidcScopes := fs.String("oidc-scopes", envOr(getenv, "GATEHOUSE_OIDC_SCOPES", "openid email profile groups"), "the scopes asked of the provider, space-separated; Microsoft Entra ID has no groups\nscope: give \"openid email profile\" (env GATEHOUSE_OIDC_SCOPES)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file, finished at a clean shutdown (for\ndiagnosing performance; go tool pprof reads it)")
 	// No flag for the token itself: a flag's value shows in the process list.
 	metricsToken := getenv("GATEHOUSE_METRICS_TOKEN")
 	oidcSecret := getenv("GATEHOUSE_OIDC_CLIENT_SECRET") // no flag, as for the metrics token
@@ -169,7 +171,11 @@ A licence that expires while the server runs takes effect at once, on every repl
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	// The log is written from memory by a goroutine of its own (logWriter): a line per
+	// request must not put a system call, or a slow log collector, on every request.
+	logs := newLogWriter(stderr)
+	defer logs.Close() // last: the lines of the shutdown itself go out too
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
 
 	lic, reloadLicense, err := loadLicence(getenv, logger)
 	if err != nil {
@@ -191,6 +197,14 @@ A licence that expires while the server runs takes effect at once, on every repl
 	}
 	defer db.Close()
 	db.SetLogger(logger)
+
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer stop()
+	}
 
 	pages := func(api *server.Server) server.Pages {
 		return ui.New(api, ui.Config{Logger: logger, SecureCookies: *secure})
@@ -232,6 +246,19 @@ A licence that expires while the server runs takes effect at once, on every repl
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// startCPUProfile profiles the process into path until the returned stop.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // loadLicence reads the licence from GATEHOUSE_LICENSE_KEY, or from the file
