@@ -242,7 +242,7 @@ func (s *Server) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 		s.oidcFail(w, r, ssoUnverified, fmt.Errorf("email %q verified=%v", truncateText(claims.email, 254), claims.emailVerified))
 		return
 	}
-	u, refusal, err := s.oidcUser(r, claims)
+	u, joined, refusal, err := s.oidcUser(r, claims, login.Next)
 	if err != nil {
 		s.oidcFail(w, r, ssoFailed, err)
 		return
@@ -258,7 +258,11 @@ func (s *Server) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 	if sw, ok := w.(*statusWriter); ok {
 		sw.userID = u.ID
 	}
-	http.Redirect(w, r, login.Next, http.StatusSeeOther)
+	next := login.Next
+	if joined {
+		next = "/" // the invite it came from is used: home is the organization joined
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 // oidcIdentity is what sign-in reads from a verified ID token.
@@ -345,53 +349,99 @@ func claimTrue(v any) bool {
 }
 
 // oidcUser finds or provisions the user a verified identity names. A known
-// user (same email, any case) is theirs; an unknown one is created and joins
-// the organization of their email's verified domain as a plain member when
-// that domain provisions just in time; otherwise refusal says why not. Then,
-// when the domain leaves roles to sign-in (SCIM off), the groups claim sets
-// the roles a sign-in added.
-func (s *Server) oidcUser(r *http.Request, id *oidcIdentity) (u *gatehouse.User, refusal string, err error) {
+// user (same email, any case) is theirs. An unknown one who came from an
+// invite addressed to their email (next is its page) is created and accepts
+// it (joined); else one is created and joins the organization of their
+// email's verified domain as a plain member when that domain provisions
+// just in time; otherwise refusal says why not. Then, when the domain leaves
+// roles to sign-in (SCIM off), the groups claim sets the roles a sign-in
+// added.
+func (s *Server) oidcUser(r *http.Request, id *oidcIdentity, next string) (u *gatehouse.User, joined bool, refusal string, err error) {
 	ctx := r.Context()
 	d, err := s.ssoDomain(ctx, id.email)
 	if err != nil {
-		return nil, "", err
+		return nil, false, "", err
 	}
 	u, err = s.store.UserByEmail(ctx, id.email)
 	switch {
 	case err == nil:
 		if u.DisabledAt != nil {
-			return nil, ssoDisabled, nil
+			return nil, false, ssoDisabled, nil
 		}
 		orgs, err := s.store.OrganizationsOf(ctx, u.ID)
 		if err != nil {
-			return nil, "", err
+			return nil, false, "", err
 		}
 		if len(orgs) == 0 {
 			// Left in no organization (SCIM deactivation, or removed by hand):
 			// a sign-in must not bring them back.
-			return nil, ssoDisabled, nil
+			return nil, false, ssoDisabled, nil
 		}
 	case gatehouse.ErrorCode(err) != gatehouse.ENotFound:
-		return nil, "", err
-	case d == nil || !d.JIT:
-		return nil, ssoNoAccount, nil
+		return nil, false, "", err
 	default:
+		if u, err = s.acceptInviteAtSignIn(r, id, next); err != nil {
+			return nil, false, "", err
+		}
+		if u != nil {
+			joined = true
+			break
+		}
+		if d == nil || !d.JIT {
+			return nil, false, ssoNoAccount, nil
+		}
 		if u, err = s.provisionUser(r, d, id); err != nil {
-			return nil, "", err
+			return nil, false, "", err
 		}
 	}
 	if d != nil && !d.SCIM {
 		if err := s.syncGroups(ctx, d, u, id); err != nil {
-			return nil, "", err
+			return nil, false, "", err
 		}
 	}
-	return u, "", nil
+	return u, joined, "", nil
 }
 
-// provisionUser creates the user of id (without a password: they sign in
-// through the provider) as a member of d's organization, landing in its
-// first project they may enter.
-func (s *Server) provisionUser(r *http.Request, d *ssoDomain, id *oidcIdentity) (*gatehouse.User, error) {
+// acceptInviteAtSignIn creates the user of id and accepts the invite whose
+// page the sign-in came from (next, "/invite/{id}"), when the invite is
+// addressed to id's email: on a domain that enforces single sign-on this is
+// how an invited newcomer joins, since a password is refused. nil when next
+// names no such invite, or it is no longer honoured.
+func (s *Server) acceptInviteAtSignIn(r *http.Request, id *oidcIdentity, next string) (*gatehouse.User, error) {
+	inviteID, ok := strings.CutPrefix(next, "/invite/")
+	if !ok || inviteID == "" || strings.ContainsAny(inviteID, "/?#") {
+		return nil, nil
+	}
+	inv, err := s.store.Invite(r.Context(), inviteID)
+	switch {
+	case gatehouse.ErrorCode(err) == gatehouse.ENotFound:
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case !strings.EqualFold(inv.TargetEmail, id.email):
+		return nil, nil
+	}
+	u := &gatehouse.User{Email: inv.TargetEmail, FirstName: firstName(id)}
+	if _, err := s.store.AcceptInviteAsNewUser(r.Context(), inv.ID, u); err != nil {
+		if gatehouse.ErrorCode(err) == gatehouse.ENotFound {
+			return nil, nil
+		}
+		return nil, err
+	}
+	oc := &call{user: u}
+	if err := s.resolveOrg(r.Context(), oc, inv.OrganizationID); err != nil {
+		return nil, err
+	}
+	current, err := s.firstProject(r.Context(), oc)
+	if err != nil {
+		return nil, err
+	}
+	return s.setCurrent(r, u, inv.OrganizationID, current)
+}
+
+// firstName is what a new user created at sign-in is called: the token's
+// name, else their email's local part.
+func firstName(id *oidcIdentity) string {
 	name := id.name
 	if name == "" {
 		name, _, _ = strings.Cut(id.email, "@")
@@ -399,7 +449,14 @@ func (s *Server) provisionUser(r *http.Request, d *ssoDomain, id *oidcIdentity) 
 	if r := []rune(name); len(r) > 150 {
 		name = string(r[:150])
 	}
-	u := &gatehouse.User{Email: id.email, FirstName: name}
+	return name
+}
+
+// provisionUser creates the user of id (without a password: they sign in
+// through the provider) as a member of d's organization, landing in its
+// first project they may enter.
+func (s *Server) provisionUser(r *http.Request, d *ssoDomain, id *oidcIdentity) (*gatehouse.User, error) {
+	u := &gatehouse.User{Email: id.email, FirstName: firstName(id)}
 	if _, err := s.store.JoinOrganization(r.Context(), d.OrganizationID, u, access.MemberLevel); err != nil {
 		if gatehouse.ErrorCode(err) == gatehouse.EUnique {
 			// Signed in twice at once: the other sign-in created them.

@@ -254,3 +254,35 @@ func TestOIDCEntraShapedTokens(t *testing.T) {
 	_, landed, _ := e.signIn("eve@contoso.test", "/")
 	wantRefused(t, landed, "email_unverified")
 }
+
+// Where passwords are refused, an invited newcomer accepts the invite by
+// signing in through the provider from the invite's page.
+func TestOIDCAcceptsInviteAtSignIn(t *testing.T) {
+	e := newSSOEnv(t, "sqlite")
+	e.domain("example.com", true, func(d *gatehouse.Domain) { d.SSOEnforcement = gatehouse.SSOOIDC }) // no JIT
+	inv := e.owner.must("POST", e.orgPath("/invites"), map[string]any{"target_email": "Invitee@example.com", "level": 8}, 201)
+	other := e.owner.must("POST", e.orgPath("/invites"), map[string]any{"target_email": "someone-else@example.com", "level": 8}, 201)
+	e.idp.AddUser(oidctest.User{Email: "invitee@example.com", EmailVerified: true, Name: "Ines"})
+	e.idp.AddUser(oidctest.User{Email: "intruder@example.com", EmailVerified: true})
+
+	page := roundTrip(t, http.DefaultClient, e.srv.URL, "GET", "/invite/"+inv.str("id"), nil, nil, false)
+	if !strings.Contains(page.raw, `href="/login/oidc?next=%2Finvite%2F`+inv.str("id")+`"`) {
+		t.Fatalf("invite page does not offer to accept by signing in:\n%s", page.raw)
+	}
+	// Someone else's invite does not let an unknown user in.
+	_, landed, _ := e.signIn("intruder@example.com", "/invite/"+other.str("id"))
+	wantRefused(t, landed, "no_account")
+
+	hc, landed, _ := e.signIn("invitee@example.com", "/invite/"+inv.str("id"))
+	if strings.HasPrefix(landed.Path, "/login") || strings.HasPrefix(landed.Path, "/invite") {
+		t.Fatalf("accepting by sign-in landed on %s", landed)
+	}
+	me := rawDo(t, hc, e.srv.URL, "GET", "/api/users/@me", nil, nil)
+	if me.str("first_name") != "Ines" || me.str("organization.id") != e.orgID || me.num("organizations.0.membership_level") != 8 {
+		t.Fatalf("@me after accepting by sign-in = %s, want an admin of the inviting organization", me.raw)
+	}
+	invites := e.owner.must("GET", e.orgPath("/invites"), nil, 200)
+	if n := len(invites.list("results")); n != 1 {
+		t.Errorf("invites left = %d, want 1 (the used one gone, the other kept)", n)
+	}
+}

@@ -125,16 +125,11 @@ func (ui *uiCall) loginPageFor(next string, form formState) (loginPage, error) {
 	if err != nil {
 		return loginPage{}, err
 	}
-	var providers struct {
-		OIDC *ssoProvider `json:"oidc"`
-	}
-	if err := ui.api.get("/api/login/providers", &providers); err != nil {
+	sso, err := ui.ssoFor(next)
+	if err != nil {
 		return loginPage{}, err
 	}
-	if p := providers.OIDC; p != nil {
-		p.Href = p.LoginURL + "?next=" + url.QueryEscape(next)
-	}
-	return loginPage{Next: next, Form: form, SignupOpen: open, SSO: providers.OIDC}, nil
+	return loginPage{Next: next, Form: form, SignupOpen: open, SSO: sso}, nil
 }
 
 // signupOpen asks the API whether it takes a new account now (GET
@@ -263,12 +258,35 @@ func (s *Server) handleSignupSubmit(w http.ResponseWriter, r *http.Request, ui *
 type invitePage struct {
 	ID   string
 	Form formState
+	// SSO, when the instance has it, accepts the invite by signing in
+	// through the provider (the way in where passwords are refused).
+	SSO *ssoProvider
+}
+
+// ssoFor asks the API for its single sign-on, starting at it and coming
+// back to next; nil for none.
+func (ui *uiCall) ssoFor(next string) (*ssoProvider, error) {
+	var providers struct {
+		OIDC *ssoProvider `json:"oidc"`
+	}
+	if err := ui.api.get("/api/login/providers", &providers); err != nil {
+		return nil, err
+	}
+	if p := providers.OIDC; p != nil {
+		p.Href = p.LoginURL + "?next=" + url.QueryEscape(next)
+	}
+	return providers.OIDC, nil
 }
 
 // handleInvitePage serves GET /invite/{id}. The API has no public read of
 // an invite, so the page does not know whether it is valid until it is used.
 func (s *Server) handleInvitePage(w http.ResponseWriter, r *http.Request, ui *uiCall) error {
-	s.render(w, r, ui, http.StatusOK, "invite", pageData{Title: "Join an organization", Content: invitePage{ID: r.PathValue("id")}})
+	id := r.PathValue("id")
+	sso, err := ui.ssoFor("/invite/" + url.PathEscape(id))
+	if err != nil {
+		return err
+	}
+	s.render(w, r, ui, http.StatusOK, "invite", pageData{Title: "Join an organization", Content: invitePage{ID: id, SSO: sso}})
 	return nil
 }
 
@@ -292,7 +310,11 @@ func (s *Server) handleInviteSubmit(w http.ResponseWriter, r *http.Request, ui *
 		}
 		form.Values.Del("password")
 		form.only("first_name", "password")
-		s.render(w, r, ui, apiStatus(err), "invite", pageData{Title: "Join an organization", Content: invitePage{ID: id, Form: form}})
+		sso, serr := ui.ssoFor("/invite/" + url.PathEscape(id))
+		if serr != nil {
+			return serr
+		}
+		s.render(w, r, ui, apiStatus(err), "invite", pageData{Title: "Join an organization", Content: invitePage{ID: id, Form: form, SSO: sso}})
 		return nil
 	}
 	passCookies(w, h)
