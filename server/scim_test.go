@@ -6,8 +6,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/license"
+	"github.com/gatehouse/gatehouse/sqlstore/sqltest"
 )
 
 // scimEnv is a server whose organization has the verified domain acme.test with SCIM on,
@@ -535,4 +537,53 @@ func TestSCIMScope(t *testing.T) {
 			t.Errorf("roles = %s, want Mine and Engineers", roles.raw)
 		}
 	})
+}
+
+// TestSCIMDeprovisionOnEveryReplica: two replicas on one PostgreSQL database. A user
+// deprovisioned through replica A is refused on their very next request to replica B,
+// which had their key and the organization in memory: left in no organization, their key
+// answers 401 everywhere; still in another organization, they are out of this one (404)
+// and keep the other.
+func TestSCIMDeprovisionOnEveryReplica(t *testing.T) {
+	sqltest.PostgresURL(t)
+	stores := replicaStores(t, "postgres")
+	a := newEnvOn(t, stores[0], license.Enterprise)
+	b := a.on(newWatchingServer(t, stores[1]))
+	s := scimOn(a, "acme.test")
+	other := a.owner.must("POST", "/api/organizations", map[string]any{"name": "Other"}, 201).str("id")
+	a.owner.must("PATCH", "/api/users/@me", map[string]any{"set_current_organization": a.orgID}, 200)
+	for deadline := time.Now().Add(10 * time.Second); !stores[0].CacheLive() || !stores[1].CacheLive(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the replicas' listeners never came up")
+		}
+	}
+	for i := range 6 {
+		m := a.member(1)
+		stays := i%2 == 1 // a member of another organization as well
+		if stays {
+			inv := a.owner.must("POST", "/api/organizations/"+other+"/invites", map[string]any{"target_email": m.email}, 201).str("id")
+			m.must("POST", "/api/signup/"+inv, nil, 200)
+		}
+		if id := s.must("POST", "Users", map[string]any{"userName": m.email}, 201).str("id"); id != m.uuid {
+			t.Fatalf("SCIM linked %s, want the member's account %s", id, m.uuid)
+		}
+		// B has the key, the project and the organization's rules in memory.
+		for range 2 {
+			m.as(b).must("GET", b.projPath(""), nil, 200)
+			m.as(b).must("GET", "/api/users/@me", nil, 200)
+		}
+		if i < 3 {
+			s.must("PATCH", "Users/"+m.uuid, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}`, 200)
+		} else {
+			s.must("DELETE", "Users/"+m.uuid, nil, 204)
+		}
+		if stays {
+			m.as(b).do("GET", b.projPath(""), nil).wantError(404, "invalid_request", "not_found", "")
+			m.as(b).must("GET", "/api/organizations/"+other, nil, 200)
+			continue
+		}
+		m.as(b).do("GET", b.projPath(""), nil).wantError(401, "authentication_error", "authentication_failed", "")
+		m.as(b).do("GET", "/api/users/@me", nil).wantError(401, "authentication_error", "authentication_failed", "")
+		m.do("GET", "/api/users/@me", nil).wantError(401, "authentication_error", "authentication_failed", "")
+	}
 }
