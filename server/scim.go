@@ -937,12 +937,16 @@ func (s *Server) handleSCIMGroupReplace(w http.ResponseWriter, r *http.Request, 
 	if err := decode(r, &in); err != nil {
 		return err
 	}
+	if strings.TrimSpace(deref(in.DisplayName)) == "" {
+		// A PUT replaces the whole group: without its name it is no group.
+		return scimErr(http.StatusBadRequest, "invalidValue", "displayName is required.")
+	}
 	role, err := s.scimRoleFromPath(r, c)
 	if err != nil {
 		return err
 	}
 	ctx := scimContext(r.Context(), c.scim)
-	if in.DisplayName != nil && *in.DisplayName != role.Name {
+	if *in.DisplayName != role.Name {
 		if err := s.renameRole(ctx, c, role.ID, *in.DisplayName); err != nil {
 			return err
 		}

@@ -587,3 +587,47 @@ func TestSCIMDeprovisionOnEveryReplica(t *testing.T) {
 		m.do("GET", "/api/users/@me", nil).wantError(401, "authentication_error", "authentication_failed", "")
 	}
 }
+
+// TestSCIMLimits: every SCIM route that reads a body refuses one over 1 MiB with a SCIM
+// 413; malformed bodies and ids that name nothing are SCIM 4xx errors, never a 5xx; and
+// none of it writes anything.
+func TestSCIMLimits(t *testing.T) {
+	s := newSCIMEnv(t, "sqlite")
+	user := s.must("POST", "Users", map[string]any{"userName": "ann@acme.test"}, 201).str("id")
+	group := s.must("POST", "Groups", map[string]any{"displayName": "Eng", "members": []any{map[string]any{"value": user}}}, 201).str("id")
+	snapshot := func() string {
+		return s.must("GET", "Users", nil, 200).raw + s.must("GET", "Groups", nil, 200).raw
+	}
+	before := snapshot()
+	big := `{"userName":"` + strings.Repeat("x", 1<<20) + `@acme.test"}`
+	writes := []struct{ method, rest string }{
+		{"POST", "Users"}, {"PUT", "Users/" + user}, {"PATCH", "Users/" + user},
+		{"POST", "Groups"}, {"PUT", "Groups/" + group}, {"PATCH", "Groups/" + group},
+	}
+	for _, w := range writes {
+		s.do(w.method, w.rest, big).wantSCIMError(413, "")
+		for _, body := range fuzzBodies {
+			// None of them has the userName, displayName or Operations each route needs.
+			if r := s.do(w.method, w.rest, body); r.status < 400 || r.status >= 500 {
+				t.Errorf("%s %s with %.40q = %d %s, want a 4xx", w.method, w.rest, body, r.status, r.raw)
+			} else if r.str("schemas.0") != "urn:ietf:params:scim:api:messages:2.0:Error" {
+				t.Errorf("%s %s with %.40q = %d %s, want a SCIM error body", w.method, w.rest, body, r.status, r.raw)
+			}
+		}
+	}
+	for _, bad := range badIDs {
+		for _, m := range []string{"GET", "PUT", "PATCH", "DELETE"} {
+			for _, kind := range []string{"Users/", "Groups/"} {
+				r := s.do(m, kind+bad, `{"userName":"x@acme.test","displayName":"x","Operations":[{"op":"replace","path":"displayName","value":"x"}]}`)
+				if r.status != 404 {
+					t.Errorf("%s %s%s = %d %s, want 404", m, kind, bad, r.status, r.raw)
+				} else {
+					r.wantSCIMError(404, "")
+				}
+			}
+		}
+	}
+	if after := snapshot(); after != before {
+		t.Errorf("refused requests changed what SCIM lists:\n%s\n%s", before, after)
+	}
+}
