@@ -164,10 +164,11 @@ type scimUserBody struct {
 	Meta        scimMeta    `json:"meta"`
 }
 
+// scimMember is a group's member. Its optional $ref is left out: a property of that name
+// cannot be described in an OpenAPI schema without being read as a reference.
 type scimMember struct {
 	Value   string `json:"value"`
 	Display string `json:"display,omitempty"`
-	Ref     string `json:"$ref,omitempty"`
 }
 
 type scimGroupBody struct {
@@ -683,7 +684,7 @@ func (s *Server) scimGroupOut(r *http.Request, c *call, role *gatehouse.Role, ex
 		}
 		members := make([]scimMember, len(rms))
 		for i, m := range rms {
-			members[i] = scimMember{Value: m.User.UUID, Display: m.User.Email, Ref: s.scimLocation(r, c.scim, "Users/"+m.User.UUID)}
+			members[i] = scimMember{Value: m.User.UUID, Display: m.User.Email}
 		}
 		out.Members = &members
 	}

@@ -1348,7 +1348,6 @@ type ScimGroupListResponse struct {
 
 // ScimMember defines model for ScimMember.
 type ScimMember struct {
-	Ref     *string `json:"$ref,omitempty"`
 	Display *string `json:"display,omitempty"`
 	Value   string  `json:"value"`
 }
