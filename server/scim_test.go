@@ -567,7 +567,13 @@ func TestSCIMDeprovisionOnEveryReplica(t *testing.T) {
 		if id := s.must("POST", "Users", map[string]any{"userName": m.email}, 201).str("id"); id != m.uuid {
 			t.Fatalf("SCIM linked %s, want the member's account %s", id, m.uuid)
 		}
-		// B has the key, the project and the organization's rules in memory.
+		// B has the key, the project and the organization's rules in memory. (A grant
+		// reaches B when its notice does: wait for the new member to be let in there.)
+		for start := time.Now(); m.as(b).do("GET", b.projPath(""), nil).status != 200; time.Sleep(time.Millisecond) {
+			if time.Since(start) > 10*time.Second {
+				t.Fatal("replica b never let the new member in")
+			}
+		}
 		for range 2 {
 			m.as(b).must("GET", b.projPath(""), nil, 200)
 			m.as(b).must("GET", "/api/users/@me", nil, 200)
