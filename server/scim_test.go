@@ -637,3 +637,26 @@ func TestSCIMLimits(t *testing.T) {
 		t.Errorf("refused requests changed what SCIM lists:\n%s\n%s", before, after)
 	}
 }
+
+// TestSCIMDisabledUserCannotSignIn: a user deprovisioned out of their last organization
+// cannot sign in with their password (refused as a wrong password is), and can again once
+// the provider restores them.
+func TestSCIMDisabledUserCannotSignIn(t *testing.T) {
+	s := newSCIMEnv(t, "sqlite")
+	m := s.member(1)
+	s.must("POST", "Users", map[string]any{"userName": m.email}, 201)
+	login := func() *result {
+		return rawDo(t, jarClient(), s.srv.URL, "POST", "/api/login", map[string]any{"email": m.email, "password": "correct horse"}, nil)
+	}
+	if r := login(); r.status != 200 {
+		t.Fatalf("login before = %d %s", r.status, r.raw)
+	}
+	s.must("PATCH", "Users/"+m.uuid, `{"Operations":[{"op":"replace","path":"active","value":false}]}`, 200)
+	login().wantError(401, "authentication_error", "authentication_failed", "")
+	s.must("PATCH", "Users/"+m.uuid, `{"Operations":[{"op":"replace","path":"active","value":true}]}`, 200)
+	if r := login(); r.status != 200 {
+		t.Errorf("login after restoring = %d %s", r.status, r.raw)
+	}
+	// The keys a deprovisioning deleted stay deleted.
+	m.do("GET", "/api/users/@me", nil).wantError(401, "authentication_error", "authentication_failed", "")
+}
