@@ -262,7 +262,9 @@ type Store interface {
 	// of orgID, with their role memberships and the rules targeting them, and disables a
 	// user left in no organization (DisabledAt set, sessions and API keys deleted); going
 	// active again restores a membership at member level and lifts the disabling.
-	// access.ErrLastOwnerLeave for the organization's last owner.
+	// access.ErrLastOwnerLeave for the organization's last owner. A deprovisioning
+	// returns only once every replica has applied it: the user's very next request is
+	// refused wherever it goes.
 	UpdateSCIMUser(ctx context.Context, orgID, domainID string, userID int64, modify func(su *SCIMUser) error) (*SCIMUser, error)
 	// DeleteSCIMUser deprovisions the user as going inactive does and removes the link.
 	DeleteSCIMUser(ctx context.Context, orgID, domainID string, userID int64) error

@@ -38,6 +38,10 @@ type domainBody struct {
 	HasOIDC     bool    `json:"has_oidc"`
 }
 
+// emptyInput is the body of an action that takes nothing: {} or none, read all the same so
+// that what cannot be a body is refused as on every other route.
+type emptyInput struct{}
+
 type scimTokenBody struct {
 	SCIMBearerToken string `json:"scim_bearer_token"`
 }
@@ -205,6 +209,9 @@ func (s *Server) handleDomainDelete(w http.ResponseWriter, r *http.Request, c *c
 
 // handleDomainVerify serves POST /api/organizations/{org}/domains/{id}/verify (owners).
 func (s *Server) handleDomainVerify(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := decode(r, &emptyInput{}); err != nil {
+		return err
+	}
 	d, err := s.store.VerifyDomain(r.Context(), c.org.ID, r.PathValue("id"), c.user.ID)
 	if err != nil {
 		return err
@@ -217,6 +224,9 @@ func (s *Server) handleDomainVerify(w http.ResponseWriter, r *http.Request, c *c
 // token is in this answer only; the database keeps its hash, and the old token stops
 // working as this one is stored.
 func (s *Server) handleDomainSCIMToken(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := decode(r, &emptyInput{}); err != nil {
+		return err
+	}
 	if _, err := s.domainFromPath(r, c); err != nil {
 		return err
 	}

@@ -53,9 +53,9 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /api/organizations/{org}/domains/{id}", orgAdmin, s.handleDomainGet, answers(200, domainBody{}))
 	s.handle("PATCH /api/organizations/{org}/domains/{id}", domainAdmin, s.handleDomainUpdate, body[domainUpdateInput](), answers(200, domainBody{}))
 	s.handle("DELETE /api/organizations/{org}/domains/{id}", domainAdmin, s.handleDomainDelete, noContent())
-	s.handle("POST /api/organizations/{org}/domains/{id}/verify", orgOwner.licensedFor(license.FeatureSSO), s.handleDomainVerify, answers(200, domainBody{}))
+	s.handle("POST /api/organizations/{org}/domains/{id}/verify", orgOwner.licensedFor(license.FeatureSSO), s.handleDomainVerify, body[emptyInput](), answers(200, domainBody{}))
 	s.handle("POST /api/organizations/{org}/domains/{id}/scim/token", orgAdmin.licensedFor(license.FeatureSCIM), s.handleDomainSCIMToken,
-		answers(201, scimTokenBody{}))
+		body[emptyInput](), answers(201, scimTokenBody{}))
 
 	s.section("scim", "SCIM 2.0 provisioning of members (Users) and roles (Groups), authenticated by a domain's SCIM token.")
 	scimBase := "/scim/v2/{domain_id}/"

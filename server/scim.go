@@ -164,10 +164,11 @@ type scimUserBody struct {
 	Meta        scimMeta    `json:"meta"`
 }
 
+// scimMember is a group's member. Its optional $ref is left out: a property of that name
+// cannot be described in an OpenAPI schema without being read as a reference.
 type scimMember struct {
 	Value   string `json:"value"`
 	Display string `json:"display,omitempty"`
-	Ref     string `json:"$ref,omitempty"`
 }
 
 type scimGroupBody struct {
@@ -683,7 +684,7 @@ func (s *Server) scimGroupOut(r *http.Request, c *call, role *gatehouse.Role, ex
 		}
 		members := make([]scimMember, len(rms))
 		for i, m := range rms {
-			members[i] = scimMember{Value: m.User.UUID, Display: m.User.Email, Ref: s.scimLocation(r, c.scim, "Users/"+m.User.UUID)}
+			members[i] = scimMember{Value: m.User.UUID, Display: m.User.Email}
 		}
 		out.Members = &members
 	}
@@ -937,12 +938,16 @@ func (s *Server) handleSCIMGroupReplace(w http.ResponseWriter, r *http.Request, 
 	if err := decode(r, &in); err != nil {
 		return err
 	}
+	if strings.TrimSpace(deref(in.DisplayName)) == "" {
+		// A PUT replaces the whole group: without its name it is no group.
+		return scimErr(http.StatusBadRequest, "invalidValue", "displayName is required.")
+	}
 	role, err := s.scimRoleFromPath(r, c)
 	if err != nil {
 		return err
 	}
 	ctx := scimContext(r.Context(), c.scim)
-	if in.DisplayName != nil && *in.DisplayName != role.Name {
+	if *in.DisplayName != role.Name {
 		if err := s.renameRole(ctx, c, role.ID, *in.DisplayName); err != nil {
 			return err
 		}

@@ -6,8 +6,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/license"
+	"github.com/gatehouse/gatehouse/sqlstore/sqltest"
 )
 
 // scimEnv is a server whose organization has the verified domain acme.test with SCIM on,
@@ -535,4 +537,126 @@ func TestSCIMScope(t *testing.T) {
 			t.Errorf("roles = %s, want Mine and Engineers", roles.raw)
 		}
 	})
+}
+
+// TestSCIMDeprovisionOnEveryReplica: two replicas on one PostgreSQL database. A user
+// deprovisioned through replica A is refused on their very next request to replica B,
+// which had their key and the organization in memory: left in no organization, their key
+// answers 401 everywhere; still in another organization, they are out of this one (404)
+// and keep the other.
+func TestSCIMDeprovisionOnEveryReplica(t *testing.T) {
+	sqltest.PostgresURL(t)
+	stores := replicaStores(t, "postgres")
+	a := newEnvOn(t, stores[0], license.Enterprise)
+	b := a.on(newWatchingServer(t, stores[1]))
+	s := scimOn(a, "acme.test")
+	other := a.owner.must("POST", "/api/organizations", map[string]any{"name": "Other"}, 201).str("id")
+	a.owner.must("PATCH", "/api/users/@me", map[string]any{"set_current_organization": a.orgID}, 200)
+	for deadline := time.Now().Add(10 * time.Second); !stores[0].CacheLive() || !stores[1].CacheLive(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the replicas' listeners never came up")
+		}
+	}
+	for i := range 6 {
+		m := a.member(1)
+		stays := i%2 == 1 // a member of another organization as well
+		if stays {
+			inv := a.owner.must("POST", "/api/organizations/"+other+"/invites", map[string]any{"target_email": m.email}, 201).str("id")
+			m.must("POST", "/api/signup/"+inv, nil, 200)
+		}
+		if id := s.must("POST", "Users", map[string]any{"userName": m.email}, 201).str("id"); id != m.uuid {
+			t.Fatalf("SCIM linked %s, want the member's account %s", id, m.uuid)
+		}
+		// B has the key, the project and the organization's rules in memory. (A grant
+		// reaches B when its notice does: wait for the new member to be let in there.)
+		for start := time.Now(); m.as(b).do("GET", b.projPath(""), nil).status != 200; time.Sleep(time.Millisecond) {
+			if time.Since(start) > 10*time.Second {
+				t.Fatal("replica b never let the new member in")
+			}
+		}
+		for range 2 {
+			m.as(b).must("GET", b.projPath(""), nil, 200)
+			m.as(b).must("GET", "/api/users/@me", nil, 200)
+		}
+		if i < 3 {
+			s.must("PATCH", "Users/"+m.uuid, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}`, 200)
+		} else {
+			s.must("DELETE", "Users/"+m.uuid, nil, 204)
+		}
+		if stays {
+			m.as(b).do("GET", b.projPath(""), nil).wantError(404, "invalid_request", "not_found", "")
+			m.as(b).must("GET", "/api/organizations/"+other, nil, 200)
+			continue
+		}
+		m.as(b).do("GET", b.projPath(""), nil).wantError(401, "authentication_error", "authentication_failed", "")
+		m.as(b).do("GET", "/api/users/@me", nil).wantError(401, "authentication_error", "authentication_failed", "")
+		m.do("GET", "/api/users/@me", nil).wantError(401, "authentication_error", "authentication_failed", "")
+	}
+}
+
+// TestSCIMLimits: every SCIM route that reads a body refuses one over 1 MiB with a SCIM
+// 413; malformed bodies and ids that name nothing are SCIM 4xx errors, never a 5xx; and
+// none of it writes anything.
+func TestSCIMLimits(t *testing.T) {
+	s := newSCIMEnv(t, "sqlite")
+	user := s.must("POST", "Users", map[string]any{"userName": "ann@acme.test"}, 201).str("id")
+	group := s.must("POST", "Groups", map[string]any{"displayName": "Eng", "members": []any{map[string]any{"value": user}}}, 201).str("id")
+	snapshot := func() string {
+		return s.must("GET", "Users", nil, 200).raw + s.must("GET", "Groups", nil, 200).raw
+	}
+	before := snapshot()
+	big := `{"userName":"` + strings.Repeat("x", 1<<20) + `@acme.test"}`
+	writes := []struct{ method, rest string }{
+		{"POST", "Users"}, {"PUT", "Users/" + user}, {"PATCH", "Users/" + user},
+		{"POST", "Groups"}, {"PUT", "Groups/" + group}, {"PATCH", "Groups/" + group},
+	}
+	for _, w := range writes {
+		s.do(w.method, w.rest, big).wantSCIMError(413, "")
+		for _, body := range fuzzBodies {
+			// None of them has the userName, displayName or Operations each route needs.
+			if r := s.do(w.method, w.rest, body); r.status < 400 || r.status >= 500 {
+				t.Errorf("%s %s with %.40q = %d %s, want a 4xx", w.method, w.rest, body, r.status, r.raw)
+			} else if r.str("schemas.0") != "urn:ietf:params:scim:api:messages:2.0:Error" {
+				t.Errorf("%s %s with %.40q = %d %s, want a SCIM error body", w.method, w.rest, body, r.status, r.raw)
+			}
+		}
+	}
+	for _, bad := range badIDs {
+		for _, m := range []string{"GET", "PUT", "PATCH", "DELETE"} {
+			for _, kind := range []string{"Users/", "Groups/"} {
+				r := s.do(m, kind+bad, `{"userName":"x@acme.test","displayName":"x","Operations":[{"op":"replace","path":"displayName","value":"x"}]}`)
+				if r.status != 404 {
+					t.Errorf("%s %s%s = %d %s, want 404", m, kind, bad, r.status, r.raw)
+				} else {
+					r.wantSCIMError(404, "")
+				}
+			}
+		}
+	}
+	if after := snapshot(); after != before {
+		t.Errorf("refused requests changed what SCIM lists:\n%s\n%s", before, after)
+	}
+}
+
+// TestSCIMDisabledUserCannotSignIn: a user deprovisioned out of their last organization
+// cannot sign in with their password (refused as a wrong password is), and can again once
+// the provider restores them.
+func TestSCIMDisabledUserCannotSignIn(t *testing.T) {
+	s := newSCIMEnv(t, "sqlite")
+	m := s.member(1)
+	s.must("POST", "Users", map[string]any{"userName": m.email}, 201)
+	login := func() *result {
+		return rawDo(t, jarClient(), s.srv.URL, "POST", "/api/login", map[string]any{"email": m.email, "password": "correct horse"}, nil)
+	}
+	if r := login(); r.status != 200 {
+		t.Fatalf("login before = %d %s", r.status, r.raw)
+	}
+	s.must("PATCH", "Users/"+m.uuid, `{"Operations":[{"op":"replace","path":"active","value":false}]}`, 200)
+	login().wantError(401, "authentication_error", "authentication_failed", "")
+	s.must("PATCH", "Users/"+m.uuid, `{"Operations":[{"op":"replace","path":"active","value":true}]}`, 200)
+	if r := login(); r.status != 200 {
+		t.Errorf("login after restoring = %d %s", r.status, r.raw)
+	}
+	// The keys a deprovisioning deleted stay deleted.
+	m.do("GET", "/api/users/@me", nil).wantError(401, "authentication_error", "authentication_failed", "")
 }

@@ -107,11 +107,15 @@ func (db *DB) ProvisionSCIMUser(ctx context.Context, orgID string, su *gatehouse
 // UpdateSCIMUser reads the domain's link to the user (ENotFound when there is none), lets
 // modify change its UserName, ExternalID, GivenName, FamilyName and Active, and saves them
 // in one transaction under orgID's lock. Going inactive deprovisions the user from orgID
-// (deprovision); going active again restores a plain membership and lifts a disabling. A
+// (deprovision), and returns once every replica has applied that (Barrier); going active
+// again restores a plain membership and lifts a disabling. A
 // given name also becomes the user's first name. An error from modify is returned as is
 // and nothing is written.
 func (db *DB) UpdateSCIMUser(ctx context.Context, orgID, domainID string, userID int64, modify func(su *gatehouse.SCIMUser) error) (*gatehouse.SCIMUser, error) {
-	var stored *gatehouse.SCIMUser
+	var (
+		stored        *gatehouse.SCIMUser
+		deprovisioned bool
+	)
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		if err := db.lockOrganization(ctx, tx, orgID); err != nil {
 			return err
@@ -140,6 +144,7 @@ func (db *DB) UpdateSCIMUser(ctx context.Context, orgID, domainID string, userID
 		}
 		switch {
 		case before.Active && !su.Active:
+			deprovisioned = true
 			err = db.deprovision(ctx, tx, orgID, userID)
 		case !before.Active && su.Active:
 			err = db.restoreMember(ctx, tx, orgID, userID)
@@ -153,13 +158,19 @@ func (db *DB) UpdateSCIMUser(ctx context.Context, orgID, domainID string, userID
 	if err != nil {
 		return nil, err
 	}
+	if deprovisioned {
+		if err := db.Barrier(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return stored, nil
 }
 
 // DeleteSCIMUser deprovisions the user from orgID as going inactive does and removes the
-// domain's link to them; ENotFound when the domain has none.
+// domain's link to them; ENotFound when the domain has none. Like a deprovisioning
+// UpdateSCIMUser it returns once every replica has applied the change (Barrier).
 func (db *DB) DeleteSCIMUser(ctx context.Context, orgID, domainID string, userID int64) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
 		if err := db.lockOrganization(ctx, tx, orgID); err != nil {
 			return err
 		}
@@ -168,6 +179,10 @@ func (db *DB) DeleteSCIMUser(ctx context.Context, orgID, domainID string, userID
 		}
 		return db.deprovision(ctx, tx, orgID, userID)
 	})
+	if err != nil {
+		return err
+	}
+	return db.Barrier(ctx)
 }
 
 // deprovision removes userID's membership of orgID (and by cascade their role memberships

@@ -704,6 +704,9 @@ type DomainUpdateInput struct {
 // DomainUpdateInputSsoEnforcement defines model for DomainUpdateInput.SsoEnforcement.
 type DomainUpdateInputSsoEnforcement string
 
+// EmptyInput defines model for EmptyInput.
+type EmptyInput = map[string]interface{}
+
 // Error defines model for Error.
 type Error struct {
 	Attr   *string `json:"attr"`
@@ -1359,7 +1362,6 @@ type ScimGroupListResponse struct {
 
 // ScimMember defines model for ScimMember.
 type ScimMember struct {
-	Ref     *string `json:"$ref,omitempty"`
 	Display *string `json:"display,omitempty"`
 	Value   string  `json:"value"`
 }
@@ -1885,6 +1887,12 @@ type PostApiOrganizationsOrgDomainsJSONRequestBody = DomainInput
 // PatchApiOrganizationsOrgDomainsIdJSONRequestBody defines body for PatchApiOrganizationsOrgDomainsId for application/json ContentType.
 type PatchApiOrganizationsOrgDomainsIdJSONRequestBody = DomainUpdateInput
 
+// PostApiOrganizationsOrgDomainsIdScimTokenJSONRequestBody defines body for PostApiOrganizationsOrgDomainsIdScimToken for application/json ContentType.
+type PostApiOrganizationsOrgDomainsIdScimTokenJSONRequestBody = EmptyInput
+
+// PostApiOrganizationsOrgDomainsIdVerifyJSONRequestBody defines body for PostApiOrganizationsOrgDomainsIdVerify for application/json ContentType.
+type PostApiOrganizationsOrgDomainsIdVerifyJSONRequestBody = EmptyInput
+
 // PostApiOrganizationsOrgInvitesJSONRequestBody defines body for PostApiOrganizationsOrgInvites for application/json ContentType.
 type PostApiOrganizationsOrgInvitesJSONRequestBody = InviteInput
 
@@ -2324,19 +2332,41 @@ type ClientInterface interface {
 	// Corresponds with PATCH /api/organizations/{org}/domains/{id} (the `PatchApiOrganizationsOrgDomainsId` operationId).
 	PatchApiOrganizationsOrgDomainsId(ctx context.Context, org string, id string, body PatchApiOrganizationsOrgDomainsIdJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// PostApiOrganizationsOrgDomainsIdScimTokenWithBody Domain s c i m token
+	//
+	// Domain s c i m token. Needs an organization admin. Changes need a plan with the scim feature.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/organizations/{org}/domains/{id}/scim/token (the `PostApiOrganizationsOrgDomainsIdScimToken` operationId).
+	PostApiOrganizationsOrgDomainsIdScimTokenWithBody(ctx context.Context, org string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// PostApiOrganizationsOrgDomainsIdScimToken Domain s c i m token
 	//
 	// Domain s c i m token. Needs an organization admin. Changes need a plan with the scim feature.
 	//
+	// Takes a body of the `application/json` content type.
+	//
 	// Corresponds with POST /api/organizations/{org}/domains/{id}/scim/token (the `PostApiOrganizationsOrgDomainsIdScimToken` operationId).
-	PostApiOrganizationsOrgDomainsIdScimToken(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	PostApiOrganizationsOrgDomainsIdScimToken(ctx context.Context, org string, id string, body PostApiOrganizationsOrgDomainsIdScimTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiOrganizationsOrgDomainsIdVerifyWithBody Domain verify
+	//
+	// Domain verify. Needs the organization's owner. Changes need a plan with the sso feature.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/organizations/{org}/domains/{id}/verify (the `PostApiOrganizationsOrgDomainsIdVerify` operationId).
+	PostApiOrganizationsOrgDomainsIdVerifyWithBody(ctx context.Context, org string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiOrganizationsOrgDomainsIdVerify Domain verify
 	//
 	// Domain verify. Needs the organization's owner. Changes need a plan with the sso feature.
 	//
+	// Takes a body of the `application/json` content type.
+	//
 	// Corresponds with POST /api/organizations/{org}/domains/{id}/verify (the `PostApiOrganizationsOrgDomainsIdVerify` operationId).
-	PostApiOrganizationsOrgDomainsIdVerify(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	PostApiOrganizationsOrgDomainsIdVerify(ctx context.Context, org string, id string, body PostApiOrganizationsOrgDomainsIdVerifyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiOrganizationsOrgInvites Invite list
 	//
@@ -4487,13 +4517,53 @@ func (c *Client) PatchApiOrganizationsOrgDomainsId(ctx context.Context, org stri
 	return c.Client.Do(req)
 }
 
+// PostApiOrganizationsOrgDomainsIdScimTokenWithBody Domain s c i m token
+//
+// Domain s c i m token. Needs an organization admin. Changes need a plan with the scim feature.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/organizations/{org}/domains/{id}/scim/token (the `PostApiOrganizationsOrgDomainsIdScimToken` operationId).
+func (c *Client) PostApiOrganizationsOrgDomainsIdScimTokenWithBody(ctx context.Context, org string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiOrganizationsOrgDomainsIdScimTokenRequestWithBody(c.Server, org, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // PostApiOrganizationsOrgDomainsIdScimToken Domain s c i m token
 //
 // Domain s c i m token. Needs an organization admin. Changes need a plan with the scim feature.
 //
+// Takes a body of the `application/json` content type.
+//
 // Corresponds with POST /api/organizations/{org}/domains/{id}/scim/token (the `PostApiOrganizationsOrgDomainsIdScimToken` operationId).
-func (c *Client) PostApiOrganizationsOrgDomainsIdScimToken(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiOrganizationsOrgDomainsIdScimTokenRequest(c.Server, org, id)
+func (c *Client) PostApiOrganizationsOrgDomainsIdScimToken(ctx context.Context, org string, id string, body PostApiOrganizationsOrgDomainsIdScimTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiOrganizationsOrgDomainsIdScimTokenRequest(c.Server, org, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiOrganizationsOrgDomainsIdVerifyWithBody Domain verify
+//
+// Domain verify. Needs the organization's owner. Changes need a plan with the sso feature.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/organizations/{org}/domains/{id}/verify (the `PostApiOrganizationsOrgDomainsIdVerify` operationId).
+func (c *Client) PostApiOrganizationsOrgDomainsIdVerifyWithBody(ctx context.Context, org string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiOrganizationsOrgDomainsIdVerifyRequestWithBody(c.Server, org, id, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4508,9 +4578,11 @@ func (c *Client) PostApiOrganizationsOrgDomainsIdScimToken(ctx context.Context, 
 //
 // Domain verify. Needs the organization's owner. Changes need a plan with the sso feature.
 //
+// Takes a body of the `application/json` content type.
+//
 // Corresponds with POST /api/organizations/{org}/domains/{id}/verify (the `PostApiOrganizationsOrgDomainsIdVerify` operationId).
-func (c *Client) PostApiOrganizationsOrgDomainsIdVerify(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiOrganizationsOrgDomainsIdVerifyRequest(c.Server, org, id)
+func (c *Client) PostApiOrganizationsOrgDomainsIdVerify(ctx context.Context, org string, id string, body PostApiOrganizationsOrgDomainsIdVerifyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiOrganizationsOrgDomainsIdVerifyRequest(c.Server, org, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -9184,8 +9256,19 @@ func NewPatchApiOrganizationsOrgDomainsIdRequestWithBody(server string, org stri
 	return req, nil
 }
 
-// NewPostApiOrganizationsOrgDomainsIdScimTokenRequest constructs an http.Request for the PostApiOrganizationsOrgDomainsIdScimToken method
-func NewPostApiOrganizationsOrgDomainsIdScimTokenRequest(server string, org string, id string) (*http.Request, error) {
+// NewPostApiOrganizationsOrgDomainsIdScimTokenRequest calls the generic PostApiOrganizationsOrgDomainsIdScimToken builder with application/json body
+func NewPostApiOrganizationsOrgDomainsIdScimTokenRequest(server string, org string, id string, body PostApiOrganizationsOrgDomainsIdScimTokenJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiOrganizationsOrgDomainsIdScimTokenRequestWithBody(server, org, id, "application/json", bodyReader)
+}
+
+// NewPostApiOrganizationsOrgDomainsIdScimTokenRequestWithBody constructs an http.Request for the PostApiOrganizationsOrgDomainsIdScimToken method, with any body, and a specified content type
+func NewPostApiOrganizationsOrgDomainsIdScimTokenRequestWithBody(server string, org string, id string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -9217,16 +9300,29 @@ func NewPostApiOrganizationsOrgDomainsIdScimTokenRequest(server string, org stri
 		return nil, err
 	}
 
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
 
+	req.Header.Add("Content-Type", contentType)
+
 	return req, nil
 }
 
-// NewPostApiOrganizationsOrgDomainsIdVerifyRequest constructs an http.Request for the PostApiOrganizationsOrgDomainsIdVerify method
-func NewPostApiOrganizationsOrgDomainsIdVerifyRequest(server string, org string, id string) (*http.Request, error) {
+// NewPostApiOrganizationsOrgDomainsIdVerifyRequest calls the generic PostApiOrganizationsOrgDomainsIdVerify builder with application/json body
+func NewPostApiOrganizationsOrgDomainsIdVerifyRequest(server string, org string, id string, body PostApiOrganizationsOrgDomainsIdVerifyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiOrganizationsOrgDomainsIdVerifyRequestWithBody(server, org, id, "application/json", bodyReader)
+}
+
+// NewPostApiOrganizationsOrgDomainsIdVerifyRequestWithBody constructs an http.Request for the PostApiOrganizationsOrgDomainsIdVerify method, with any body, and a specified content type
+func NewPostApiOrganizationsOrgDomainsIdVerifyRequestWithBody(server string, org string, id string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -9258,10 +9354,12 @@ func NewPostApiOrganizationsOrgDomainsIdVerifyRequest(server string, org string,
 		return nil, err
 	}
 
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -17283,23 +17381,41 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /api/organizations/{org}/domains/{id} (the `PatchApiOrganizationsOrgDomainsId` operationId).
 	PatchApiOrganizationsOrgDomainsIdWithResponse(ctx context.Context, org string, id string, body PatchApiOrganizationsOrgDomainsIdJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchApiOrganizationsOrgDomainsIdResponse, error)
 
+	// PostApiOrganizationsOrgDomainsIdScimTokenWithBodyWithResponse Domain s c i m token
+	//
+	// Domain s c i m token. Needs an organization admin. Changes need a plan with the scim feature.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/organizations/{org}/domains/{id}/scim/token (the `PostApiOrganizationsOrgDomainsIdScimToken` operationId).
+	PostApiOrganizationsOrgDomainsIdScimTokenWithBodyWithResponse(ctx context.Context, org string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsIdScimTokenResponse, error)
+
 	// PostApiOrganizationsOrgDomainsIdScimTokenWithResponse Domain s c i m token
 	//
 	// Domain s c i m token. Needs an organization admin. Changes need a plan with the scim feature.
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/organizations/{org}/domains/{id}/scim/token (the `PostApiOrganizationsOrgDomainsIdScimToken` operationId).
-	PostApiOrganizationsOrgDomainsIdScimTokenWithResponse(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsIdScimTokenResponse, error)
+	PostApiOrganizationsOrgDomainsIdScimTokenWithResponse(ctx context.Context, org string, id string, body PostApiOrganizationsOrgDomainsIdScimTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsIdScimTokenResponse, error)
+
+	// PostApiOrganizationsOrgDomainsIdVerifyWithBodyWithResponse Domain verify
+	//
+	// Domain verify. Needs the organization's owner. Changes need a plan with the sso feature.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/organizations/{org}/domains/{id}/verify (the `PostApiOrganizationsOrgDomainsIdVerify` operationId).
+	PostApiOrganizationsOrgDomainsIdVerifyWithBodyWithResponse(ctx context.Context, org string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsIdVerifyResponse, error)
 
 	// PostApiOrganizationsOrgDomainsIdVerifyWithResponse Domain verify
 	//
 	// Domain verify. Needs the organization's owner. Changes need a plan with the sso feature.
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/organizations/{org}/domains/{id}/verify (the `PostApiOrganizationsOrgDomainsIdVerify` operationId).
-	PostApiOrganizationsOrgDomainsIdVerifyWithResponse(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsIdVerifyResponse, error)
+	PostApiOrganizationsOrgDomainsIdVerifyWithResponse(ctx context.Context, org string, id string, body PostApiOrganizationsOrgDomainsIdVerifyJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsIdVerifyResponse, error)
 
 	// GetApiOrganizationsOrgInvitesWithResponse Invite list
 	//
@@ -20467,6 +20583,8 @@ type PostApiOrganizationsOrgDomainsIdScimTokenResponse struct {
 	JSON404 *Error
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
 	// JSON421 the response for an HTTP 421 `application/json` response
 	JSON421 *Error
 }
@@ -20504,6 +20622,11 @@ func (r PostApiOrganizationsOrgDomainsIdScimTokenResponse) GetJSON404() *Error {
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r PostApiOrganizationsOrgDomainsIdScimTokenResponse) GetJSON409() *Error {
 	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdScimTokenResponse) GetJSON413() *Error {
+	return r.JSON413
 }
 
 // GetJSON421 returns the response for an HTTP 421 `application/json` response
@@ -20557,6 +20680,8 @@ type PostApiOrganizationsOrgDomainsIdVerifyResponse struct {
 	JSON404 *Error
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
 	// JSON421 the response for an HTTP 421 `application/json` response
 	JSON421 *Error
 }
@@ -20594,6 +20719,11 @@ func (r PostApiOrganizationsOrgDomainsIdVerifyResponse) GetJSON404() *Error {
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r PostApiOrganizationsOrgDomainsIdVerifyResponse) GetJSON409() *Error {
 	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdVerifyResponse) GetJSON413() *Error {
+	return r.JSON413
 }
 
 // GetJSON421 returns the response for an HTTP 421 `application/json` response
@@ -33366,30 +33496,60 @@ func (c *ClientWithResponses) PatchApiOrganizationsOrgDomainsIdWithResponse(ctx 
 	return ParsePatchApiOrganizationsOrgDomainsIdResponse(rsp)
 }
 
-// PostApiOrganizationsOrgDomainsIdScimTokenWithResponse Domain s c i m token
+// PostApiOrganizationsOrgDomainsIdScimTokenWithBodyWithResponse Domain s c i m token
 //
 // Domain s c i m token. Needs an organization admin. Changes need a plan with the scim feature.
 //
-// Returns a wrapper object for the known response body format(s).
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/organizations/{org}/domains/{id}/scim/token (the `PostApiOrganizationsOrgDomainsIdScimToken` operationId).
-func (c *ClientWithResponses) PostApiOrganizationsOrgDomainsIdScimTokenWithResponse(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsIdScimTokenResponse, error) {
-	rsp, err := c.PostApiOrganizationsOrgDomainsIdScimToken(ctx, org, id, reqEditors...)
+func (c *ClientWithResponses) PostApiOrganizationsOrgDomainsIdScimTokenWithBodyWithResponse(ctx context.Context, org string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsIdScimTokenResponse, error) {
+	rsp, err := c.PostApiOrganizationsOrgDomainsIdScimTokenWithBody(ctx, org, id, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
 	return ParsePostApiOrganizationsOrgDomainsIdScimTokenResponse(rsp)
 }
 
+// PostApiOrganizationsOrgDomainsIdScimTokenWithResponse Domain s c i m token
+//
+// Domain s c i m token. Needs an organization admin. Changes need a plan with the scim feature.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/organizations/{org}/domains/{id}/scim/token (the `PostApiOrganizationsOrgDomainsIdScimToken` operationId).
+func (c *ClientWithResponses) PostApiOrganizationsOrgDomainsIdScimTokenWithResponse(ctx context.Context, org string, id string, body PostApiOrganizationsOrgDomainsIdScimTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsIdScimTokenResponse, error) {
+	rsp, err := c.PostApiOrganizationsOrgDomainsIdScimToken(ctx, org, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiOrganizationsOrgDomainsIdScimTokenResponse(rsp)
+}
+
+// PostApiOrganizationsOrgDomainsIdVerifyWithBodyWithResponse Domain verify
+//
+// Domain verify. Needs the organization's owner. Changes need a plan with the sso feature.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/organizations/{org}/domains/{id}/verify (the `PostApiOrganizationsOrgDomainsIdVerify` operationId).
+func (c *ClientWithResponses) PostApiOrganizationsOrgDomainsIdVerifyWithBodyWithResponse(ctx context.Context, org string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsIdVerifyResponse, error) {
+	rsp, err := c.PostApiOrganizationsOrgDomainsIdVerifyWithBody(ctx, org, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiOrganizationsOrgDomainsIdVerifyResponse(rsp)
+}
+
 // PostApiOrganizationsOrgDomainsIdVerifyWithResponse Domain verify
 //
 // Domain verify. Needs the organization's owner. Changes need a plan with the sso feature.
 //
-// Returns a wrapper object for the known response body format(s).
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/organizations/{org}/domains/{id}/verify (the `PostApiOrganizationsOrgDomainsIdVerify` operationId).
-func (c *ClientWithResponses) PostApiOrganizationsOrgDomainsIdVerifyWithResponse(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsIdVerifyResponse, error) {
-	rsp, err := c.PostApiOrganizationsOrgDomainsIdVerify(ctx, org, id, reqEditors...)
+func (c *ClientWithResponses) PostApiOrganizationsOrgDomainsIdVerifyWithResponse(ctx context.Context, org string, id string, body PostApiOrganizationsOrgDomainsIdVerifyJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsIdVerifyResponse, error) {
+	rsp, err := c.PostApiOrganizationsOrgDomainsIdVerify(ctx, org, id, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -37678,6 +37838,13 @@ func ParsePostApiOrganizationsOrgDomainsIdScimTokenResponse(rsp *http.Response) 
 		}
 		response.JSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -37752,6 +37919,13 @@ func ParsePostApiOrganizationsOrgDomainsIdVerifyResponse(rsp *http.Response) (*P
 			return nil, err
 		}
 		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
 		var dest Error
