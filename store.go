@@ -216,12 +216,35 @@ type Store interface {
 	// target exists.
 	CreateRule(ctx context.Context, r *Rule, actor int64) error
 	// PutRule inserts r or, when a rule with the same scope, project, kind,
-	// object and target exists, changes that rule's level; r is filled in
-	// with the stored rule either way.
+	// object and target exists, changes that rule's level and expiry; r is
+	// filled in with the stored rule either way.
 	PutRule(ctx context.Context, r *Rule, actor int64) error
+	// Rule and Rules leave out rules whose ExpiresAt has passed.
 	Rule(ctx context.Context, orgID, id string) (*Rule, error)
 	Rules(ctx context.Context, f RuleFilter) ([]Rule, error)
 	DeleteRule(ctx context.Context, orgID, id string, actor int64) error
+	// ExpireRules deletes up to limit rules whose ExpiresAt has passed,
+	// each with its activity-log row ("expired", no actor), and returns how
+	// many it deleted. Several processes may call it at once: each expired
+	// rule is deleted and recorded once.
+	ExpireRules(ctx context.Context, limit int) (int, error)
+
+	// CreateAccessRequest inserts rq as pending (setting ID, Status and CreatedAt).
+	// EUnique attr "resource" when its requester has a pending request on the same
+	// object (or kind in the project): one at most, held inside the write. ENotFound when
+	// the project or object is not the organization's; EDoesNotExist attr "user" when the
+	// requester is not a member. Activity "AccessRequest" "created".
+	CreateAccessRequest(ctx context.Context, rq *AccessRequest) error
+	// AccessRequest returns the organization's request with this id.
+	AccessRequest(ctx context.Context, orgID, id string) (*AccessRequest, error)
+	// AccessRequests lists the requests f selects, newest first.
+	AccessRequests(ctx context.Context, f AccessRequestFilter) ([]AccessRequest, error)
+	// DecideAccessRequest moves a pending request to d.Status, attributed to actor, in one
+	// transaction that holds it (and, as every permission change, the organization's row and
+	// the decision ctx carries): EInvalidInput when it is no longer pending. An approval
+	// puts the member rule d describes (as PutRule, with d.ExpiresAt) and names it in the
+	// request, in that same transaction. Activity "AccessRequest" "updated" with the status.
+	DecideAccessRequest(ctx context.Context, orgID, id string, d RequestDecision, actor int64) (*AccessRequest, *Rule, error)
 
 	// CreateDomain inserts d (setting ID and CreatedAt; Domain is stored lower-cased).
 	// EUnique attr "domain" when any organization of the instance has that domain;

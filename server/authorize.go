@@ -36,6 +36,10 @@ type call struct {
 	// scim is the domain whose SCIM client calls (scopeSCIM); org stays nil, since the
 	// client is no member and its writes rest on no member's decision.
 	scim *gatehouse.Domain
+	// rests is an object the handler found its write to rest on beyond the route's own
+	// (the object of an access request its caller decides): the caller's level on it is
+	// held to the write as the route's own object's is.
+	rests access.Object
 }
 
 // membership is the caller's membership level in c.org.

@@ -146,6 +146,9 @@ var queryParams = map[string]map[string]any{
 	"startIndex":         {"description": "The 1-based index of the first result (less than 1 counts as 1).", "schema": map[string]any{"type": "integer", "default": 1}},
 	"count":              {"description": "How many results a page holds, at most 200.", "schema": map[string]any{"type": "integer", "default": scimDefaultCount}},
 	"excludedAttributes": {"description": "Attributes left out of the answer: members.", "schema": map[string]any{"type": "string"}},
+	"status": {"description": "Only the access requests in this status.",
+		"schema": map[string]any{"type": "string", "enum": []any{"pending", "approved", "denied", "cancelled"}}},
+	"mine": {"description": "Only the caller's own access requests.", "schema": map[string]any{"type": "boolean"}},
 }
 
 // schemaDoc is the document and what built it, cached by the server.
@@ -548,6 +551,8 @@ func (g *schemaGen) object(t reflect.Type, in bool) map[string]any {
 				switch {
 				case a == "nullable":
 					p["nullable"] = true
+				case strings.HasPrefix(a, "format="):
+					p["format"] = strings.TrimPrefix(a, "format=")
 				case strings.HasPrefix(a, "enumof="):
 					p["enum"] = enumSets[strings.TrimPrefix(a, "enumof=")]()
 				case strings.HasPrefix(a, "enum="):
@@ -582,6 +587,14 @@ var enumSets = map[string]func() []any{
 	// What an access control is on: a kind (its singular name) or a project.
 	"resources": func() []any {
 		out := []any{"project"}
+		for _, k := range access.Kinds {
+			out = append(out, k.Singular())
+		}
+		return out
+	},
+	// A kind, by its singular name (an access request on a whole kind).
+	"kinds": func() []any {
+		out := []any{}
 		for _, k := range access.Kinds {
 			out = append(out, k.Singular())
 		}

@@ -20,10 +20,12 @@ const (
 	scopeRoleMembership = "RoleMembership"
 	scopeAccessControl  = "AccessControl"
 	scopeDomain         = "OrganizationDomain"
+	scopeAccessRequest  = "AccessRequest"
 
 	created = "created"
 	updated = "updated"
 	deleted = "deleted"
+	expired = "expired"
 )
 
 // change is one permission change about to be recorded.
@@ -51,6 +53,13 @@ func (db *DB) record(ctx context.Context, tx *sql.Tx, c change) error {
 		return err
 	}
 	return db.bumpRevision(ctx, tx, c.org)
+}
+
+// logOnly writes c's activity-log row alone, for a change that grants nothing by itself (an
+// access request and its transitions): the rules revision stays, so no snapshot is
+// rebuilt and no write decided on it is sent round again.
+func (db *DB) logOnly(ctx context.Context, tx *sql.Tx, c change) error {
+	return db.logActivity(ctx, tx, c)
 }
 
 // logActivity writes c's activity-log row alone: for changes that move no one's access

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) gatehouse.Store) {
 		{"RoleNamesFoldUnicode", testRoleNamesFoldUnicode},
 		{"Rules", testRules},
 		{"RuleTargets", testRuleTargets},
+		{"RuleExpiry", testRuleExpiry},
 		{"Cascades", testCascades},
 		{"PermissionChanges", testPermissionChanges},
 		{"AccessFacts", testAccessFacts},
@@ -60,6 +61,8 @@ func Run(t *testing.T, open func(t *testing.T) gatehouse.Store) {
 		{"OIDCLogins", testOIDCLogins},
 		{"JoinOrganization", testJoinOrganization},
 		{"SyncSSORoles", testSyncSSORoles},
+		{"AccessRequests", testAccessRequests},
+		{"ConcurrentApprovals", testConcurrentApprovals},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
