@@ -3,6 +3,7 @@ package server
 // Previews: what a proposed rule change would do to whom, written nowhere.
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
 
@@ -235,23 +236,39 @@ func (s *Server) handleProjectAccessControlsPreview(w http.ResponseWriter, r *ht
 		previewScope{projects: []int64{c.project.ID}, kinds: access.Kinds[:]})
 }
 
+// defaultPreviewInput is resource_access's body, where access_level null
+// previews removing the kind's organization default.
+type defaultPreviewInput struct {
+	Resource    *string         `json:"resource" api:"required"`
+	AccessLevel json.RawMessage `json:"access_level" api:"nullable"` // 21 or 37 (default 37); null: no default
+}
+
 // handleResourceAccessPreview serves POST /api/organizations/{org}/resource_access/preview:
-// the organization default for one kind set to the body's level (PostHog's
-// resource_access create; an existing default takes the new level, as its PUT does).
+// the organization default for one kind set to the body's level (as its POST
+// or PUT would), or removed (access_level null, as its DELETE would).
 func (s *Server) handleResourceAccessPreview(w http.ResponseWriter, r *http.Request, c *call) error {
-	var in resourceAccessInput
+	var in defaultPreviewInput
 	if err := decode(r, &in); err != nil {
 		return err
 	}
+	v1 := resourceAccessInput{Resource: in.Resource}
+	remove := string(in.AccessLevel) == "null"
+	if len(in.AccessLevel) > 0 && !remove {
+		var n int
+		if err := json.Unmarshal(in.AccessLevel, &n); err != nil {
+			return gatehouse.FieldError(gatehouse.EInvalid, "access_level", "A valid integer is required.")
+		}
+		v1.AccessLevel = &n
+	}
 	rl := &gatehouse.Rule{OrganizationID: c.org.ID, Rule: access.Rule{Scope: access.ScopeKind, Level: access.Editor}}
-	if err := in.apply(rl, true); err != nil {
+	if err := v1.apply(rl, true); err != nil {
 		return err
 	}
 	idx, err := s.members(r, c.org.ID)
 	if err != nil {
 		return err
 	}
-	return s.preview(w, r, c, idx, func(f *access.Facts) { withRule(f, rl.Rule, false) },
+	return s.preview(w, r, c, idx, func(f *access.Facts) { withRule(f, rl.Rule, remove) },
 		previewScope{kinds: []access.Kind{rl.Kind}})
 }
 

@@ -90,6 +90,18 @@ func TestPreviews(t *testing.T) {
 			b.email+" feature_flag editor→viewer (default→organization_default)",
 			b.email+" feature_flag/"+flagID+" editor→viewer (default→organization_default)")
 
+		// Removing it again: with no default and no roles, every member edits.
+		e.owner.must("POST", e.orgPath("/resource_access"), map[string]any{"resource": "feature flags", "access_level": 21}, 201)
+		p = admin.must("POST", e.orgPath("/resource_access/preview"), map[string]any{"resource": "feature flags", "access_level": nil}, 200)
+		wantLines(t, "organization default removed", p,
+			a.email+" feature_flag viewer→editor (organization_default→default)",
+			b.email+" feature_flag viewer→editor (organization_default→default)",
+			b.email+" feature_flag/"+flagID+" viewer→editor (organization_default→default)")
+		for _, d := range e.owner.must("GET", e.orgPath("/resource_access"), nil, 200).list("results") {
+			e.owner.must("DELETE", e.orgPath("/resource_access/"+d.(map[string]any)["id"].(string)), nil, 204)
+		}
+		rev += 2
+
 		// A role: b joins a role that may only view flags.
 		role := e.role("product", 0, 37)
 		p = e.owner.must("POST", e.orgPath("/roles/"+role+"/preview"), map[string]any{"feature_flags_access_level": 21, "add_members": []string{b.uuid}}, 200)

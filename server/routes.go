@@ -80,7 +80,7 @@ func (s *Server) registerRoutes() {
 		body[resourceAccessInput](), answers(200, resourceAccessBody{}))
 	s.handle("DELETE /api/organizations/{org}/resource_access/{id}", orgAdmin.licensed(), s.handleResourceAccessDelete, noContent())
 	s.handle("POST /api/organizations/{org}/resource_access/preview", orgAdmin.licensed().asks(), s.handleResourceAccessPreview,
-		body[resourceAccessInput](), answers(200, previewBody{}))
+		body[defaultPreviewInput](), answers(200, previewBody{}))
 	s.handle("GET /api/organizations/{org}/activity_log", orgAdmin, s.handleActivityList, list[activityBody](), query("item_id", "user"))
 
 	// Resources: the seven kinds share one path; only their fields differ.

@@ -722,6 +722,12 @@ type DashboardUpdate struct {
 	Id          *int           `json:"id,omitempty"`
 }
 
+// DefaultPreviewInput defines model for DefaultPreviewInput.
+type DefaultPreviewInput struct {
+	AccessLevel interface{} `json:"access_level,omitempty"`
+	Resource    *string     `json:"resource"`
+}
+
 // Error defines model for Error.
 type Error struct {
 	Attr   *string `json:"attr"`
@@ -1676,7 +1682,7 @@ type PostApiOrganizationsOrgProjectsJSONRequestBody = NameInput
 type PostApiOrganizationsOrgResourceAccessJSONRequestBody = ResourceAccessInput
 
 // PostApiOrganizationsOrgResourceAccessPreviewJSONRequestBody defines body for PostApiOrganizationsOrgResourceAccessPreview for application/json ContentType.
-type PostApiOrganizationsOrgResourceAccessPreviewJSONRequestBody = ResourceAccessInput
+type PostApiOrganizationsOrgResourceAccessPreviewJSONRequestBody = DefaultPreviewInput
 
 // PatchApiOrganizationsOrgResourceAccessIdJSONRequestBody defines body for PatchApiOrganizationsOrgResourceAccessId for application/json ContentType.
 type PatchApiOrganizationsOrgResourceAccessIdJSONRequestBody = ResourceAccessInput
