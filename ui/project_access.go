@@ -251,9 +251,14 @@ func (s *Server) putFromForm(w http.ResponseWriter, r *http.Request, ui *uiCall,
 			body["expires_at"] = at
 		}
 	}
-	what := "Remove the rule."
-	if level != nil {
-		what = "Set " + r.PostForm.Get("access_level") + " for the chosen members."
+	whom := map[string]string{"everyone": "everyone", "role": "the role", "member": "the member"}[strings.SplitN(target, ":", 2)[0]]
+	what := "Remove the rule for " + whom + "."
+	switch {
+	case level == nil:
+	case path == "/access_controls":
+		what = "Set \u201c" + projectLevelLabel(r.PostForm.Get("access_level")) + "\u201d in this project for " + whom + "."
+	default:
+		what = "Set \u201c" + levelLabel(r.PostForm.Get("access_level")) + "\u201d on every " + strings.ReplaceAll(r.PostForm.Get("resource"), "_", " ") + " of this project for " + whom + "."
 	}
 	if shown, err := s.confirmFirst(w, r, ui, what, projectPath(p, "/access"), previewCall{apiProjectPath(p, path+"/preview"), body}); shown || err != nil {
 		return err

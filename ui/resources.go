@@ -957,7 +957,7 @@ func (s *Server) handleMemberRuleSubmit(w http.ResponseWriter, r *http.Request, 
 		body["expires_at"] = at
 	}
 	page := objectPath(p, k, r.PathValue("id"))
-	what := "Set " + levelLabel(r.PostForm.Get("access_level")) + " on this " + k.Noun() + " for " + who + "."
+	what := "Set \u201c" + levelLabel(r.PostForm.Get("access_level")) + "\u201d on this " + k.Noun() + " for " + who + "."
 	if shown, err := s.confirmFirst(w, r, ui, what, page+"#permissions", previewCall{path + "/access_controls/preview", body}); shown || err != nil {
 		return err
 	}
