@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -43,6 +44,17 @@ func (s *Server) members(r *http.Request, orgID string) (*memberIndex, error) {
 		idx.byMembership[ms[i].ID] = &ms[i]
 	}
 	return idx, nil
+}
+
+// memberByUUID is the member of c's organization with this uuid. Anyone else,
+// a user of another organization included, is answered as unknown in attr,
+// so that the answer does not tell which uuids have accounts.
+func (s *Server) memberByUUID(ctx context.Context, c *call, uuid, attr string) (*gatehouse.User, error) {
+	u, err := s.store.UserByUUID(ctx, uuid)
+	if gatehouse.ErrorCode(err) == gatehouse.ENotFound || err == nil && !access.IsMember(c.snap.MembershipLevel(u.ID)) {
+		return nil, gatehouse.FieldError(gatehouse.EDoesNotExist, attr, "User does not exist.")
+	}
+	return u, err
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -440,24 +452,24 @@ func (s *Server) handleAccessCheck(w http.ResponseWriter, r *http.Request, c *ca
 		if ch.UserUUID != nil && *ch.UserUUID != c.user.UUID {
 			// The uuid is not the caller's, so it names someone else (or no
 			// member, 0): whether the caller may ask about others does not depend
-			// on whom, so it is asked before the member list is read, and a
+			// on whom, so it is asked before the uuid is looked up, and a
 			// refused caller learns nothing of which uuids are members.
 			if err := c.snap.MayAskAbout(c.user.ID, 0); err != nil {
 				return err
 			}
-			if byUUID == nil {
-				idx, err := s.members(r, c.org.ID)
+			subject, ok := byUUID[*ch.UserUUID]
+			if !ok {
+				// One lookup per distinct uuid, from the store's cache: never
+				// the member list, whose length grows with the organization.
+				u, err := s.memberByUUID(r.Context(), c, *ch.UserUUID, "user_uuid")
 				if err != nil {
 					return err
 				}
-				byUUID = make(map[string]int64, len(idx.byUser))
-				for id, m := range idx.byUser {
-					byUUID[m.User.UUID] = id
+				if byUUID == nil {
+					byUUID = map[string]int64{}
 				}
-			}
-			subject, member := byUUID[*ch.UserUUID]
-			if !member {
-				return gatehouse.FieldError(gatehouse.EDoesNotExist, "user_uuid", "User does not exist.")
+				subject = u.ID
+				byUUID[*ch.UserUUID] = subject
 			}
 			ck.user = subject
 		}

@@ -180,14 +180,9 @@ func (s *Server) handleActivityList(w http.ResponseWriter, r *http.Request, c *c
 		f.OptionalProjectID = c.project.ID
 	}
 	if uid := r.URL.Query().Get("user"); uid != "" {
-		u, err := s.store.UserByUUID(ctx, uid)
-		if err != nil && gatehouse.ErrorCode(err) != gatehouse.ENotFound {
+		u, err := s.memberByUUID(ctx, c, uid, "user")
+		if err != nil {
 			return err
-		}
-		// A user of another organization is answered like an unknown one, so
-		// that the filter does not tell which uuids have accounts.
-		if err != nil || !access.IsMember(c.snap.MembershipLevel(u.ID)) {
-			return gatehouse.FieldError(gatehouse.EDoesNotExist, "user", "User does not exist.")
 		}
 		f.OptionalUserID = u.ID
 	}

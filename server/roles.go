@@ -310,11 +310,7 @@ func (s *Server) handleRoleMemberCreate(w http.ResponseWriter, r *http.Request, 
 	if deref(in.UserUUID) == "" {
 		return gatehouse.FieldError(gatehouse.ERequired, "user_uuid", "This field is required.")
 	}
-	u, err := s.store.UserByUUID(r.Context(), *in.UserUUID)
-	if gatehouse.ErrorCode(err) == gatehouse.ENotFound || err == nil && !access.IsMember(c.snap.MembershipLevel(u.ID)) {
-		// A user of another organization is answered like an unknown one.
-		return gatehouse.FieldError(gatehouse.EDoesNotExist, "user_uuid", "User does not exist.")
-	}
+	u, err := s.memberByUUID(r.Context(), c, *in.UserUUID, "user_uuid")
 	if err != nil {
 		return err
 	}

@@ -83,3 +83,38 @@ func TestCacheLists(t *testing.T) {
 		t.Errorf("listHeads = %d after the only list went, want 0", c.listHeads)
 	}
 }
+
+// TestUserByUUIDFromCache: an application asking about its users by uuid is
+// answered from memory once a uuid has been seen, so that the answer costs
+// the same at any organization size; a change to the user is still seen.
+func TestUserByUUIDFromCache(t *testing.T) {
+	db, err := Open(t.Context(), "sqlite:"+t.TempDir()+"/g.db", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := t.Context()
+	u := &gatehouse.User{Email: "ada@example.com", FirstName: "Ada"}
+	if err := db.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.UserByUUID(ctx, u.UUID); err != nil {
+		t.Fatal(err)
+	}
+	u.FirstName = "Ada L."
+	if err := db.UpdateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.UserByUUID(ctx, u.UUID)
+	if err != nil || got.FirstName != "Ada L." {
+		t.Fatalf("UserByUUID after a rename = %+v, %v; want the new name", got, err)
+	}
+	// With the reading connections gone, only memory can answer.
+	db.db.Close()
+	if got, err := db.UserByUUID(ctx, u.UUID); err != nil || got.ID != u.ID {
+		t.Errorf("UserByUUID of a uuid seen before read the database: %+v, %v", got, err)
+	}
+	if _, err := db.UserByUUID(ctx, "00000000-0000-0000-0000-000000000000"); err == nil {
+		t.Error("an unknown uuid was answered without the database")
+	}
+}

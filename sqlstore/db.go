@@ -208,11 +208,16 @@ func open(ctx context.Context, databaseURL string, now func() time.Time) (*DB, e
 // a busy timeout so that writers queue instead of failing, foreign keys (off by default in
 // SQLite) for the cascades, and IMMEDIATE write transactions so that a transaction that
 // reads and then writes takes the write lock up front and cannot fail to upgrade.
+//
+// synchronous=FULL: in WAL mode NORMAL syncs only at checkpoints, so a power cut or an
+// operating-system crash can roll back the last acknowledged commits, and for an
+// access-control product that is a revocation that silently comes back. FULL syncs the WAL
+// at every commit, so whatever the API acknowledged survives.
 func sqliteDSN(path string) (dsn string, memory bool) {
 	params := "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_txlock=immediate"
 	memory = path == ":memory:" || strings.Contains(path, "mode=memory")
 	if !memory {
-		params = "_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&" + params
+		params = "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&" + params
 	}
 	path = strings.TrimPrefix(path, "file:")
 	if strings.Contains(path, "?") {

@@ -103,8 +103,27 @@ func (db *DB) User(ctx context.Context, id int64) (*gatehouse.User, error) {
 }
 
 // UserByUUID returns the user with this UUID.
+//
+// An application asking about one of its users by uuid makes this call on every check, so a
+// uuid seen before is answered from the cache like the API key that asks.
 func (db *DB) UserByUUID(ctx context.Context, uuid string) (*gatehouse.User, error) {
-	return db.user(ctx, db.db, `u.uuid = $1`, uuid)
+	gen, cached := db.cache.begin()
+	if cached {
+		if id, ok := db.cache.userID(uuid); ok {
+			us, err := db.UsersByID(ctx, []int64{id})
+			if err != nil {
+				return nil, err
+			}
+			if len(us) == 1 {
+				return &us[0], nil
+			}
+		}
+	}
+	u, err := db.user(ctx, db.db, `u.uuid = $1`, uuid)
+	if err == nil && cached {
+		db.cache.putUsers(gen, []gatehouse.User{*u})
+	}
+	return u, err
 }
 
 // UserByEmail returns the user with this email, compared case-insensitively.

@@ -22,9 +22,13 @@ const (
 	opUpdate   = "update"
 	opCheck    = "check"
 	opBatch    = "batch"
+	// The same, asked by an administrator's key about other members (user_uuid), as an
+	// application using Gatehouse as its authorization service asks about its users.
+	opCheckOther = "check-other"
+	opBatchOther = "batch-other"
 )
 
-var allOps = []string{opNoop, opList, opRetrieve, opUpdate, opCheck, opBatch}
+var allOps = []string{opNoop, opList, opRetrieve, opUpdate, opCheck, opBatch, opCheckOther, opBatchOther}
 
 func validOp(op string) bool { return slices.Contains(allOps, op) }
 
@@ -33,14 +37,15 @@ const batchSize = 100
 
 // driver sends the load: each of its clients has one keep-alive connection and one user.
 type driver struct {
-	base    string
+	base    string // the server under test
+	noop    string // the no-op baseline
 	ws      *workspace
 	cfg     *config
 	clients []*http.Client
 }
 
-func newDriver(base string, ws *workspace, cfg *config) *driver {
-	d := &driver{base: base, ws: ws, cfg: cfg}
+func newDriver(base, noop string, ws *workspace, cfg *config) *driver {
+	d := &driver{base: base, noop: noop, ws: ws, cfg: cfg}
 	for range cfg.clients {
 		d.clients = append(d.clients, &http.Client{
 			// Buffers that hold a whole batch answer: with the default 4 KB the
@@ -56,25 +61,30 @@ func newDriver(base string, ws *workspace, cfg *config) *driver {
 
 // request builds one request of op for client c.
 func (d *driver) request(ctx context.Context, op string, c int, rng *rand.Rand) (*http.Request, error) {
-	cl := &d.ws.clients[c]
-	p := "/api/projects/" + strconv.FormatInt(d.ws.project, 10)
+	cl := &d.ws.Clients[c]
+	p := "/api/projects/" + strconv.FormatInt(d.ws.Project, 10)
+	base, key := d.base, cl.APIKey
 	var method, path string
 	var body []byte
 	switch op {
 	case opNoop:
-		method, path = http.MethodGet, "/_noop"
+		base, method, path = d.noop, http.MethodGet, "/_noop"
 	case opList:
 		method, path = http.MethodGet, p+"/feature_flags?limit=100&offset="+strconv.Itoa(100*rng.IntN(d.cfg.listPages))
 	case opRetrieve:
-		method, path = http.MethodGet, p+"/feature_flags/"+strconv.FormatInt(d.ws.flags[rng.IntN(len(d.ws.flags))], 10)
+		method, path = http.MethodGet, p+"/feature_flags/"+strconv.FormatInt(d.ws.Flags[rng.IntN(len(d.ws.Flags))], 10)
 	case opUpdate:
-		id := cl.editable[rng.IntN(len(cl.editable))]
+		id := cl.Editable[rng.IntN(len(cl.Editable))]
 		method, path = http.MethodPatch, p+"/feature_flags/"+strconv.FormatInt(id, 10)
 		body = []byte(`{"name":"Flag renamed ` + strconv.Itoa(rng.IntN(1_000_000)) + `"}`)
-	case opCheck, opBatch:
+	case opCheck, opBatch, opCheckOther, opBatchOther:
 		n := 1
-		if op == opBatch {
+		if op == opBatch || op == opBatchOther {
 			n = batchSize
+		}
+		other := op == opCheckOther || op == opBatchOther
+		if other {
+			key = d.ws.Admin
 		}
 		// Appended by hand: the driver shares the machine with the server, and
 		// formatting 100 checks with fmt cost it more than the server spends
@@ -90,16 +100,20 @@ func (d *driver) request(ctx context.Context, op string, c int, rng *rand.Rand) 
 				action = `"view"`
 			}
 			b = append(b, `{"kind":"feature_flags","id":`...)
-			b = strconv.AppendInt(b, d.ws.flags[rng.IntN(len(d.ws.flags))], 10)
-			b = append(append(append(b, `,"action":`...), action...), '}')
+			b = strconv.AppendInt(b, d.ws.Flags[rng.IntN(len(d.ws.Flags))], 10)
+			b = append(append(b, `,"action":`...), action...)
+			if other {
+				b = append(append(append(b, `,"user_uuid":"`...), d.ws.Others[rng.IntN(len(d.ws.Others))]...), '"')
+			}
+			b = append(b, '}')
 		}
 		method, path, body = http.MethodPost, p+"/access/check", append(b, `]}`...)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, d.base+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+cl.apiKey)
+	req.Header.Set("Authorization", "Bearer "+key)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -262,7 +276,7 @@ func report(w io.Writer, dialect string, cfg *config, results []*result) {
 			percentile(r.latencies, 0.50), percentile(r.latencies, 0.99), share)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "(list: GET of one of the first %d 100-item pages of %d flags, with can_edit; batch: %d decisions in one POST …/access/check)\n", cfg.listPages, cfg.flags, batchSize)
+	fmt.Fprintf(w, "(list: GET of one of the first %d 100-item pages of %d flags, with can_edit; batch: %d decisions in one POST …/access/check; *-other: asked with an administrator's key about other members of %d, by user_uuid; no-op: a plain Go HTTP server in its own process)\n", cfg.listPages, cfg.flags, batchSize, cfg.members)
 }
 
 func percentile(d []time.Duration, p float64) time.Duration {

@@ -7,21 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/pprof"
 	"strings"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to create and drop the run's database
 
-	"github.com/gatehouse/gatehouse/license"
-	"github.com/gatehouse/gatehouse/server"
 	"github.com/gatehouse/gatehouse/sqlstore"
 )
 
@@ -29,6 +22,9 @@ import (
 type config struct {
 	databaseURL string
 	keepDB      bool
+	server      string // the gatehouse binary; "" = build it
+	url         string // drive the server at this URL instead of starting one
+	wsFile      string // the workspace file: written after seeding, read with --url
 	duration    time.Duration
 	slice       time.Duration
 	maxRequests int
@@ -40,7 +36,8 @@ type config struct {
 	listPages   int
 	ops         []string
 	cpuProfile  string
-	memProfile  string
+	scale       string // object counts for the scale run; "" = the load run
+	chart       string // the scale run's PNG
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
@@ -49,6 +46,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	c := &config{}
 	fs.StringVar(&c.databaseURL, "database-url", getenv("DATABASE_URL"), "sqlite:PATH or postgres://… (env DATABASE_URL); empty: a temporary SQLite file. A PostgreSQL URL names a server: the run creates a database of its own there and drops it afterwards, unless --keep-database")
 	fs.BoolVar(&c.keepDB, "keep-database", false, "seed and use the database the URL names as it is, and keep it")
+	fs.StringVar(&c.server, "server", "", "the gatehouse binary to start (`gatehouse serve`, logging as shipped); empty: build it from this module")
+	fs.StringVar(&c.url, "url", "", "drive the server already running at this URL (seeded with --seed-only on its database) instead of starting one")
+	fs.StringVar(&c.wsFile, "workspace", "", "file for the seeded workspace (ids and API keys): written after seeding, read with --url")
+	seedOnly := fs.Bool("seed-only", false, "seed the database, write --workspace and exit, for a server started by hand and driven with --url")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "total time of the measured traffic, shared by every operation")
 	fs.DurationVar(&c.slice, "slice", 250*time.Millisecond, "operations take turns for this long each, round after round, so that whatever else the machine does weighs on all of them alike")
 	fs.IntVar(&c.maxRequests, "max-requests", 1_000_000, "at most this many requests per operation")
@@ -59,8 +60,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.IntVar(&c.grants, "grants", 500, "per-flag role grants (object rules)")
 	fs.IntVar(&c.listPages, "list-pages", 1, "list requests ask for one of the first N 100-item pages, at random (1: always the first page, as a UI's first view)")
 	ops := fs.String("ops", strings.Join(allOps, ","), "operations to drive, comma-separated")
-	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured traffic to this file")
-	fs.StringVar(&c.memProfile, "memprofile", "", "write an allocation profile of the measured traffic to this file")
+	fs.StringVar(&c.scale, "scale", "", "instead of driving load, measure restarts at these sizes (objects, comma-separated, e.g. 10000,100000,1000000;\nmembers = objects/10, rules = objects/5): time to /_ready, first decision, first list page, memory;\non SQLite, and on PostgreSQL too when --database-url names a server")
+	fs.StringVar(&c.chart, "chart", "", "with --scale: draw the figures into this PNG file")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "have the server process write a CPU profile of its run to this file (gatehouse serve --cpuprofile)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -73,6 +75,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		}
 		c.ops = append(c.ops, op)
 	}
+	if *seedOnly {
+		c.ops = nil
+	}
 	switch {
 	case c.duration <= 0 || c.slice <= 0:
 		return nil, errors.New("--duration and --slice must be positive")
@@ -80,6 +85,18 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		return nil, errors.New("--clients must be at least 1 and fewer than --members")
 	case c.maxRequests < 1 || c.roles < 1 || c.flags < 100 || c.grants < 0 || c.listPages < 1 || c.listPages > c.flags/100:
 		return nil, errors.New("--max-requests and --roles must be positive, --flags at least 100, --grants not negative, --list-pages between 1 and flags/100")
+	case *seedOnly && c.wsFile == "":
+		return nil, errors.New("--seed-only needs --workspace, the file the driving run reads")
+	case *seedOnly && c.databaseURL == "":
+		return nil, errors.New("--seed-only needs --database-url: the database the server will serve")
+	case c.url != "" && c.wsFile == "":
+		return nil, errors.New("--url needs --workspace, written by a --seed-only run on the server's database")
+	case c.scale != "" && (c.url != "" || *seedOnly || c.keepDB):
+		return nil, errors.New("--scale seeds fresh databases of its own: not with --url, --seed-only or --keep-database")
+	case c.chart != "" && c.scale == "":
+		return nil, errors.New("--chart draws the figures of --scale")
+	case c.url != "" && c.cpuProfile != "":
+		return nil, errors.New("--cpuprofile needs a server started by this command; profile a server started by hand with its own --cpuprofile")
 	}
 	return c, nil
 }
@@ -93,82 +110,106 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
-	dbURL, cleanup, err := prepareDatabase(ctx, cfg)
+	if cfg.scale != "" {
+		return runScale(ctx, cfg, stdout)
+	}
+	var (
+		ws      *workspace
+		api     *process
+		apiBase = cfg.url
+		dialect = "the server at " + cfg.url
+	)
+	if cfg.url != "" {
+		if ws, err = readWorkspace(cfg.wsFile); err != nil {
+			return err
+		}
+	} else {
+		if len(cfg.ops) == 0 {
+			cfg.keepDB = true // --seed-only: the database is the one the server will serve
+		}
+		dbURL, cleanup, err := prepareDatabase(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		if ws, dialect, err = seedDatabase(ctx, dbURL, cfg, stdout); err != nil {
+			return err
+		}
+		if cfg.wsFile != "" {
+			if err := writeWorkspace(cfg.wsFile, ws); err != nil {
+				return err
+			}
+		}
+		if len(cfg.ops) == 0 {
+			return nil
+		}
+		dir, err := os.MkdirTemp("", "gatehouse-load-bin-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		bin, err := serverBinary(ctx, cfg, dir, stdout)
+		if err != nil {
+			return err
+		}
+		if api, err = startServer(ctx, bin, dbURL, cfg.cpuProfile); err != nil {
+			return err
+		}
+		defer api.stop()
+		apiBase = api.base
+	}
+	noop, err := startNoop(ctx)
 	if err != nil {
 		return err
 	}
-	defer cleanup()
-	db, err := sqlstore.Open(ctx, dbURL, time.Now)
-	if err != nil {
-		return fmt.Errorf("open database: %w", err)
-	}
-	defer db.Close()
+	defer noop.stop()
 
-	start := time.Now()
-	ws, err := seed(ctx, db, cfg)
-	if err != nil {
-		return fmt.Errorf("seed: %w", err)
-	}
-	fmt.Fprintf(stdout, "seeded %s in %v: 1 organization, %d members, %d roles, %d feature flags, %d object rules, %d clients\n",
-		db.Dialect(), time.Since(start).Round(time.Millisecond), cfg.members, cfg.roles, cfg.flags, cfg.grants, cfg.clients)
-
-	// One server for the API and the no-op handler, so that both pay the same listener,
-	// connection handling and HTTP parsing.
-	api := server.New(server.Config{Store: db, Logger: slog.New(slog.DiscardHandler), Now: time.Now, Plan: license.Enterprise})
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /_noop", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"ok":true}`)
-	})
-	mux.Handle("/", api)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
-	base := "http://" + ln.Addr().String()
-
-	d := newDriver(base, ws, cfg)
+	d := newDriver(apiBase, noop.base, ws, cfg)
 	if err := d.check(ctx); err != nil {
 		return fmt.Errorf("first requests: %w", err)
 	}
 	d.warmUp(ctx)
-
-	if cfg.cpuProfile != "" {
-		f, err := os.Create(cfg.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-	}
-	if cfg.memProfile != "" {
-		runtime.MemProfileRate = 64 << 10
+	linesBefore := int64(0)
+	if api != nil {
+		linesBefore = api.lines.Load()
 	}
 	results := d.drive(ctx)
-	if cfg.cpuProfile != "" {
-		pprof.StopCPUProfile()
-	}
-	if cfg.memProfile != "" {
-		if err := writeHeapProfile(cfg.memProfile); err != nil {
-			return err
+	report(stdout, dialect, cfg, results)
+	if api != nil {
+		if err := api.stop(); err != nil {
+			return fmt.Errorf("gatehouse serve: %w\n%s", err, api.lastLines())
+		}
+		sent := 0
+		for _, r := range results {
+			if r.op != opNoop {
+				sent += r.requests
+			}
+		}
+		fmt.Fprintf(stdout, "gatehouse serve wrote %d log lines for the %d measured requests it served (logging as shipped: a JSON line per request on stderr, read by this command as a collector would)\n",
+			api.lines.Load()-linesBefore, sent)
+		if cfg.cpuProfile != "" {
+			fmt.Fprintf(stdout, "server CPU profile: %s (go tool pprof -top %s)\n", cfg.cpuProfile, cfg.cpuProfile)
 		}
 	}
-	report(stdout, db.Dialect(), cfg, results)
 	return ctx.Err()
 }
 
-func writeHeapProfile(path string) error {
-	f, err := os.Create(path)
+// seedDatabase seeds the workspace through the store and closes it again, before the
+// server opens the database: a SQLite file is served by one process only.
+func seedDatabase(ctx context.Context, dbURL string, cfg *config, stdout io.Writer) (*workspace, string, error) {
+	db, err := sqlstore.Open(ctx, dbURL, time.Now)
 	if err != nil {
-		return err
+		return nil, "", fmt.Errorf("open database: %w", err)
 	}
-	defer f.Close()
-	return pprof.Lookup("allocs").WriteTo(f, 0)
+	defer db.Close()
+	start := time.Now()
+	ws, err := seed(ctx, db, cfg)
+	if err != nil {
+		return nil, "", fmt.Errorf("seed: %w", err)
+	}
+	fmt.Fprintf(stdout, "seeded %s in %v: 1 organization, %d members, %d roles, %d feature flags, %d object rules, %d clients\n",
+		db.Dialect(), time.Since(start).Round(time.Millisecond), cfg.members, cfg.roles, cfg.flags, cfg.grants, cfg.clients)
+	return ws, db.Dialect(), nil
 }
 
 // prepareDatabase returns the URL to run against and how to clean up after the run: a

@@ -2,11 +2,32 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/sqlstore/sqltest"
 )
+
+// TestMain lets the test binary stand for the command where the command starts itself:
+// as the no-op server.
+func TestMain(m *testing.M) {
+	if os.Getenv(noopEnv) == "1" {
+		if err := serveNoop(t0(), os.Stdin, os.Stdout); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
 
 // TestRunSmall runs the whole command on a small workspace for a moment: it seeds, checks
 // every operation once, drives them in turns and reports each, with no failed request.
@@ -22,8 +43,9 @@ func TestRunSmall(t *testing.T) {
 
 func runSmall(t *testing.T, databaseURL string) {
 	t.Helper()
-	args := []string{"--duration", "300ms", "--slice", "25ms", "--members", "12", "--roles", "3",
-		"--flags", "300", "--grants", "20", "--clients", "2", "--max-requests", "200", "--database-url", databaseURL}
+	args := []string{"--duration", "400ms", "--slice", "25ms", "--members", "12", "--roles", "3",
+		"--flags", "300", "--grants", "20", "--clients", "2", "--max-requests", "200", "--database-url", databaseURL,
+		"--server", gatehouseBinary(t)}
 	var stdout, stderr bytes.Buffer
 	if err := run(t.Context(), args, func(string) string { return "" }, &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, &stdout, &stderr)
@@ -43,7 +65,43 @@ func runSmall(t *testing.T, databaseURL string) {
 			t.Errorf("%s: %s requests, %s errors; want some, none failed:\n%s", op, f[1], f[2], out)
 		}
 	}
+	// The server is the shipped binary with its logging on: a line for every request.
+	var logged, served int
+	for l := range strings.Lines(out) {
+		if rest, ok := strings.CutPrefix(l, "gatehouse serve wrote "); ok {
+			f := strings.Fields(rest)
+			logged, _ = strconv.Atoi(f[0])
+			served, _ = strconv.Atoi(f[5])
+		}
+	}
+	if served == 0 || logged < served {
+		t.Errorf("the server logged %d lines for %d requests; want a line per request:\n%s", logged, served, out)
+	}
 }
+
+// gatehouseBinary builds the server once for the package's tests.
+func gatehouseBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "gatehouse-load-test-"); binErr != nil {
+			return
+		}
+		binPath, binErr = serverBinary(t0(), &config{}, binDir, &bytes.Buffer{})
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+var (
+	binOnce sync.Once
+	binDir  string
+	binPath string
+	binErr  error
+)
+
+func t0() context.Context { return context.Background() }
 
 func TestParseConfigRejects(t *testing.T) {
 	for _, args := range [][]string{
@@ -53,9 +111,80 @@ func TestParseConfigRejects(t *testing.T) {
 		{"--duration", "0s"},
 		{"--list-pages", "1000", "--flags", "1000"},
 		{"extra"},
+		{"--seed-only", "--database-url", "sqlite:/tmp/x.db"},                       // no workspace file
+		{"--seed-only", "--workspace", "/tmp/ws.json"},                              // no database to keep
+		{"--url", "http://127.0.0.1:8000"},                                          // no workspace to drive
+		{"--url", "http://127.0.0.1:8000", "--workspace", "w", "--cpuprofile", "p"}, // not our process
 	} {
 		if _, err := parseConfig(args, func(string) string { return "" }, &bytes.Buffer{}); err == nil {
 			t.Errorf("parseConfig(%q) = nil error, want one", args)
 		}
+	}
+}
+
+// TestRunAgainstURL: a workspace seeded with --seed-only into the database of a server
+// started apart is driven through --url, every operation answered.
+func TestRunAgainstURL(t *testing.T) {
+	dir := t.TempDir()
+	dbURL, wsFile := "sqlite:"+filepath.Join(dir, "g.db"), filepath.Join(dir, "ws.json")
+	getenv := func(string) string { return "" }
+	var out bytes.Buffer
+	seedArgs := []string{"--seed-only", "--database-url", dbURL, "--workspace", wsFile,
+		"--members", "12", "--roles", "3", "--flags", "200", "--grants", "10", "--clients", "2"}
+	if err := run(t.Context(), seedArgs, getenv, &out, &out); err != nil {
+		t.Fatalf("seed: %v\n%s", err, &out)
+	}
+	srv, err := startServer(t.Context(), gatehouseBinary(t), dbURL, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.stop()
+	out.Reset()
+	args := []string{"--url", srv.base, "--workspace", wsFile, "--duration", "200ms", "--slice", "20ms",
+		"--clients", "2", "--members", "12", "--flags", "200", "--max-requests", "50"}
+	if err := run(t.Context(), args, getenv, &out, &out); err != nil {
+		t.Fatalf("drive: %v\n%s", err, &out)
+	}
+	for _, op := range allOps {
+		if !strings.Contains(out.String(), op+" ") {
+			t.Errorf("no line for %s:\n%s", op, &out)
+		}
+	}
+	if _, err := readWorkspace(filepath.Join(dir, "missing.json")); err == nil {
+		t.Error("a missing workspace file was read")
+	}
+}
+
+// TestScaleSmall runs the scale measurement at a small size on both engines: each engine
+// reports its restart and memory, and the chart is a PNG.
+func TestScaleSmall(t *testing.T) {
+	chart := filepath.Join(t.TempDir(), "scale.png")
+	args := []string{"--scale", "1000,2000", "--chart", chart, "--server", gatehouseBinary(t)}
+	engines := []string{"sqlite"}
+	if url := sqltest.PostgresURL(t); url != "" {
+		args = append(args, "--database-url", url)
+		engines = append(engines, "postgres")
+	}
+	var out bytes.Buffer
+	if err := run(t.Context(), args, func(string) string { return "" }, &out, &out); err != nil {
+		t.Fatalf("run: %v\n%s", err, &out)
+	}
+	for _, engine := range engines {
+		rows := 0
+		for l := range strings.Lines(out.String()) {
+			if f := strings.Fields(l); len(f) == 10 && f[0] == engine {
+				rows++
+				if mib, _ := strconv.ParseFloat(f[8], 64); mib <= 0 {
+					t.Errorf("%s: no resident memory in %q", engine, l)
+				}
+			}
+		}
+		if rows != 2 {
+			t.Errorf("%s: %d rows, want one per size:\n%s", engine, rows, &out)
+		}
+	}
+	png, err := os.ReadFile(chart)
+	if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) {
+		t.Errorf("the chart is not a PNG (%v)", err)
 	}
 }

@@ -8,24 +8,53 @@ import (
 	"encoding/json"
 	"fmt"
 	mrand "math/rand/v2"
+	"os"
 	"strconv"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/access"
 )
 
-// workspace is what the seed made and the clients use.
+// workspace is what the seed made and the clients use; --workspace keeps it in a file
+// for a run against a server started by hand.
 type workspace struct {
-	project int64
-	clients []client // one per load client: a plain member in some roles
-	flags   []int64  // every flag's id
+	Project int64    `json:"project"`
+	Clients []client `json:"clients"` // one per load client: a plain member in some roles
+	Flags   []int64  `json:"flags"`   // every flag's id
+	// Admin is an administrator's key, for the checks an application makes about its
+	// users; Others are the uuids of members it asks about.
+	Admin  string   `json:"admin_api_key"`
+	Others []string `json:"others"`
 }
 
 // client is one load client's identity and what it may do.
 type client struct {
-	user     int64
-	apiKey   string  // Bearer phx_…
-	editable []int64 // flags this user may edit, for updates that are allowed
+	User     int64   `json:"user"`
+	APIKey   string  `json:"api_key"`  // Bearer phx_…
+	Editable []int64 `json:"editable"` // flags this user may edit, for updates that are allowed
+}
+
+func writeWorkspace(path string, ws *workspace) error {
+	data, err := json.Marshal(ws)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o600) // it holds API keys
+}
+
+func readWorkspace(path string) (*workspace, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	ws := &workspace{}
+	if err := json.Unmarshal(data, ws); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(ws.Clients) == 0 || len(ws.Flags) == 0 || ws.Admin == "" || len(ws.Others) == 0 {
+		return nil, fmt.Errorf("%s: not a workspace written by --seed-only", path)
+	}
+	return ws, nil
 }
 
 // importer is the bulk insert the store may offer; seeding falls back to one insert per
@@ -116,13 +145,13 @@ func seed(ctx context.Context, st gatehouse.Store, cfg *config) (*workspace, err
 			}
 		}
 	}
-	ws := &workspace{project: project.ID}
+	ws := &workspace{Project: project.ID}
 	for _, f := range flags {
-		ws.flags = append(ws.flags, f.ID)
+		ws.Flags = append(ws.Flags, f.ID)
 	}
 	seen := map[[2]string]bool{}
 	for len(seen) < cfg.grants {
-		role, flag := roles[rng.IntN(len(roles))].ID, ws.flags[rng.IntN(len(ws.flags))]
+		role, flag := roles[rng.IntN(len(roles))].ID, ws.Flags[rng.IntN(len(ws.Flags))]
 		if seen[[2]string{role, strconv.FormatInt(flag, 10)}] {
 			continue
 		}
@@ -148,33 +177,45 @@ func seed(ctx context.Context, st gatehouse.Store, cfg *config) (*workspace, err
 	}
 	editable := make([]uint64, (len(heads)+63)/64)
 	for _, u := range users[1:] {
-		if len(ws.clients) == cfg.clients {
+		if len(ws.Clients) == cfg.clients {
 			break
 		}
 		if snap.MembershipLevel(u.ID) != access.MemberLevel {
 			continue
 		}
-		c := client{user: u.ID, apiKey: "phx_" + randomHex(24)}
+		c := client{User: u.ID, APIKey: "phx_" + randomHex(24)}
 		snap.Filter(u.ID, heads, access.Editor, editable)
 		for i, h := range heads {
 			if editable[i/64]&(1<<(i%64)) != 0 {
-				c.editable = append(c.editable, h.ID)
+				c.Editable = append(c.Editable, h.ID)
 			}
 		}
-		if len(c.editable) == 0 {
+		if len(c.Editable) == 0 {
 			continue
 		}
-		sum := sha256.Sum256([]byte(c.apiKey))
-		k := &gatehouse.APIKey{UserID: u.ID, Label: "load", ValueHash: hex.EncodeToString(sum[:]), MaskValue: "phx_…" + c.apiKey[len(c.apiKey)-4:]}
-		if err := st.CreateAPIKey(ctx, k); err != nil {
+		if err := createKey(ctx, st, u.ID, c.APIKey); err != nil {
 			return nil, err
 		}
-		ws.clients = append(ws.clients, c)
+		ws.Clients = append(ws.Clients, c)
 	}
-	if len(ws.clients) < cfg.clients {
-		return nil, fmt.Errorf("only %d plain members may edit a flag; want %d clients", len(ws.clients), cfg.clients)
+	if len(ws.Clients) < cfg.clients {
+		return nil, fmt.Errorf("only %d plain members may edit a flag; want %d clients", len(ws.Clients), cfg.clients)
+	}
+	// The application's key is the owner's; it asks about members spread over the
+	// whole organization, not only the first ones created.
+	ws.Admin = "phx_" + randomHex(24)
+	if err := createKey(ctx, st, owner.ID, ws.Admin); err != nil {
+		return nil, err
+	}
+	for _, i := range rng.Perm(len(users) - 1)[:min(1000, len(users)-1)] {
+		ws.Others = append(ws.Others, users[1+i].UUID)
 	}
 	return ws, nil
+}
+
+func createKey(ctx context.Context, st gatehouse.Store, user int64, value string) error {
+	sum := sha256.Sum256([]byte(value))
+	return st.CreateAPIKey(ctx, &gatehouse.APIKey{UserID: user, Label: "load", ValueHash: hex.EncodeToString(sum[:]), MaskValue: "phx_…" + value[len(value)-4:]})
 }
 
 func randomHex(n int) string {

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -122,6 +123,7 @@ A licence that expires while the server runs takes effect at once, on every repl
 	secure := fs.Bool("secure-cookies", getenv("GATEHOUSE_SECURE_COOKIES") == "true", "mark session cookies Secure; set behind HTTPS (env GATEHOUSE_SECURE_COOKIES=true)")
 	trustedProxies := fs.String("trusted-proxies", getenv("GATEHOUSE_TRUSTED_PROXIES"), "comma-separated IPs and CIDR prefixes of the proxies in front of the server, whose\nX-Forwarded-For names the client for the login limiter; from anyone else the header is\nignored (env GATEHOUSE_TRUSTED_PROXIES)")
 	publicURL := fs.String("public-url", getenv("GATEHOUSE_PUBLIC_URL"), "the URL clients reach the server at, e.g. https://gatehouse.example.com: requests\nfor any other Host are refused (421), except /_health, /_ready and, with a metrics token,\n/metrics; links the server builds use it (env GATEHOUSE_PUBLIC_URL)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file, finished at a clean shutdown (for\ndiagnosing performance; go tool pprof reads it)")
 	// No flag for the token itself: a flag's value shows in the process list.
 	metricsToken := getenv("GATEHOUSE_METRICS_TOKEN")
 	if help, err := parse(fs, args); help || err != nil {
@@ -137,7 +139,11 @@ A licence that expires while the server runs takes effect at once, on every repl
 			return usageError{"--public-url (GATEHOUSE_PUBLIC_URL): " + err.Error()}
 		}
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	// The log is written from memory by a goroutine of its own (logWriter): a line per
+	// request must not put a system call, or a slow log collector, on every request.
+	logs := newLogWriter(stderr)
+	defer logs.Close() // last: the lines of the shutdown itself go out too
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
 
 	lic, reloadLicense, err := loadLicence(getenv, logger)
 	if err != nil {
@@ -159,6 +165,14 @@ A licence that expires while the server runs takes effect at once, on every repl
 	}
 	defer db.Close()
 	db.SetLogger(logger)
+
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer stop()
+	}
 
 	pages := func(api *server.Server) server.Pages {
 		return ui.New(api, ui.Config{Logger: logger, SecureCookies: *secure})
@@ -201,6 +215,19 @@ A licence that expires while the server runs takes effect at once, on every repl
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// startCPUProfile profiles the process into path until the returned stop.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // loadLicence reads the licence from GATEHOUSE_LICENSE_KEY, or from the file
