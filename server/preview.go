@@ -253,7 +253,7 @@ func (s *Server) handleResourceAccessPreview(w http.ResponseWriter, r *http.Requ
 	}
 	v1 := resourceAccessInput{Resource: in.Resource}
 	remove := string(in.AccessLevel) == "null"
-	if len(in.AccessLevel) > 0 && !remove {
+	if given := len(in.AccessLevel) != 0; given && !remove {
 		var n int
 		if err := json.Unmarshal(in.AccessLevel, &n); err != nil {
 			return gatehouse.FieldError(gatehouse.EInvalid, "access_level", "A valid integer is required.")
