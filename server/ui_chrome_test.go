@@ -97,7 +97,7 @@ type tab struct {
 func newTab(t *testing.T, browser context.Context, base, shots, name string) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-	ctx, cancelTimeout := context.WithTimeout(ctx, 45*time.Second)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute) // a hang's bound, not a speed test: a busy machine took over 45 s
 	t.Cleanup(func() {
 		cancelTimeout()
 		cancel()

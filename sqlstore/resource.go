@@ -78,12 +78,26 @@ func (db *DB) CreateResource(ctx context.Context, r *gatehouse.Resource) error {
 
 // Resource returns one resource of the kind in the project, deleted or not.
 func (db *DB) Resource(ctx context.Context, projectID int64, kind access.Kind, id int64) (*gatehouse.Resource, error) {
+	gen, cached := db.cache.begin()
+	if cached {
+		// From the rows list pages keep (see ResourcesByID): the id alone finds
+		// it, and another project's or kind's object is still not this one.
+		if rs, _ := lookup(db.cache, db.cache.rows, []int64{id}, nil); len(rs) == 1 {
+			if r := rs[0]; r.ProjectID == projectID && r.Kind == kind {
+				return &r, nil
+			}
+			return nil, gatehouse.NotFound()
+		}
+	}
 	var r gatehouse.Resource
 	err := scanResource(db.queryRowHot(ctx, `
 		SELECT `+resourceColumns+` FROM resources WHERE id = $1 AND project_id = $2 AND kind = $3`,
 		id, projectID, kind.String()), &r)
 	if err != nil {
 		return nil, notFound(err)
+	}
+	if cached {
+		db.cache.putRows(gen, []gatehouse.Resource{r})
 	}
 	return &r, nil
 }
