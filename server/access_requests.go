@@ -382,8 +382,11 @@ func (s *Server) handleAccessRequestDeny(w http.ResponseWriter, r *http.Request,
 // handleAccessRequestCancel serves POST /api/projects/{project}/access_requests/{id}/cancel:
 // its requester's, while it is pending.
 func (s *Server) handleAccessRequestCancel(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := decode(r, &cancelInput{}); err != nil {
-		return err
+	if r.Body != nil && r.Body != http.NoBody {
+		// Nothing is read from it, but it is bounded like every other body.
+		if err := decode(r, &cancelInput{}); err != nil {
+			return err
+		}
 	}
 	rq, subject, err := s.requestFromPath(r, c)
 	if err != nil {
