@@ -42,6 +42,9 @@ type approveInput struct {
 	Permanent       *bool   `json:"permanent"`
 }
 
+// cancelInput is the body of POST …/access_requests/{id}/cancel: nothing, or an empty object.
+type cancelInput struct{}
+
 // denyInput is the body of POST …/access_requests/{id}/deny.
 type denyInput struct {
 	Reason *string `json:"reason" api:"required"`
@@ -379,6 +382,12 @@ func (s *Server) handleAccessRequestDeny(w http.ResponseWriter, r *http.Request,
 // handleAccessRequestCancel serves POST /api/projects/{project}/access_requests/{id}/cancel:
 // its requester's, while it is pending.
 func (s *Server) handleAccessRequestCancel(w http.ResponseWriter, r *http.Request, c *call) error {
+	if r.Body != nil && r.Body != http.NoBody {
+		// Nothing is read from it, but it is bounded like every other body.
+		if err := decode(r, &cancelInput{}); err != nil {
+			return err
+		}
+	}
 	rq, subject, err := s.requestFromPath(r, c)
 	if err != nil {
 		return err

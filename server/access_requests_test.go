@@ -192,6 +192,12 @@ func TestAccessRequests(t *testing.T) {
 		if counts["created"] != 4 || counts["updated"] != 3 {
 			t.Errorf("AccessRequest activity = %v, want 4 created, 3 updated", counts)
 		}
+		// ... and not in the log of a member who cannot view the flag.
+		for _, a := range hidden.must("GET", e.projPath("/activity_log?limit=1000"), nil, 200).list("results") {
+			if a := a.(map[string]any); a["scope"] == "AccessRequest" {
+				t.Errorf("a member who cannot view the flag reads its request's activity: %v", a)
+			}
+		}
 	})
 }
 

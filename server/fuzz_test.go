@@ -209,6 +209,9 @@ func (w *fuzzWorld) build(tb testing.TB) {
 		grant, _ := w.must(tb, "POST", proj+"/"+k.path+"/"+id+"/role_access", owner, map[string]any{"role_id": roleID}, 201)
 		w.values[k.path+"/{id}/role_access/{grant}"] = grant["id"].(string)
 	}
+	rq, _ := w.must(tb, "POST", proj+"/feature_flags/"+w.values["feature_flags/{id}"]+"/access_requests", viewerKey,
+		map[string]any{"access_level": "manager", "reason": "fuzz"}, 201)
+	w.values["access_requests/{id}"] = rq["id"].(string)
 	w.tokens = [6]string{fuzzAnonymous: "", fuzzUnknownKey: "Bearer phx_" + strings.Repeat("0", 43), fuzzBadHeader: "Basic b3duZXI6cGFzc3dvcmQ=",
 		fuzzMember: memberKey, fuzzViewer: viewerKey, fuzzOwner: owner}
 }

@@ -177,5 +177,5 @@ func (s *Server) registerRoutes() {
 	s.handle("POST /api/projects/{project}/access_requests/{id}/deny", projectMember.licensed(), s.handleAccessRequestDeny,
 		body[denyInput](), answers(200, accessRequestBody{}))
 	s.handle("POST /api/projects/{project}/access_requests/{id}/cancel", projectMember.licensed(), s.handleAccessRequestCancel,
-		answers(200, accessRequestBody{}))
+		body[cancelInput](), answers(200, accessRequestBody{}))
 }

@@ -680,6 +680,13 @@ func kindUpdateSchema(k access.Kind) map[string]any {
 	sc := kindSchema(k)
 	delete(sc, "required")
 	props := sc["properties"].(map[string]any)
+	for name, p := range props {
+		// An update ignores what it may not set (the id, a generated key), as it ignores
+		// unknown fields: the document does not forbid sending them.
+		if ro, _ := p.(map[string]any)["readOnly"].(bool); ro {
+			delete(props, name)
+		}
+	}
 	props["deleted"] = map[string]any{"type": "boolean"}
 	sc["description"] = "A change to a " + k.Noun() + ": the fields it sends are set, the others kept."
 	return sc

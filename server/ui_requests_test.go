@@ -78,6 +78,9 @@ func TestUIAccessRequests(t *testing.T) {
 	if p := a.post(requests+"/"+id+"/cancel", url.Values{"next": {flagPage}}); p.status != http.StatusSeeOther || p.location != flagPage {
 		t.Errorf("cancel = %d → %q, want back to the flag", p.status, p.location)
 	}
+	if got := asker.must("GET", e.projPath("/access_requests/"+id), nil, 200).str("status"); got != "cancelled" {
+		t.Fatalf("after the cancel the request is %s; the page says %q", got, page(a, flagPage))
+	}
 	if p := a.post(flagPage+"/request", url.Values{"reason": {"again"}, "duration_seconds": {""}}); p.status != http.StatusSeeOther {
 		t.Fatalf("second request = %d", p.status)
 	}

@@ -443,6 +443,9 @@ func objectRoutes(t *testing.T) map[string][]string {
 			continue
 		}
 		kind, tail, _ := strings.Cut(rest, "/")
+		if kind == "access_requests" {
+			continue // a request's id, not an object's (TestAccessRequests)
+		}
 		if strings.HasPrefix(tail, "{id}") {
 			out[kind] = append(out[kind], p)
 		}

@@ -273,7 +273,7 @@ func (s *Server) handleCancelSubmit(w http.ResponseWriter, r *http.Request, ui *
 	if u, err := url.Parse(back); err != nil || u.Scheme != "" || u.Host != "" || !strings.HasPrefix(back, "/projects/") {
 		back = ""
 	}
-	return s.decide(w, r, ui, "cancel", nil, "Request cancelled.", back)
+	return s.decide(w, r, ui, "cancel", map[string]any{}, "Request cancelled.", back)
 }
 
 // pendingCount is how many pending requests the caller may decide in project, for the

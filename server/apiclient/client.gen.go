@@ -823,7 +823,6 @@ type ActionUpdate struct {
 	Description *string        `json:"description,omitempty"`
 	Steps       *[]interface{} `json:"steps,omitempty"`
 	Deleted     *bool          `json:"deleted,omitempty"`
-	Id          *int           `json:"id,omitempty"`
 }
 
 // Activity defines model for Activity.
@@ -864,6 +863,9 @@ type ApproveInput struct {
 
 // ApproveInputAccessLevel defines model for ApproveInput.AccessLevel.
 type ApproveInputAccessLevel string
+
+// CancelInput defines model for CancelInput.
+type CancelInput = map[string]interface{}
 
 // Change defines model for Change.
 type Change struct {
@@ -953,7 +955,6 @@ type CohortUpdate struct {
 	Filters     *map[string]interface{} `json:"filters,omitempty"`
 	IsStatic    *bool                   `json:"is_static,omitempty"`
 	Deleted     *bool                   `json:"deleted,omitempty"`
-	Id          *int                    `json:"id,omitempty"`
 }
 
 // Dashboard A dashboard. Create needs the required fields and takes the defaults of the others; an update sends any of them.
@@ -1002,7 +1003,6 @@ type DashboardUpdate struct {
 	Pinned      *bool          `json:"pinned,omitempty"`
 	Tiles       *[]interface{} `json:"tiles,omitempty"`
 	Deleted     *bool          `json:"deleted,omitempty"`
-	Id          *int           `json:"id,omitempty"`
 }
 
 // DefaultPreviewInput defines model for DefaultPreviewInput.
@@ -1116,7 +1116,6 @@ type ExperimentUpdate struct {
 	Filters        *map[string]interface{} `json:"filters,omitempty"`
 	Archived       *bool                   `json:"archived,omitempty"`
 	Deleted        *bool                   `json:"deleted,omitempty"`
-	Id             *int                    `json:"id,omitempty"`
 }
 
 // FeatureFlag A feature flag. Create needs the required fields and takes the defaults of the others; an update sends any of them.
@@ -1170,7 +1169,6 @@ type FeatureFlagUpdate struct {
 	Active                     *bool                   `json:"active,omitempty"`
 	EnsureExperienceContinuity *bool                   `json:"ensure_experience_continuity,omitempty"`
 	Deleted                    *bool                   `json:"deleted,omitempty"`
-	Id                         *int                    `json:"id,omitempty"`
 }
 
 // FlagRef defines model for FlagRef.
@@ -1240,8 +1238,6 @@ type InsightUpdate struct {
 	Saved       *bool                   `json:"saved,omitempty"`
 	Dashboards  *[]interface{}          `json:"dashboards,omitempty"`
 	Deleted     *bool                   `json:"deleted,omitempty"`
-	Id          *int                    `json:"id,omitempty"`
-	ShortId     *string                 `json:"short_id,omitempty"`
 }
 
 // Invite defines model for Invite.
@@ -2380,6 +2376,9 @@ type PostApiProjectsProjectAccessRequestsJSONRequestBody = KindAccessRequestInpu
 // PostApiProjectsProjectAccessRequestsIdApproveJSONRequestBody defines body for PostApiProjectsProjectAccessRequestsIdApprove for application/json ContentType.
 type PostApiProjectsProjectAccessRequestsIdApproveJSONRequestBody = ApproveInput
 
+// PostApiProjectsProjectAccessRequestsIdCancelJSONRequestBody defines body for PostApiProjectsProjectAccessRequestsIdCancel for application/json ContentType.
+type PostApiProjectsProjectAccessRequestsIdCancelJSONRequestBody = CancelInput
+
 // PostApiProjectsProjectAccessRequestsIdDenyJSONRequestBody defines body for PostApiProjectsProjectAccessRequestsIdDeny for application/json ContentType.
 type PostApiProjectsProjectAccessRequestsIdDenyJSONRequestBody = DenyInput
 
@@ -3372,12 +3371,23 @@ type ClientInterface interface {
 	// Corresponds with POST /api/projects/{project}/access_requests/{id}/approve (the `PostApiProjectsProjectAccessRequestsIdApprove` operationId).
 	PostApiProjectsProjectAccessRequestsIdApprove(ctx context.Context, project string, id string, body PostApiProjectsProjectAccessRequestsIdApproveJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// PostApiProjectsProjectAccessRequestsIdCancelWithBody Access request cancel
+	//
+	// Access request cancel. Needs a member allowed into the project. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/projects/{project}/access_requests/{id}/cancel (the `PostApiProjectsProjectAccessRequestsIdCancel` operationId).
+	PostApiProjectsProjectAccessRequestsIdCancelWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// PostApiProjectsProjectAccessRequestsIdCancel Access request cancel
 	//
 	// Access request cancel. Needs a member allowed into the project. Changes need a plan with role-based access.
 	//
+	// Takes a body of the `application/json` content type.
+	//
 	// Corresponds with POST /api/projects/{project}/access_requests/{id}/cancel (the `PostApiProjectsProjectAccessRequestsIdCancel` operationId).
-	PostApiProjectsProjectAccessRequestsIdCancel(ctx context.Context, project string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	PostApiProjectsProjectAccessRequestsIdCancel(ctx context.Context, project string, id string, body PostApiProjectsProjectAccessRequestsIdCancelJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiProjectsProjectAccessRequestsIdDenyWithBody Access request deny
 	//
@@ -6616,13 +6626,34 @@ func (c *Client) PostApiProjectsProjectAccessRequestsIdApprove(ctx context.Conte
 	return c.Client.Do(req)
 }
 
+// PostApiProjectsProjectAccessRequestsIdCancelWithBody Access request cancel
+//
+// Access request cancel. Needs a member allowed into the project. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/projects/{project}/access_requests/{id}/cancel (the `PostApiProjectsProjectAccessRequestsIdCancel` operationId).
+func (c *Client) PostApiProjectsProjectAccessRequestsIdCancelWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectAccessRequestsIdCancelRequestWithBody(c.Server, project, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // PostApiProjectsProjectAccessRequestsIdCancel Access request cancel
 //
 // Access request cancel. Needs a member allowed into the project. Changes need a plan with role-based access.
 //
+// Takes a body of the `application/json` content type.
+//
 // Corresponds with POST /api/projects/{project}/access_requests/{id}/cancel (the `PostApiProjectsProjectAccessRequestsIdCancel` operationId).
-func (c *Client) PostApiProjectsProjectAccessRequestsIdCancel(ctx context.Context, project string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostApiProjectsProjectAccessRequestsIdCancelRequest(c.Server, project, id)
+func (c *Client) PostApiProjectsProjectAccessRequestsIdCancel(ctx context.Context, project string, id string, body PostApiProjectsProjectAccessRequestsIdCancelJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectAccessRequestsIdCancelRequest(c.Server, project, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -13277,8 +13308,19 @@ func NewPostApiProjectsProjectAccessRequestsIdApproveRequestWithBody(server stri
 	return req, nil
 }
 
-// NewPostApiProjectsProjectAccessRequestsIdCancelRequest constructs an http.Request for the PostApiProjectsProjectAccessRequestsIdCancel method
-func NewPostApiProjectsProjectAccessRequestsIdCancelRequest(server string, project string, id string) (*http.Request, error) {
+// NewPostApiProjectsProjectAccessRequestsIdCancelRequest calls the generic PostApiProjectsProjectAccessRequestsIdCancel builder with application/json body
+func NewPostApiProjectsProjectAccessRequestsIdCancelRequest(server string, project string, id string, body PostApiProjectsProjectAccessRequestsIdCancelJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiProjectsProjectAccessRequestsIdCancelRequestWithBody(server, project, id, "application/json", bodyReader)
+}
+
+// NewPostApiProjectsProjectAccessRequestsIdCancelRequestWithBody constructs an http.Request for the PostApiProjectsProjectAccessRequestsIdCancel method, with any body, and a specified content type
+func NewPostApiProjectsProjectAccessRequestsIdCancelRequestWithBody(server string, project string, id string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -13310,10 +13352,12 @@ func NewPostApiProjectsProjectAccessRequestsIdCancelRequest(server string, proje
 		return nil, err
 	}
 
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -20998,14 +21042,23 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/projects/{project}/access_requests/{id}/approve (the `PostApiProjectsProjectAccessRequestsIdApprove` operationId).
 	PostApiProjectsProjectAccessRequestsIdApproveWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectAccessRequestsIdApproveJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectAccessRequestsIdApproveResponse, error)
 
+	// PostApiProjectsProjectAccessRequestsIdCancelWithBodyWithResponse Access request cancel
+	//
+	// Access request cancel. Needs a member allowed into the project. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/access_requests/{id}/cancel (the `PostApiProjectsProjectAccessRequestsIdCancel` operationId).
+	PostApiProjectsProjectAccessRequestsIdCancelWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectAccessRequestsIdCancelResponse, error)
+
 	// PostApiProjectsProjectAccessRequestsIdCancelWithResponse Access request cancel
 	//
 	// Access request cancel. Needs a member allowed into the project. Changes need a plan with role-based access.
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/projects/{project}/access_requests/{id}/cancel (the `PostApiProjectsProjectAccessRequestsIdCancel` operationId).
-	PostApiProjectsProjectAccessRequestsIdCancelWithResponse(ctx context.Context, project string, id string, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectAccessRequestsIdCancelResponse, error)
+	PostApiProjectsProjectAccessRequestsIdCancelWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectAccessRequestsIdCancelJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectAccessRequestsIdCancelResponse, error)
 
 	// PostApiProjectsProjectAccessRequestsIdDenyWithBodyWithResponse Access request deny
 	//
@@ -27733,6 +27786,8 @@ type PostApiProjectsProjectAccessRequestsIdCancelResponse struct {
 	JSON404 *Error
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
 	// JSON421 the response for an HTTP 421 `application/json` response
 	JSON421 *Error
 }
@@ -27770,6 +27825,11 @@ func (r PostApiProjectsProjectAccessRequestsIdCancelResponse) GetJSON404() *Erro
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r PostApiProjectsProjectAccessRequestsIdCancelResponse) GetJSON409() *Error {
 	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsIdCancelResponse) GetJSON413() *Error {
+	return r.JSON413
 }
 
 // GetJSON421 returns the response for an HTTP 421 `application/json` response
@@ -40116,15 +40176,30 @@ func (c *ClientWithResponses) PostApiProjectsProjectAccessRequestsIdApproveWithR
 	return ParsePostApiProjectsProjectAccessRequestsIdApproveResponse(rsp)
 }
 
+// PostApiProjectsProjectAccessRequestsIdCancelWithBodyWithResponse Access request cancel
+//
+// Access request cancel. Needs a member allowed into the project. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/access_requests/{id}/cancel (the `PostApiProjectsProjectAccessRequestsIdCancel` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectAccessRequestsIdCancelWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectAccessRequestsIdCancelResponse, error) {
+	rsp, err := c.PostApiProjectsProjectAccessRequestsIdCancelWithBody(ctx, project, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectAccessRequestsIdCancelResponse(rsp)
+}
+
 // PostApiProjectsProjectAccessRequestsIdCancelWithResponse Access request cancel
 //
 // Access request cancel. Needs a member allowed into the project. Changes need a plan with role-based access.
 //
-// Returns a wrapper object for the known response body format(s).
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/projects/{project}/access_requests/{id}/cancel (the `PostApiProjectsProjectAccessRequestsIdCancel` operationId).
-func (c *ClientWithResponses) PostApiProjectsProjectAccessRequestsIdCancelWithResponse(ctx context.Context, project string, id string, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectAccessRequestsIdCancelResponse, error) {
-	rsp, err := c.PostApiProjectsProjectAccessRequestsIdCancel(ctx, project, id, reqEditors...)
+func (c *ClientWithResponses) PostApiProjectsProjectAccessRequestsIdCancelWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectAccessRequestsIdCancelJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectAccessRequestsIdCancelResponse, error) {
+	rsp, err := c.PostApiProjectsProjectAccessRequestsIdCancel(ctx, project, id, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -47228,6 +47303,13 @@ func ParsePostApiProjectsProjectAccessRequestsIdCancelResponse(rsp *http.Respons
 			return nil, err
 		}
 		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
 		var dest Error
