@@ -199,12 +199,18 @@ type Store interface {
 	// target exists.
 	CreateRule(ctx context.Context, r *Rule, actor int64) error
 	// PutRule inserts r or, when a rule with the same scope, project, kind,
-	// object and target exists, changes that rule's level; r is filled in
-	// with the stored rule either way.
+	// object and target exists, changes that rule's level and expiry; r is
+	// filled in with the stored rule either way.
 	PutRule(ctx context.Context, r *Rule, actor int64) error
+	// Rule and Rules leave out rules whose ExpiresAt has passed.
 	Rule(ctx context.Context, orgID, id string) (*Rule, error)
 	Rules(ctx context.Context, f RuleFilter) ([]Rule, error)
 	DeleteRule(ctx context.Context, orgID, id string, actor int64) error
+	// ExpireRules deletes up to limit rules whose ExpiresAt has passed,
+	// each with its activity-log row ("expired", no actor), and returns how
+	// many it deleted. Several processes may call it at once: each expired
+	// rule is deleted and recorded once.
+	ExpireRules(ctx context.Context, limit int) (int, error)
 
 	// AccessFacts loads everything the access decision needs about one
 	// organization (Enforced is left false: the plan is not stored) and the

@@ -36,9 +36,13 @@ func (d Decision) CanManage() bool { return d.Level == Manager }
 // unknown kind, scope or level, or both a role and a user are ignored.
 type Facts struct {
 	Enforced bool // the organization's plan has role_based_access; false = free plan
-	Members  []Member
-	Roles    []Role
-	Rules    []Rule
+	// Now is the instant the snapshot is compiled for, in Unix nanoseconds: rules that
+	// expire at or before it are left out (Snapshot.ValidUntil says until when the
+	// snapshot may decide). Compile never reads the clock itself.
+	Now     int64
+	Members []Member
+	Roles   []Role
+	Rules   []Rule
 }
 
 // Member is one membership of the organization.
@@ -80,7 +84,13 @@ type Rule struct {
 	User         int64
 	Level        Level        // ScopeKind, ScopeObject
 	ProjectLevel ProjectLevel // ScopeProject
+	// ExpiresAt is the instant the rule stops granting anything, in Unix nanoseconds;
+	// 0: never.
+	ExpiresAt int64
 }
+
+// ExpiredAt reports whether the rule grants nothing at now (Unix nanoseconds).
+func (r *Rule) ExpiredAt(now int64) bool { return r.ExpiresAt != 0 && r.ExpiresAt <= now }
 
 // Object is what the decision needs to know about one resource.
 type Object struct {

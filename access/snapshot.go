@@ -77,6 +77,10 @@ type Snapshot struct {
 	projects []*projectRules
 
 	objects objectIndex
+
+	// validUntil is the earliest expiry among the rules compiled in, Unix nanoseconds;
+	// 0: no compiled rule expires.
+	validUntil int64
 }
 
 // Compile turns f into a Snapshot. It copies what it keeps, so f may be reused afterwards.
@@ -93,7 +97,7 @@ func Compile(f Facts) *Snapshot {
 		}
 	}
 	s.compileRoles(f.Roles)
-	s.compileRules(f.Rules)
+	s.compileRules(f.Rules, f.Now)
 	return s
 }
 
@@ -201,7 +205,7 @@ func (t target) candidate() candidate {
 	return c
 }
 
-func (s *Snapshot) compileRules(rules []Rule) {
+func (s *Snapshot) compileRules(rules []Rule, now int64) {
 	var (
 		objectRules [NumKinds][]objectRule
 		kindRules   [NumKinds][]target // organization-wide
@@ -217,9 +221,15 @@ func (s *Snapshot) compileRules(rules []Rule) {
 	}
 	for i := range rules {
 		r := &rules[i]
+		if r.ExpiredAt(now) {
+			continue
+		}
 		t, ok := s.compileRule(r)
 		if !ok {
 			continue
+		}
+		if r.ExpiresAt != 0 && (s.validUntil == 0 || r.ExpiresAt < s.validUntil) {
+			s.validUntil = r.ExpiresAt
 		}
 		switch r.Scope {
 		case ScopeProject:
@@ -466,6 +476,17 @@ func (s *Snapshot) RolesOf(user int64) []string {
 	}
 	return nil
 }
+
+// ValidUntil returns the instant (Unix nanoseconds) at which the earliest of the rules
+// compiled in expires, 0 when none expires. The snapshot decides as its facts did at
+// Facts.Now until then; from that instant on it must not decide at all, because it still
+// counts a rule that grants nothing: compile the facts again for the new instant. Checking
+// this once per request, rather than a rule's expiry in every decision, keeps Decide free
+// of the clock.
+func (s *Snapshot) ValidUntil() int64 { return s.validUntil }
+
+// ValidAt reports whether the snapshot may decide at now (Unix nanoseconds).
+func (s *Snapshot) ValidAt(now int64) bool { return s.validUntil == 0 || now < s.validUntil }
 
 // Enforced reports whether the organization's plan has role_based_access.
 func (s *Snapshot) Enforced() bool { return s.enforced }

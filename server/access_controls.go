@@ -22,6 +22,8 @@ type accessControlBody struct {
 	CreatedBy          *int64    `json:"created_by"`
 	CreatedAt          time.Time `json:"created_at"`
 	UpdatedAt          time.Time `json:"updated_at"`
+	// ExpiresAt is when the rule stops granting anything; null: never.
+	ExpiresAt *time.Time `json:"expires_at"`
 }
 
 // memberIndex maps user ids to membership ids and back: v2 targets members
@@ -78,6 +80,9 @@ func accessControlOut(rl *gatehouse.Rule, idx *memberIndex, objectID string) acc
 	if rl.Role != "" {
 		out.Role = ptr(rl.Role)
 	}
+	if rl.ExpiresAt != 0 {
+		out.ExpiresAt = ptr(time.Unix(0, rl.ExpiresAt).UTC())
+	}
 	if m, ok := idx.byUser[rl.User]; ok && rl.User != 0 {
 		out.OrganizationMember = ptr(m.ID)
 	}
@@ -90,6 +95,27 @@ type accessControlInput struct {
 	OrganizationMember *string         `json:"organization_member"`
 	Role               *string         `json:"role"`
 	Resource           *string         `json:"resource"`
+	// ExpiresAt (RFC 3339, in the future) makes the rule grant nothing from
+	// that instant; absent or null: permanent.
+	ExpiresAt *string `json:"expires_at" api:"format=date-time"`
+}
+
+// expiresAt reads in's expires_at as Unix nanoseconds (0: permanent); it must
+// be after now, since a rule that has expired already would grant nothing.
+func expiresAt(in *accessControlInput, now time.Time) (int64, error) {
+	if in.ExpiresAt == nil {
+		return 0, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, *in.ExpiresAt)
+	if err != nil {
+		return 0, gatehouse.FieldError(gatehouse.EInvalid, "expires_at", "Datetime has wrong format. Use RFC 3339, e.g. 2030-01-02T15:04:05Z.")
+	}
+	// Stored to the microsecond: the instant compared is the instant kept.
+	t = t.Truncate(time.Microsecond)
+	if !t.After(now) {
+		return 0, gatehouse.FieldError(gatehouse.EInvalid, "expires_at", "Expiry must be in the future.")
+	}
+	return t.UnixNano(), nil
 }
 
 // target fills rl's target (everyone, one role or one member) from in.
@@ -164,6 +190,9 @@ func (s *Server) putAccessControl(w http.ResponseWriter, r *http.Request, c *cal
 	}
 	if !setLevel(text, &want) {
 		return gatehouse.FieldError(gatehouse.EInvalidChoice, "access_level", "\""+text+"\" is not a valid choice.")
+	}
+	if want.ExpiresAt, err = expiresAt(in, s.now()); err != nil {
+		return err
 	}
 	rl := &gatehouse.Rule{OrganizationID: c.org.ID, Rule: want, CreatedBy: c.user.ID}
 	if err := s.store.PutRule(r.Context(), rl, c.user.ID); err != nil {

@@ -63,20 +63,17 @@ func (s *Server) runHandler(sw *statusWriter, r *http.Request, n need, h handler
 // cache or compiled from facts, which the store reads in its transaction.
 func (s *Server) recheck(c *call, n need) gatehouse.Recheck {
 	return func(rev int64, facts func() (access.Facts, error)) (bool, error) {
-		snap, cached := s.cachedSnapshot(c.org.ID, rev)
+		// The rules must be compiled for the instant of the write, not of the
+		// decision: a rule that expired in between no longer allows it.
+		now := s.now().UnixNano()
+		snap, cached := s.cachedSnapshot(c.org.ID, rev, now)
 		if snap == nil || cached != rev {
 			f, err := facts()
 			if err != nil {
 				return false, err
 			}
-			f.Enforced = s.enforced()
-			snap = access.Compile(f)
-			s.metrics.rebuilds.Inc()
-			s.mu.Lock()
-			if cur, ok := s.snapshots[c.org.ID]; !ok || cur.revision < rev {
-				s.snapshots[c.org.ID] = cachedSnapshot{revision: rev, snap: snap}
-			}
-			s.mu.Unlock()
+			f.Enforced, f.Now = s.enforced(), now
+			snap = s.keepSnapshot(c.org.ID, rev, f)
 		}
 		st := access.Standing{User: c.user.ID}
 		if c.target != nil {

@@ -511,6 +511,8 @@ func (g *schemaGen) object(t reflect.Type, in bool) map[string]any {
 				switch {
 				case a == "nullable":
 					p["nullable"] = true
+				case strings.HasPrefix(a, "format="):
+					p["format"] = strings.TrimPrefix(a, "format=")
 				case strings.HasPrefix(a, "enumof="):
 					p["enum"] = enumSets[strings.TrimPrefix(a, "enumof=")]()
 				case strings.HasPrefix(a, "enum="):

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse"
-	"github.com/gatehouse/gatehouse/access"
 	"github.com/gatehouse/gatehouse/license"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
@@ -102,11 +101,6 @@ type Server struct {
 	mu         sync.Mutex
 	snapshots  map[string]cachedSnapshot
 	rebuilding singleflight.Group
-}
-
-type cachedSnapshot struct {
-	revision int64
-	snap     *access.Snapshot
 }
 
 // New returns the API's handler.

@@ -11,12 +11,26 @@ import (
 	"github.com/gatehouse/gatehouse/access"
 )
 
+// cachedSnapshot is one organization's compiled rules.
+type cachedSnapshot struct {
+	revision int64
+	snap     *access.Snapshot
+	// facts are what snap was compiled from, kept only when one of its rules
+	// expires (snap.ValidUntil), so that the instant it does, the snapshot is
+	// compiled again from them without reading the database.
+	facts *access.Facts
+	at    int64 // the instant snap was compiled for (Facts.Now)
+}
+
 // snapshot returns org's compiled rules and the revision they reflect,
-// rebuilding them when the stored revision has moved on. The revision is read
-// with the organization on every request, so any replica sees any replica's
-// change at once.
+// rebuilding them when the stored revision has moved on, or compiling them
+// again when one of their rules has expired since: a rule past its expiry
+// grants nothing from that instant, on every replica, whatever the sweep has
+// done. The revision is read with the organization on every request, so any
+// replica sees any replica's change at once.
 func (s *Server) snapshot(ctx context.Context, org *gatehouse.Organization) (*access.Snapshot, int64, error) {
-	if snap, rev := s.cachedSnapshot(org.ID, org.RulesRevision); snap != nil {
+	now := s.now().UnixNano()
+	if snap, rev := s.cachedSnapshot(org.ID, org.RulesRevision, now); snap != nil {
 		return snap, rev, nil
 	}
 	// After a change every request of the organization finds the snapshot
@@ -25,12 +39,15 @@ func (s *Server) snapshot(ctx context.Context, org *gatehouse.Organization) (*ac
 	// the wait is repeated once.
 	for range 2 {
 		_, err, _ := s.rebuilding.Do(org.ID, func() (any, error) {
+			if s.recompileSnapshot(org.ID, org.RulesRevision, now) {
+				return nil, nil
+			}
 			return nil, s.rebuildSnapshot(context.WithoutCancel(ctx), org.ID)
 		})
 		if err != nil {
 			return nil, 0, err
 		}
-		if snap, rev := s.cachedSnapshot(org.ID, org.RulesRevision); snap != nil {
+		if snap, rev := s.cachedSnapshot(org.ID, org.RulesRevision, now); snap != nil {
 			return snap, rev, nil
 		}
 	}
@@ -38,33 +55,65 @@ func (s *Server) snapshot(ctx context.Context, org *gatehouse.Organization) (*ac
 }
 
 // cachedSnapshot returns the cached snapshot of org, and the revision it
-// reflects, if that is at least revision and it was compiled under the plan in
-// force (one compiled before the licence expired decides nothing after).
-func (s *Server) cachedSnapshot(orgID string, revision int64) (*access.Snapshot, int64) {
+// reflects, if that is at least revision, it was compiled under the plan in
+// force (one compiled before the licence expired decides nothing after), and
+// none of its rules has expired by now (Unix nanoseconds).
+func (s *Server) cachedSnapshot(orgID string, revision, now int64) (*access.Snapshot, int64) {
 	enforced := s.enforced()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if cached, ok := s.snapshots[orgID]; ok && cached.revision >= revision && cached.snap.Enforced() == enforced {
+	if cached, ok := s.snapshots[orgID]; ok && cached.revision >= revision && cached.snap.Enforced() == enforced && cached.snap.ValidAt(now) {
 		return cached.snap, cached.revision
 	}
 	return nil, 0
 }
 
+// recompileSnapshot compiles org's cached facts again for now when the cached
+// snapshot is recent enough but one of its rules has expired; false when it
+// has nothing to compile from and the facts must be read.
+func (s *Server) recompileSnapshot(orgID string, revision, now int64) bool {
+	enforced := s.enforced()
+	s.mu.Lock()
+	cached, ok := s.snapshots[orgID]
+	s.mu.Unlock()
+	if !ok || cached.facts == nil || cached.revision < revision || cached.snap.Enforced() != enforced {
+		return false
+	}
+	f := *cached.facts
+	f.Now = max(now, cached.at)
+	s.keepSnapshot(orgID, cached.revision, f)
+	return true
+}
+
 // rebuildSnapshot loads and compiles one organization's rules into the cache.
 func (s *Server) rebuildSnapshot(ctx context.Context, orgID string) error {
-	start := time.Now()
 	facts, rev, err := s.store.AccessFacts(ctx, orgID)
 	if err != nil {
 		return err
 	}
 	facts.Enforced = s.enforced()
+	facts.Now = s.now().UnixNano()
+	s.keepSnapshot(orgID, rev, facts)
+	return nil
+}
+
+// keepSnapshot compiles facts (Enforced and Now set) of revision rev and
+// caches the result unless the cache holds a newer revision, or the same one
+// compiled for a later instant, under the same plan.
+func (s *Server) keepSnapshot(orgID string, rev int64, facts access.Facts) *access.Snapshot {
+	start := time.Now()
 	snap := access.Compile(facts)
 	s.metrics.rebuilds.Inc()
 	s.metrics.rebuildS.Observe(time.Since(start).Seconds())
-	s.mu.Lock()
-	if cur, ok := s.snapshots[orgID]; !ok || cur.revision < rev || cur.snap.Enforced() != facts.Enforced {
-		s.snapshots[orgID] = cachedSnapshot{revision: rev, snap: snap}
+	c := cachedSnapshot{revision: rev, snap: snap, at: facts.Now}
+	if snap.ValidUntil() != 0 {
+		c.facts = &facts
 	}
-	s.mu.Unlock()
-	return nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.snapshots[orgID]
+	if !ok || cur.revision < rev || cur.snap.Enforced() != facts.Enforced || (cur.revision == rev && cur.at < facts.Now) {
+		s.snapshots[orgID] = c
+	}
+	return snap
 }

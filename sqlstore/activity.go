@@ -23,6 +23,7 @@ const (
 	created = "created"
 	updated = "updated"
 	deleted = "deleted"
+	expired = "expired"
 )
 
 // change is one permission change about to be recorded.

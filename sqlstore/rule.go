@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/access"
@@ -80,6 +81,12 @@ func (db *DB) normalize(ctx context.Context, tx *sql.Tx, orgID string, r *access
 		return row, gatehouse.FieldError(gatehouse.EInvalid, "access_level", "Unknown access level.")
 	}
 	row.level, row.projectLevel = r.Level.String(), r.ProjectLevel.String()
+	// Stored to the microsecond, like every timestamp: the rule handed back must be the
+	// rule that is read later.
+	r.ExpiresAt = r.ExpiresAt / 1e3 * 1e3
+	if r.ExpiresAt < 0 {
+		return row, gatehouse.FieldError(gatehouse.EInvalid, "expires_at", "Expiry must be a valid instant.")
+	}
 
 	if r.Role != "" && r.User != 0 {
 		return row, gatehouse.Errorf(gatehouse.EInvalidInput, "A rule targets a role or a member, not both.")
@@ -146,15 +153,27 @@ func ruleChanges(r *access.Rule, gone bool) []gatehouse.Change {
 	} else {
 		add("level", r.Level.String())
 	}
+	if r.ExpiresAt != 0 {
+		add("expires_at", expiryText(r.ExpiresAt))
+	}
 	return out
 }
 
-const ruleColumns = `id, organization_id, scope, project_id, kind, object_id, role_id, user_id, level, project_level, created_by, created_at, updated_at`
+// expiryText is an expiry as the activity log and the API show it (RFC 3339, UTC); nil
+// for a permanent rule.
+func expiryText(n int64) any {
+	if n == 0 {
+		return nil
+	}
+	return time.Unix(0, n).UTC().Format(time.RFC3339Nano)
+}
+
+const ruleColumns = `id, organization_id, scope, project_id, kind, object_id, role_id, user_id, level, project_level, created_by, created_at, updated_at, expires_at`
 
 func scanRule(s scanner, r *gatehouse.Rule) error {
 	var scope, kind, level, projectLevel string
 	err := s.Scan(&r.ID, &r.OrganizationID, &scope, orZero(&r.Project), &kind, orZero(&r.Object), orZero(&r.Role), orZero(&r.User),
-		&level, &projectLevel, orZero(&r.CreatedBy), scanTime(&r.CreatedAt), scanTime(&r.UpdatedAt))
+		&level, &projectLevel, orZero(&r.CreatedBy), scanTime(&r.CreatedAt), scanTime(&r.UpdatedAt), scanExpiry(&r.ExpiresAt))
 	if err != nil {
 		return err
 	}
@@ -182,9 +201,9 @@ func (db *DB) insertRule(ctx context.Context, tx *sql.Tx, r *gatehouse.Rule, row
 	}
 	r.CreatedAt = db.clock()
 	r.UpdatedAt = r.CreatedAt
-	_, err := tx.ExecContext(ctx, `INSERT INTO access_rules (`+ruleColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+	_, err := tx.ExecContext(ctx, `INSERT INTO access_rules (`+ruleColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		r.ID, r.OrganizationID, row.scope, nullable(r.Project), row.kind, nullable(r.Object), nullable(r.Role), nullable(r.User),
-		row.level, row.projectLevel, nullable(r.CreatedBy), ts(r.CreatedAt), ts(r.UpdatedAt))
+		row.level, row.projectLevel, nullable(r.CreatedBy), ts(r.CreatedAt), ts(r.UpdatedAt), expiry(r.ExpiresAt))
 	if err != nil {
 		return missingParent(unique(err, "resource", detailRuleExists), gatehouse.NotFound())
 	}
@@ -218,8 +237,9 @@ func (db *DB) CreateRule(ctx context.Context, r *gatehouse.Rule, actor int64) er
 }
 
 // PutRule inserts r as CreateRule does or, when a rule with the same scope, project, kind,
-// object and target exists, changes that rule's level (activity "AccessControl" "updated"
-// with the level's before and after; nothing is written when the level is unchanged).
+// object and target exists (expired or not), changes that rule's level and expiry
+// (activity "AccessControl" "updated" with the before and after of what changed; nothing
+// is written when neither did).
 // r is filled in with the stored rule either way.
 func (db *DB) PutRule(ctx context.Context, r *gatehouse.Rule, actor int64) error {
 	stored := *r
@@ -243,24 +263,29 @@ func (db *DB) PutRule(ctx context.Context, r *gatehouse.Rule, actor int64) error
 		if err != nil {
 			return err
 		}
-		var c gatehouse.Change
+		var cs []gatehouse.Change
 		switch {
 		case stored.Scope == access.ScopeProject && existing.ProjectLevel != stored.ProjectLevel:
-			c = gatehouse.Change{Field: "project_level", Before: existing.ProjectLevel.String(), After: stored.ProjectLevel.String()}
+			cs = append(cs, gatehouse.Change{Field: "project_level", Before: existing.ProjectLevel.String(), After: stored.ProjectLevel.String()})
 		case stored.Scope != access.ScopeProject && existing.Level != stored.Level:
-			c = gatehouse.Change{Field: "level", Before: existing.Level.String(), After: stored.Level.String()}
-		default:
+			cs = append(cs, gatehouse.Change{Field: "level", Before: existing.Level.String(), After: stored.Level.String()})
+		}
+		// A put states the whole rule: without an expiry it makes the rule permanent.
+		if existing.ExpiresAt != stored.ExpiresAt {
+			cs = append(cs, gatehouse.Change{Field: "expires_at", Before: expiryText(existing.ExpiresAt), After: expiryText(stored.ExpiresAt)})
+		}
+		if len(cs) == 0 {
 			stored = existing
 			return nil
 		}
-		existing.Level, existing.ProjectLevel, existing.UpdatedAt = stored.Level, stored.ProjectLevel, db.clock()
+		existing.Level, existing.ProjectLevel, existing.ExpiresAt, existing.UpdatedAt = stored.Level, stored.ProjectLevel, stored.ExpiresAt, db.clock()
 		stored = existing
-		if _, err := tx.ExecContext(ctx, `UPDATE access_rules SET level = $1, project_level = $2, updated_at = $3 WHERE id = $4`,
-			row.level, row.projectLevel, ts(existing.UpdatedAt), existing.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE access_rules SET level = $1, project_level = $2, expires_at = $3, updated_at = $4 WHERE id = $5`,
+			row.level, row.projectLevel, expiry(existing.ExpiresAt), ts(existing.UpdatedAt), existing.ID); err != nil {
 			return err
 		}
 		return db.record(ctx, tx, change{org: r.OrganizationID, project: existing.Project, object: existing.Object, scope: scopeAccessControl, verb: updated,
-			item: existing.ID, actor: actor, changes: []gatehouse.Change{c}})
+			item: existing.ID, actor: actor, changes: cs})
 	})
 	if err != nil {
 		return err
@@ -269,25 +294,27 @@ func (db *DB) PutRule(ctx context.Context, r *gatehouse.Rule, actor int64) error
 	return nil
 }
 
-// Rule returns the organization's rule with this id.
+// Rule returns the organization's rule with this id; an expired rule is not found.
 func (db *DB) Rule(ctx context.Context, orgID, id string) (*gatehouse.Rule, error) {
 	return db.rule(ctx, db.db, orgID, id)
 }
 
 func (db *DB) rule(ctx context.Context, q querier, orgID, id string) (*gatehouse.Rule, error) {
 	var r gatehouse.Rule
-	err := scanRule(q.QueryRowContext(ctx, `SELECT `+ruleColumns+` FROM access_rules WHERE organization_id = $1 AND id = $2`, orgID, id), &r)
+	err := scanRule(q.QueryRowContext(ctx, `SELECT `+ruleColumns+` FROM access_rules WHERE organization_id = $1 AND id = $2
+		AND (expires_at IS NULL OR expires_at > $3)`, orgID, id, ts(db.clock())), &r)
 	if err != nil {
 		return nil, notFound(err)
 	}
 	return &r, nil
 }
 
-// Rules lists the organization's rules that match f, oldest first. OptionalProject 0
-// selects organization-wide rules.
+// Rules lists the organization's rules that match f, oldest first, leaving out those expired
+// by the store's clock (the sweep deletes them later). OptionalProject 0 selects
+// organization-wide rules.
 func (db *DB) Rules(ctx context.Context, f gatehouse.RuleFilter) ([]gatehouse.Rule, error) {
-	where := []string{"organization_id = $1"}
-	args := []any{f.OrganizationID}
+	where := []string{"organization_id = $1", "(expires_at IS NULL OR expires_at > $2)"}
+	args := []any{f.OrganizationID, ts(db.clock())}
 	add := func(cond string, v any) {
 		args = append(args, v)
 		where = append(where, cond+" = $"+strconv.Itoa(len(args)))
@@ -343,9 +370,49 @@ func (db *DB) DeleteRule(ctx context.Context, orgID, id string, actor int64) err
 	})
 }
 
+// ExpireRules deletes up to limit rules whose expiry has passed by the store's clock,
+// each in a transaction of its own that records activity "AccessControl" "expired" (no
+// actor) with the rule's fields as before, and returns how many it deleted. Every
+// replica may sweep at once: only the one whose DELETE removes a row records it.
+// Deleting changes no decision (an expired rule grants nothing already); it keeps the
+// table and the lists small.
+func (db *DB) ExpireRules(ctx context.Context, limit int) (int, error) {
+	type due struct{ org, id string }
+	rules, err := collect(ctx, db.db, func(s scanner, d *due) error { return s.Scan(&d.org, &d.id) },
+		`SELECT organization_id, id FROM access_rules WHERE expires_at <= $1 ORDER BY expires_at, id LIMIT $2`, ts(db.clock()), limit)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, d := range rules {
+		err := db.tx(ctx, func(tx *sql.Tx) error {
+			if err := db.lockOrganization(ctx, tx, d.org); err != nil {
+				return err
+			}
+			var r gatehouse.Rule
+			err := scanRule(tx.QueryRowContext(ctx, `DELETE FROM access_rules WHERE id = $1 AND expires_at <= $2 RETURNING `+ruleColumns,
+				d.id, ts(db.clock())), &r)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil // another replica swept it, or it was changed meanwhile
+			}
+			if err != nil {
+				return err
+			}
+			n++
+			return db.record(ctx, tx, change{org: d.org, project: r.Project, object: r.Object, scope: scopeAccessControl, verb: expired,
+				item: r.ID, changes: ruleChanges(&r.Rule, true)})
+		})
+		if err != nil && gatehouse.ErrorCode(err) != gatehouse.ENotFound {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
 // AccessFacts loads the organization's members, roles (with levels and members) and rules,
 // and the rules revision they reflect, in one read-only transaction that sees one snapshot.
-// Enforced is left false. Lists are oldest first.
+// Enforced and Now are left zero, and expired rules are kept: the caller compiles for its
+// own instant. Lists are oldest first.
 func (db *DB) AccessFacts(ctx context.Context, orgID string) (access.Facts, int64, error) {
 	var (
 		f   access.Facts
@@ -407,11 +474,11 @@ func (db *DB) accessFacts(ctx context.Context, q querier, orgID string) (access.
 		}
 		f.Rules, err = collect(ctx, tx, func(s scanner, r *access.Rule) error {
 			var scope, kind, level, projectLevel string
-			if err := s.Scan(&scope, orZero(&r.Project), &kind, orZero(&r.Object), orZero(&r.Role), orZero(&r.User), &level, &projectLevel); err != nil {
+			if err := s.Scan(&scope, orZero(&r.Project), &kind, orZero(&r.Object), orZero(&r.Role), orZero(&r.User), &level, &projectLevel, scanExpiry(&r.ExpiresAt)); err != nil {
 				return err
 			}
 			return parseRule(r, scope, kind, level, projectLevel)
-		}, `SELECT scope, project_id, kind, object_id, role_id, user_id, level, project_level
+		}, `SELECT scope, project_id, kind, object_id, role_id, user_id, level, project_level, expires_at
 			FROM access_rules WHERE organization_id = $1 ORDER BY created_at, id`, orgID)
 		return err
 	}(q)

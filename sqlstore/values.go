@@ -81,6 +81,33 @@ func (s timeScanner) parse(v string) error {
 	return nil
 }
 
+// expiry is a rule's expiry argument (Unix nanoseconds): NULL for 0, never.
+func expiry(n int64) any {
+	if n == 0 {
+		return nil
+	}
+	return ts(time.Unix(0, n))
+}
+
+// scanExpiry reads a rule's expiry into p as Unix nanoseconds, NULL as 0.
+func scanExpiry(p *int64) sql.Scanner {
+	return scanFunc(func(src any) error {
+		var t *time.Time
+		if err := scanNullTime(&t).Scan(src); err != nil {
+			return err
+		}
+		*p = 0
+		if t != nil {
+			*p = t.UnixNano()
+		}
+		return nil
+	})
+}
+
+type scanFunc func(src any) error
+
+func (f scanFunc) Scan(src any) error { return f(src) }
+
 // nullable returns v, or NULL for v's zero value: the store writes "none" (no creator, no
 // current project) as NULL so that foreign keys hold.
 func nullable[T comparable](v T) any {

@@ -200,6 +200,7 @@ A licence that expires while the server runs takes effect at once, on every repl
 		}
 	}()
 	go handler.WatchLicence(watchCtx)
+	go handler.SweepExpiredRules(watchCtx)
 	select {
 	case err := <-errc:
 		return err

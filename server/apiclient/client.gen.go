@@ -391,6 +391,7 @@ type AccessControl struct {
 	AccessLevel        AccessControlAccessLevel `json:"access_level"`
 	CreatedAt          time.Time                `json:"created_at"`
 	CreatedBy          *int64                   `json:"created_by"`
+	ExpiresAt          *time.Time               `json:"expires_at"`
 	Id                 string                   `json:"id"`
 	OrganizationMember *string                  `json:"organization_member"`
 	Resource           AccessControlResource    `json:"resource"`
@@ -408,6 +409,7 @@ type AccessControlResource string
 // AccessControlInput defines model for AccessControlInput.
 type AccessControlInput struct {
 	AccessLevel        interface{} `json:"access_level"`
+	ExpiresAt          *time.Time  `json:"expires_at,omitempty"`
 	OrganizationMember *string     `json:"organization_member,omitempty"`
 	Resource           *string     `json:"resource,omitempty"`
 	Role               *string     `json:"role,omitempty"`

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) gatehouse.Store) {
 		{"RoleNamesFoldUnicode", testRoleNamesFoldUnicode},
 		{"Rules", testRules},
 		{"RuleTargets", testRuleTargets},
+		{"RuleExpiry", testRuleExpiry},
 		{"Cascades", testCascades},
 		{"PermissionChanges", testPermissionChanges},
 		{"AccessFacts", testAccessFacts},

@@ -1,0 +1,133 @@
+package server_test
+
+import (
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/license"
+	"github.com/gatehouse/gatehouse/server"
+	"github.com/gatehouse/gatehouse/sqlstore/sqltest"
+)
+
+// TestExpiringRules: a rule with expires_at grants until that instant by the
+// server's clock and nothing from it, with no sweep having run and no rules
+// revision moved; it leaves the lists at the same instant; the sweep deletes it
+// and the activity log records the expiry with no actor. Bad or past expiries
+// are refused.
+func TestExpiringRules(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		start := time.Date(2030, 5, 1, 12, 0, 0, 0, time.UTC)
+		clock := &testClock{now: start}
+		db := sqltest.OpenWithClock(t, dialect, clock.Now)
+		e := newEnvWith(t, server.Config{Store: db, Now: clock.Now, Plan: license.Enterprise})
+		m, bystander := e.member(1), e.member(1)
+		e.owner.must("POST", e.orgPath("/resource_access"), map[string]any{"resource": "feature flags", "access_level": 21}, 201)
+		flag := e.owner.create(0)
+		expiry := start.Add(time.Hour)
+
+		put := func(body map[string]any) *result {
+			t.Helper()
+			return e.owner.do("PUT", flag+"/access_controls", body)
+		}
+		for _, bad := range []any{"tomorrow", start.Add(-time.Second).Format(time.RFC3339), start.Format(time.RFC3339Nano), 42} {
+			put(map[string]any{"access_level": "editor", "organization_member": e.membershipID(m), "expires_at": bad}).
+				wantError(400, "validation_error", "invalid", "expires_at")
+		}
+		got := put(map[string]any{"access_level": "editor", "organization_member": e.membershipID(m), "expires_at": expiry.Format(time.RFC3339)})
+		if got.status != 200 || got.str("expires_at") != "2030-05-01T13:00:00Z" {
+			t.Fatalf("PUT with expires_at = %d %s, want 200 with expires_at", got.status, got.raw)
+		}
+		// A permanent rule lists null.
+		e.owner.must("PUT", e.projPath("/access_controls"), map[string]any{"access_level": "member", "organization_member": e.membershipID(bystander)}, 200)
+		if l := e.owner.must("GET", e.projPath("/access_controls"), nil, 200); len(l.list("access_controls")) != 1 || l.get("access_controls.0.expires_at") != nil {
+			t.Errorf("permanent rule listed as %s, want expires_at null", l.raw)
+		}
+
+		edit := func(c *client) int { t.Helper(); return c.do("PATCH", flag, map[string]any{"name": "edited"}).status }
+		listed := func() int {
+			t.Helper()
+			return len(e.owner.must("GET", flag+"/access_controls", nil, 200).list("access_controls"))
+		}
+		if got := edit(m); got != 200 {
+			t.Errorf("PATCH before the expiry = %d, want 200", got)
+		}
+		if got := edit(bystander); got != 403 {
+			t.Errorf("PATCH by a member the rule does not reach = %d, want 403", got)
+		}
+		clock.Set(expiry.Add(-time.Microsecond))
+		if got := edit(m); got != 200 {
+			t.Errorf("PATCH a microsecond before the expiry = %d, want 200", got)
+		}
+		if n := listed(); n != 1 {
+			t.Errorf("rules listed before the expiry = %d, want 1", n)
+		}
+		clock.Set(expiry)
+		if got := edit(m); got != 403 {
+			t.Errorf("PATCH at the expiry = %d, want 403", got)
+		}
+		if n := listed(); n != 0 {
+			t.Errorf("rules listed at the expiry, before any sweep = %d, want 0", n)
+		}
+		if n, err := db.ExpireRules(t.Context(), 10); err != nil || n != 1 {
+			t.Fatalf("ExpireRules() = %d, %v, want 1", n, err)
+		}
+		if got := edit(m); got != 403 {
+			t.Errorf("PATCH after the sweep = %d, want 403", got)
+		}
+		log := e.owner.must("GET", e.projPath("/activity_log"), nil, 200)
+		found := false
+		for _, row := range log.list("results") {
+			r := row.(map[string]any)
+			if r["activity"] == "expired" {
+				found = true
+				if r["user"] != nil || r["scope"] != "AccessControl" {
+					t.Errorf("expiry logged as %v, want scope AccessControl and no user", r)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("activity log has no expiry: %s", log.raw)
+		}
+	})
+}
+
+// TestExpiringRuleOnReplicas: two replicas on one PostgreSQL database, each
+// with its own clock, both refuse from the instant a rule expires, with no
+// sweep and no change notice: each replaces its snapshot by itself.
+func TestExpiringRuleOnReplicas(t *testing.T) {
+	sqltest.PostgresURL(t)
+	start := time.Date(2030, 5, 1, 12, 0, 0, 0, time.UTC)
+	stores := replicaStores(t, "postgres")
+	clocks := []*testClock{{now: start}, {now: start}}
+	e := newEnvWith(t, server.Config{Store: stores[0], Now: clocks[0].Now, Plan: license.Enterprise})
+	replica := httptest.NewServer(validated(t, server.New(server.Config{Store: stores[1], Now: clocks[1].Now, Plan: license.Enterprise,
+		Passwords: server.Passwords{Memory: 64, Time: 1, Threads: 1}})))
+	t.Cleanup(replica.Close)
+	replicas := []*env{e, e.on(replica)}
+
+	m := e.member(1)
+	flag := e.owner.create(0)
+	expiry := start.Add(8 * time.Hour)
+	// The flag is private for everyone; m may view it until the expiry.
+	e.owner.must("PUT", flag+"/access_controls", map[string]any{"access_level": "none"}, 200)
+	e.owner.must("PUT", flag+"/access_controls", map[string]any{"access_level": "viewer", "organization_member": e.membershipID(m),
+		"expires_at": expiry.Format(time.RFC3339)}, 200)
+	check := func(when string, want int) {
+		t.Helper()
+		for i, r := range replicas {
+			if got := m.as(r).do("GET", flag, nil).status; got != want {
+				t.Errorf("%s, replica %d: GET = %d, want %d", when, i, got, want)
+			}
+		}
+	}
+	check("before the expiry", 200) // both replicas have compiled the rule
+	for _, c := range clocks {
+		c.Set(expiry.Add(-time.Second))
+	}
+	check("a second before", 200)
+	for _, c := range clocks {
+		c.Set(expiry)
+	}
+	check("at the expiry", 404)
+}
