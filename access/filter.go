@@ -115,6 +115,9 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 				i := filterBit(uint64(o.ID)<<1|1, kt.fshift) // see objectKey
 				probe |= (kt.filter[i/64] >> (i % 64) & 1) << j
 			}
+			if kt.over != nil && kt.over.filterHas(uint64(o.ID)<<1|1) {
+				probe |= 1 << j
+			}
 		}
 
 		// Objects whose only question left is their object rules are looked up in two
@@ -133,7 +136,11 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 		for i := range np {
 			tab, sl, key, j := tables[i], slots[i], keys[i], at[i]
 			var rs ruleSet
-			if k := tab.keys[sl]; k == key {
+			if tab.over != nil {
+				// Changed since the table was built (Snapshot.Apply): the overlay knows
+				// it, or the table does.
+				rs = tab.rulesOf(key)
+			} else if k := tab.keys[sl]; k == key {
 				m := &tab.meta[sl]
 				if m.n == 0 {
 					// One rule, the common case, decided here: it gives its level to
