@@ -216,6 +216,12 @@ type Store interface {
 	// organization (Enforced is left false: the plan is not stored) and the
 	// RulesRevision it reflects, read in one transaction.
 	AccessFacts(ctx context.Context, orgID string) (access.Facts, int64, error)
+	// RuleChanges returns the rule changes that took the organization's rules
+	// from revision from to the latest revision it logs, in order, and that
+	// revision (from when nothing changed). ok is false when they cannot be
+	// replayed onto the rules of from (a change other than a rule's came
+	// between, or the log no longer reaches back): read AccessFacts then.
+	RuleChanges(ctx context.Context, orgID string, from int64) (changes []access.RuleChange, rev int64, ok bool, err error)
 
 	// ActivityLog returns a page of matching rows (with User filled in),
 	// newest first, and the total count (both without the rows that

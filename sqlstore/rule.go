@@ -208,7 +208,7 @@ func (db *DB) insertRule(ctx context.Context, tx *sql.Tx, r *gatehouse.Rule, row
 		return missingParent(unique(err, "resource", detailRuleExists), gatehouse.NotFound())
 	}
 	return db.record(ctx, tx, change{org: r.OrganizationID, project: r.Project, object: r.Object, scope: scopeAccessControl, verb: created,
-		item: r.ID, actor: actor, changes: ruleChanges(&r.Rule, false)})
+		item: r.ID, actor: actor, changes: ruleChanges(&r.Rule, false), rules: []access.RuleChange{{Rule: r.Rule}}})
 }
 
 // CreateRule inserts r (setting ID, CreatedBy when 0, CreatedAt, UpdatedAt; the fields its
@@ -278,6 +278,7 @@ func (db *DB) PutRule(ctx context.Context, r *gatehouse.Rule, actor int64) error
 			stored = existing
 			return nil
 		}
+		was := existing.Rule
 		existing.Level, existing.ProjectLevel, existing.ExpiresAt, existing.UpdatedAt = stored.Level, stored.ProjectLevel, stored.ExpiresAt, db.clock()
 		stored = existing
 		if _, err := tx.ExecContext(ctx, `UPDATE access_rules SET level = $1, project_level = $2, expires_at = $3, updated_at = $4 WHERE id = $5`,
@@ -285,7 +286,7 @@ func (db *DB) PutRule(ctx context.Context, r *gatehouse.Rule, actor int64) error
 			return err
 		}
 		return db.record(ctx, tx, change{org: r.OrganizationID, project: existing.Project, object: existing.Object, scope: scopeAccessControl, verb: updated,
-			item: existing.ID, actor: actor, changes: cs})
+			item: existing.ID, actor: actor, changes: cs, rules: []access.RuleChange{{Rule: was, Removed: true}, {Rule: existing.Rule}}})
 	})
 	if err != nil {
 		return err
@@ -366,7 +367,7 @@ func (db *DB) DeleteRule(ctx context.Context, orgID, id string, actor int64) err
 			return err
 		}
 		return db.record(ctx, tx, change{org: orgID, project: r.Project, object: r.Object, scope: scopeAccessControl, verb: deleted,
-			item: id, actor: actor, changes: ruleChanges(&r.Rule, true)})
+			item: id, actor: actor, changes: ruleChanges(&r.Rule, true), rules: []access.RuleChange{{Rule: r.Rule, Removed: true}}})
 	})
 }
 
@@ -400,7 +401,7 @@ func (db *DB) ExpireRules(ctx context.Context, limit int) (int, error) {
 			}
 			n++
 			return db.record(ctx, tx, change{org: d.org, project: r.Project, object: r.Object, scope: scopeAccessControl, verb: expired,
-				item: r.ID, changes: ruleChanges(&r.Rule, true)})
+				item: r.ID, changes: ruleChanges(&r.Rule, true), rules: []access.RuleChange{{Rule: r.Rule, Removed: true}}})
 		})
 		if err != nil && gatehouse.ErrorCode(err) != gatehouse.ENotFound {
 			return n, err
