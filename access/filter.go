@@ -54,21 +54,25 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 			kindAllow |= 1 << k
 		}
 	}
-	creatorAllow := uint64(0)
+	creatorAllow, noneAllow := uint64(0), uint64(0)
 	if Manager >= atLeast {
 		creatorAllow = 1
 	}
+	if None >= atLeast {
+		noneAllow = 1
+	}
 
 	// Each run of 64 objects is decided in two passes. The first decides, with as few
-	// branches as it can, every object of a project without rules whose id the filter of
-	// its kind says has no object rules: by its kind level, or as its creator. It marks
-	// the others, which the second pass decides one by one. Unpredictable branches (is
-	// this the user's object, does it have rules) would cost more than the rest.
+	// branches as it can, every object whose id the filter of its kind says has no
+	// object rules: by how the user stands in its project (no access, manager, or the
+	// kind's type level there), or as its creator. It marks the others, which the second
+	// pass decides one by one. Unpredictable branches (is this the user's object, does
+	// it have rules) would cost more than the rest.
 	n := 0
-	lastProject, plain := int64(0), false
+	lastProject, mode, allow := int64(0), standKinds, kindAllow
 	if len(objs) > 0 {
 		lastProject = objs[0].Project
-		plain = user != 0 && (len(s.projIDs) == 0 || s.project(lastProject) == nil)
+		mode, allow = f.stand(lastProject, atLeast, kindAllow)
 	}
 	// The filter of the previous object's kind: lists are of one kind.
 	lastKind := Kind(0)
@@ -82,15 +86,22 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 	)
 	for lo := 0; lo < len(objs); lo += 64 {
 		chunk := objs[lo:min(lo+64, len(objs))]
-		// odd: objects decided one by one; probe: objects whose object rules are looked up.
-		var word, odd, probe uint64
+		// odd: objects decided one by one; probe: objects whose object rules are looked
+		// up; typeAllow: each object's answer when no object rule reaches the user.
+		var word, odd, probe, typeAllow uint64
 		for j := range chunk {
 			o := &chunk[j]
 			if o.Project != lastProject {
 				lastProject = o.Project
-				plain = user != 0 && (len(s.projIDs) == 0 || s.project(o.Project) == nil)
+				// stand's cache hit, inlined: objects of many projects (a batch,
+				// a search) change project at every object.
+				if c := &f.stands[uint64(o.Project)%uint64(len(f.stands))]; c.ok && c.project == o.Project {
+					mode, allow = c.mode, c.allow
+				} else {
+					mode, allow = f.stand(o.Project, atLeast, kindAllow)
+				}
 			}
-			if !plain || uint64(o.ID)+1<<62 >= 1<<63 { // see objectKey
+			if user == 0 || uint64(o.ID)+1<<62 >= 1<<63 { // see objectKey
 				odd |= 1 << j
 				continue
 			}
@@ -101,11 +112,21 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 				}
 				lastKind, kt = o.Kind, &s.objects.kinds[o.Kind]
 			}
+			switch mode {
+			case standNone:
+				word |= noneAllow << j
+				continue
+			case standManager:
+				word |= creatorAllow << j
+				continue
+			}
 			if o.Creator == user {
 				word |= creatorAllow << j
 				continue
 			}
-			word |= (kindAllow >> o.Kind & 1) << j
+			bit := allow >> o.Kind & 1
+			word |= bit << j
+			typeAllow |= bit << j
 			if kt.dense {
 				// key>>1 of objectKey: the id's low 63 bits, as the filter was built.
 				if i := uint64(o.ID)<<1>>1 - kt.fbase; i < uint64(len(kt.filter))*64 {
@@ -145,29 +166,28 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 				if m.n == 0 {
 					// One rule, the common case, decided here: it gives its level to
 					// whoever it reaches; to anyone else the type level applies.
-					t, allow := m.first, kindAllow>>chunk[j].Kind&1
+					t, bit := m.first, typeAllow>>j&1
 					if t.rank == rankEveryone || t.rank == rankRole && f.roles[t.idx/64]&(1<<(t.idx%64)) != 0 || t.rank == rankMember && t.idx == f.mi {
-						allow = 0
+						bit = 0
 						if t.level >= atLeast {
-							allow = 1
+							bit = 1
 						}
 					}
-					word = word&^(1<<j) | allow<<j
+					word = word&^(1<<j) | bit<<j
 					continue
 				}
 				rs = ruleSet{m.first, tab.more[m.lo : m.lo+m.n]}
 			} else if k != 0 {
 				rs = tab.find(key, mix(key))
 			}
-			l, ok := f.objectLevel(rs)
-			if !ok {
-				l = f.kindLevel(chunk[j].Kind, nil)
+			bit := typeAllow >> j & 1
+			if l, ok := f.objectLevel(rs); ok {
+				bit = 0
+				if l >= atLeast {
+					bit = 1
+				}
 			}
-			if l >= atLeast {
-				word |= 1 << j
-			} else {
-				word &^= 1 << j
-			}
+			word = word&^(1<<j) | bit<<j
 		}
 		for m := odd; m != 0; m &= m - 1 {
 			j := bits.TrailingZeros64(m)
@@ -191,6 +211,57 @@ type filterer struct {
 	mi    int32
 	roles []uint64    // the member's role bits
 	base  []candidate // the member's type level per kind
+	// stands caches stand's answers by project, direct-mapped: Filter does not allocate,
+	// and a list meets few projects (one, usually).
+	stands [64]projectStand
+}
+
+// How a member stands in a project, for every object in it without object rules.
+const (
+	standKinds   uint8 = iota // by the type level of each kind (allow says which reach the level asked)
+	standNone                 // project rules give no access: nothing, not even their own objects
+	standManager              // project admin: manager on everything
+)
+
+type projectStand struct {
+	project int64
+	mode    uint8
+	allow   uint64
+	ok      bool
+}
+
+// stand returns how the user stands in project p, and with standKinds the kinds whose
+// type level there reaches atLeast as bits; plain is those bits outside projects with rules.
+func (f *filterer) stand(p int64, atLeast Level, plain uint64) (mode uint8, allow uint64) {
+	if len(f.s.projIDs) == 0 {
+		return standKinds, plain
+	}
+	c := &f.stands[uint64(p)%uint64(len(f.stands))]
+	if c.ok && c.project == p {
+		return c.mode, c.allow
+	}
+	mode, allow = standKinds, plain
+	if pr := f.s.project(p); pr != nil {
+		pl := ProjectMember
+		if pr.levels != nil {
+			pl = pr.levels[f.mi]
+		}
+		switch {
+		case pl == ProjectNone:
+			mode = standNone
+		case pl >= ProjectAdmin:
+			mode = standManager
+		default:
+			allow = 0
+			for k := range NumKinds {
+				if f.kindLevel(k, pr) >= atLeast {
+					allow |= 1 << k
+				}
+			}
+		}
+	}
+	*c = projectStand{project: p, mode: mode, allow: allow, ok: true}
+	return mode, allow
 }
 
 func (f *filterer) reaches(t target) bool {

@@ -36,6 +36,8 @@ type config struct {
 	listPages   int
 	ops         []string
 	cpuProfile  string
+	scale       string // object counts for the scale run; "" = the load run
+	chart       string // the scale run's PNG
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
@@ -58,6 +60,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.IntVar(&c.grants, "grants", 500, "per-flag role grants (object rules)")
 	fs.IntVar(&c.listPages, "list-pages", 1, "list requests ask for one of the first N 100-item pages, at random (1: always the first page, as a UI's first view)")
 	ops := fs.String("ops", strings.Join(allOps, ","), "operations to drive, comma-separated")
+	fs.StringVar(&c.scale, "scale", "", "instead of driving load, measure restarts at these sizes (objects, comma-separated, e.g. 10000,100000,1000000;\nmembers = objects/10, rules = objects/5): time to /_ready, first decision, first list page, memory;\non SQLite, and on PostgreSQL too when --database-url names a server")
+	fs.StringVar(&c.chart, "chart", "", "with --scale: draw the figures into this PNG file")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "have the server process write a CPU profile of its run to this file (gatehouse serve --cpuprofile)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -87,6 +91,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		return nil, errors.New("--seed-only needs --database-url: the database the server will serve")
 	case c.url != "" && c.wsFile == "":
 		return nil, errors.New("--url needs --workspace, written by a --seed-only run on the server's database")
+	case c.scale != "" && (c.url != "" || *seedOnly || c.keepDB):
+		return nil, errors.New("--scale seeds fresh databases of its own: not with --url, --seed-only or --keep-database")
+	case c.chart != "" && c.scale == "":
+		return nil, errors.New("--chart draws the figures of --scale")
 	case c.url != "" && c.cpuProfile != "":
 		return nil, errors.New("--cpuprofile needs a server started by this command; profile a server started by hand with its own --cpuprofile")
 	}
@@ -102,6 +110,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
+	if cfg.scale != "" {
+		return runScale(ctx, cfg, stdout)
+	}
 	var (
 		ws      *workspace
 		api     *process

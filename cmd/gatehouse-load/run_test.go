@@ -154,3 +154,37 @@ func TestRunAgainstURL(t *testing.T) {
 		t.Error("a missing workspace file was read")
 	}
 }
+
+// TestScaleSmall runs the scale measurement at a small size on both engines: each engine
+// reports its restart and memory, and the chart is a PNG.
+func TestScaleSmall(t *testing.T) {
+	chart := filepath.Join(t.TempDir(), "scale.png")
+	args := []string{"--scale", "1000,2000", "--chart", chart, "--server", gatehouseBinary(t)}
+	engines := []string{"sqlite"}
+	if url := sqltest.PostgresURL(t); url != "" {
+		args = append(args, "--database-url", url)
+		engines = append(engines, "postgres")
+	}
+	var out bytes.Buffer
+	if err := run(t.Context(), args, func(string) string { return "" }, &out, &out); err != nil {
+		t.Fatalf("run: %v\n%s", err, &out)
+	}
+	for _, engine := range engines {
+		rows := 0
+		for l := range strings.Lines(out.String()) {
+			if f := strings.Fields(l); len(f) == 10 && f[0] == engine {
+				rows++
+				if mib, _ := strconv.ParseFloat(f[8], 64); mib <= 0 {
+					t.Errorf("%s: no resident memory in %q", engine, l)
+				}
+			}
+		}
+		if rows != 2 {
+			t.Errorf("%s: %d rows, want one per size:\n%s", engine, rows, &out)
+		}
+	}
+	png, err := os.ReadFile(chart)
+	if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) {
+		t.Errorf("the chart is not a PNG (%v)", err)
+	}
+}
