@@ -74,6 +74,7 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 		lastProject = objs[0].Project
 		mode, allow = f.stand(lastProject, atLeast, kindAllow)
 	}
+	overlaid := s.objects.overlaid
 	// The filter of the previous object's kind: lists are of one kind.
 	lastKind := Kind(0)
 	kt := &s.objects.kinds[0]
@@ -136,8 +137,17 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 				i := filterBit(uint64(o.ID)<<1|1, kt.fshift) // see objectKey
 				probe |= (kt.filter[i/64] >> (i % 64) & 1) << j
 			}
-			if kt.over != nil && kt.over.filterHas(uint64(o.ID)<<1|1) {
-				probe |= 1 << j
+		}
+		if overlaid {
+			// Objects whose rules changed since their table was built (Snapshot.Apply)
+			// are decided one by one, from the overlay; the table decides the others.
+			for m := ^odd & (1<<len(chunk) - 1); m != 0; m &= m - 1 {
+				j := bits.TrailingZeros64(m)
+				o := &chunk[j]
+				if ov := s.objects.kinds[o.Kind].over; ov != nil && ov.filterHas(uint64(o.ID)<<1|1) {
+					odd |= 1 << j
+					probe &^= 1 << j
+				}
 			}
 		}
 
@@ -157,11 +167,7 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 		for i := range np {
 			tab, sl, key, j := tables[i], slots[i], keys[i], at[i]
 			var rs ruleSet
-			if tab.over != nil {
-				// Changed since the table was built (Snapshot.Apply): the overlay knows
-				// it, or the table does.
-				rs = tab.rulesOf(key)
-			} else if k := tab.keys[sl]; k == key {
+			if k := tab.keys[sl]; k == key {
 				m := &tab.meta[sl]
 				if m.n == 0 {
 					// One rule, the common case, decided here: it gives its level to

@@ -76,6 +76,10 @@ func (s *Snapshot) change(r *Rule, add bool, now int64) *Snapshot {
 			return s
 		}
 		ns.objects.kinds[r.Kind] = table
+		ns.objects.overlaid = false
+		for k := range ns.objects.kinds {
+			ns.objects.overlaid = ns.objects.overlaid || ns.objects.kinds[k].over != nil
+		}
 	case ScopeKind:
 		if r.Project == 0 {
 			ts, changed := edit(s.kindRules[r.Kind], t, add)

@@ -146,6 +146,8 @@ type objectTable struct {
 // objectIndex finds the rules of an object.
 type objectIndex struct {
 	kinds [NumKinds]objectTable
+	// overlaid reports whether a table of kinds has an overlay.
+	overlaid bool
 	// wide holds the rules of objects whose id objectKey cannot pack; normally nil.
 	wide map[wideKey][]target
 }
@@ -207,7 +209,17 @@ func (x *objectIndex) find(k Kind, id int64) ruleSet {
 		}
 		return ruleSet{}
 	}
-	return x.kinds[k].rulesOf(key)
+	t := &x.kinds[k]
+	// rulesOf, written out: Decide must not pay for a call.
+	if t.over != nil {
+		if rs, found := t.over.find(key); found {
+			return rs
+		}
+	}
+	if t.n == 0 || !t.filterHas(key) {
+		return ruleSet{}
+	}
+	return t.find(key, mix(key))
 }
 
 // find returns the rules on the object whose key is key and hash h; t must have rules.

@@ -85,7 +85,7 @@ func (db *DB) ImportMembers(ctx context.Context, orgID string, users []gatehouse
 				return err
 			}
 		}
-		return db.bumpRevision(ctx, tx, orgID)
+		return db.bumpRevision(ctx, tx, orgID, nil)
 	})
 }
 
@@ -114,7 +114,7 @@ func (db *DB) ImportRoleMembers(ctx context.Context, orgID string, ms []gatehous
 				return missingParent(unique(err, "user_uuid", detailInRole), gatehouse.NotFound())
 			}
 		}
-		return db.bumpRevision(ctx, tx, orgID)
+		return db.bumpRevision(ctx, tx, orgID, nil)
 	})
 }
 
@@ -130,8 +130,8 @@ func (db *DB) ImportRules(ctx context.Context, orgID string, rules []gatehouse.R
 			return err
 		}
 		stmt, err := tx.PrepareContext(ctx, `
-			INSERT INTO access_rules (id, organization_id, scope, project_id, kind, object_id, role_id, user_id, level, project_level, created_by, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`)
+			INSERT INTO access_rules (id, organization_id, scope, project_id, kind, object_id, role_id, user_id, level, project_level, created_by, created_at, updated_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`)
 		if err != nil {
 			return err
 		}
@@ -149,10 +149,10 @@ func (db *DB) ImportRules(ctx context.Context, orgID string, rules []gatehouse.R
 			}
 			r.ID, r.OrganizationID, r.CreatedAt, r.UpdatedAt = newID(), orgID, now, now
 			if _, err := stmt.ExecContext(ctx, r.ID, orgID, scope, nullable(r.Project), kind, nullable(r.Object), nullable(r.Role), nullable(r.User),
-				r.Level.String(), r.ProjectLevel.String(), nullable(r.CreatedBy), ts(now), ts(now)); err != nil {
+				r.Level.String(), r.ProjectLevel.String(), nullable(r.CreatedBy), ts(now), ts(now), expiry(r.ExpiresAt)); err != nil {
 				return missingParent(unique(err, "resource", detailRuleExists), gatehouse.NotFound())
 			}
 		}
-		return db.bumpRevision(ctx, tx, orgID)
+		return db.bumpRevision(ctx, tx, orgID, nil)
 	})
 }
