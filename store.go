@@ -99,6 +99,9 @@ type Store interface {
 	// Members lists an organization's memberships with users, oldest first.
 	Members(ctx context.Context, orgID string) ([]Membership, error)
 	Membership(ctx context.Context, orgID string, userID int64) (*Membership, error)
+	// MembershipByID returns the organization's membership with this
+	// membership id.
+	MembershipByID(ctx context.Context, orgID, id string) (*Membership, error)
 	// SetMemberLevel changes a member's level (activity scope "Membership").
 	// Returns access.ErrLastOwnerDemote when the organization would be left
 	// without an owner: the owners are counted inside the transaction, under
