@@ -237,7 +237,7 @@ func TestReplicasConverge(t *testing.T) {
 }
 
 // newWatchingServerOn is newWatchingServer on any store.
-func newWatchingServerOn(t *testing.T, db gatehouse.Store) *httptest.Server {
+func newWatchingServerOn(t testing.TB, db gatehouse.Store) *httptest.Server {
 	h := server.New(testConfig(db, license.Enterprise))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -99,6 +99,7 @@ func (db *DB) bumpRevision(ctx context.Context, tx *sql.Tx, orgID string, rules 
 	}
 	return db.notify(ctx, tx, notice{what: noticeRules, org: orgID})
 }
+
 // activityWhere returns f's conditions on activity_log a, and their arguments, leaving out
 // OptionalObjects.
 func activityWhere(f gatehouse.ActivityFilter) (where []string, args []any) {
