@@ -177,6 +177,17 @@ func (s *Snapshot) MayAskAbout(asker, subject int64) error {
 	return ErrAskAboutOthers
 }
 
+// MayPreview decides what a preview of a rule change asked by asker may show of the
+// levels on o (o.ID 0: on the kind in o.Project) before and after it: asker's own when
+// they may view o (or the kind in its project), and every other member's when they manage
+// it, as whoever may change its rules must, to see whom the change reaches (organization
+// admins and project admins do throughout their scope). Like users_with_access, which
+// shows a viewer of an object who else has access.
+func (s *Snapshot) MayPreview(asker int64, o Object) (self, others bool) {
+	d := s.previewDecide(asker, o)
+	return d.CanView(), d.CanManage()
+}
+
 // MayCreate reports whether user may create an object of kind k in project: PostHog's
 // can_create, an editor's level on the kind.
 func (s *Snapshot) MayCreate(user, project int64, k Kind) bool {

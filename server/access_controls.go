@@ -165,14 +165,34 @@ func levelText(in *accessControlInput) (string, bool, error) {
 	return s, false, nil
 }
 
+// proposedRule reads a v2 PUT body into the rule it asks for, want with its
+// target, level and expiry filled in; remove: access_level null, which deletes
+// the rule of want's target. setLevel parses the level text into want. The
+// write and its preview answer the same errors.
+//
+// idx names the member the rule targets, if any (target).
+func (s *Server) proposedRule(r *http.Request, c *call, in *accessControlInput, want access.Rule, setLevel func(string, *access.Rule) bool) (_ access.Rule, idx *memberIndex, remove bool, _ error) {
+	idx, err := s.target(r, c, in, &want)
+	if err != nil {
+		return want, nil, false, err
+	}
+	text, remove, err := levelText(in)
+	if err != nil || remove {
+		return want, idx, remove, err
+	}
+	if !setLevel(text, &want) {
+		return want, idx, false, gatehouse.FieldError(gatehouse.EInvalidChoice, "access_level", "\""+text+"\" is not a valid choice.")
+	}
+	if want.ExpiresAt, err = expiresAt(in, s.now()); err != nil {
+		return want, idx, false, err
+	}
+	return want, idx, false, nil
+}
+
 // putAccessControl upserts or (access_level null) deletes the rule that
 // want describes. setLevel parses the level text into want.
 func (s *Server) putAccessControl(w http.ResponseWriter, r *http.Request, c *call, in *accessControlInput, want access.Rule, setLevel func(string, *access.Rule) bool, objectID string) error {
-	idx, err := s.target(r, c, in, &want)
-	if err != nil {
-		return err
-	}
-	text, remove, err := levelText(in)
+	want, idx, remove, err := s.proposedRule(r, c, in, want, setLevel)
 	if err != nil {
 		return err
 	}
@@ -200,12 +220,6 @@ func (s *Server) putAccessControl(w http.ResponseWriter, r *http.Request, c *cal
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil
-	}
-	if !setLevel(text, &want) {
-		return gatehouse.FieldError(gatehouse.EInvalidChoice, "access_level", "\""+text+"\" is not a valid choice.")
-	}
-	if want.ExpiresAt, err = expiresAt(in, s.now()); err != nil {
-		return err
 	}
 	rl := &gatehouse.Rule{OrganizationID: c.org.ID, Rule: want, CreatedBy: c.user.ID}
 	if err := s.store.PutRule(r.Context(), rl, c.user.ID); err != nil {
@@ -328,15 +342,24 @@ func (s *Server) handleKindAccessControlsPut(w http.ResponseWriter, r *http.Requ
 	if err := decode(r, &in); err != nil {
 		return err
 	}
+	want, err := kindRule(c, &in)
+	if err != nil {
+		return err
+	}
+	return s.putAccessControl(w, r, c, &in, want, setObjectLevel, "")
+}
+
+// kindRule is the rule slot a resource_access_controls body names: its kind
+// in c's project.
+func kindRule(c *call, in *accessControlInput) (access.Rule, error) {
 	if deref(in.Resource) == "" {
-		return gatehouse.FieldError(gatehouse.ERequired, "resource", "This field is required.")
+		return access.Rule{}, gatehouse.FieldError(gatehouse.ERequired, "resource", "This field is required.")
 	}
 	k, ok := access.KindFromSingular(*in.Resource)
 	if !ok {
-		return gatehouse.FieldError(gatehouse.EInvalidChoice, "resource", "\""+*in.Resource+"\" is not a valid choice.")
+		return access.Rule{}, gatehouse.FieldError(gatehouse.EInvalidChoice, "resource", "\""+*in.Resource+"\" is not a valid choice.")
 	}
-	want := access.Rule{Scope: access.ScopeKind, Project: c.project.ID, Kind: k}
-	return s.putAccessControl(w, r, c, &in, want, setObjectLevel, "")
+	return access.Rule{Scope: access.ScopeKind, Project: c.project.ID, Kind: k}, nil
 }
 
 // handleProjectAccessControlsGet serves GET /api/projects/{project}/access_controls.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -57,17 +58,13 @@ var answerKeys = func() (keys [access.NumKinds][]string) {
 // newResourceAnswer is res with the caller's decision d on it; createdBy is
 // its creator as nested in answers.
 func newResourceAnswer(res *gatehouse.Resource, d access.Decision, createdBy *userBasic) resourceAnswer {
-	spec := &kindSpecs[res.Kind]
-	doc, ok := decodeRawObject(res.Data)
-	if !ok {
-		_ = json.Unmarshal(res.Data, &doc)
-	}
-	set := answerKeys[res.Kind]
+	doc := documents.get(res)
 	a := resourceAnswer{
-		kind: res.Kind,
-		data: make([]rawField, 0, len(doc)),
-		id:   res.ID,
-		key:  res.Key,
+		kind:    res.Kind,
+		data:    doc.data,
+		derived: doc.derived,
+		id:      res.ID,
+		key:     res.Key,
 		meta: resourceMeta{
 			CreatedBy:       createdBy,
 			CreatedAt:       res.CreatedAt.UTC(),
@@ -77,16 +74,80 @@ func newResourceAnswer(res *gatehouse.Resource, d access.Decision, createdBy *us
 			UserAccessLevel: d.Level.String(),
 		},
 	}
-	for name, raw := range doc {
+	return a
+}
+
+// document is what an answer takes from a stored document: its fields in key
+// order without those the server sets, and the kind's derived field. It
+// depends on the document alone, so it is made once per version of an object.
+type document struct {
+	data    []rawField // shared by every answer made from it: never changed
+	derived *float64
+}
+
+func newDocument(res *gatehouse.Resource) document {
+	spec := &kindSpecs[res.Kind]
+	fields, ok := decodeRawObject(res.Data)
+	if !ok {
+		_ = json.Unmarshal(res.Data, &fields)
+	}
+	set := answerKeys[res.Kind]
+	doc := document{data: make([]rawField, 0, len(fields))}
+	for name, raw := range fields {
 		if _, server := slices.BinarySearch(set, name); !server {
-			a.data = append(a.data, rawField{name, raw})
+			doc.data = append(doc.data, rawField{name, raw})
 		}
 	}
-	slices.SortFunc(a.data, func(x, y rawField) int { return strings.Compare(x.name, y.name) })
+	slices.SortFunc(doc.data, func(x, y rawField) int { return strings.Compare(x.name, y.name) })
 	if spec.derive != nil {
-		a.derived = spec.derive(doc)
+		doc.derived = spec.derive(fields)
 	}
-	return a
+	return doc
+}
+
+// documents keeps the documents of the objects answered lately. Decoding a
+// stored document (and deriving a flag's rollout from it) was a third of a
+// list page's time, for documents that rarely change between pages. An entry
+// is found by the object's id and its document's hash and length: the id keeps
+// one object's document from ever answering for another's, and an edit
+// changes the hash.
+var documents = documentCache{m: map[documentKey]document{}}
+
+type documentKey struct {
+	id   int64
+	kind access.Kind
+	sum  uint64
+	n    int
+}
+
+type documentCache struct {
+	mu sync.RWMutex
+	m  map[documentKey]document
+}
+
+// maxDocuments bounds the cache; past it, it is emptied.
+const maxDocuments = 50_000
+
+func (c *documentCache) get(res *gatehouse.Resource) document {
+	sum := uint64(14695981039346656037) // FNV-1a, inline: hash/fnv's would allocate
+	for _, b := range res.Data {
+		sum = (sum ^ uint64(b)) * 1099511628211
+	}
+	k := documentKey{id: res.ID, kind: res.Kind, sum: sum, n: len(res.Data)}
+	c.mu.RLock()
+	doc, ok := c.m[k]
+	c.mu.RUnlock()
+	if ok {
+		return doc
+	}
+	doc = newDocument(res)
+	c.mu.Lock()
+	if len(c.m) >= maxDocuments {
+		clear(c.m)
+	}
+	c.m[k] = doc
+	c.mu.Unlock()
+	return doc
 }
 
 // field returns the value of one of the keys the server sets.

@@ -316,6 +316,9 @@ func matrixRows() []matrixRow {
 		{pattern: "DELETE /api/organizations/{org}/roles/{role}", want: admins(204), licensed: true, setup: func(m *matrix, p persona) (map[string]string, any) {
 			return map[string]string{"role": m.newRole()}, nil
 		}},
+		{pattern: "POST /api/organizations/{org}/roles/{role}/preview", want: admins(200), licensed: true, setup: func(m *matrix, p persona) (map[string]string, any) {
+			return map[string]string{"role": m.scratchRole}, map[string]any{"feature_flags_access_level": 21, "add_members": []string{m.spare.uuid}}
+		}},
 		{pattern: "GET /api/organizations/{org}/roles/{role}/role_memberships", want: members(200), setup: func(m *matrix, p persona) (map[string]string, any) {
 			return map[string]string{"role": m.sharedRole}, nil
 		}},
@@ -336,6 +339,9 @@ func matrixRows() []matrixRow {
 				m.defaultsTouched = true
 				return nil, map[string]any{"resource": "cohorts", "access_level": 37}
 			}},
+		{pattern: "POST /api/organizations/{org}/resource_access/preview", want: admins(200), licensed: true, setup: body(func(m *matrix) any {
+			return map[string]any{"resource": "cohorts", "access_level": 21}
+		})},
 		{pattern: "GET /api/organizations/{org}/resource_access/{id}", want: members(200), setup: func(m *matrix, p persona) (map[string]string, any) {
 			return map[string]string{"id": m.orgDefault()}, nil
 		}},
@@ -355,7 +361,13 @@ func matrixRows() []matrixRow {
 		{pattern: "PUT /api/projects/{project}/resource_access_controls", want: admins(200), licensed: true, setup: func(m *matrix, p persona) (map[string]string, any) {
 			return nil, map[string]any{"resource": "feature_flag", "access_level": "editor", "role": m.scratchRole}
 		}},
+		{pattern: "POST /api/projects/{project}/resource_access_controls/preview", want: admins(200), licensed: true, setup: func(m *matrix, p persona) (map[string]string, any) {
+			return nil, map[string]any{"resource": "feature_flag", "access_level": "viewer"}
+		}},
 		{pattern: "GET /api/projects/{project}/access_controls", want: members(200), setup: none},
+		{pattern: "POST /api/projects/{project}/access_controls/preview", want: admins(200), licensed: true, setup: func(m *matrix, p persona) (map[string]string, any) {
+			return nil, map[string]any{"access_level": "none"}
+		}},
 		{pattern: "PUT /api/projects/{project}/access_controls", want: admins(200), licensed: true, setup: func(m *matrix, p persona) (map[string]string, any) {
 			return nil, map[string]any{"access_level": "member", "role": m.scratchRole}
 		}},
@@ -413,6 +425,9 @@ func matrixRows() []matrixRow {
 			matrixRow{pattern: "GET " + obj + "/access_controls", want: members(200), setup: func(m *matrix, p persona) (map[string]string, any) { return shared(m, p), nil }},
 			matrixRow{pattern: "PUT " + obj + "/access_controls", want: admins(200), licensed: true, setup: func(m *matrix, p persona) (map[string]string, any) {
 				return shared(m, p), map[string]any{"access_level": "editor", "role": m.scratchRole}
+			}},
+			matrixRow{pattern: "POST " + obj + "/access_controls/preview", want: admins(200), licensed: true, setup: func(m *matrix, p persona) (map[string]string, any) {
+				return shared(m, p), map[string]any{"access_level": "none"}
 			}},
 			matrixRow{pattern: "GET " + obj + "/users_with_access", want: members(200), setup: func(m *matrix, p persona) (map[string]string, any) { return shared(m, p), nil }},
 		)

@@ -1,10 +1,15 @@
 package server_test
 
 import (
+	"context"
 	"net/http/httptest"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/access"
 	"github.com/gatehouse/gatehouse/license"
 	"github.com/gatehouse/gatehouse/server"
 	"github.com/gatehouse/gatehouse/sqlstore/sqltest"
@@ -130,4 +135,68 @@ func TestExpiringRuleOnReplicas(t *testing.T) {
 		c.Set(expiry)
 	}
 	check("at the expiry", 404)
+}
+
+// TestSweepOnReplicas: both replicas sweep at once; the expired rule is
+// deleted and its expiry logged exactly once, with no user.
+func TestSweepOnReplicas(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		stores := replicaStores(t, dialect)
+		e := newEnvWith(t, server.Config{Store: stores[0], Plan: license.Enterprise})
+		replica := server.New(server.Config{Store: stores[1], Plan: license.Enterprise})
+		m := e.member(1)
+		flag := e.owner.create(0)
+		// Stored directly: the API accepts only a future expiry.
+		rl := &gatehouse.Rule{OrganizationID: e.orgID, Rule: access.Rule{Scope: access.ScopeObject, Object: idOf(t, flag), User: m.id, Level: access.Manager,
+			ExpiresAt: time.Now().Add(-time.Second).UnixNano()}}
+		if err := stores[0].CreateRule(t.Context(), rl, e.owner.id); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		primary := server.New(server.Config{Store: stores[0], Plan: license.Enterprise})
+		var wg sync.WaitGroup
+		for _, s := range []*server.Server{primary, replica} {
+			wg.Go(func() { s.SweepExpiredRules(ctx) })
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			f, _, err := stores[0].AccessFacts(t.Context(), e.orgID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(f.Rules) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the expired rule is still stored after 10 s of sweeping")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		cancel()
+		wg.Wait()
+		log := e.owner.must("GET", e.orgPath("/activity_log?item_id="+rl.ID), nil, 200)
+		expired := 0
+		for _, row := range log.list("results") {
+			if r := row.(map[string]any); r["activity"] == "expired" {
+				expired++
+				if r["user"] != nil {
+					t.Errorf("expiry logged with user %v, want none", r["user"])
+				}
+			}
+		}
+		if expired != 1 {
+			t.Errorf("%d expiry entries, want 1: %s", expired, log.raw)
+		}
+	})
+}
+
+// idOf is the numeric id at the end of an object's path.
+func idOf(t *testing.T, path string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(lastSegment(path), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -62,6 +62,9 @@ func (s *Server) registerRoutes() {
 	s.handle("PUT /api/organizations/{org}/roles/{role}", orgAdmin.licensed(), s.handleRoleUpdate, body[roleInput](), answers(200, roleBody{}))
 	s.handle("PATCH /api/organizations/{org}/roles/{role}", orgAdmin.licensed(), s.handleRoleUpdate, body[roleInput](), answers(200, roleBody{}))
 	s.handle("DELETE /api/organizations/{org}/roles/{role}", orgAdmin.licensed(), s.handleRoleDelete, noContent())
+	// Previews answer who would gain and lose what, writing nothing, to whoever may make the write.
+	s.handle("POST /api/organizations/{org}/roles/{role}/preview", orgAdmin.licensed().asks(), s.handleRolePreview,
+		body[previewRoleInput](), answers(200, previewBody{}))
 	s.handle("GET /api/organizations/{org}/roles/{role}/role_memberships", orgMember, s.handleRoleMemberList, list[roleMemberBody]())
 	s.handle("POST /api/organizations/{org}/roles/{role}/role_memberships", orgAdmin.licensed(), s.handleRoleMemberCreate,
 		body[roleMemberInput](), answers(201, roleMemberBody{}))
@@ -76,6 +79,8 @@ func (s *Server) registerRoutes() {
 	s.handle("PATCH /api/organizations/{org}/resource_access/{id}", orgAdmin.licensed(), s.handleResourceAccessUpdate,
 		body[resourceAccessInput](), answers(200, resourceAccessBody{}))
 	s.handle("DELETE /api/organizations/{org}/resource_access/{id}", orgAdmin.licensed(), s.handleResourceAccessDelete, noContent())
+	s.handle("POST /api/organizations/{org}/resource_access/preview", orgAdmin.licensed().asks(), s.handleResourceAccessPreview,
+		body[defaultPreviewInput](), answers(200, previewBody{}))
 	s.handle("GET /api/organizations/{org}/activity_log", orgAdmin, s.handleActivityList, list[activityBody](), query("item_id", "user"))
 
 	// Resources: the seven kinds share one path; only their fields differ.
@@ -102,6 +107,8 @@ func (s *Server) registerRoutes() {
 		s.handle("GET "+obj+"/access_controls", objectLevel(k, access.Viewer), s.handleObjectAccessControlsGet, answers(200, accessControlsBody{}))
 		s.handle("PUT "+obj+"/access_controls", objectLevel(k, access.Manager).licensed(), s.handleObjectAccessControlsPut,
 			body[accessControlInput](), answers(200, accessControlBody{}), noContent()) // 204: access_level null removes the rule
+		s.handle("POST "+obj+"/access_controls/preview", objectLevel(k, access.Manager).licensed().asks(), s.handleObjectAccessControlsPreview,
+			body[accessControlInput](), answers(200, previewBody{}))
 		s.handle("GET "+obj+"/users_with_access", objectLevel(k, access.Viewer), s.handleUsersWithAccess, answers(200, usersWithAccessBody{}))
 	}
 
@@ -110,9 +117,13 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /api/projects/{project}/resource_access_controls", projectMember, s.handleKindAccessControlsGet, answers(200, accessControlsBody{}))
 	s.handle("PUT /api/projects/{project}/resource_access_controls", projectAdmin.licensed(), s.handleKindAccessControlsPut,
 		body[accessControlInput](), answers(200, accessControlBody{}), noContent())
+	s.handle("POST /api/projects/{project}/resource_access_controls/preview", projectAdmin.licensed().asks(), s.handleKindAccessControlsPreview,
+		body[accessControlInput](), answers(200, previewBody{}))
 	s.handle("GET /api/projects/{project}/access_controls", projectMember, s.handleProjectAccessControlsGet, answers(200, accessControlsBody{}))
 	s.handle("PUT /api/projects/{project}/access_controls", projectAdmin.licensed(), s.handleProjectAccessControlsPut,
 		body[accessControlInput](), answers(200, accessControlBody{}), noContent())
+	s.handle("POST /api/projects/{project}/access_controls/preview", projectAdmin.licensed().asks(), s.handleProjectAccessControlsPreview,
+		body[accessControlInput](), answers(200, previewBody{}))
 	s.handle("GET /api/projects/{project}/activity_log", projectMember, s.handleActivityList, list[activityBody](), query("item_id", "user"))
 	s.handle("POST /api/projects/{project}/access/check", projectMember.asks(), s.handleAccessCheck, body[checkRequest](), answers(200, checkAnswer{}))
 }

@@ -77,6 +77,11 @@ func TestUIBrowser(t *testing.T) {
 		b.shot("role-based access")
 		b.choose("#default-feature_flags", "View only")
 		b.follow("#save-defaults")
+		// Before saving, the change shows whom it reaches.
+		b.wantPage("preview")
+		b.wantText("#preview-changes", "pat@example.com")
+		b.shot("defaults preview")
+		b.follow("#preview-confirm")
 		b.wantText("main .flash", "Organization defaults saved.")
 		// The project's Access tab, from the project's tabs.
 		b.open(projectFlags)
@@ -112,11 +117,13 @@ func TestUIBrowser(t *testing.T) {
 		secretPath := b.path()
 		b.choose("#perm-role", "product")
 		b.eval(`window.samePage = true`)
-		b.click("#perm-add-role") // htmx swaps the panel in place
-		b.waitText("#permissions", "Role added.")
+		b.click("#perm-add-role") // htmx brings the preview in place
+		b.waitText("#preview-changes", "pat@example.com")
 		if same, _ := b.eval(`window.samePage === true`).(bool); !same {
-			t.Errorf("adding a role reloaded the page; htmx should have swapped the panel")
+			t.Errorf("adding a role reloaded the page; htmx should have brought the preview in place")
 		}
+		b.follow("#preview-confirm")
+		b.waitText("#permissions", "Role added.")
 		b.wantText("#permissions ul.rows", "product")
 		b.shot("top-secret permissions")
 		b.follow("header form button")

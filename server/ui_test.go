@@ -186,18 +186,28 @@ func TestUIPages(t *testing.T) {
 	if role.str("name") != "design" || role.num("resource_access_levels.feature flags") != 37 || role.num("resource_access_levels.experiments") != 21 {
 		t.Errorf("role after the form = %s, want design, flags 37, experiments 21", role.raw)
 	}
-	wantRedirect("add role member", c.post(org+"/roles/"+roleID+"/members", url.Values{"user_uuid": {pat.uuid}}), org+"/access")
+	// A change of someone's access is shown first (the API's preview), and
+	// made only when the same form comes back confirmed.
+	p = c.post(org+"/roles/"+roleID+"/members", url.Values{"user_uuid": {pat.uuid}})
+	if p.status != http.StatusOK || !strings.Contains(p.body, `id="preview-changes"`) || !strings.Contains(p.body, pat.email) ||
+		!strings.Contains(p.body, `name="confirm" value="1"`) {
+		t.Fatalf("add role member, unconfirmed = %d, want 200 and the preview naming %s:\n%s", p.status, pat.email, p.body)
+	}
+	if ms := e.owner.must("GET", e.orgPath("/roles/"+roleID+"/role_memberships"), nil, 200); ms.num("count") != 0 {
+		t.Fatalf("the preview wrote the membership: %s", ms.raw)
+	}
+	wantRedirect("add role member", c.post(org+"/roles/"+roleID+"/members", url.Values{"user_uuid": {pat.uuid}, "confirm": {"1"}}), org+"/access")
 	ms := e.owner.must("GET", e.orgPath("/roles/"+roleID+"/role_memberships"), nil, 200)
 	if ms.num("count") != 1 {
 		t.Fatalf("role members after the form = %s", ms.raw)
 	}
-	wantRedirect("remove role member", c.post(org+"/roles/"+roleID+"/members/"+ms.str("results.0.id")+"/delete", url.Values{}), org+"/access")
+	wantRedirect("remove role member", c.post(org+"/roles/"+roleID+"/members/"+ms.str("results.0.id")+"/delete", url.Values{"confirm": {"1"}}), org+"/access")
 
 	// An object's Permissions panel: a role grant and a member rule, in and out.
 	flag := e.owner.must("POST", e.projPath("/feature_flags"), map[string]any{"key": "panel-flag"}, 201)
 	flagPage := fmt.Sprintf("%s/feature_flags/%v", proj, flag.num("id"))
 	flagAPI := e.projPath(fmt.Sprintf("/feature_flags/%v", flag.num("id")))
-	wantRedirect("grant role", c.post(flagPage+"/permissions/roles", url.Values{"role_id": {roleID}}), flagPage)
+	wantRedirect("grant role", c.post(flagPage+"/permissions/roles", url.Values{"role_id": {roleID}, "confirm": {"1"}}), flagPage)
 	grants := e.owner.must("GET", flagAPI+"/role_access", nil, 200)
 	if grants.num("count") != 1 {
 		t.Fatalf("role access after the form = %s", grants.raw)
@@ -209,15 +219,15 @@ func TestUIPages(t *testing.T) {
 			patMember = m["id"].(string)
 		}
 	}
-	wantRedirect("member rule", c.post(flagPage+"/permissions/members", url.Values{"organization_member": {patMember}, "access_level": {"manager"}}), flagPage)
+	wantRedirect("member rule", c.post(flagPage+"/permissions/members", url.Values{"organization_member": {patMember}, "access_level": {"manager"}, "confirm": {"1"}}), flagPage)
 	if p := c.get(flagPage); !strings.Contains(p.body, "User") || !strings.Contains(p.body, "Manage") {
 		t.Errorf("the panel does not list the member rule")
 	}
 	if pf := pat.must("GET", flagAPI+"/access_controls", nil, 200); pf.str("user_access_level") != "manager" {
 		t.Errorf("Pat's level after the member rule = %s", pf.raw)
 	}
-	wantRedirect("remove member rule", c.post(flagPage+"/permissions/members/"+patMember+"/delete", url.Values{}), flagPage)
-	wantRedirect("remove grant", c.post(flagPage+"/permissions/roles/"+grants.str("results.0.id")+"/delete", url.Values{}), flagPage)
+	wantRedirect("remove member rule", c.post(flagPage+"/permissions/members/"+patMember+"/delete", url.Values{"confirm": {"1"}}), flagPage)
+	wantRedirect("remove grant", c.post(flagPage+"/permissions/roles/"+grants.str("results.0.id")+"/delete", url.Values{"confirm": {"1"}}), flagPage)
 	if acl := e.owner.must("GET", flagAPI+"/access_controls", nil, 200); len(acl.list("access_controls")) != 0 {
 		t.Errorf("rules left on the flag: %s", acl.raw)
 	}
@@ -295,7 +305,7 @@ func TestUIProjectAccess(t *testing.T) {
 	}
 	save := func(target, level string) answer {
 		t.Helper()
-		return owner.post(page, url.Values{"target": {target}, "access_level": {level}})
+		return owner.post(page, url.Values{"target": {target}, "access_level": {level}, "confirm": {"1"}})
 	}
 	if p := save("everyone", "none"); p.status != http.StatusSeeOther || p.location != page {
 		t.Fatalf("closing the project = %d → %q", p.status, p.location)
@@ -336,10 +346,10 @@ func TestUIProjectAccess(t *testing.T) {
 	// editable by the role; the organization's own settings are untouched.
 	flag := e.owner.create(0)
 	kinds := page + "/kinds"
-	if p := owner.post(kinds, url.Values{"resource": {"feature_flag"}, "target": {"everyone"}, "access_level": {"viewer"}}); p.status != http.StatusSeeOther {
+	if p := owner.post(kinds, url.Values{"resource": {"feature_flag"}, "target": {"everyone"}, "access_level": {"viewer"}, "confirm": {"1"}}); p.status != http.StatusSeeOther {
 		t.Fatalf("a kind rule for everyone = %d:\n%s", p.status, p.body)
 	}
-	if p := owner.post(kinds, url.Values{"resource": {"feature_flag"}, "target": {"role:" + roleID}, "access_level": {"editor"}}); p.status != http.StatusSeeOther {
+	if p := owner.post(kinds, url.Values{"resource": {"feature_flag"}, "target": {"role:" + roleID}, "access_level": {"editor"}, "confirm": {"1"}}); p.status != http.StatusSeeOther {
 		t.Fatalf("a kind rule for the role = %d", p.status)
 	}
 	e.owner.must("PUT", fmt.Sprintf("/api/projects/%d/access_controls", e.proj), map[string]any{"access_level": "member"}, 200)
@@ -358,7 +368,7 @@ func TestUIProjectAccess(t *testing.T) {
 	if strings.Contains(p.body, "role_level") {
 		t.Error("the tab lists the organization's role levels as this project's rules")
 	}
-	if p := owner.post(kinds, url.Values{"resource": {"feature_flag"}, "target": {"everyone"}, "access_level": {""}}); p.status != http.StatusSeeOther {
+	if p := owner.post(kinds, url.Values{"resource": {"feature_flag"}, "target": {"everyone"}, "access_level": {""}, "confirm": {"1"}}); p.status != http.StatusSeeOther {
 		t.Fatalf("removing the kind rule = %d", p.status)
 	}
 	if got := outside.must("GET", flag, nil, 200).get("can_edit"); got != true {

@@ -47,6 +47,10 @@ type cache struct {
 	lists     map[listKey]cachedList
 	listHeads int // heads in lists, against maxListedHeads
 	users     map[int64]gatehouse.User
+	// rows holds whole resources as list pages read them, bounded by rowBytes
+	// (their data) against maxRowBytes: the first pages of busy lists.
+	rows     map[int64]gatehouse.Resource
+	rowBytes int
 	// userIDs maps a user's uuid to its id: both are fixed for the user's
 	// life, so an entry needs no invalidation, and a deleted user's stays
 	// harmless (its id finds no user).
@@ -95,6 +99,7 @@ func newCache() *cache {
 		heads:    map[int64]access.Object{},
 		lists:    map[listKey]cachedList{},
 		users:    map[int64]gatehouse.User{},
+		rows:     map[int64]gatehouse.Resource{},
 		userIDs:  map[string]int64{},
 	}
 }
@@ -109,6 +114,8 @@ func (c *cache) clearLocked() {
 	clear(c.lists)
 	c.listHeads = 0
 	clear(c.users)
+	clear(c.rows)
+	c.rowBytes = 0
 	clear(c.userIDs)
 }
 
@@ -153,6 +160,7 @@ const (
 	noticeObject      noticeKind = 'x' // an object went
 	noticeHidden      noticeKind = 'h' // an object was soft-deleted: it leaves the lists, its head stays
 	noticeList        noticeKind = 'l' // a project's live objects changed otherwise (an undelete, an import)
+	noticeResource    noticeKind = 'e' // an object's row changed (its key, data or deleted flag)
 )
 
 // invalidate drops what n names.
@@ -181,6 +189,8 @@ func (c *cache) invalidate(n notice) {
 		// Its objects went by cascade; their ids are never reused, but nothing
 		// should answer for them either.
 		clear(c.heads)
+		clear(c.rows)
+		c.rowBytes = 0
 	case noticeCreated:
 		h := access.Object{ID: n.id, Project: n.project, Kind: n.kind, Creator: n.creator}
 		// Ids are never reused and heads never change: a head already known
@@ -193,9 +203,13 @@ func (c *cache) invalidate(n notice) {
 		c.prepend(h, n.at)
 	case noticeObject:
 		delete(c.heads, n.id)
+		c.dropRow(n.id)
 		c.remove(n.project, n.id)
 	case noticeHidden:
+		c.dropRow(n.id)
 		c.remove(n.project, n.id)
+	case noticeResource:
+		c.dropRow(n.id)
 	case noticeList:
 		c.dropLists(n.id)
 	}
@@ -278,6 +292,30 @@ func (c *cache) putList(gen uint64, project int64, kind access.Kind, l cachedLis
 		}
 		c.listHeads += len(l.heads) - len(c.lists[key].heads)
 		c.lists[key] = l
+	})
+}
+
+// maxRowBytes bounds the data of cached rows: past it the rows are emptied.
+const maxRowBytes = 32 << 20
+
+func (c *cache) dropRow(id int64) {
+	if r, ok := c.rows[id]; ok {
+		c.rowBytes -= len(r.Data)
+		delete(c.rows, id)
+	}
+}
+
+func (c *cache) putRows(gen uint64, rs []gatehouse.Resource) {
+	c.fill(gen, func() {
+		for _, r := range rs {
+			if c.rowBytes+len(r.Data) > maxRowBytes {
+				clear(c.rows)
+				c.rowBytes = 0
+			}
+			c.dropRow(r.ID)
+			c.rows[r.ID] = r
+			c.rowBytes += len(r.Data)
+		}
 	})
 }
 

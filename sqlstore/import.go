@@ -130,7 +130,7 @@ func (db *DB) ImportRules(ctx context.Context, orgID string, rules []gatehouse.R
 			return err
 		}
 		stmt, err := tx.PrepareContext(ctx, `
-			INSERT INTO access_rules (id, organization_id, scope, project_id, kind, object_id, role_id, user_id, level, project_level, created_by, created_at, updated_at, expires_at)
+			INSERT INTO access_rules (`+ruleColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`)
 		if err != nil {
 			return err
@@ -140,7 +140,8 @@ func (db *DB) ImportRules(ctx context.Context, orgID string, rules []gatehouse.R
 		for i := range rules {
 			r := &rules[i]
 			scope, ok := scopeName(r.Scope)
-			if !ok || r.Kind >= access.NumKinds || !r.Level.Valid() || !r.ProjectLevel.Valid() || r.Role != "" && r.User != 0 {
+			knownKind := r.Kind < access.NumKinds
+			if !ok || !knownKind || !r.Level.Valid() || !r.ProjectLevel.Valid() || r.Role != "" && r.User != 0 {
 				return gatehouse.Errorf(gatehouse.EInvalidInput, "Rule %d of the import is not a valid rule.", i)
 			}
 			kind := r.Kind.String()
@@ -148,6 +149,7 @@ func (db *DB) ImportRules(ctx context.Context, orgID string, rules []gatehouse.R
 				kind = ""
 			}
 			r.ID, r.OrganizationID, r.CreatedAt, r.UpdatedAt = newID(), orgID, now, now
+			r.ExpiresAt = r.ExpiresAt / 1e3 * 1e3 // stored to the microsecond
 			if _, err := stmt.ExecContext(ctx, r.ID, orgID, scope, nullable(r.Project), kind, nullable(r.Object), nullable(r.Role), nullable(r.User),
 				r.Level.String(), r.ProjectLevel.String(), nullable(r.CreatedBy), ts(now), ts(now), expiry(r.ExpiresAt)); err != nil {
 				return missingParent(unique(err, "resource", detailRuleExists), gatehouse.NotFound())

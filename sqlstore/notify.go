@@ -33,7 +33,7 @@ func (n notice) payload() string {
 		return string(n.what) + ":" + n.org
 	case noticeCreated:
 		return string(n.what) + ":" + i(n.id) + ":" + i(n.project) + ":" + n.kind.String() + ":" + i(n.creator) + ":" + i(n.at)
-	case noticeObject, noticeHidden:
+	case noticeObject, noticeHidden, noticeResource:
 		return string(n.what) + ":" + i(n.id) + ":" + i(n.project)
 	}
 	return string(n.what) + ":" + i(n.id)
@@ -65,7 +65,7 @@ func parseNotice(s string) (notice, bool) {
 		return n, rest != ""
 	case noticeUser, noticeProject, noticeProjectGone, noticeList:
 		return n, len(args) == 1 && ints(&n.id)
-	case noticeObject, noticeHidden:
+	case noticeObject, noticeHidden, noticeResource:
 		return n, len(args) == 2 && ints(&n.id, &n.project)
 	case noticeCreated:
 		if len(args) != 5 {

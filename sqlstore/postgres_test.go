@@ -151,6 +151,25 @@ func TestPostgresReplicaCaches(t *testing.T) {
 	if err != nil || len(heads) != 1 {
 		t.Fatalf("ResourceHeads() through a = %v, %v", heads, err)
 	}
+	row := func(db *sqlstore.DB) string {
+		rs, err := db.ResourcesByID(ctx, []int64{heads[0].ID})
+		if err != nil || len(rs) != 1 {
+			t.Fatalf("ResourcesByID() = %v, %v", rs, err)
+		}
+		return rs[0].Key
+	}
+	row(b)
+	row(b) // from b's memory now
+	if _, err := a.UpdateResourceFunc(ctx, p.ID, access.FeatureFlags, heads[0].ID, func(r *gatehouse.Resource) error {
+		r.Key = "renamed"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := row(a); got != "renamed" {
+		t.Errorf("a reads its own update as key %q", got)
+	}
+	eventually("the flag's new key", func() bool { return row(b) == "renamed" })
 	if err := a.DeleteResource(ctx, p.ID, access.FeatureFlags, heads[0].ID); err != nil {
 		t.Fatal(err)
 	}

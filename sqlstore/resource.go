@@ -78,12 +78,26 @@ func (db *DB) CreateResource(ctx context.Context, r *gatehouse.Resource) error {
 
 // Resource returns one resource of the kind in the project, deleted or not.
 func (db *DB) Resource(ctx context.Context, projectID int64, kind access.Kind, id int64) (*gatehouse.Resource, error) {
+	gen, cached := db.cache.begin()
+	if cached {
+		// From the rows list pages keep (see ResourcesByID): the id alone finds
+		// it, and another project's or kind's object is still not this one.
+		if rs, _ := lookup(db.cache, db.cache.rows, []int64{id}, nil); len(rs) == 1 {
+			if r := rs[0]; r.ProjectID == projectID && r.Kind == kind {
+				return &r, nil
+			}
+			return nil, gatehouse.NotFound()
+		}
+	}
 	var r gatehouse.Resource
 	err := scanResource(db.queryRowHot(ctx, `
 		SELECT `+resourceColumns+` FROM resources WHERE id = $1 AND project_id = $2 AND kind = $3`,
 		id, projectID, kind.String()), &r)
 	if err != nil {
 		return nil, notFound(err)
+	}
+	if cached {
+		db.cache.putRows(gen, []gatehouse.Resource{r})
 	}
 	return &r, nil
 }
@@ -107,11 +121,22 @@ func (db *DB) ResourceByKey(ctx context.Context, projectID int64, kind access.Ki
 const idsPerQuery = 500
 
 // ResourcesByID returns the resources with these ids in the order given; ids that name no
-// resource are left out.
+// resource are left out. Rows read before are answered from memory (every change to a row
+// invalidates it, on every replica), so a busy list's first pages read nothing.
 func (db *DB) ResourcesByID(ctx context.Context, ids []int64) ([]gatehouse.Resource, error) {
 	found := make(map[int64]gatehouse.Resource, len(ids))
-	for start := 0; start < len(ids); start += idsPerQuery {
-		chunk := ids[start:min(start+idsPerQuery, len(ids))]
+	missing := ids
+	gen, cached := db.cache.begin()
+	if cached {
+		var hits []gatehouse.Resource
+		hits, missing = lookup(db.cache, db.cache.rows, ids, make([]gatehouse.Resource, 0, len(ids)))
+		for _, r := range hits {
+			found[r.ID] = r
+		}
+	}
+	read := make([]gatehouse.Resource, 0, len(missing))
+	for start := 0; start < len(missing); start += idsPerQuery {
+		chunk := missing[start:min(start+idsPerQuery, len(missing))]
 		args := idArgs(chunk)
 		if err := func() error {
 			rows, err := db.queryHot(ctx, `SELECT `+resourceColumns+` FROM resources WHERE id IN (`+placeholders(1, len(args))+`)`, args...)
@@ -125,11 +150,15 @@ func (db *DB) ResourcesByID(ctx context.Context, ids []int64) ([]gatehouse.Resou
 					return err
 				}
 				found[r.ID] = r
+				read = append(read, r)
 			}
 			return rows.Err()
 		}(); err != nil {
 			return nil, err
 		}
+	}
+	if cached && len(read) > 0 {
+		db.cache.putRows(gen, read)
 	}
 	out := make([]gatehouse.Resource, 0, len(found))
 	for _, id := range ids {
@@ -184,6 +213,9 @@ func (db *DB) UpdateResourceFunc(ctx context.Context, projectID int64, kind acce
 			r.Key, r.Deleted, data(&r), ts(db.clock()), r.ID), &stored)
 		if err != nil {
 			return notFound(unique(err, "key", keyTaken(kind)))
+		}
+		if err := db.notify(ctx, tx, notice{what: noticeResource, id: id, project: projectID}); err != nil {
+			return err
 		}
 		switch {
 		case stored.Deleted && !wasDeleted:

@@ -227,6 +227,11 @@ func (db *DB) CreateRule(ctx context.Context, r *gatehouse.Rule, actor int64) er
 		if err != nil {
 			return err
 		}
+		// An expired rule the sweep has not reached yet grants nothing and is
+		// listed nowhere: it must not hold the target against a new rule.
+		if err := db.sweepTarget(ctx, tx, r.OrganizationID, row, &stored.Rule); err != nil {
+			return err
+		}
 		return db.insertRule(ctx, tx, &stored, row, actor)
 	})
 	if err != nil {
@@ -369,6 +374,26 @@ func (db *DB) DeleteRule(ctx context.Context, orgID, id string, actor int64) err
 		return db.record(ctx, tx, change{org: orgID, project: r.Project, object: r.Object, scope: scopeAccessControl, verb: deleted,
 			item: id, actor: actor, changes: ruleChanges(&r.Rule, true), rules: []access.RuleChange{{Rule: r.Rule, Removed: true}}})
 	})
+}
+
+// sweepTarget deletes, in tx, the expired rule on r's target if there is one, recording
+// its expiry as ExpireRules does.
+func (db *DB) sweepTarget(ctx context.Context, tx *sql.Tx, orgID string, row ruleRow, r *access.Rule) error {
+	var gone gatehouse.Rule
+	err := scanRule(tx.QueryRowContext(ctx, `
+		DELETE FROM access_rules
+		WHERE organization_id = $1 AND scope = $2 AND COALESCE(project_id, 0) = $3 AND kind = $4
+			AND COALESCE(object_id, 0) = $5 AND COALESCE(role_id, '') = $6 AND COALESCE(user_id, 0) = $7 AND expires_at <= $8
+		RETURNING `+ruleColumns,
+		orgID, row.scope, r.Project, row.kind, r.Object, r.Role, r.User, ts(db.clock())), &gone)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return db.record(ctx, tx, change{org: orgID, project: gone.Project, object: gone.Object, scope: scopeAccessControl, verb: expired,
+		item: gone.ID, changes: ruleChanges(&gone.Rule, true), rules: []access.RuleChange{{Rule: gone.Rule, Removed: true}}})
 }
 
 // ExpireRules deletes up to limit rules whose expiry has passed by the store's clock,

@@ -106,15 +106,16 @@ type resourceAccessBody struct {
 
 // accessControlBody is PostHog's v2 AccessControl shape.
 type accessControlBody struct {
-	ID                 string    `json:"id"`
-	AccessLevel        string    `json:"access_level"`
-	Resource           string    `json:"resource"`
-	ResourceID         *string   `json:"resource_id"`
-	OrganizationMember *string   `json:"organization_member"`
-	Role               *string   `json:"role"`
-	CreatedBy          *int64    `json:"created_by"`
-	CreatedAt          time.Time `json:"created_at"`
-	UpdatedAt          time.Time `json:"updated_at"`
+	ID                 string     `json:"id"`
+	AccessLevel        string     `json:"access_level"`
+	Resource           string     `json:"resource"`
+	ResourceID         *string    `json:"resource_id"`
+	OrganizationMember *string    `json:"organization_member"`
+	Role               *string    `json:"role"`
+	CreatedBy          *int64     `json:"created_by"`
+	CreatedAt          time.Time  `json:"created_at"`
+	UpdatedAt          time.Time  `json:"updated_at"`
+	ExpiresAt          *time.Time `json:"expires_at"`
 }
 
 // userAccess is one row of users_with_access.

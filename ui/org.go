@@ -239,7 +239,12 @@ func (s *Server) handleDefaultsSubmit(w http.ResponseWriter, r *http.Request, ui
 	if err != nil {
 		return err
 	}
-	changed := 0
+	type write struct {
+		method, path string
+		body         any
+	}
+	var writes []write
+	var previews []previewCall
 	for _, k := range access.Kinds {
 		name := "default-" + k.String()
 		if _, sent := r.PostForm[name]; !sent {
@@ -256,21 +261,29 @@ func (s *Server) handleDefaultsSubmit(w http.ResponseWriter, r *http.Request, ui
 			return s.accessFail(w, r, ui, &apiError{Status: http.StatusBadRequest, errorBody: errorBody{Detail: "Choose a default for " + kindLabel(k) + "."}}, "")
 		}
 		i := slices.IndexFunc(current, func(d resourceAccessBody) bool { return d.Resource == k.V1Name() })
+		var level any = want
 		switch {
 		case i >= 0 && want == 0:
-			_, err = ui.api.call(http.MethodDelete, apiOrgPath(o, "/resource_access/"+url.PathEscape(current[i].ID)), nil, nil)
+			writes = append(writes, write{http.MethodDelete, apiOrgPath(o, "/resource_access/"+url.PathEscape(current[i].ID)), nil})
+			level = nil
 		case i >= 0 && current[i].AccessLevel != want:
-			_, err = ui.api.call(http.MethodPatch, apiOrgPath(o, "/resource_access/"+url.PathEscape(current[i].ID)), map[string]int{"access_level": want}, nil)
+			writes = append(writes, write{http.MethodPatch, apiOrgPath(o, "/resource_access/"+url.PathEscape(current[i].ID)), map[string]int{"access_level": want}})
 		case i < 0 && want != 0:
-			_, err = ui.api.call(http.MethodPost, apiOrgPath(o, "/resource_access"), map[string]any{"resource": k.V1Name(), "access_level": want}, nil)
+			writes = append(writes, write{http.MethodPost, apiOrgPath(o, "/resource_access"), map[string]any{"resource": k.V1Name(), "access_level": want}})
 		default:
 			continue
 		}
-		if err != nil {
+		previews = append(previews, previewCall{apiOrgPath(o, "/resource_access/preview"), map[string]any{"resource": k.V1Name(), "access_level": level}})
+	}
+	if shown, err := s.confirmFirst(w, r, ui, "Change the organization's defaults.", orgPath(o, "/access"), previews...); shown || err != nil {
+		return err
+	}
+	for _, wr := range writes {
+		if _, err := ui.api.call(wr.method, wr.path, wr.body, nil); err != nil {
 			return s.accessFail(w, r, ui, err, "")
 		}
-		changed++
 	}
+	changed := len(writes)
 	msg := "Organization defaults saved."
 	if changed == 0 {
 		msg = "Nothing to change."
@@ -309,6 +322,10 @@ func (s *Server) handleRoleSubmit(w http.ResponseWriter, r *http.Request, ui *ui
 		}
 	}
 	body := map[string]any{"name": r.PostForm.Get("name"), "resource_access_levels": levels}
+	preview := previewCall{apiOrgPath(o, "/roles/"+url.PathEscape(id)+"/preview"), body}
+	if shown, err := s.confirmFirst(w, r, ui, "Change the role's levels.", orgPath(o, "/access")+"#role-"+id, preview); shown || err != nil {
+		return err
+	}
 	var role roleBody
 	if _, err := ui.api.call(http.MethodPatch, apiOrgPath(o, "/roles/"+url.PathEscape(id)), body, &role); err != nil {
 		return s.accessFail(w, r, ui, err, id)
@@ -339,6 +356,10 @@ func (s *Server) handleRoleMemberSubmit(w http.ResponseWriter, r *http.Request, 
 	}
 	id := r.PathValue("role")
 	body := map[string]string{"user_uuid": r.PostForm.Get("user_uuid")}
+	preview := previewCall{apiOrgPath(o, "/roles/"+url.PathEscape(id)+"/preview"), map[string]any{"add_members": []string{body["user_uuid"]}}}
+	if shown, err := s.confirmFirst(w, r, ui, "Add a member to the role.", orgPath(o, "/access")+"#role-"+id, preview); shown || err != nil {
+		return err
+	}
 	if _, err := ui.api.call(http.MethodPost, apiOrgPath(o, "/roles/"+url.PathEscape(id)+"/role_memberships"), body, nil); err != nil {
 		return s.accessFail(w, r, ui, err, id)
 	}
@@ -354,6 +375,16 @@ func (s *Server) handleRoleMemberDeleteSubmit(w http.ResponseWriter, r *http.Req
 	}
 	role := r.PathValue("role")
 	path := apiOrgPath(o, "/roles/"+url.PathEscape(role)+"/role_memberships/"+url.PathEscape(r.PathValue("id")))
+	var m roleMemberBody
+	if err := ui.api.get(path, &m); err != nil {
+		return s.accessFail(w, r, ui, err, role)
+	}
+	if m.User != nil {
+		preview := previewCall{apiOrgPath(o, "/roles/"+url.PathEscape(role)+"/preview"), map[string]any{"remove_members": []string{m.User.UUID}}}
+		if shown, err := s.confirmFirst(w, r, ui, "Remove "+personName(m.User)+" from the role.", orgPath(o, "/access")+"#role-"+role, preview); shown || err != nil {
+			return err
+		}
+	}
 	if _, err := ui.api.call(http.MethodDelete, path, nil, nil); err != nil {
 		return s.accessFail(w, r, ui, err, role)
 	}

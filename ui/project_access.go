@@ -14,15 +14,16 @@ import (
 // project access), through GET/PUT /api/projects/{project}/access_controls.
 
 type projectAccessPage struct {
-	Action     string
-	CanManage  bool
-	Reason     string // why the caller can't change it
-	Enterprise bool   // the plan lacks role-based access
-	Everyone   string // the level for everyone; "member" unless a rule says otherwise
-	Rules      []projectRuleView
-	Targets    []option
-	Levels     []option
-	Form       formState
+	Action         string
+	CanManage      bool
+	Reason         string // why the caller can't change it
+	Enterprise     bool   // the plan lacks role-based access
+	Everyone       string // the level for everyone; "member" unless a rule says otherwise
+	EveryoneExpiry string
+	Rules          []projectRuleView
+	Targets        []option
+	Levels         []option
+	Form           formState
 
 	// Kind rules that apply in this project only (v2 resource access controls).
 	KindRules  []kindRuleView
@@ -34,11 +35,13 @@ type projectAccessPage struct {
 // kindRuleView is a project-only rule on a whole kind.
 type kindRuleView struct {
 	Resource, Kind, Target, Name, Level string
+	Expiry                              string // "until …", or ""
 }
 
 // projectRuleView is one role's or member's own level in the project.
 type projectRuleView struct {
 	Target, Name, Level string
+	Expiry              string // "until …", or ""
 }
 
 // orgPeople reads an organization with its roles and members, which the
@@ -103,11 +106,11 @@ func (s *Server) loadProjectAccess(ui *uiCall, p *projectBody) (*projectAccessPa
 	for _, ac := range acl.AccessControls {
 		switch {
 		case ac.Role != nil:
-			pg.Rules = append(pg.Rules, projectRuleView{Target: "role:" + *ac.Role, Name: "Role " + roleNames[*ac.Role], Level: ac.AccessLevel})
+			pg.Rules = append(pg.Rules, projectRuleView{Target: "role:" + *ac.Role, Name: "Role " + roleNames[*ac.Role], Level: ac.AccessLevel, Expiry: expiryLabel(ac.ExpiresAt)})
 		case ac.OrganizationMember != nil:
-			pg.Rules = append(pg.Rules, projectRuleView{Target: "member:" + *ac.OrganizationMember, Name: memberNames[*ac.OrganizationMember], Level: ac.AccessLevel})
+			pg.Rules = append(pg.Rules, projectRuleView{Target: "member:" + *ac.OrganizationMember, Name: memberNames[*ac.OrganizationMember], Level: ac.AccessLevel, Expiry: expiryLabel(ac.ExpiresAt)})
 		default:
-			pg.Everyone = ac.AccessLevel
+			pg.Everyone, pg.EveryoneExpiry = ac.AccessLevel, expiryLabel(ac.ExpiresAt)
 		}
 	}
 	pg.Targets = append(pg.Targets, option{Value: "everyone", Label: "Everyone"})
@@ -160,7 +163,7 @@ func (s *Server) loadKindRules(ui *uiCall, p *projectBody, pg *projectAccessPage
 		if !ok {
 			continue
 		}
-		v := kindRuleView{Resource: ac.Resource, Kind: kindLabel(k), Target: "everyone", Name: "Everyone", Level: ac.AccessLevel}
+		v := kindRuleView{Resource: ac.Resource, Kind: kindLabel(k), Target: "everyone", Name: "Everyone", Level: ac.AccessLevel, Expiry: expiryLabel(ac.ExpiresAt)}
 		switch {
 		case ac.Role != nil:
 			v.Target, v.Name = "role:"+*ac.Role, "Role "+roleNames[*ac.Role]
@@ -238,6 +241,27 @@ func (s *Server) putFromForm(w http.ResponseWriter, r *http.Request, ui *uiCall,
 		body["organization_member"] = id
 	default:
 		return s.renderProjectAccess(w, r, ui, http.StatusBadRequest, &apiError{Status: http.StatusBadRequest, errorBody: errorBody{Detail: "Choose who the level is for."}})
+	}
+	if level != nil {
+		at, ok := expiresAt(r.PostForm, s.now())
+		if !ok {
+			return s.renderProjectAccess(w, r, ui, http.StatusBadRequest, &apiError{Status: http.StatusBadRequest, errorBody: errorBody{Detail: "Choose when the rule ends."}})
+		}
+		if at != "" {
+			body["expires_at"] = at
+		}
+	}
+	whom := map[string]string{"everyone": "everyone", "role": "the role", "member": "the member"}[strings.SplitN(target, ":", 2)[0]]
+	what := "Remove the rule for " + whom + "."
+	switch {
+	case level == nil:
+	case path == "/access_controls":
+		what = "Set \u201c" + projectLevelLabel(r.PostForm.Get("access_level")) + "\u201d in this project for " + whom + "."
+	default:
+		what = "Set \u201c" + levelLabel(r.PostForm.Get("access_level")) + "\u201d on every " + strings.ReplaceAll(r.PostForm.Get("resource"), "_", " ") + " of this project for " + whom + "."
+	}
+	if shown, err := s.confirmFirst(w, r, ui, what, projectPath(p, "/access"), previewCall{apiProjectPath(p, path+"/preview"), body}); shown || err != nil {
+		return err
 	}
 	if _, err := ui.api.call(http.MethodPut, apiProjectPath(p, path), body, nil); err != nil {
 		if e, ok := asAPIError(err); ok && e.Status < 500 {

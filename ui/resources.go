@@ -715,20 +715,21 @@ func (s *Server) handleNewObjectSubmit(w http.ResponseWriter, r *http.Request, u
 
 // permissionsView is an object's "Permissions" panel.
 type permissionsView struct {
-	Action        string // base path of the panel's forms
-	CanManage     bool
-	Reason        string // why the caller can't change them
-	Enterprise    bool   // the plan lacks role-based access
-	Roles         []grantView
-	Members       []memberRuleView
-	Everyone      string // level of a rule for everyone on the object, if any
-	RoleChoices   []option
-	MemberChoices []option
-	LevelChoices  []option
-	Access        []userAccessView
-	Form          formState
-	RolesURL      string
-	Flash         string // the result of the panel's last change
+	Action         string // base path of the panel's forms
+	CanManage      bool
+	Reason         string // why the caller can't change them
+	Enterprise     bool   // the plan lacks role-based access
+	Roles          []grantView
+	Members        []memberRuleView
+	Everyone       string // level of a rule for everyone on the object, if any
+	EveryoneExpiry string
+	RoleChoices    []option
+	MemberChoices  []option
+	LevelChoices   []option
+	Access         []userAccessView
+	Form           formState
+	RolesURL       string
+	Flash          string // the result of the panel's last change
 }
 
 type grantView struct {
@@ -737,6 +738,7 @@ type grantView struct {
 
 type memberRuleView struct {
 	MemberID, Name, Level string
+	Expiry                string // "until …", or "" for a permanent rule
 }
 
 type userAccessView struct {
@@ -811,9 +813,9 @@ func (s *Server) loadPermissions(ui *uiCall, p *projectBody, k access.Kind, obj 
 					name = personName(m.User)
 				}
 			}
-			pv.Members = append(pv.Members, memberRuleView{MemberID: *ac.OrganizationMember, Name: name, Level: ac.AccessLevel})
+			pv.Members = append(pv.Members, memberRuleView{MemberID: *ac.OrganizationMember, Name: name, Level: ac.AccessLevel, Expiry: expiryLabel(ac.ExpiresAt)})
 		case ac.Role == nil:
-			pv.Everyone = ac.AccessLevel
+			pv.Everyone, pv.EveryoneExpiry = ac.AccessLevel, expiryLabel(ac.ExpiresAt)
 		}
 	}
 	granted := map[string]bool{}
@@ -830,6 +832,9 @@ func (s *Server) loadPermissions(ui *uiCall, p *projectBody, k access.Kind, obj 
 			pv.RoleChoices = append(pv.RoleChoices, option{Value: rl.ID, Label: rl.Name})
 		}
 	}
+	// "Everyone" sets the object's rule for every member no rule of their own
+	// (or of their roles) reaches: "No access" makes the object private.
+	pv.MemberChoices = append(pv.MemberChoices, option{Value: "everyone", Label: "Everyone"})
 	for _, m := range members {
 		pv.MemberChoices = append(pv.MemberChoices, option{Value: m.ID, Label: personName(m.User)})
 	}
@@ -899,6 +904,11 @@ func (s *Server) handleRoleGrantSubmit(w http.ResponseWriter, r *http.Request, u
 	if err != nil {
 		return err
 	}
+	// A v1 grant is an object rule for the role at editor: its preview is that rule's.
+	preview := previewCall{path + "/access_controls/preview", map[string]any{"access_level": access.Editor.String(), "role": r.PostForm.Get("role_id")}}
+	if shown, err := s.confirmFirst(w, r, ui, "Let the role edit this "+k.Noun()+".", objectPath(p, k, r.PathValue("id"))+"#permissions", preview); shown || err != nil {
+		return err
+	}
 	if _, err := ui.api.call(http.MethodPost, path+"/role_access", map[string]string{"role_id": r.PostForm.Get("role_id")}, nil); err != nil {
 		return s.renderPermissionsError(w, r, ui, err)
 	}
@@ -910,6 +920,14 @@ func (s *Server) handleRoleGrantSubmit(w http.ResponseWriter, r *http.Request, u
 func (s *Server) handleRoleGrantDelete(w http.ResponseWriter, r *http.Request, ui *uiCall) error {
 	p, k, path, err := ui.objectAPIPath(r)
 	if err != nil {
+		return err
+	}
+	var g roleAccessItem
+	if err := ui.api.get(path+"/role_access/"+url.PathEscape(r.PathValue("grant")), &g); err != nil {
+		return s.renderPermissionsError(w, r, ui, err)
+	}
+	preview := previewCall{path + "/access_controls/preview", map[string]any{"access_level": nil, "role": g.RoleID}}
+	if shown, err := s.confirmFirst(w, r, ui, "Remove role "+g.Role.Name+" from this "+k.Noun()+".", objectPath(p, k, r.PathValue("id"))+"#permissions", preview); shown || err != nil {
 		return err
 	}
 	if _, err := ui.api.call(http.MethodDelete, path+"/role_access/"+url.PathEscape(r.PathValue("grant")), nil, nil); err != nil {
@@ -926,11 +944,27 @@ func (s *Server) handleMemberRuleSubmit(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
-	body := map[string]any{"organization_member": r.PostForm.Get("organization_member"), "access_level": r.PostForm.Get("access_level")}
+	body := map[string]any{"access_level": r.PostForm.Get("access_level")}
+	who := "everyone"
+	if m := r.PostForm.Get("organization_member"); m != "everyone" {
+		body["organization_member"], who = m, "this member"
+	}
+	at, ok := expiresAt(r.PostForm, s.now())
+	if !ok {
+		return s.renderPermissionsError(w, r, ui, &apiError{Status: http.StatusBadRequest, errorBody: errorBody{Detail: "Choose when the rule ends."}})
+	}
+	if at != "" {
+		body["expires_at"] = at
+	}
+	page := objectPath(p, k, r.PathValue("id"))
+	what := "Set \u201c" + levelLabel(r.PostForm.Get("access_level")) + "\u201d on this " + k.Noun() + " for " + who + "."
+	if shown, err := s.confirmFirst(w, r, ui, what, page+"#permissions", previewCall{path + "/access_controls/preview", body}); shown || err != nil {
+		return err
+	}
 	if _, err := ui.api.call(http.MethodPut, path+"/access_controls", body, nil); err != nil {
 		return s.renderPermissionsError(w, r, ui, err)
 	}
-	s.redirect(w, r, objectPath(p, k, r.PathValue("id"))+"#permissions", "@Member access saved.")
+	s.redirect(w, r, page+"#permissions", "@Access saved.")
 	return nil
 }
 
@@ -942,6 +976,13 @@ func (s *Server) handleMemberRuleDelete(w http.ResponseWriter, r *http.Request, 
 		return err
 	}
 	body := map[string]any{"organization_member": r.PathValue("member"), "access_level": nil}
+	if r.PathValue("member") == "everyone" {
+		delete(body, "organization_member")
+	}
+	page := objectPath(p, k, r.PathValue("id"))
+	if shown, err := s.confirmFirst(w, r, ui, "Remove the rule.", page+"#permissions", previewCall{path + "/access_controls/preview", body}); shown || err != nil {
+		return err
+	}
 	if _, err := ui.api.call(http.MethodPut, path+"/access_controls", body, nil); err != nil {
 		return s.renderPermissionsError(w, r, ui, err)
 	}

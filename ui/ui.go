@@ -48,6 +48,9 @@ type Config struct {
 	Logger *slog.Logger
 	// SecureCookies marks the UI's own cookies Secure (set behind HTTPS).
 	SecureCookies bool
+	// Now is the clock a rule's expiry ("in 1 hour") is counted from; nil
+	// means time.Now. It should be the API's.
+	Now func() time.Time
 }
 
 // Server serves the pages. It routes as http.ServeMux does (Handler names
@@ -60,6 +63,7 @@ type Server struct {
 	cop    *http.CrossOriginProtection
 	mux    *http.ServeMux
 	kinds  kindForms
+	now    func() time.Time
 }
 
 // New returns the pages, reading and writing through api. It reads the
@@ -69,6 +73,9 @@ func New(api API, cfg Config) *Server {
 	s := &Server{api: api, log: cfg.Logger, secure: cfg.SecureCookies, cop: http.NewCrossOriginProtection(), mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now = cfg.Now; s.now == nil {
+		s.now = time.Now
 	}
 	kinds, err := loadKindForms(context.Background(), api)
 	if err != nil {
@@ -309,7 +316,9 @@ var uiFuncs = template.FuncMap{
 	"panelRemoval": func(panel, action, label string) removalForm {
 		return newRemoval(panel, action, label, nil)
 	},
-	"isoDate": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"isoDate":       func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"expiry":        expiryLabel,
+	"expiryChoices": func() []option { return expiryChoices },
 }
 
 // selectField is a labelled <select> (template "select").

@@ -314,6 +314,90 @@ func (e MemberInputLevel) Valid() bool {
 	}
 }
 
+// Defines values for PreviewChangeAfter.
+const (
+	PreviewChangeAfterEditor  PreviewChangeAfter = "editor"
+	PreviewChangeAfterManager PreviewChangeAfter = "manager"
+	PreviewChangeAfterNone    PreviewChangeAfter = "none"
+	PreviewChangeAfterViewer  PreviewChangeAfter = "viewer"
+)
+
+// Valid indicates whether the value is a known member of the PreviewChangeAfter enum.
+func (e PreviewChangeAfter) Valid() bool {
+	switch e {
+	case PreviewChangeAfterEditor:
+		return true
+	case PreviewChangeAfterManager:
+		return true
+	case PreviewChangeAfterNone:
+		return true
+	case PreviewChangeAfterViewer:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PreviewChangeBefore.
+const (
+	PreviewChangeBeforeEditor  PreviewChangeBefore = "editor"
+	PreviewChangeBeforeManager PreviewChangeBefore = "manager"
+	PreviewChangeBeforeNone    PreviewChangeBefore = "none"
+	PreviewChangeBeforeViewer  PreviewChangeBefore = "viewer"
+)
+
+// Valid indicates whether the value is a known member of the PreviewChangeBefore enum.
+func (e PreviewChangeBefore) Valid() bool {
+	switch e {
+	case PreviewChangeBeforeEditor:
+		return true
+	case PreviewChangeBeforeManager:
+		return true
+	case PreviewChangeBeforeNone:
+		return true
+	case PreviewChangeBeforeViewer:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PreviewChangeResource.
+const (
+	PreviewChangeResourceAction           PreviewChangeResource = "action"
+	PreviewChangeResourceCohort           PreviewChangeResource = "cohort"
+	PreviewChangeResourceDashboard        PreviewChangeResource = "dashboard"
+	PreviewChangeResourceExperiment       PreviewChangeResource = "experiment"
+	PreviewChangeResourceFeatureFlag      PreviewChangeResource = "feature_flag"
+	PreviewChangeResourceInsight          PreviewChangeResource = "insight"
+	PreviewChangeResourceProject          PreviewChangeResource = "project"
+	PreviewChangeResourceSessionRecording PreviewChangeResource = "session_recording"
+)
+
+// Valid indicates whether the value is a known member of the PreviewChangeResource enum.
+func (e PreviewChangeResource) Valid() bool {
+	switch e {
+	case PreviewChangeResourceAction:
+		return true
+	case PreviewChangeResourceCohort:
+		return true
+	case PreviewChangeResourceDashboard:
+		return true
+	case PreviewChangeResourceExperiment:
+		return true
+	case PreviewChangeResourceFeatureFlag:
+		return true
+	case PreviewChangeResourceInsight:
+		return true
+	case PreviewChangeResourceProject:
+		return true
+	case PreviewChangeResourceSessionRecording:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ResourceMetaUserAccessLevel.
 const (
 	ResourceMetaUserAccessLevelEditor  ResourceMetaUserAccessLevel = "editor"
@@ -636,6 +720,12 @@ type DashboardUpdate struct {
 	Tiles       *[]interface{} `json:"tiles,omitempty"`
 	Deleted     *bool          `json:"deleted,omitempty"`
 	Id          *int           `json:"id,omitempty"`
+}
+
+// DefaultPreviewInput defines model for DefaultPreviewInput.
+type DefaultPreviewInput struct {
+	AccessLevel interface{} `json:"access_level,omitempty"`
+	Resource    *string     `json:"resource"`
 }
 
 // Error defines model for Error.
@@ -1107,6 +1197,50 @@ type PaginatedSessionRecordingRoleAccessList struct {
 	Results  []SessionRecordingRoleAccess `json:"results"`
 }
 
+// Preview defines model for Preview.
+type Preview struct {
+	Changes []PreviewChange `json:"changes"`
+	Gaining int             `json:"gaining"`
+	Losing  int             `json:"losing"`
+}
+
+// PreviewChange defines model for PreviewChange.
+type PreviewChange struct {
+	After        PreviewChangeAfter    `json:"after"`
+	Before       PreviewChangeBefore   `json:"before"`
+	ProjectId    int64                 `json:"project_id"`
+	Resource     PreviewChangeResource `json:"resource"`
+	ResourceId   *string               `json:"resource_id"`
+	SourceAfter  string                `json:"source_after"`
+	SourceBefore string                `json:"source_before"`
+	User         PreviewUser           `json:"user"`
+}
+
+// PreviewChangeAfter defines model for PreviewChange.After.
+type PreviewChangeAfter string
+
+// PreviewChangeBefore defines model for PreviewChange.Before.
+type PreviewChangeBefore string
+
+// PreviewChangeResource defines model for PreviewChange.Resource.
+type PreviewChangeResource string
+
+// PreviewRoleInput defines model for PreviewRoleInput.
+type PreviewRoleInput struct {
+	AddMembers              *[]string       `json:"add_members,omitempty"`
+	FeatureFlagsAccessLevel *int            `json:"feature_flags_access_level,omitempty"`
+	Name                    *string         `json:"name,omitempty"`
+	RemoveMembers           *[]string       `json:"remove_members,omitempty"`
+	ResourceAccessLevels    *map[string]int `json:"resource_access_levels,omitempty"`
+}
+
+// PreviewUser defines model for PreviewUser.
+type PreviewUser struct {
+	Email     string `json:"email"`
+	FirstName string `json:"first_name"`
+	Uuid      string `json:"uuid"`
+}
+
 // Project defines model for Project.
 type Project struct {
 	ApiToken     string    `json:"api_token"`
@@ -1547,6 +1681,9 @@ type PostApiOrganizationsOrgProjectsJSONRequestBody = NameInput
 // PostApiOrganizationsOrgResourceAccessJSONRequestBody defines body for PostApiOrganizationsOrgResourceAccess for application/json ContentType.
 type PostApiOrganizationsOrgResourceAccessJSONRequestBody = ResourceAccessInput
 
+// PostApiOrganizationsOrgResourceAccessPreviewJSONRequestBody defines body for PostApiOrganizationsOrgResourceAccessPreview for application/json ContentType.
+type PostApiOrganizationsOrgResourceAccessPreviewJSONRequestBody = DefaultPreviewInput
+
 // PatchApiOrganizationsOrgResourceAccessIdJSONRequestBody defines body for PatchApiOrganizationsOrgResourceAccessId for application/json ContentType.
 type PatchApiOrganizationsOrgResourceAccessIdJSONRequestBody = ResourceAccessInput
 
@@ -1561,6 +1698,9 @@ type PatchApiOrganizationsOrgRolesRoleJSONRequestBody = RoleInput
 
 // PutApiOrganizationsOrgRolesRoleJSONRequestBody defines body for PutApiOrganizationsOrgRolesRole for application/json ContentType.
 type PutApiOrganizationsOrgRolesRoleJSONRequestBody = RoleInput
+
+// PostApiOrganizationsOrgRolesRolePreviewJSONRequestBody defines body for PostApiOrganizationsOrgRolesRolePreview for application/json ContentType.
+type PostApiOrganizationsOrgRolesRolePreviewJSONRequestBody = PreviewRoleInput
 
 // PostApiOrganizationsOrgRolesRoleRoleMembershipsJSONRequestBody defines body for PostApiOrganizationsOrgRolesRoleRoleMemberships for application/json ContentType.
 type PostApiOrganizationsOrgRolesRoleRoleMembershipsJSONRequestBody = RoleMemberInput
@@ -1580,6 +1720,9 @@ type PostApiProjectsProjectAccessCheckJSONRequestBody = CheckRequest
 // PutApiProjectsProjectAccessControlsJSONRequestBody defines body for PutApiProjectsProjectAccessControls for application/json ContentType.
 type PutApiProjectsProjectAccessControlsJSONRequestBody = AccessControlInput
 
+// PostApiProjectsProjectAccessControlsPreviewJSONRequestBody defines body for PostApiProjectsProjectAccessControlsPreview for application/json ContentType.
+type PostApiProjectsProjectAccessControlsPreviewJSONRequestBody = AccessControlInput
+
 // PostApiProjectsProjectActionsJSONRequestBody defines body for PostApiProjectsProjectActions for application/json ContentType.
 type PostApiProjectsProjectActionsJSONRequestBody = Action
 
@@ -1591,6 +1734,9 @@ type PutApiProjectsProjectActionsIdJSONRequestBody = ActionUpdate
 
 // PutApiProjectsProjectActionsIdAccessControlsJSONRequestBody defines body for PutApiProjectsProjectActionsIdAccessControls for application/json ContentType.
 type PutApiProjectsProjectActionsIdAccessControlsJSONRequestBody = AccessControlInput
+
+// PostApiProjectsProjectActionsIdAccessControlsPreviewJSONRequestBody defines body for PostApiProjectsProjectActionsIdAccessControlsPreview for application/json ContentType.
+type PostApiProjectsProjectActionsIdAccessControlsPreviewJSONRequestBody = AccessControlInput
 
 // PostApiProjectsProjectActionsIdRoleAccessJSONRequestBody defines body for PostApiProjectsProjectActionsIdRoleAccess for application/json ContentType.
 type PostApiProjectsProjectActionsIdRoleAccessJSONRequestBody = RoleAccessInput
@@ -1607,6 +1753,9 @@ type PutApiProjectsProjectCohortsIdJSONRequestBody = CohortUpdate
 // PutApiProjectsProjectCohortsIdAccessControlsJSONRequestBody defines body for PutApiProjectsProjectCohortsIdAccessControls for application/json ContentType.
 type PutApiProjectsProjectCohortsIdAccessControlsJSONRequestBody = AccessControlInput
 
+// PostApiProjectsProjectCohortsIdAccessControlsPreviewJSONRequestBody defines body for PostApiProjectsProjectCohortsIdAccessControlsPreview for application/json ContentType.
+type PostApiProjectsProjectCohortsIdAccessControlsPreviewJSONRequestBody = AccessControlInput
+
 // PostApiProjectsProjectCohortsIdRoleAccessJSONRequestBody defines body for PostApiProjectsProjectCohortsIdRoleAccess for application/json ContentType.
 type PostApiProjectsProjectCohortsIdRoleAccessJSONRequestBody = RoleAccessInput
 
@@ -1621,6 +1770,9 @@ type PutApiProjectsProjectDashboardsIdJSONRequestBody = DashboardUpdate
 
 // PutApiProjectsProjectDashboardsIdAccessControlsJSONRequestBody defines body for PutApiProjectsProjectDashboardsIdAccessControls for application/json ContentType.
 type PutApiProjectsProjectDashboardsIdAccessControlsJSONRequestBody = AccessControlInput
+
+// PostApiProjectsProjectDashboardsIdAccessControlsPreviewJSONRequestBody defines body for PostApiProjectsProjectDashboardsIdAccessControlsPreview for application/json ContentType.
+type PostApiProjectsProjectDashboardsIdAccessControlsPreviewJSONRequestBody = AccessControlInput
 
 // PostApiProjectsProjectDashboardsIdRoleAccessJSONRequestBody defines body for PostApiProjectsProjectDashboardsIdRoleAccess for application/json ContentType.
 type PostApiProjectsProjectDashboardsIdRoleAccessJSONRequestBody = RoleAccessInput
@@ -1637,6 +1789,9 @@ type PutApiProjectsProjectExperimentsIdJSONRequestBody = ExperimentUpdate
 // PutApiProjectsProjectExperimentsIdAccessControlsJSONRequestBody defines body for PutApiProjectsProjectExperimentsIdAccessControls for application/json ContentType.
 type PutApiProjectsProjectExperimentsIdAccessControlsJSONRequestBody = AccessControlInput
 
+// PostApiProjectsProjectExperimentsIdAccessControlsPreviewJSONRequestBody defines body for PostApiProjectsProjectExperimentsIdAccessControlsPreview for application/json ContentType.
+type PostApiProjectsProjectExperimentsIdAccessControlsPreviewJSONRequestBody = AccessControlInput
+
 // PostApiProjectsProjectExperimentsIdRoleAccessJSONRequestBody defines body for PostApiProjectsProjectExperimentsIdRoleAccess for application/json ContentType.
 type PostApiProjectsProjectExperimentsIdRoleAccessJSONRequestBody = RoleAccessInput
 
@@ -1651,6 +1806,9 @@ type PutApiProjectsProjectFeatureFlagsIdJSONRequestBody = FeatureFlagUpdate
 
 // PutApiProjectsProjectFeatureFlagsIdAccessControlsJSONRequestBody defines body for PutApiProjectsProjectFeatureFlagsIdAccessControls for application/json ContentType.
 type PutApiProjectsProjectFeatureFlagsIdAccessControlsJSONRequestBody = AccessControlInput
+
+// PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewJSONRequestBody defines body for PostApiProjectsProjectFeatureFlagsIdAccessControlsPreview for application/json ContentType.
+type PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewJSONRequestBody = AccessControlInput
 
 // PostApiProjectsProjectFeatureFlagsIdRoleAccessJSONRequestBody defines body for PostApiProjectsProjectFeatureFlagsIdRoleAccess for application/json ContentType.
 type PostApiProjectsProjectFeatureFlagsIdRoleAccessJSONRequestBody = RoleAccessInput
@@ -1667,11 +1825,17 @@ type PutApiProjectsProjectInsightsIdJSONRequestBody = InsightUpdate
 // PutApiProjectsProjectInsightsIdAccessControlsJSONRequestBody defines body for PutApiProjectsProjectInsightsIdAccessControls for application/json ContentType.
 type PutApiProjectsProjectInsightsIdAccessControlsJSONRequestBody = AccessControlInput
 
+// PostApiProjectsProjectInsightsIdAccessControlsPreviewJSONRequestBody defines body for PostApiProjectsProjectInsightsIdAccessControlsPreview for application/json ContentType.
+type PostApiProjectsProjectInsightsIdAccessControlsPreviewJSONRequestBody = AccessControlInput
+
 // PostApiProjectsProjectInsightsIdRoleAccessJSONRequestBody defines body for PostApiProjectsProjectInsightsIdRoleAccess for application/json ContentType.
 type PostApiProjectsProjectInsightsIdRoleAccessJSONRequestBody = RoleAccessInput
 
 // PutApiProjectsProjectResourceAccessControlsJSONRequestBody defines body for PutApiProjectsProjectResourceAccessControls for application/json ContentType.
 type PutApiProjectsProjectResourceAccessControlsJSONRequestBody = AccessControlInput
+
+// PostApiProjectsProjectResourceAccessControlsPreviewJSONRequestBody defines body for PostApiProjectsProjectResourceAccessControlsPreview for application/json ContentType.
+type PostApiProjectsProjectResourceAccessControlsPreviewJSONRequestBody = AccessControlInput
 
 // PostApiProjectsProjectSessionRecordingsJSONRequestBody defines body for PostApiProjectsProjectSessionRecordings for application/json ContentType.
 type PostApiProjectsProjectSessionRecordingsJSONRequestBody = SessionRecording
@@ -1684,6 +1848,9 @@ type PutApiProjectsProjectSessionRecordingsIdJSONRequestBody = SessionRecordingU
 
 // PutApiProjectsProjectSessionRecordingsIdAccessControlsJSONRequestBody defines body for PutApiProjectsProjectSessionRecordingsIdAccessControls for application/json ContentType.
 type PutApiProjectsProjectSessionRecordingsIdAccessControlsJSONRequestBody = AccessControlInput
+
+// PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewJSONRequestBody defines body for PostApiProjectsProjectSessionRecordingsIdAccessControlsPreview for application/json ContentType.
+type PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewJSONRequestBody = AccessControlInput
 
 // PostApiProjectsProjectSessionRecordingsIdRoleAccessJSONRequestBody defines body for PostApiProjectsProjectSessionRecordingsIdRoleAccess for application/json ContentType.
 type PostApiProjectsProjectSessionRecordingsIdRoleAccessJSONRequestBody = RoleAccessInput
@@ -1988,6 +2155,24 @@ type ClientInterface interface {
 	// Corresponds with POST /api/organizations/{org}/resource_access (the `PostApiOrganizationsOrgResourceAccess` operationId).
 	PostApiOrganizationsOrgResourceAccess(ctx context.Context, org string, body PostApiOrganizationsOrgResourceAccessJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// PostApiOrganizationsOrgResourceAccessPreviewWithBody Resource access preview
+	//
+	// Resource access preview. Needs an organization admin. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/organizations/{org}/resource_access/preview (the `PostApiOrganizationsOrgResourceAccessPreview` operationId).
+	PostApiOrganizationsOrgResourceAccessPreviewWithBody(ctx context.Context, org string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiOrganizationsOrgResourceAccessPreview Resource access preview
+	//
+	// Resource access preview. Needs an organization admin. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/organizations/{org}/resource_access/preview (the `PostApiOrganizationsOrgResourceAccessPreview` operationId).
+	PostApiOrganizationsOrgResourceAccessPreview(ctx context.Context, org string, body PostApiOrganizationsOrgResourceAccessPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// DeleteApiOrganizationsOrgResourceAccessId Resource access delete
 	//
 	// Resource access delete. Needs an organization admin. Changes need a plan with role-based access.
@@ -2112,6 +2297,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /api/organizations/{org}/roles/{role} (the `PutApiOrganizationsOrgRolesRole` operationId).
 	PutApiOrganizationsOrgRolesRole(ctx context.Context, org string, role string, body PutApiOrganizationsOrgRolesRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiOrganizationsOrgRolesRolePreviewWithBody Role preview
+	//
+	// Role preview. Needs an organization admin. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/organizations/{org}/roles/{role}/preview (the `PostApiOrganizationsOrgRolesRolePreview` operationId).
+	PostApiOrganizationsOrgRolesRolePreviewWithBody(ctx context.Context, org string, role string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiOrganizationsOrgRolesRolePreview Role preview
+	//
+	// Role preview. Needs an organization admin. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/organizations/{org}/roles/{role}/preview (the `PostApiOrganizationsOrgRolesRolePreview` operationId).
+	PostApiOrganizationsOrgRolesRolePreview(ctx context.Context, org string, role string, body PostApiOrganizationsOrgRolesRolePreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiOrganizationsOrgRolesRoleRoleMemberships Role member list
 	//
@@ -2284,6 +2487,24 @@ type ClientInterface interface {
 	// Corresponds with PUT /api/projects/{project}/access_controls (the `PutApiProjectsProjectAccessControls` operationId).
 	PutApiProjectsProjectAccessControls(ctx context.Context, project string, body PutApiProjectsProjectAccessControlsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// PostApiProjectsProjectAccessControlsPreviewWithBody Project access controls preview
+	//
+	// Project access controls preview. Needs a project admin. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/projects/{project}/access_controls/preview (the `PostApiProjectsProjectAccessControlsPreview` operationId).
+	PostApiProjectsProjectAccessControlsPreviewWithBody(ctx context.Context, project string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectAccessControlsPreview Project access controls preview
+	//
+	// Project access controls preview. Needs a project admin. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/projects/{project}/access_controls/preview (the `PostApiProjectsProjectAccessControlsPreview` operationId).
+	PostApiProjectsProjectAccessControlsPreview(ctx context.Context, project string, body PostApiProjectsProjectAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetApiProjectsProjectActions Resource list
 	//
 	// Resource list. Needs a member allowed into the project.
@@ -2383,6 +2604,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /api/projects/{project}/actions/{id}/access_controls (the `PutApiProjectsProjectActionsIdAccessControls` operationId).
 	PutApiProjectsProjectActionsIdAccessControls(ctx context.Context, project string, id string, body PutApiProjectsProjectActionsIdAccessControlsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectActionsIdAccessControlsPreviewWithBody Object access controls preview (actions)
+	//
+	// Object access controls preview (actions). Needs manager access to the action. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/projects/{project}/actions/{id}/access_controls/preview (the `PostApiProjectsProjectActionsIdAccessControlsPreview` operationId).
+	PostApiProjectsProjectActionsIdAccessControlsPreviewWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectActionsIdAccessControlsPreview Object access controls preview (actions)
+	//
+	// Object access controls preview (actions). Needs manager access to the action. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/projects/{project}/actions/{id}/access_controls/preview (the `PostApiProjectsProjectActionsIdAccessControlsPreview` operationId).
+	PostApiProjectsProjectActionsIdAccessControlsPreview(ctx context.Context, project string, id string, body PostApiProjectsProjectActionsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiProjectsProjectActionsIdRoleAccess Role access list (actions)
 	//
@@ -2537,6 +2776,24 @@ type ClientInterface interface {
 	// Corresponds with PUT /api/projects/{project}/cohorts/{id}/access_controls (the `PutApiProjectsProjectCohortsIdAccessControls` operationId).
 	PutApiProjectsProjectCohortsIdAccessControls(ctx context.Context, project string, id string, body PutApiProjectsProjectCohortsIdAccessControlsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// PostApiProjectsProjectCohortsIdAccessControlsPreviewWithBody Object access controls preview (cohorts)
+	//
+	// Object access controls preview (cohorts). Needs manager access to the cohort. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/projects/{project}/cohorts/{id}/access_controls/preview (the `PostApiProjectsProjectCohortsIdAccessControlsPreview` operationId).
+	PostApiProjectsProjectCohortsIdAccessControlsPreviewWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectCohortsIdAccessControlsPreview Object access controls preview (cohorts)
+	//
+	// Object access controls preview (cohorts). Needs manager access to the cohort. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/projects/{project}/cohorts/{id}/access_controls/preview (the `PostApiProjectsProjectCohortsIdAccessControlsPreview` operationId).
+	PostApiProjectsProjectCohortsIdAccessControlsPreview(ctx context.Context, project string, id string, body PostApiProjectsProjectCohortsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetApiProjectsProjectCohortsIdRoleAccess Role access list (cohorts)
 	//
 	// Role access list (cohorts). Needs viewer access to the cohort.
@@ -2682,6 +2939,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /api/projects/{project}/dashboards/{id}/access_controls (the `PutApiProjectsProjectDashboardsIdAccessControls` operationId).
 	PutApiProjectsProjectDashboardsIdAccessControls(ctx context.Context, project string, id string, body PutApiProjectsProjectDashboardsIdAccessControlsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectDashboardsIdAccessControlsPreviewWithBody Object access controls preview (dashboards)
+	//
+	// Object access controls preview (dashboards). Needs manager access to the dashboard. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/projects/{project}/dashboards/{id}/access_controls/preview (the `PostApiProjectsProjectDashboardsIdAccessControlsPreview` operationId).
+	PostApiProjectsProjectDashboardsIdAccessControlsPreviewWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectDashboardsIdAccessControlsPreview Object access controls preview (dashboards)
+	//
+	// Object access controls preview (dashboards). Needs manager access to the dashboard. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/projects/{project}/dashboards/{id}/access_controls/preview (the `PostApiProjectsProjectDashboardsIdAccessControlsPreview` operationId).
+	PostApiProjectsProjectDashboardsIdAccessControlsPreview(ctx context.Context, project string, id string, body PostApiProjectsProjectDashboardsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiProjectsProjectDashboardsIdRoleAccess Role access list (dashboards)
 	//
@@ -2829,6 +3104,24 @@ type ClientInterface interface {
 	// Corresponds with PUT /api/projects/{project}/experiments/{id}/access_controls (the `PutApiProjectsProjectExperimentsIdAccessControls` operationId).
 	PutApiProjectsProjectExperimentsIdAccessControls(ctx context.Context, project string, id string, body PutApiProjectsProjectExperimentsIdAccessControlsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// PostApiProjectsProjectExperimentsIdAccessControlsPreviewWithBody Object access controls preview (experiments)
+	//
+	// Object access controls preview (experiments). Needs manager access to the experiment. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/projects/{project}/experiments/{id}/access_controls/preview (the `PostApiProjectsProjectExperimentsIdAccessControlsPreview` operationId).
+	PostApiProjectsProjectExperimentsIdAccessControlsPreviewWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectExperimentsIdAccessControlsPreview Object access controls preview (experiments)
+	//
+	// Object access controls preview (experiments). Needs manager access to the experiment. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/projects/{project}/experiments/{id}/access_controls/preview (the `PostApiProjectsProjectExperimentsIdAccessControlsPreview` operationId).
+	PostApiProjectsProjectExperimentsIdAccessControlsPreview(ctx context.Context, project string, id string, body PostApiProjectsProjectExperimentsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetApiProjectsProjectExperimentsIdRoleAccess Role access list (experiments)
 	//
 	// Role access list (experiments). Needs viewer access to the experiment.
@@ -2974,6 +3267,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /api/projects/{project}/feature_flags/{id}/access_controls (the `PutApiProjectsProjectFeatureFlagsIdAccessControls` operationId).
 	PutApiProjectsProjectFeatureFlagsIdAccessControls(ctx context.Context, project string, id string, body PutApiProjectsProjectFeatureFlagsIdAccessControlsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewWithBody Object access controls preview (feature flags)
+	//
+	// Object access controls preview (feature flags). Needs manager access to the feature flag. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/projects/{project}/feature_flags/{id}/access_controls/preview (the `PostApiProjectsProjectFeatureFlagsIdAccessControlsPreview` operationId).
+	PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectFeatureFlagsIdAccessControlsPreview Object access controls preview (feature flags)
+	//
+	// Object access controls preview (feature flags). Needs manager access to the feature flag. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/projects/{project}/feature_flags/{id}/access_controls/preview (the `PostApiProjectsProjectFeatureFlagsIdAccessControlsPreview` operationId).
+	PostApiProjectsProjectFeatureFlagsIdAccessControlsPreview(ctx context.Context, project string, id string, body PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiProjectsProjectFeatureFlagsIdRoleAccess Role access list (feature flags)
 	//
@@ -3121,6 +3432,24 @@ type ClientInterface interface {
 	// Corresponds with PUT /api/projects/{project}/insights/{id}/access_controls (the `PutApiProjectsProjectInsightsIdAccessControls` operationId).
 	PutApiProjectsProjectInsightsIdAccessControls(ctx context.Context, project string, id string, body PutApiProjectsProjectInsightsIdAccessControlsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// PostApiProjectsProjectInsightsIdAccessControlsPreviewWithBody Object access controls preview (insights)
+	//
+	// Object access controls preview (insights). Needs manager access to the insight. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/projects/{project}/insights/{id}/access_controls/preview (the `PostApiProjectsProjectInsightsIdAccessControlsPreview` operationId).
+	PostApiProjectsProjectInsightsIdAccessControlsPreviewWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectInsightsIdAccessControlsPreview Object access controls preview (insights)
+	//
+	// Object access controls preview (insights). Needs manager access to the insight. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/projects/{project}/insights/{id}/access_controls/preview (the `PostApiProjectsProjectInsightsIdAccessControlsPreview` operationId).
+	PostApiProjectsProjectInsightsIdAccessControlsPreview(ctx context.Context, project string, id string, body PostApiProjectsProjectInsightsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetApiProjectsProjectInsightsIdRoleAccess Role access list (insights)
 	//
 	// Role access list (insights). Needs viewer access to the insight.
@@ -3191,6 +3520,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /api/projects/{project}/resource_access_controls (the `PutApiProjectsProjectResourceAccessControls` operationId).
 	PutApiProjectsProjectResourceAccessControls(ctx context.Context, project string, body PutApiProjectsProjectResourceAccessControlsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectResourceAccessControlsPreviewWithBody Kind access controls preview
+	//
+	// Kind access controls preview. Needs a project admin. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/projects/{project}/resource_access_controls/preview (the `PostApiProjectsProjectResourceAccessControlsPreview` operationId).
+	PostApiProjectsProjectResourceAccessControlsPreviewWithBody(ctx context.Context, project string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectResourceAccessControlsPreview Kind access controls preview
+	//
+	// Kind access controls preview. Needs a project admin. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/projects/{project}/resource_access_controls/preview (the `PostApiProjectsProjectResourceAccessControlsPreview` operationId).
+	PostApiProjectsProjectResourceAccessControlsPreview(ctx context.Context, project string, body PostApiProjectsProjectResourceAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiProjectsProjectSessionRecordings Resource list
 	//
@@ -3291,6 +3638,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /api/projects/{project}/session_recordings/{id}/access_controls (the `PutApiProjectsProjectSessionRecordingsIdAccessControls` operationId).
 	PutApiProjectsProjectSessionRecordingsIdAccessControls(ctx context.Context, project string, id string, body PutApiProjectsProjectSessionRecordingsIdAccessControlsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewWithBody Object access controls preview (session recordings)
+	//
+	// Object access controls preview (session recordings). Needs manager access to the session recording. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/projects/{project}/session_recordings/{id}/access_controls/preview (the `PostApiProjectsProjectSessionRecordingsIdAccessControlsPreview` operationId).
+	PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectSessionRecordingsIdAccessControlsPreview Object access controls preview (session recordings)
+	//
+	// Object access controls preview (session recordings). Needs manager access to the session recording. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/projects/{project}/session_recordings/{id}/access_controls/preview (the `PostApiProjectsProjectSessionRecordingsIdAccessControlsPreview` operationId).
+	PostApiProjectsProjectSessionRecordingsIdAccessControlsPreview(ctx context.Context, project string, id string, body PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiProjectsProjectSessionRecordingsIdRoleAccess Role access list (session recordings)
 	//
@@ -3908,6 +4273,44 @@ func (c *Client) PostApiOrganizationsOrgResourceAccess(ctx context.Context, org 
 	return c.Client.Do(req)
 }
 
+// PostApiOrganizationsOrgResourceAccessPreviewWithBody Resource access preview
+//
+// Resource access preview. Needs an organization admin. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/organizations/{org}/resource_access/preview (the `PostApiOrganizationsOrgResourceAccessPreview` operationId).
+func (c *Client) PostApiOrganizationsOrgResourceAccessPreviewWithBody(ctx context.Context, org string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiOrganizationsOrgResourceAccessPreviewRequestWithBody(c.Server, org, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiOrganizationsOrgResourceAccessPreview Resource access preview
+//
+// Resource access preview. Needs an organization admin. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/organizations/{org}/resource_access/preview (the `PostApiOrganizationsOrgResourceAccessPreview` operationId).
+func (c *Client) PostApiOrganizationsOrgResourceAccessPreview(ctx context.Context, org string, body PostApiOrganizationsOrgResourceAccessPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiOrganizationsOrgResourceAccessPreviewRequest(c.Server, org, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // DeleteApiOrganizationsOrgResourceAccessId Resource access delete
 //
 // Resource access delete. Needs an organization admin. Changes need a plan with role-based access.
@@ -4173,6 +4576,44 @@ func (c *Client) PutApiOrganizationsOrgRolesRoleWithBody(ctx context.Context, or
 // Corresponds with PUT /api/organizations/{org}/roles/{role} (the `PutApiOrganizationsOrgRolesRole` operationId).
 func (c *Client) PutApiOrganizationsOrgRolesRole(ctx context.Context, org string, role string, body PutApiOrganizationsOrgRolesRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPutApiOrganizationsOrgRolesRoleRequest(c.Server, org, role, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiOrganizationsOrgRolesRolePreviewWithBody Role preview
+//
+// Role preview. Needs an organization admin. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/organizations/{org}/roles/{role}/preview (the `PostApiOrganizationsOrgRolesRolePreview` operationId).
+func (c *Client) PostApiOrganizationsOrgRolesRolePreviewWithBody(ctx context.Context, org string, role string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiOrganizationsOrgRolesRolePreviewRequestWithBody(c.Server, org, role, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiOrganizationsOrgRolesRolePreview Role preview
+//
+// Role preview. Needs an organization admin. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/organizations/{org}/roles/{role}/preview (the `PostApiOrganizationsOrgRolesRolePreview` operationId).
+func (c *Client) PostApiOrganizationsOrgRolesRolePreview(ctx context.Context, org string, role string, body PostApiOrganizationsOrgRolesRolePreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiOrganizationsOrgRolesRolePreviewRequest(c.Server, org, role, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4564,6 +5005,44 @@ func (c *Client) PutApiProjectsProjectAccessControls(ctx context.Context, projec
 	return c.Client.Do(req)
 }
 
+// PostApiProjectsProjectAccessControlsPreviewWithBody Project access controls preview
+//
+// Project access controls preview. Needs a project admin. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/projects/{project}/access_controls/preview (the `PostApiProjectsProjectAccessControlsPreview` operationId).
+func (c *Client) PostApiProjectsProjectAccessControlsPreviewWithBody(ctx context.Context, project string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectAccessControlsPreviewRequestWithBody(c.Server, project, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectAccessControlsPreview Project access controls preview
+//
+// Project access controls preview. Needs a project admin. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/projects/{project}/access_controls/preview (the `PostApiProjectsProjectAccessControlsPreview` operationId).
+func (c *Client) PostApiProjectsProjectAccessControlsPreview(ctx context.Context, project string, body PostApiProjectsProjectAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectAccessControlsPreviewRequest(c.Server, project, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetApiProjectsProjectActions Resource list
 //
 // Resource list. Needs a member allowed into the project.
@@ -4774,6 +5253,44 @@ func (c *Client) PutApiProjectsProjectActionsIdAccessControlsWithBody(ctx contex
 // Corresponds with PUT /api/projects/{project}/actions/{id}/access_controls (the `PutApiProjectsProjectActionsIdAccessControls` operationId).
 func (c *Client) PutApiProjectsProjectActionsIdAccessControls(ctx context.Context, project string, id string, body PutApiProjectsProjectActionsIdAccessControlsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPutApiProjectsProjectActionsIdAccessControlsRequest(c.Server, project, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectActionsIdAccessControlsPreviewWithBody Object access controls preview (actions)
+//
+// Object access controls preview (actions). Needs manager access to the action. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/projects/{project}/actions/{id}/access_controls/preview (the `PostApiProjectsProjectActionsIdAccessControlsPreview` operationId).
+func (c *Client) PostApiProjectsProjectActionsIdAccessControlsPreviewWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectActionsIdAccessControlsPreviewRequestWithBody(c.Server, project, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectActionsIdAccessControlsPreview Object access controls preview (actions)
+//
+// Object access controls preview (actions). Needs manager access to the action. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/projects/{project}/actions/{id}/access_controls/preview (the `PostApiProjectsProjectActionsIdAccessControlsPreview` operationId).
+func (c *Client) PostApiProjectsProjectActionsIdAccessControlsPreview(ctx context.Context, project string, id string, body PostApiProjectsProjectActionsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectActionsIdAccessControlsPreviewRequest(c.Server, project, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5127,6 +5644,44 @@ func (c *Client) PutApiProjectsProjectCohortsIdAccessControls(ctx context.Contex
 	return c.Client.Do(req)
 }
 
+// PostApiProjectsProjectCohortsIdAccessControlsPreviewWithBody Object access controls preview (cohorts)
+//
+// Object access controls preview (cohorts). Needs manager access to the cohort. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/projects/{project}/cohorts/{id}/access_controls/preview (the `PostApiProjectsProjectCohortsIdAccessControlsPreview` operationId).
+func (c *Client) PostApiProjectsProjectCohortsIdAccessControlsPreviewWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectCohortsIdAccessControlsPreviewRequestWithBody(c.Server, project, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectCohortsIdAccessControlsPreview Object access controls preview (cohorts)
+//
+// Object access controls preview (cohorts). Needs manager access to the cohort. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/projects/{project}/cohorts/{id}/access_controls/preview (the `PostApiProjectsProjectCohortsIdAccessControlsPreview` operationId).
+func (c *Client) PostApiProjectsProjectCohortsIdAccessControlsPreview(ctx context.Context, project string, id string, body PostApiProjectsProjectCohortsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectCohortsIdAccessControlsPreviewRequest(c.Server, project, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetApiProjectsProjectCohortsIdRoleAccess Role access list (cohorts)
 //
 // Role access list (cohorts). Needs viewer access to the cohort.
@@ -5443,6 +5998,44 @@ func (c *Client) PutApiProjectsProjectDashboardsIdAccessControlsWithBody(ctx con
 // Corresponds with PUT /api/projects/{project}/dashboards/{id}/access_controls (the `PutApiProjectsProjectDashboardsIdAccessControls` operationId).
 func (c *Client) PutApiProjectsProjectDashboardsIdAccessControls(ctx context.Context, project string, id string, body PutApiProjectsProjectDashboardsIdAccessControlsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPutApiProjectsProjectDashboardsIdAccessControlsRequest(c.Server, project, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectDashboardsIdAccessControlsPreviewWithBody Object access controls preview (dashboards)
+//
+// Object access controls preview (dashboards). Needs manager access to the dashboard. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/projects/{project}/dashboards/{id}/access_controls/preview (the `PostApiProjectsProjectDashboardsIdAccessControlsPreview` operationId).
+func (c *Client) PostApiProjectsProjectDashboardsIdAccessControlsPreviewWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectDashboardsIdAccessControlsPreviewRequestWithBody(c.Server, project, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectDashboardsIdAccessControlsPreview Object access controls preview (dashboards)
+//
+// Object access controls preview (dashboards). Needs manager access to the dashboard. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/projects/{project}/dashboards/{id}/access_controls/preview (the `PostApiProjectsProjectDashboardsIdAccessControlsPreview` operationId).
+func (c *Client) PostApiProjectsProjectDashboardsIdAccessControlsPreview(ctx context.Context, project string, id string, body PostApiProjectsProjectDashboardsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectDashboardsIdAccessControlsPreviewRequest(c.Server, project, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5779,6 +6372,44 @@ func (c *Client) PutApiProjectsProjectExperimentsIdAccessControls(ctx context.Co
 	return c.Client.Do(req)
 }
 
+// PostApiProjectsProjectExperimentsIdAccessControlsPreviewWithBody Object access controls preview (experiments)
+//
+// Object access controls preview (experiments). Needs manager access to the experiment. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/projects/{project}/experiments/{id}/access_controls/preview (the `PostApiProjectsProjectExperimentsIdAccessControlsPreview` operationId).
+func (c *Client) PostApiProjectsProjectExperimentsIdAccessControlsPreviewWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectExperimentsIdAccessControlsPreviewRequestWithBody(c.Server, project, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectExperimentsIdAccessControlsPreview Object access controls preview (experiments)
+//
+// Object access controls preview (experiments). Needs manager access to the experiment. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/projects/{project}/experiments/{id}/access_controls/preview (the `PostApiProjectsProjectExperimentsIdAccessControlsPreview` operationId).
+func (c *Client) PostApiProjectsProjectExperimentsIdAccessControlsPreview(ctx context.Context, project string, id string, body PostApiProjectsProjectExperimentsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectExperimentsIdAccessControlsPreviewRequest(c.Server, project, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetApiProjectsProjectExperimentsIdRoleAccess Role access list (experiments)
 //
 // Role access list (experiments). Needs viewer access to the experiment.
@@ -6095,6 +6726,44 @@ func (c *Client) PutApiProjectsProjectFeatureFlagsIdAccessControlsWithBody(ctx c
 // Corresponds with PUT /api/projects/{project}/feature_flags/{id}/access_controls (the `PutApiProjectsProjectFeatureFlagsIdAccessControls` operationId).
 func (c *Client) PutApiProjectsProjectFeatureFlagsIdAccessControls(ctx context.Context, project string, id string, body PutApiProjectsProjectFeatureFlagsIdAccessControlsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPutApiProjectsProjectFeatureFlagsIdAccessControlsRequest(c.Server, project, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewWithBody Object access controls preview (feature flags)
+//
+// Object access controls preview (feature flags). Needs manager access to the feature flag. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/projects/{project}/feature_flags/{id}/access_controls/preview (the `PostApiProjectsProjectFeatureFlagsIdAccessControlsPreview` operationId).
+func (c *Client) PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewRequestWithBody(c.Server, project, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectFeatureFlagsIdAccessControlsPreview Object access controls preview (feature flags)
+//
+// Object access controls preview (feature flags). Needs manager access to the feature flag. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/projects/{project}/feature_flags/{id}/access_controls/preview (the `PostApiProjectsProjectFeatureFlagsIdAccessControlsPreview` operationId).
+func (c *Client) PostApiProjectsProjectFeatureFlagsIdAccessControlsPreview(ctx context.Context, project string, id string, body PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewRequest(c.Server, project, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6431,6 +7100,44 @@ func (c *Client) PutApiProjectsProjectInsightsIdAccessControls(ctx context.Conte
 	return c.Client.Do(req)
 }
 
+// PostApiProjectsProjectInsightsIdAccessControlsPreviewWithBody Object access controls preview (insights)
+//
+// Object access controls preview (insights). Needs manager access to the insight. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/projects/{project}/insights/{id}/access_controls/preview (the `PostApiProjectsProjectInsightsIdAccessControlsPreview` operationId).
+func (c *Client) PostApiProjectsProjectInsightsIdAccessControlsPreviewWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectInsightsIdAccessControlsPreviewRequestWithBody(c.Server, project, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectInsightsIdAccessControlsPreview Object access controls preview (insights)
+//
+// Object access controls preview (insights). Needs manager access to the insight. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/projects/{project}/insights/{id}/access_controls/preview (the `PostApiProjectsProjectInsightsIdAccessControlsPreview` operationId).
+func (c *Client) PostApiProjectsProjectInsightsIdAccessControlsPreview(ctx context.Context, project string, id string, body PostApiProjectsProjectInsightsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectInsightsIdAccessControlsPreviewRequest(c.Server, project, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetApiProjectsProjectInsightsIdRoleAccess Role access list (insights)
 //
 // Role access list (insights). Needs viewer access to the insight.
@@ -6582,6 +7289,44 @@ func (c *Client) PutApiProjectsProjectResourceAccessControlsWithBody(ctx context
 // Corresponds with PUT /api/projects/{project}/resource_access_controls (the `PutApiProjectsProjectResourceAccessControls` operationId).
 func (c *Client) PutApiProjectsProjectResourceAccessControls(ctx context.Context, project string, body PutApiProjectsProjectResourceAccessControlsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPutApiProjectsProjectResourceAccessControlsRequest(c.Server, project, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectResourceAccessControlsPreviewWithBody Kind access controls preview
+//
+// Kind access controls preview. Needs a project admin. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/projects/{project}/resource_access_controls/preview (the `PostApiProjectsProjectResourceAccessControlsPreview` operationId).
+func (c *Client) PostApiProjectsProjectResourceAccessControlsPreviewWithBody(ctx context.Context, project string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectResourceAccessControlsPreviewRequestWithBody(c.Server, project, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectResourceAccessControlsPreview Kind access controls preview
+//
+// Kind access controls preview. Needs a project admin. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/projects/{project}/resource_access_controls/preview (the `PostApiProjectsProjectResourceAccessControlsPreview` operationId).
+func (c *Client) PostApiProjectsProjectResourceAccessControlsPreview(ctx context.Context, project string, body PostApiProjectsProjectResourceAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectResourceAccessControlsPreviewRequest(c.Server, project, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6802,6 +7547,44 @@ func (c *Client) PutApiProjectsProjectSessionRecordingsIdAccessControlsWithBody(
 // Corresponds with PUT /api/projects/{project}/session_recordings/{id}/access_controls (the `PutApiProjectsProjectSessionRecordingsIdAccessControls` operationId).
 func (c *Client) PutApiProjectsProjectSessionRecordingsIdAccessControls(ctx context.Context, project string, id string, body PutApiProjectsProjectSessionRecordingsIdAccessControlsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPutApiProjectsProjectSessionRecordingsIdAccessControlsRequest(c.Server, project, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewWithBody Object access controls preview (session recordings)
+//
+// Object access controls preview (session recordings). Needs manager access to the session recording. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/projects/{project}/session_recordings/{id}/access_controls/preview (the `PostApiProjectsProjectSessionRecordingsIdAccessControlsPreview` operationId).
+func (c *Client) PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewRequestWithBody(c.Server, project, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectSessionRecordingsIdAccessControlsPreview Object access controls preview (session recordings)
+//
+// Object access controls preview (session recordings). Needs manager access to the session recording. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/projects/{project}/session_recordings/{id}/access_controls/preview (the `PostApiProjectsProjectSessionRecordingsIdAccessControlsPreview` operationId).
+func (c *Client) PostApiProjectsProjectSessionRecordingsIdAccessControlsPreview(ctx context.Context, project string, id string, body PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewRequest(c.Server, project, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -8108,6 +8891,53 @@ func NewPostApiOrganizationsOrgResourceAccessRequestWithBody(server string, org 
 	return req, nil
 }
 
+// NewPostApiOrganizationsOrgResourceAccessPreviewRequest calls the generic PostApiOrganizationsOrgResourceAccessPreview builder with application/json body
+func NewPostApiOrganizationsOrgResourceAccessPreviewRequest(server string, org string, body PostApiOrganizationsOrgResourceAccessPreviewJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiOrganizationsOrgResourceAccessPreviewRequestWithBody(server, org, "application/json", bodyReader)
+}
+
+// NewPostApiOrganizationsOrgResourceAccessPreviewRequestWithBody constructs an http.Request for the PostApiOrganizationsOrgResourceAccessPreview method, with any body, and a specified content type
+func NewPostApiOrganizationsOrgResourceAccessPreviewRequestWithBody(server string, org string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org", org, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/organizations/%s/resource_access/preview", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewDeleteApiOrganizationsOrgResourceAccessIdRequest constructs an http.Request for the DeleteApiOrganizationsOrgResourceAccessId method
 func NewDeleteApiOrganizationsOrgResourceAccessIdRequest(server string, org string, id string) (*http.Request, error) {
 	var err error
@@ -8599,6 +9429,60 @@ func NewPutApiOrganizationsOrgRolesRoleRequestWithBody(server string, org string
 	}
 
 	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPostApiOrganizationsOrgRolesRolePreviewRequest calls the generic PostApiOrganizationsOrgRolesRolePreview builder with application/json body
+func NewPostApiOrganizationsOrgRolesRolePreviewRequest(server string, org string, role string, body PostApiOrganizationsOrgRolesRolePreviewJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiOrganizationsOrgRolesRolePreviewRequestWithBody(server, org, role, "application/json", bodyReader)
+}
+
+// NewPostApiOrganizationsOrgRolesRolePreviewRequestWithBody constructs an http.Request for the PostApiOrganizationsOrgRolesRolePreview method, with any body, and a specified content type
+func NewPostApiOrganizationsOrgRolesRolePreviewRequestWithBody(server string, org string, role string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org", org, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "role", role, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/organizations/%s/roles/%s/preview", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -9327,6 +10211,53 @@ func NewPutApiProjectsProjectAccessControlsRequestWithBody(server string, projec
 	return req, nil
 }
 
+// NewPostApiProjectsProjectAccessControlsPreviewRequest calls the generic PostApiProjectsProjectAccessControlsPreview builder with application/json body
+func NewPostApiProjectsProjectAccessControlsPreviewRequest(server string, project string, body PostApiProjectsProjectAccessControlsPreviewJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiProjectsProjectAccessControlsPreviewRequestWithBody(server, project, "application/json", bodyReader)
+}
+
+// NewPostApiProjectsProjectAccessControlsPreviewRequestWithBody constructs an http.Request for the PostApiProjectsProjectAccessControlsPreview method, with any body, and a specified content type
+func NewPostApiProjectsProjectAccessControlsPreviewRequestWithBody(server string, project string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "project", project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/access_controls/preview", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetApiProjectsProjectActionsRequest constructs an http.Request for the GetApiProjectsProjectActions method
 func NewGetApiProjectsProjectActionsRequest(server string, project string, params *GetApiProjectsProjectActionsParams) (*http.Request, error) {
 	var err error
@@ -9723,6 +10654,60 @@ func NewPutApiProjectsProjectActionsIdAccessControlsRequestWithBody(server strin
 	}
 
 	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPostApiProjectsProjectActionsIdAccessControlsPreviewRequest calls the generic PostApiProjectsProjectActionsIdAccessControlsPreview builder with application/json body
+func NewPostApiProjectsProjectActionsIdAccessControlsPreviewRequest(server string, project string, id string, body PostApiProjectsProjectActionsIdAccessControlsPreviewJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiProjectsProjectActionsIdAccessControlsPreviewRequestWithBody(server, project, id, "application/json", bodyReader)
+}
+
+// NewPostApiProjectsProjectActionsIdAccessControlsPreviewRequestWithBody constructs an http.Request for the PostApiProjectsProjectActionsIdAccessControlsPreview method, with any body, and a specified content type
+func NewPostApiProjectsProjectActionsIdAccessControlsPreviewRequestWithBody(server string, project string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "project", project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/actions/%s/access_controls/preview", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -10505,6 +11490,60 @@ func NewPutApiProjectsProjectCohortsIdAccessControlsRequestWithBody(server strin
 	return req, nil
 }
 
+// NewPostApiProjectsProjectCohortsIdAccessControlsPreviewRequest calls the generic PostApiProjectsProjectCohortsIdAccessControlsPreview builder with application/json body
+func NewPostApiProjectsProjectCohortsIdAccessControlsPreviewRequest(server string, project string, id string, body PostApiProjectsProjectCohortsIdAccessControlsPreviewJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiProjectsProjectCohortsIdAccessControlsPreviewRequestWithBody(server, project, id, "application/json", bodyReader)
+}
+
+// NewPostApiProjectsProjectCohortsIdAccessControlsPreviewRequestWithBody constructs an http.Request for the PostApiProjectsProjectCohortsIdAccessControlsPreview method, with any body, and a specified content type
+func NewPostApiProjectsProjectCohortsIdAccessControlsPreviewRequestWithBody(server string, project string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "project", project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/cohorts/%s/access_controls/preview", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetApiProjectsProjectCohortsIdRoleAccessRequest constructs an http.Request for the GetApiProjectsProjectCohortsIdRoleAccess method
 func NewGetApiProjectsProjectCohortsIdRoleAccessRequest(server string, project string, id string, params *GetApiProjectsProjectCohortsIdRoleAccessParams) (*http.Request, error) {
 	var err error
@@ -11172,6 +12211,60 @@ func NewPutApiProjectsProjectDashboardsIdAccessControlsRequestWithBody(server st
 	}
 
 	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPostApiProjectsProjectDashboardsIdAccessControlsPreviewRequest calls the generic PostApiProjectsProjectDashboardsIdAccessControlsPreview builder with application/json body
+func NewPostApiProjectsProjectDashboardsIdAccessControlsPreviewRequest(server string, project string, id string, body PostApiProjectsProjectDashboardsIdAccessControlsPreviewJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiProjectsProjectDashboardsIdAccessControlsPreviewRequestWithBody(server, project, id, "application/json", bodyReader)
+}
+
+// NewPostApiProjectsProjectDashboardsIdAccessControlsPreviewRequestWithBody constructs an http.Request for the PostApiProjectsProjectDashboardsIdAccessControlsPreview method, with any body, and a specified content type
+func NewPostApiProjectsProjectDashboardsIdAccessControlsPreviewRequestWithBody(server string, project string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "project", project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/dashboards/%s/access_controls/preview", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -11857,6 +12950,60 @@ func NewPutApiProjectsProjectExperimentsIdAccessControlsRequestWithBody(server s
 	return req, nil
 }
 
+// NewPostApiProjectsProjectExperimentsIdAccessControlsPreviewRequest calls the generic PostApiProjectsProjectExperimentsIdAccessControlsPreview builder with application/json body
+func NewPostApiProjectsProjectExperimentsIdAccessControlsPreviewRequest(server string, project string, id string, body PostApiProjectsProjectExperimentsIdAccessControlsPreviewJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiProjectsProjectExperimentsIdAccessControlsPreviewRequestWithBody(server, project, id, "application/json", bodyReader)
+}
+
+// NewPostApiProjectsProjectExperimentsIdAccessControlsPreviewRequestWithBody constructs an http.Request for the PostApiProjectsProjectExperimentsIdAccessControlsPreview method, with any body, and a specified content type
+func NewPostApiProjectsProjectExperimentsIdAccessControlsPreviewRequestWithBody(server string, project string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "project", project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/experiments/%s/access_controls/preview", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetApiProjectsProjectExperimentsIdRoleAccessRequest constructs an http.Request for the GetApiProjectsProjectExperimentsIdRoleAccess method
 func NewGetApiProjectsProjectExperimentsIdRoleAccessRequest(server string, project string, id string, params *GetApiProjectsProjectExperimentsIdRoleAccessParams) (*http.Request, error) {
 	var err error
@@ -12524,6 +13671,60 @@ func NewPutApiProjectsProjectFeatureFlagsIdAccessControlsRequestWithBody(server 
 	}
 
 	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewRequest calls the generic PostApiProjectsProjectFeatureFlagsIdAccessControlsPreview builder with application/json body
+func NewPostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewRequest(server string, project string, id string, body PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewRequestWithBody(server, project, id, "application/json", bodyReader)
+}
+
+// NewPostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewRequestWithBody constructs an http.Request for the PostApiProjectsProjectFeatureFlagsIdAccessControlsPreview method, with any body, and a specified content type
+func NewPostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewRequestWithBody(server string, project string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "project", project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/feature_flags/%s/access_controls/preview", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -13209,6 +14410,60 @@ func NewPutApiProjectsProjectInsightsIdAccessControlsRequestWithBody(server stri
 	return req, nil
 }
 
+// NewPostApiProjectsProjectInsightsIdAccessControlsPreviewRequest calls the generic PostApiProjectsProjectInsightsIdAccessControlsPreview builder with application/json body
+func NewPostApiProjectsProjectInsightsIdAccessControlsPreviewRequest(server string, project string, id string, body PostApiProjectsProjectInsightsIdAccessControlsPreviewJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiProjectsProjectInsightsIdAccessControlsPreviewRequestWithBody(server, project, id, "application/json", bodyReader)
+}
+
+// NewPostApiProjectsProjectInsightsIdAccessControlsPreviewRequestWithBody constructs an http.Request for the PostApiProjectsProjectInsightsIdAccessControlsPreview method, with any body, and a specified content type
+func NewPostApiProjectsProjectInsightsIdAccessControlsPreviewRequestWithBody(server string, project string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "project", project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/insights/%s/access_controls/preview", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetApiProjectsProjectInsightsIdRoleAccessRequest constructs an http.Request for the GetApiProjectsProjectInsightsIdRoleAccess method
 func NewGetApiProjectsProjectInsightsIdRoleAccessRequest(server string, project string, id string, params *GetApiProjectsProjectInsightsIdRoleAccessParams) (*http.Request, error) {
 	var err error
@@ -13552,6 +14807,53 @@ func NewPutApiProjectsProjectResourceAccessControlsRequestWithBody(server string
 	}
 
 	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPostApiProjectsProjectResourceAccessControlsPreviewRequest calls the generic PostApiProjectsProjectResourceAccessControlsPreview builder with application/json body
+func NewPostApiProjectsProjectResourceAccessControlsPreviewRequest(server string, project string, body PostApiProjectsProjectResourceAccessControlsPreviewJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiProjectsProjectResourceAccessControlsPreviewRequestWithBody(server, project, "application/json", bodyReader)
+}
+
+// NewPostApiProjectsProjectResourceAccessControlsPreviewRequestWithBody constructs an http.Request for the PostApiProjectsProjectResourceAccessControlsPreview method, with any body, and a specified content type
+func NewPostApiProjectsProjectResourceAccessControlsPreviewRequestWithBody(server string, project string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "project", project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/resource_access_controls/preview", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -13957,6 +15259,60 @@ func NewPutApiProjectsProjectSessionRecordingsIdAccessControlsRequestWithBody(se
 	}
 
 	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewRequest calls the generic PostApiProjectsProjectSessionRecordingsIdAccessControlsPreview builder with application/json body
+func NewPostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewRequest(server string, project string, id string, body PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewRequestWithBody(server, project, id, "application/json", bodyReader)
+}
+
+// NewPostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewRequestWithBody constructs an http.Request for the PostApiProjectsProjectSessionRecordingsIdAccessControlsPreview method, with any body, and a specified content type
+func NewPostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewRequestWithBody(server string, project string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "project", project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/session_recordings/%s/access_controls/preview", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -14759,6 +16115,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/organizations/{org}/resource_access (the `PostApiOrganizationsOrgResourceAccess` operationId).
 	PostApiOrganizationsOrgResourceAccessWithResponse(ctx context.Context, org string, body PostApiOrganizationsOrgResourceAccessJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgResourceAccessResponse, error)
 
+	// PostApiOrganizationsOrgResourceAccessPreviewWithBodyWithResponse Resource access preview
+	//
+	// Resource access preview. Needs an organization admin. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/organizations/{org}/resource_access/preview (the `PostApiOrganizationsOrgResourceAccessPreview` operationId).
+	PostApiOrganizationsOrgResourceAccessPreviewWithBodyWithResponse(ctx context.Context, org string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgResourceAccessPreviewResponse, error)
+
+	// PostApiOrganizationsOrgResourceAccessPreviewWithResponse Resource access preview
+	//
+	// Resource access preview. Needs an organization admin. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/organizations/{org}/resource_access/preview (the `PostApiOrganizationsOrgResourceAccessPreview` operationId).
+	PostApiOrganizationsOrgResourceAccessPreviewWithResponse(ctx context.Context, org string, body PostApiOrganizationsOrgResourceAccessPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgResourceAccessPreviewResponse, error)
+
 	// DeleteApiOrganizationsOrgResourceAccessIdWithResponse Resource access delete
 	//
 	// Resource access delete. Needs an organization admin. Changes need a plan with role-based access.
@@ -14893,6 +16267,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /api/organizations/{org}/roles/{role} (the `PutApiOrganizationsOrgRolesRole` operationId).
 	PutApiOrganizationsOrgRolesRoleWithResponse(ctx context.Context, org string, role string, body PutApiOrganizationsOrgRolesRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*PutApiOrganizationsOrgRolesRoleResponse, error)
+
+	// PostApiOrganizationsOrgRolesRolePreviewWithBodyWithResponse Role preview
+	//
+	// Role preview. Needs an organization admin. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/organizations/{org}/roles/{role}/preview (the `PostApiOrganizationsOrgRolesRolePreview` operationId).
+	PostApiOrganizationsOrgRolesRolePreviewWithBodyWithResponse(ctx context.Context, org string, role string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgRolesRolePreviewResponse, error)
+
+	// PostApiOrganizationsOrgRolesRolePreviewWithResponse Role preview
+	//
+	// Role preview. Needs an organization admin. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/organizations/{org}/roles/{role}/preview (the `PostApiOrganizationsOrgRolesRolePreview` operationId).
+	PostApiOrganizationsOrgRolesRolePreviewWithResponse(ctx context.Context, org string, role string, body PostApiOrganizationsOrgRolesRolePreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgRolesRolePreviewResponse, error)
 
 	// GetApiOrganizationsOrgRolesRoleRoleMembershipsWithResponse Role member list
 	//
@@ -15083,6 +16475,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /api/projects/{project}/access_controls (the `PutApiProjectsProjectAccessControls` operationId).
 	PutApiProjectsProjectAccessControlsWithResponse(ctx context.Context, project string, body PutApiProjectsProjectAccessControlsJSONRequestBody, reqEditors ...RequestEditorFn) (*PutApiProjectsProjectAccessControlsResponse, error)
 
+	// PostApiProjectsProjectAccessControlsPreviewWithBodyWithResponse Project access controls preview
+	//
+	// Project access controls preview. Needs a project admin. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/access_controls/preview (the `PostApiProjectsProjectAccessControlsPreview` operationId).
+	PostApiProjectsProjectAccessControlsPreviewWithBodyWithResponse(ctx context.Context, project string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectAccessControlsPreviewResponse, error)
+
+	// PostApiProjectsProjectAccessControlsPreviewWithResponse Project access controls preview
+	//
+	// Project access controls preview. Needs a project admin. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/access_controls/preview (the `PostApiProjectsProjectAccessControlsPreview` operationId).
+	PostApiProjectsProjectAccessControlsPreviewWithResponse(ctx context.Context, project string, body PostApiProjectsProjectAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectAccessControlsPreviewResponse, error)
+
 	// GetApiProjectsProjectActionsWithResponse Resource list
 	//
 	// Resource list. Needs a member allowed into the project.
@@ -15190,6 +16600,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /api/projects/{project}/actions/{id}/access_controls (the `PutApiProjectsProjectActionsIdAccessControls` operationId).
 	PutApiProjectsProjectActionsIdAccessControlsWithResponse(ctx context.Context, project string, id string, body PutApiProjectsProjectActionsIdAccessControlsJSONRequestBody, reqEditors ...RequestEditorFn) (*PutApiProjectsProjectActionsIdAccessControlsResponse, error)
+
+	// PostApiProjectsProjectActionsIdAccessControlsPreviewWithBodyWithResponse Object access controls preview (actions)
+	//
+	// Object access controls preview (actions). Needs manager access to the action. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/actions/{id}/access_controls/preview (the `PostApiProjectsProjectActionsIdAccessControlsPreview` operationId).
+	PostApiProjectsProjectActionsIdAccessControlsPreviewWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectActionsIdAccessControlsPreviewResponse, error)
+
+	// PostApiProjectsProjectActionsIdAccessControlsPreviewWithResponse Object access controls preview (actions)
+	//
+	// Object access controls preview (actions). Needs manager access to the action. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/actions/{id}/access_controls/preview (the `PostApiProjectsProjectActionsIdAccessControlsPreview` operationId).
+	PostApiProjectsProjectActionsIdAccessControlsPreviewWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectActionsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectActionsIdAccessControlsPreviewResponse, error)
 
 	// GetApiProjectsProjectActionsIdRoleAccessWithResponse Role access list (actions)
 	//
@@ -15362,6 +16790,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /api/projects/{project}/cohorts/{id}/access_controls (the `PutApiProjectsProjectCohortsIdAccessControls` operationId).
 	PutApiProjectsProjectCohortsIdAccessControlsWithResponse(ctx context.Context, project string, id string, body PutApiProjectsProjectCohortsIdAccessControlsJSONRequestBody, reqEditors ...RequestEditorFn) (*PutApiProjectsProjectCohortsIdAccessControlsResponse, error)
 
+	// PostApiProjectsProjectCohortsIdAccessControlsPreviewWithBodyWithResponse Object access controls preview (cohorts)
+	//
+	// Object access controls preview (cohorts). Needs manager access to the cohort. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/cohorts/{id}/access_controls/preview (the `PostApiProjectsProjectCohortsIdAccessControlsPreview` operationId).
+	PostApiProjectsProjectCohortsIdAccessControlsPreviewWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectCohortsIdAccessControlsPreviewResponse, error)
+
+	// PostApiProjectsProjectCohortsIdAccessControlsPreviewWithResponse Object access controls preview (cohorts)
+	//
+	// Object access controls preview (cohorts). Needs manager access to the cohort. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/cohorts/{id}/access_controls/preview (the `PostApiProjectsProjectCohortsIdAccessControlsPreview` operationId).
+	PostApiProjectsProjectCohortsIdAccessControlsPreviewWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectCohortsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectCohortsIdAccessControlsPreviewResponse, error)
+
 	// GetApiProjectsProjectCohortsIdRoleAccessWithResponse Role access list (cohorts)
 	//
 	// Role access list (cohorts). Needs viewer access to the cohort.
@@ -15523,6 +16969,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /api/projects/{project}/dashboards/{id}/access_controls (the `PutApiProjectsProjectDashboardsIdAccessControls` operationId).
 	PutApiProjectsProjectDashboardsIdAccessControlsWithResponse(ctx context.Context, project string, id string, body PutApiProjectsProjectDashboardsIdAccessControlsJSONRequestBody, reqEditors ...RequestEditorFn) (*PutApiProjectsProjectDashboardsIdAccessControlsResponse, error)
+
+	// PostApiProjectsProjectDashboardsIdAccessControlsPreviewWithBodyWithResponse Object access controls preview (dashboards)
+	//
+	// Object access controls preview (dashboards). Needs manager access to the dashboard. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/dashboards/{id}/access_controls/preview (the `PostApiProjectsProjectDashboardsIdAccessControlsPreview` operationId).
+	PostApiProjectsProjectDashboardsIdAccessControlsPreviewWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectDashboardsIdAccessControlsPreviewResponse, error)
+
+	// PostApiProjectsProjectDashboardsIdAccessControlsPreviewWithResponse Object access controls preview (dashboards)
+	//
+	// Object access controls preview (dashboards). Needs manager access to the dashboard. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/dashboards/{id}/access_controls/preview (the `PostApiProjectsProjectDashboardsIdAccessControlsPreview` operationId).
+	PostApiProjectsProjectDashboardsIdAccessControlsPreviewWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectDashboardsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectDashboardsIdAccessControlsPreviewResponse, error)
 
 	// GetApiProjectsProjectDashboardsIdRoleAccessWithResponse Role access list (dashboards)
 	//
@@ -15686,6 +17150,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /api/projects/{project}/experiments/{id}/access_controls (the `PutApiProjectsProjectExperimentsIdAccessControls` operationId).
 	PutApiProjectsProjectExperimentsIdAccessControlsWithResponse(ctx context.Context, project string, id string, body PutApiProjectsProjectExperimentsIdAccessControlsJSONRequestBody, reqEditors ...RequestEditorFn) (*PutApiProjectsProjectExperimentsIdAccessControlsResponse, error)
 
+	// PostApiProjectsProjectExperimentsIdAccessControlsPreviewWithBodyWithResponse Object access controls preview (experiments)
+	//
+	// Object access controls preview (experiments). Needs manager access to the experiment. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/experiments/{id}/access_controls/preview (the `PostApiProjectsProjectExperimentsIdAccessControlsPreview` operationId).
+	PostApiProjectsProjectExperimentsIdAccessControlsPreviewWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectExperimentsIdAccessControlsPreviewResponse, error)
+
+	// PostApiProjectsProjectExperimentsIdAccessControlsPreviewWithResponse Object access controls preview (experiments)
+	//
+	// Object access controls preview (experiments). Needs manager access to the experiment. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/experiments/{id}/access_controls/preview (the `PostApiProjectsProjectExperimentsIdAccessControlsPreview` operationId).
+	PostApiProjectsProjectExperimentsIdAccessControlsPreviewWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectExperimentsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectExperimentsIdAccessControlsPreviewResponse, error)
+
 	// GetApiProjectsProjectExperimentsIdRoleAccessWithResponse Role access list (experiments)
 	//
 	// Role access list (experiments). Needs viewer access to the experiment.
@@ -15847,6 +17329,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /api/projects/{project}/feature_flags/{id}/access_controls (the `PutApiProjectsProjectFeatureFlagsIdAccessControls` operationId).
 	PutApiProjectsProjectFeatureFlagsIdAccessControlsWithResponse(ctx context.Context, project string, id string, body PutApiProjectsProjectFeatureFlagsIdAccessControlsJSONRequestBody, reqEditors ...RequestEditorFn) (*PutApiProjectsProjectFeatureFlagsIdAccessControlsResponse, error)
+
+	// PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewWithBodyWithResponse Object access controls preview (feature flags)
+	//
+	// Object access controls preview (feature flags). Needs manager access to the feature flag. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/feature_flags/{id}/access_controls/preview (the `PostApiProjectsProjectFeatureFlagsIdAccessControlsPreview` operationId).
+	PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewResponse, error)
+
+	// PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewWithResponse Object access controls preview (feature flags)
+	//
+	// Object access controls preview (feature flags). Needs manager access to the feature flag. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/feature_flags/{id}/access_controls/preview (the `PostApiProjectsProjectFeatureFlagsIdAccessControlsPreview` operationId).
+	PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewResponse, error)
 
 	// GetApiProjectsProjectFeatureFlagsIdRoleAccessWithResponse Role access list (feature flags)
 	//
@@ -16010,6 +17510,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /api/projects/{project}/insights/{id}/access_controls (the `PutApiProjectsProjectInsightsIdAccessControls` operationId).
 	PutApiProjectsProjectInsightsIdAccessControlsWithResponse(ctx context.Context, project string, id string, body PutApiProjectsProjectInsightsIdAccessControlsJSONRequestBody, reqEditors ...RequestEditorFn) (*PutApiProjectsProjectInsightsIdAccessControlsResponse, error)
 
+	// PostApiProjectsProjectInsightsIdAccessControlsPreviewWithBodyWithResponse Object access controls preview (insights)
+	//
+	// Object access controls preview (insights). Needs manager access to the insight. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/insights/{id}/access_controls/preview (the `PostApiProjectsProjectInsightsIdAccessControlsPreview` operationId).
+	PostApiProjectsProjectInsightsIdAccessControlsPreviewWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectInsightsIdAccessControlsPreviewResponse, error)
+
+	// PostApiProjectsProjectInsightsIdAccessControlsPreviewWithResponse Object access controls preview (insights)
+	//
+	// Object access controls preview (insights). Needs manager access to the insight. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/insights/{id}/access_controls/preview (the `PostApiProjectsProjectInsightsIdAccessControlsPreview` operationId).
+	PostApiProjectsProjectInsightsIdAccessControlsPreviewWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectInsightsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectInsightsIdAccessControlsPreviewResponse, error)
+
 	// GetApiProjectsProjectInsightsIdRoleAccessWithResponse Role access list (insights)
 	//
 	// Role access list (insights). Needs viewer access to the insight.
@@ -16090,6 +17608,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /api/projects/{project}/resource_access_controls (the `PutApiProjectsProjectResourceAccessControls` operationId).
 	PutApiProjectsProjectResourceAccessControlsWithResponse(ctx context.Context, project string, body PutApiProjectsProjectResourceAccessControlsJSONRequestBody, reqEditors ...RequestEditorFn) (*PutApiProjectsProjectResourceAccessControlsResponse, error)
+
+	// PostApiProjectsProjectResourceAccessControlsPreviewWithBodyWithResponse Kind access controls preview
+	//
+	// Kind access controls preview. Needs a project admin. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/resource_access_controls/preview (the `PostApiProjectsProjectResourceAccessControlsPreview` operationId).
+	PostApiProjectsProjectResourceAccessControlsPreviewWithBodyWithResponse(ctx context.Context, project string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectResourceAccessControlsPreviewResponse, error)
+
+	// PostApiProjectsProjectResourceAccessControlsPreviewWithResponse Kind access controls preview
+	//
+	// Kind access controls preview. Needs a project admin. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/resource_access_controls/preview (the `PostApiProjectsProjectResourceAccessControlsPreview` operationId).
+	PostApiProjectsProjectResourceAccessControlsPreviewWithResponse(ctx context.Context, project string, body PostApiProjectsProjectResourceAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectResourceAccessControlsPreviewResponse, error)
 
 	// GetApiProjectsProjectSessionRecordingsWithResponse Resource list
 	//
@@ -16198,6 +17734,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /api/projects/{project}/session_recordings/{id}/access_controls (the `PutApiProjectsProjectSessionRecordingsIdAccessControls` operationId).
 	PutApiProjectsProjectSessionRecordingsIdAccessControlsWithResponse(ctx context.Context, project string, id string, body PutApiProjectsProjectSessionRecordingsIdAccessControlsJSONRequestBody, reqEditors ...RequestEditorFn) (*PutApiProjectsProjectSessionRecordingsIdAccessControlsResponse, error)
+
+	// PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewWithBodyWithResponse Object access controls preview (session recordings)
+	//
+	// Object access controls preview (session recordings). Needs manager access to the session recording. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/session_recordings/{id}/access_controls/preview (the `PostApiProjectsProjectSessionRecordingsIdAccessControlsPreview` operationId).
+	PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewResponse, error)
+
+	// PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewWithResponse Object access controls preview (session recordings)
+	//
+	// Object access controls preview (session recordings). Needs manager access to the session recording. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/session_recordings/{id}/access_controls/preview (the `PostApiProjectsProjectSessionRecordingsIdAccessControlsPreview` operationId).
+	PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewResponse, error)
 
 	// GetApiProjectsProjectSessionRecordingsIdRoleAccessWithResponse Role access list (session recordings)
 	//
@@ -17878,6 +19432,96 @@ func (r PostApiOrganizationsOrgResourceAccessResponse) ContentType() string {
 	return ""
 }
 
+type PostApiOrganizationsOrgResourceAccessPreviewResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Preview
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiOrganizationsOrgResourceAccessPreviewResponse) GetJSON200() *Preview {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiOrganizationsOrgResourceAccessPreviewResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiOrganizationsOrgResourceAccessPreviewResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PostApiOrganizationsOrgResourceAccessPreviewResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiOrganizationsOrgResourceAccessPreviewResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiOrganizationsOrgResourceAccessPreviewResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiOrganizationsOrgResourceAccessPreviewResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PostApiOrganizationsOrgResourceAccessPreviewResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiOrganizationsOrgResourceAccessPreviewResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiOrganizationsOrgResourceAccessPreviewResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiOrganizationsOrgResourceAccessPreviewResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiOrganizationsOrgResourceAccessPreviewResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type DeleteApiOrganizationsOrgResourceAccessIdResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18751,6 +20395,96 @@ func (r PutApiOrganizationsOrgRolesRoleResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PutApiOrganizationsOrgRolesRoleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiOrganizationsOrgRolesRolePreviewResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Preview
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiOrganizationsOrgRolesRolePreviewResponse) GetJSON200() *Preview {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiOrganizationsOrgRolesRolePreviewResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiOrganizationsOrgRolesRolePreviewResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PostApiOrganizationsOrgRolesRolePreviewResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiOrganizationsOrgRolesRolePreviewResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiOrganizationsOrgRolesRolePreviewResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiOrganizationsOrgRolesRolePreviewResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PostApiOrganizationsOrgRolesRolePreviewResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiOrganizationsOrgRolesRolePreviewResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiOrganizationsOrgRolesRolePreviewResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiOrganizationsOrgRolesRolePreviewResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiOrganizationsOrgRolesRolePreviewResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -19967,6 +21701,96 @@ func (r PutApiProjectsProjectAccessControlsResponse) ContentType() string {
 	return ""
 }
 
+type PostApiProjectsProjectAccessControlsPreviewResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Preview
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiProjectsProjectAccessControlsPreviewResponse) GetJSON200() *Preview {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiProjectsProjectAccessControlsPreviewResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiProjectsProjectAccessControlsPreviewResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PostApiProjectsProjectAccessControlsPreviewResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiProjectsProjectAccessControlsPreviewResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiProjectsProjectAccessControlsPreviewResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiProjectsProjectAccessControlsPreviewResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PostApiProjectsProjectAccessControlsPreviewResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiProjectsProjectAccessControlsPreviewResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiProjectsProjectAccessControlsPreviewResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiProjectsProjectAccessControlsPreviewResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiProjectsProjectAccessControlsPreviewResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetApiProjectsProjectActionsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -20632,6 +22456,96 @@ func (r PutApiProjectsProjectActionsIdAccessControlsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PutApiProjectsProjectActionsIdAccessControlsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiProjectsProjectActionsIdAccessControlsPreviewResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Preview
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiProjectsProjectActionsIdAccessControlsPreviewResponse) GetJSON200() *Preview {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiProjectsProjectActionsIdAccessControlsPreviewResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiProjectsProjectActionsIdAccessControlsPreviewResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PostApiProjectsProjectActionsIdAccessControlsPreviewResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiProjectsProjectActionsIdAccessControlsPreviewResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiProjectsProjectActionsIdAccessControlsPreviewResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiProjectsProjectActionsIdAccessControlsPreviewResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PostApiProjectsProjectActionsIdAccessControlsPreviewResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiProjectsProjectActionsIdAccessControlsPreviewResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiProjectsProjectActionsIdAccessControlsPreviewResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiProjectsProjectActionsIdAccessControlsPreviewResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiProjectsProjectActionsIdAccessControlsPreviewResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -21793,6 +23707,96 @@ func (r PutApiProjectsProjectCohortsIdAccessControlsResponse) ContentType() stri
 	return ""
 }
 
+type PostApiProjectsProjectCohortsIdAccessControlsPreviewResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Preview
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiProjectsProjectCohortsIdAccessControlsPreviewResponse) GetJSON200() *Preview {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiProjectsProjectCohortsIdAccessControlsPreviewResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiProjectsProjectCohortsIdAccessControlsPreviewResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PostApiProjectsProjectCohortsIdAccessControlsPreviewResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiProjectsProjectCohortsIdAccessControlsPreviewResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiProjectsProjectCohortsIdAccessControlsPreviewResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiProjectsProjectCohortsIdAccessControlsPreviewResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PostApiProjectsProjectCohortsIdAccessControlsPreviewResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiProjectsProjectCohortsIdAccessControlsPreviewResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiProjectsProjectCohortsIdAccessControlsPreviewResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiProjectsProjectCohortsIdAccessControlsPreviewResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiProjectsProjectCohortsIdAccessControlsPreviewResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetApiProjectsProjectCohortsIdRoleAccessResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -22872,6 +24876,96 @@ func (r PutApiProjectsProjectDashboardsIdAccessControlsResponse) ContentType() s
 	return ""
 }
 
+type PostApiProjectsProjectDashboardsIdAccessControlsPreviewResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Preview
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiProjectsProjectDashboardsIdAccessControlsPreviewResponse) GetJSON200() *Preview {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiProjectsProjectDashboardsIdAccessControlsPreviewResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiProjectsProjectDashboardsIdAccessControlsPreviewResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PostApiProjectsProjectDashboardsIdAccessControlsPreviewResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiProjectsProjectDashboardsIdAccessControlsPreviewResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiProjectsProjectDashboardsIdAccessControlsPreviewResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiProjectsProjectDashboardsIdAccessControlsPreviewResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PostApiProjectsProjectDashboardsIdAccessControlsPreviewResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiProjectsProjectDashboardsIdAccessControlsPreviewResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiProjectsProjectDashboardsIdAccessControlsPreviewResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiProjectsProjectDashboardsIdAccessControlsPreviewResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiProjectsProjectDashboardsIdAccessControlsPreviewResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetApiProjectsProjectDashboardsIdRoleAccessResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -23945,6 +26039,96 @@ func (r PutApiProjectsProjectExperimentsIdAccessControlsResponse) StatusCode() i
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PutApiProjectsProjectExperimentsIdAccessControlsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiProjectsProjectExperimentsIdAccessControlsPreviewResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Preview
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiProjectsProjectExperimentsIdAccessControlsPreviewResponse) GetJSON200() *Preview {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiProjectsProjectExperimentsIdAccessControlsPreviewResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiProjectsProjectExperimentsIdAccessControlsPreviewResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PostApiProjectsProjectExperimentsIdAccessControlsPreviewResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiProjectsProjectExperimentsIdAccessControlsPreviewResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiProjectsProjectExperimentsIdAccessControlsPreviewResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiProjectsProjectExperimentsIdAccessControlsPreviewResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PostApiProjectsProjectExperimentsIdAccessControlsPreviewResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiProjectsProjectExperimentsIdAccessControlsPreviewResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiProjectsProjectExperimentsIdAccessControlsPreviewResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiProjectsProjectExperimentsIdAccessControlsPreviewResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiProjectsProjectExperimentsIdAccessControlsPreviewResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -25037,6 +27221,96 @@ func (r PutApiProjectsProjectFeatureFlagsIdAccessControlsResponse) ContentType()
 	return ""
 }
 
+type PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Preview
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewResponse) GetJSON200() *Preview {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetApiProjectsProjectFeatureFlagsIdRoleAccessResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -26116,6 +28390,96 @@ func (r PutApiProjectsProjectInsightsIdAccessControlsResponse) ContentType() str
 	return ""
 }
 
+type PostApiProjectsProjectInsightsIdAccessControlsPreviewResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Preview
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiProjectsProjectInsightsIdAccessControlsPreviewResponse) GetJSON200() *Preview {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiProjectsProjectInsightsIdAccessControlsPreviewResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiProjectsProjectInsightsIdAccessControlsPreviewResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PostApiProjectsProjectInsightsIdAccessControlsPreviewResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiProjectsProjectInsightsIdAccessControlsPreviewResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiProjectsProjectInsightsIdAccessControlsPreviewResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiProjectsProjectInsightsIdAccessControlsPreviewResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PostApiProjectsProjectInsightsIdAccessControlsPreviewResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiProjectsProjectInsightsIdAccessControlsPreviewResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiProjectsProjectInsightsIdAccessControlsPreviewResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiProjectsProjectInsightsIdAccessControlsPreviewResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiProjectsProjectInsightsIdAccessControlsPreviewResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetApiProjectsProjectInsightsIdRoleAccessResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -26691,6 +29055,96 @@ func (r PutApiProjectsProjectResourceAccessControlsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PutApiProjectsProjectResourceAccessControlsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiProjectsProjectResourceAccessControlsPreviewResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Preview
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiProjectsProjectResourceAccessControlsPreviewResponse) GetJSON200() *Preview {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiProjectsProjectResourceAccessControlsPreviewResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiProjectsProjectResourceAccessControlsPreviewResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PostApiProjectsProjectResourceAccessControlsPreviewResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiProjectsProjectResourceAccessControlsPreviewResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiProjectsProjectResourceAccessControlsPreviewResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiProjectsProjectResourceAccessControlsPreviewResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PostApiProjectsProjectResourceAccessControlsPreviewResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiProjectsProjectResourceAccessControlsPreviewResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiProjectsProjectResourceAccessControlsPreviewResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiProjectsProjectResourceAccessControlsPreviewResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiProjectsProjectResourceAccessControlsPreviewResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -27362,6 +29816,96 @@ func (r PutApiProjectsProjectSessionRecordingsIdAccessControlsResponse) StatusCo
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PutApiProjectsProjectSessionRecordingsIdAccessControlsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Preview
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewResponse) GetJSON200() *Preview {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -28643,6 +31187,36 @@ func (c *ClientWithResponses) PostApiOrganizationsOrgResourceAccessWithResponse(
 	return ParsePostApiOrganizationsOrgResourceAccessResponse(rsp)
 }
 
+// PostApiOrganizationsOrgResourceAccessPreviewWithBodyWithResponse Resource access preview
+//
+// Resource access preview. Needs an organization admin. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/organizations/{org}/resource_access/preview (the `PostApiOrganizationsOrgResourceAccessPreview` operationId).
+func (c *ClientWithResponses) PostApiOrganizationsOrgResourceAccessPreviewWithBodyWithResponse(ctx context.Context, org string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgResourceAccessPreviewResponse, error) {
+	rsp, err := c.PostApiOrganizationsOrgResourceAccessPreviewWithBody(ctx, org, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiOrganizationsOrgResourceAccessPreviewResponse(rsp)
+}
+
+// PostApiOrganizationsOrgResourceAccessPreviewWithResponse Resource access preview
+//
+// Resource access preview. Needs an organization admin. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/organizations/{org}/resource_access/preview (the `PostApiOrganizationsOrgResourceAccessPreview` operationId).
+func (c *ClientWithResponses) PostApiOrganizationsOrgResourceAccessPreviewWithResponse(ctx context.Context, org string, body PostApiOrganizationsOrgResourceAccessPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgResourceAccessPreviewResponse, error) {
+	rsp, err := c.PostApiOrganizationsOrgResourceAccessPreview(ctx, org, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiOrganizationsOrgResourceAccessPreviewResponse(rsp)
+}
+
 // DeleteApiOrganizationsOrgResourceAccessIdWithResponse Resource access delete
 //
 // Resource access delete. Needs an organization admin. Changes need a plan with role-based access.
@@ -28866,6 +31440,36 @@ func (c *ClientWithResponses) PutApiOrganizationsOrgRolesRoleWithResponse(ctx co
 		return nil, err
 	}
 	return ParsePutApiOrganizationsOrgRolesRoleResponse(rsp)
+}
+
+// PostApiOrganizationsOrgRolesRolePreviewWithBodyWithResponse Role preview
+//
+// Role preview. Needs an organization admin. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/organizations/{org}/roles/{role}/preview (the `PostApiOrganizationsOrgRolesRolePreview` operationId).
+func (c *ClientWithResponses) PostApiOrganizationsOrgRolesRolePreviewWithBodyWithResponse(ctx context.Context, org string, role string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgRolesRolePreviewResponse, error) {
+	rsp, err := c.PostApiOrganizationsOrgRolesRolePreviewWithBody(ctx, org, role, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiOrganizationsOrgRolesRolePreviewResponse(rsp)
+}
+
+// PostApiOrganizationsOrgRolesRolePreviewWithResponse Role preview
+//
+// Role preview. Needs an organization admin. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/organizations/{org}/roles/{role}/preview (the `PostApiOrganizationsOrgRolesRolePreview` operationId).
+func (c *ClientWithResponses) PostApiOrganizationsOrgRolesRolePreviewWithResponse(ctx context.Context, org string, role string, body PostApiOrganizationsOrgRolesRolePreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgRolesRolePreviewResponse, error) {
+	rsp, err := c.PostApiOrganizationsOrgRolesRolePreview(ctx, org, role, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiOrganizationsOrgRolesRolePreviewResponse(rsp)
 }
 
 // GetApiOrganizationsOrgRolesRoleRoleMembershipsWithResponse Role member list
@@ -29183,6 +31787,36 @@ func (c *ClientWithResponses) PutApiProjectsProjectAccessControlsWithResponse(ct
 	return ParsePutApiProjectsProjectAccessControlsResponse(rsp)
 }
 
+// PostApiProjectsProjectAccessControlsPreviewWithBodyWithResponse Project access controls preview
+//
+// Project access controls preview. Needs a project admin. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/access_controls/preview (the `PostApiProjectsProjectAccessControlsPreview` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectAccessControlsPreviewWithBodyWithResponse(ctx context.Context, project string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectAccessControlsPreviewResponse, error) {
+	rsp, err := c.PostApiProjectsProjectAccessControlsPreviewWithBody(ctx, project, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectAccessControlsPreviewResponse(rsp)
+}
+
+// PostApiProjectsProjectAccessControlsPreviewWithResponse Project access controls preview
+//
+// Project access controls preview. Needs a project admin. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/access_controls/preview (the `PostApiProjectsProjectAccessControlsPreview` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectAccessControlsPreviewWithResponse(ctx context.Context, project string, body PostApiProjectsProjectAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectAccessControlsPreviewResponse, error) {
+	rsp, err := c.PostApiProjectsProjectAccessControlsPreview(ctx, project, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectAccessControlsPreviewResponse(rsp)
+}
+
 // GetApiProjectsProjectActionsWithResponse Resource list
 //
 // Resource list. Needs a member allowed into the project.
@@ -29361,6 +31995,36 @@ func (c *ClientWithResponses) PutApiProjectsProjectActionsIdAccessControlsWithRe
 		return nil, err
 	}
 	return ParsePutApiProjectsProjectActionsIdAccessControlsResponse(rsp)
+}
+
+// PostApiProjectsProjectActionsIdAccessControlsPreviewWithBodyWithResponse Object access controls preview (actions)
+//
+// Object access controls preview (actions). Needs manager access to the action. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/actions/{id}/access_controls/preview (the `PostApiProjectsProjectActionsIdAccessControlsPreview` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectActionsIdAccessControlsPreviewWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectActionsIdAccessControlsPreviewResponse, error) {
+	rsp, err := c.PostApiProjectsProjectActionsIdAccessControlsPreviewWithBody(ctx, project, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectActionsIdAccessControlsPreviewResponse(rsp)
+}
+
+// PostApiProjectsProjectActionsIdAccessControlsPreviewWithResponse Object access controls preview (actions)
+//
+// Object access controls preview (actions). Needs manager access to the action. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/actions/{id}/access_controls/preview (the `PostApiProjectsProjectActionsIdAccessControlsPreview` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectActionsIdAccessControlsPreviewWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectActionsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectActionsIdAccessControlsPreviewResponse, error) {
+	rsp, err := c.PostApiProjectsProjectActionsIdAccessControlsPreview(ctx, project, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectActionsIdAccessControlsPreviewResponse(rsp)
 }
 
 // GetApiProjectsProjectActionsIdRoleAccessWithResponse Role access list (actions)
@@ -29648,6 +32312,36 @@ func (c *ClientWithResponses) PutApiProjectsProjectCohortsIdAccessControlsWithRe
 	return ParsePutApiProjectsProjectCohortsIdAccessControlsResponse(rsp)
 }
 
+// PostApiProjectsProjectCohortsIdAccessControlsPreviewWithBodyWithResponse Object access controls preview (cohorts)
+//
+// Object access controls preview (cohorts). Needs manager access to the cohort. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/cohorts/{id}/access_controls/preview (the `PostApiProjectsProjectCohortsIdAccessControlsPreview` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectCohortsIdAccessControlsPreviewWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectCohortsIdAccessControlsPreviewResponse, error) {
+	rsp, err := c.PostApiProjectsProjectCohortsIdAccessControlsPreviewWithBody(ctx, project, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectCohortsIdAccessControlsPreviewResponse(rsp)
+}
+
+// PostApiProjectsProjectCohortsIdAccessControlsPreviewWithResponse Object access controls preview (cohorts)
+//
+// Object access controls preview (cohorts). Needs manager access to the cohort. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/cohorts/{id}/access_controls/preview (the `PostApiProjectsProjectCohortsIdAccessControlsPreview` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectCohortsIdAccessControlsPreviewWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectCohortsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectCohortsIdAccessControlsPreviewResponse, error) {
+	rsp, err := c.PostApiProjectsProjectCohortsIdAccessControlsPreview(ctx, project, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectCohortsIdAccessControlsPreviewResponse(rsp)
+}
+
 // GetApiProjectsProjectCohortsIdRoleAccessWithResponse Role access list (cohorts)
 //
 // Role access list (cohorts). Needs viewer access to the cohort.
@@ -29916,6 +32610,36 @@ func (c *ClientWithResponses) PutApiProjectsProjectDashboardsIdAccessControlsWit
 		return nil, err
 	}
 	return ParsePutApiProjectsProjectDashboardsIdAccessControlsResponse(rsp)
+}
+
+// PostApiProjectsProjectDashboardsIdAccessControlsPreviewWithBodyWithResponse Object access controls preview (dashboards)
+//
+// Object access controls preview (dashboards). Needs manager access to the dashboard. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/dashboards/{id}/access_controls/preview (the `PostApiProjectsProjectDashboardsIdAccessControlsPreview` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectDashboardsIdAccessControlsPreviewWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectDashboardsIdAccessControlsPreviewResponse, error) {
+	rsp, err := c.PostApiProjectsProjectDashboardsIdAccessControlsPreviewWithBody(ctx, project, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectDashboardsIdAccessControlsPreviewResponse(rsp)
+}
+
+// PostApiProjectsProjectDashboardsIdAccessControlsPreviewWithResponse Object access controls preview (dashboards)
+//
+// Object access controls preview (dashboards). Needs manager access to the dashboard. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/dashboards/{id}/access_controls/preview (the `PostApiProjectsProjectDashboardsIdAccessControlsPreview` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectDashboardsIdAccessControlsPreviewWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectDashboardsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectDashboardsIdAccessControlsPreviewResponse, error) {
+	rsp, err := c.PostApiProjectsProjectDashboardsIdAccessControlsPreview(ctx, project, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectDashboardsIdAccessControlsPreviewResponse(rsp)
 }
 
 // GetApiProjectsProjectDashboardsIdRoleAccessWithResponse Role access list (dashboards)
@@ -30188,6 +32912,36 @@ func (c *ClientWithResponses) PutApiProjectsProjectExperimentsIdAccessControlsWi
 	return ParsePutApiProjectsProjectExperimentsIdAccessControlsResponse(rsp)
 }
 
+// PostApiProjectsProjectExperimentsIdAccessControlsPreviewWithBodyWithResponse Object access controls preview (experiments)
+//
+// Object access controls preview (experiments). Needs manager access to the experiment. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/experiments/{id}/access_controls/preview (the `PostApiProjectsProjectExperimentsIdAccessControlsPreview` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectExperimentsIdAccessControlsPreviewWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectExperimentsIdAccessControlsPreviewResponse, error) {
+	rsp, err := c.PostApiProjectsProjectExperimentsIdAccessControlsPreviewWithBody(ctx, project, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectExperimentsIdAccessControlsPreviewResponse(rsp)
+}
+
+// PostApiProjectsProjectExperimentsIdAccessControlsPreviewWithResponse Object access controls preview (experiments)
+//
+// Object access controls preview (experiments). Needs manager access to the experiment. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/experiments/{id}/access_controls/preview (the `PostApiProjectsProjectExperimentsIdAccessControlsPreview` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectExperimentsIdAccessControlsPreviewWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectExperimentsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectExperimentsIdAccessControlsPreviewResponse, error) {
+	rsp, err := c.PostApiProjectsProjectExperimentsIdAccessControlsPreview(ctx, project, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectExperimentsIdAccessControlsPreviewResponse(rsp)
+}
+
 // GetApiProjectsProjectExperimentsIdRoleAccessWithResponse Role access list (experiments)
 //
 // Role access list (experiments). Needs viewer access to the experiment.
@@ -30456,6 +33210,36 @@ func (c *ClientWithResponses) PutApiProjectsProjectFeatureFlagsIdAccessControlsW
 		return nil, err
 	}
 	return ParsePutApiProjectsProjectFeatureFlagsIdAccessControlsResponse(rsp)
+}
+
+// PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewWithBodyWithResponse Object access controls preview (feature flags)
+//
+// Object access controls preview (feature flags). Needs manager access to the feature flag. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/feature_flags/{id}/access_controls/preview (the `PostApiProjectsProjectFeatureFlagsIdAccessControlsPreview` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewResponse, error) {
+	rsp, err := c.PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewWithBody(ctx, project, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewResponse(rsp)
+}
+
+// PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewWithResponse Object access controls preview (feature flags)
+//
+// Object access controls preview (feature flags). Needs manager access to the feature flag. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/feature_flags/{id}/access_controls/preview (the `PostApiProjectsProjectFeatureFlagsIdAccessControlsPreview` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewResponse, error) {
+	rsp, err := c.PostApiProjectsProjectFeatureFlagsIdAccessControlsPreview(ctx, project, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewResponse(rsp)
 }
 
 // GetApiProjectsProjectFeatureFlagsIdRoleAccessWithResponse Role access list (feature flags)
@@ -30728,6 +33512,36 @@ func (c *ClientWithResponses) PutApiProjectsProjectInsightsIdAccessControlsWithR
 	return ParsePutApiProjectsProjectInsightsIdAccessControlsResponse(rsp)
 }
 
+// PostApiProjectsProjectInsightsIdAccessControlsPreviewWithBodyWithResponse Object access controls preview (insights)
+//
+// Object access controls preview (insights). Needs manager access to the insight. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/insights/{id}/access_controls/preview (the `PostApiProjectsProjectInsightsIdAccessControlsPreview` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectInsightsIdAccessControlsPreviewWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectInsightsIdAccessControlsPreviewResponse, error) {
+	rsp, err := c.PostApiProjectsProjectInsightsIdAccessControlsPreviewWithBody(ctx, project, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectInsightsIdAccessControlsPreviewResponse(rsp)
+}
+
+// PostApiProjectsProjectInsightsIdAccessControlsPreviewWithResponse Object access controls preview (insights)
+//
+// Object access controls preview (insights). Needs manager access to the insight. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/insights/{id}/access_controls/preview (the `PostApiProjectsProjectInsightsIdAccessControlsPreview` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectInsightsIdAccessControlsPreviewWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectInsightsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectInsightsIdAccessControlsPreviewResponse, error) {
+	rsp, err := c.PostApiProjectsProjectInsightsIdAccessControlsPreview(ctx, project, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectInsightsIdAccessControlsPreviewResponse(rsp)
+}
+
 // GetApiProjectsProjectInsightsIdRoleAccessWithResponse Role access list (insights)
 //
 // Role access list (insights). Needs viewer access to the insight.
@@ -30861,6 +33675,36 @@ func (c *ClientWithResponses) PutApiProjectsProjectResourceAccessControlsWithRes
 		return nil, err
 	}
 	return ParsePutApiProjectsProjectResourceAccessControlsResponse(rsp)
+}
+
+// PostApiProjectsProjectResourceAccessControlsPreviewWithBodyWithResponse Kind access controls preview
+//
+// Kind access controls preview. Needs a project admin. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/resource_access_controls/preview (the `PostApiProjectsProjectResourceAccessControlsPreview` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectResourceAccessControlsPreviewWithBodyWithResponse(ctx context.Context, project string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectResourceAccessControlsPreviewResponse, error) {
+	rsp, err := c.PostApiProjectsProjectResourceAccessControlsPreviewWithBody(ctx, project, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectResourceAccessControlsPreviewResponse(rsp)
+}
+
+// PostApiProjectsProjectResourceAccessControlsPreviewWithResponse Kind access controls preview
+//
+// Kind access controls preview. Needs a project admin. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/resource_access_controls/preview (the `PostApiProjectsProjectResourceAccessControlsPreview` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectResourceAccessControlsPreviewWithResponse(ctx context.Context, project string, body PostApiProjectsProjectResourceAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectResourceAccessControlsPreviewResponse, error) {
+	rsp, err := c.PostApiProjectsProjectResourceAccessControlsPreview(ctx, project, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectResourceAccessControlsPreviewResponse(rsp)
 }
 
 // GetApiProjectsProjectSessionRecordingsWithResponse Resource list
@@ -31041,6 +33885,36 @@ func (c *ClientWithResponses) PutApiProjectsProjectSessionRecordingsIdAccessCont
 		return nil, err
 	}
 	return ParsePutApiProjectsProjectSessionRecordingsIdAccessControlsResponse(rsp)
+}
+
+// PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewWithBodyWithResponse Object access controls preview (session recordings)
+//
+// Object access controls preview (session recordings). Needs manager access to the session recording. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/session_recordings/{id}/access_controls/preview (the `PostApiProjectsProjectSessionRecordingsIdAccessControlsPreview` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewResponse, error) {
+	rsp, err := c.PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewWithBody(ctx, project, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewResponse(rsp)
+}
+
+// PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewWithResponse Object access controls preview (session recordings)
+//
+// Object access controls preview (session recordings). Needs manager access to the session recording. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/session_recordings/{id}/access_controls/preview (the `PostApiProjectsProjectSessionRecordingsIdAccessControlsPreview` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewResponse, error) {
+	rsp, err := c.PostApiProjectsProjectSessionRecordingsIdAccessControlsPreview(ctx, project, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewResponse(rsp)
 }
 
 // GetApiProjectsProjectSessionRecordingsIdRoleAccessWithResponse Role access list (session recordings)
@@ -32529,6 +35403,81 @@ func ParsePostApiOrganizationsOrgResourceAccessResponse(rsp *http.Response) (*Po
 	return response, nil
 }
 
+// ParsePostApiOrganizationsOrgResourceAccessPreviewResponse parses an HTTP response from a PostApiOrganizationsOrgResourceAccessPreviewWithResponse call
+func ParsePostApiOrganizationsOrgResourceAccessPreviewResponse(rsp *http.Response) (*PostApiOrganizationsOrgResourceAccessPreviewResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiOrganizationsOrgResourceAccessPreviewResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Preview
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseDeleteApiOrganizationsOrgResourceAccessIdResponse parses an HTTP response from a DeleteApiOrganizationsOrgResourceAccessIdWithResponse call
 func ParseDeleteApiOrganizationsOrgResourceAccessIdResponse(rsp *http.Response) (*DeleteApiOrganizationsOrgResourceAccessIdResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -33244,6 +36193,81 @@ func ParsePutApiOrganizationsOrgRolesRoleResponse(rsp *http.Response) (*PutApiOr
 			return nil, err
 		}
 		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiOrganizationsOrgRolesRolePreviewResponse parses an HTTP response from a PostApiOrganizationsOrgRolesRolePreviewWithResponse call
+func ParsePostApiOrganizationsOrgRolesRolePreviewResponse(rsp *http.Response) (*PostApiOrganizationsOrgRolesRolePreviewResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiOrganizationsOrgRolesRolePreviewResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Preview
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
@@ -34261,6 +37285,81 @@ func ParsePutApiProjectsProjectAccessControlsResponse(rsp *http.Response) (*PutA
 	return response, nil
 }
 
+// ParsePostApiProjectsProjectAccessControlsPreviewResponse parses an HTTP response from a PostApiProjectsProjectAccessControlsPreviewWithResponse call
+func ParsePostApiProjectsProjectAccessControlsPreviewResponse(rsp *http.Response) (*PostApiProjectsProjectAccessControlsPreviewResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiProjectsProjectAccessControlsPreviewResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Preview
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetApiProjectsProjectActionsResponse parses an HTTP response from a GetApiProjectsProjectActionsWithResponse call
 func ParseGetApiProjectsProjectActionsResponse(rsp *http.Response) (*GetApiProjectsProjectActionsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -34798,6 +37897,81 @@ func ParsePutApiProjectsProjectActionsIdAccessControlsResponse(rsp *http.Respons
 			return nil, err
 		}
 		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiProjectsProjectActionsIdAccessControlsPreviewResponse parses an HTTP response from a PostApiProjectsProjectActionsIdAccessControlsPreviewWithResponse call
+func ParsePostApiProjectsProjectActionsIdAccessControlsPreviewResponse(rsp *http.Response) (*PostApiProjectsProjectActionsIdAccessControlsPreviewResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiProjectsProjectActionsIdAccessControlsPreviewResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Preview
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
@@ -35772,6 +38946,81 @@ func ParsePutApiProjectsProjectCohortsIdAccessControlsResponse(rsp *http.Respons
 	return response, nil
 }
 
+// ParsePostApiProjectsProjectCohortsIdAccessControlsPreviewResponse parses an HTTP response from a PostApiProjectsProjectCohortsIdAccessControlsPreviewWithResponse call
+func ParsePostApiProjectsProjectCohortsIdAccessControlsPreviewResponse(rsp *http.Response) (*PostApiProjectsProjectCohortsIdAccessControlsPreviewResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiProjectsProjectCohortsIdAccessControlsPreviewResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Preview
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetApiProjectsProjectCohortsIdRoleAccessResponse parses an HTTP response from a GetApiProjectsProjectCohortsIdRoleAccessWithResponse call
 func ParseGetApiProjectsProjectCohortsIdRoleAccessResponse(rsp *http.Response) (*GetApiProjectsProjectCohortsIdRoleAccessResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -36665,6 +39914,81 @@ func ParsePutApiProjectsProjectDashboardsIdAccessControlsResponse(rsp *http.Resp
 	return response, nil
 }
 
+// ParsePostApiProjectsProjectDashboardsIdAccessControlsPreviewResponse parses an HTTP response from a PostApiProjectsProjectDashboardsIdAccessControlsPreviewWithResponse call
+func ParsePostApiProjectsProjectDashboardsIdAccessControlsPreviewResponse(rsp *http.Response) (*PostApiProjectsProjectDashboardsIdAccessControlsPreviewResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiProjectsProjectDashboardsIdAccessControlsPreviewResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Preview
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetApiProjectsProjectDashboardsIdRoleAccessResponse parses an HTTP response from a GetApiProjectsProjectDashboardsIdRoleAccessWithResponse call
 func ParseGetApiProjectsProjectDashboardsIdRoleAccessResponse(rsp *http.Response) (*GetApiProjectsProjectDashboardsIdRoleAccessResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -37538,6 +40862,81 @@ func ParsePutApiProjectsProjectExperimentsIdAccessControlsResponse(rsp *http.Res
 			return nil, err
 		}
 		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiProjectsProjectExperimentsIdAccessControlsPreviewResponse parses an HTTP response from a PostApiProjectsProjectExperimentsIdAccessControlsPreviewWithResponse call
+func ParsePostApiProjectsProjectExperimentsIdAccessControlsPreviewResponse(rsp *http.Response) (*PostApiProjectsProjectExperimentsIdAccessControlsPreviewResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiProjectsProjectExperimentsIdAccessControlsPreviewResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Preview
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
@@ -38455,6 +41854,81 @@ func ParsePutApiProjectsProjectFeatureFlagsIdAccessControlsResponse(rsp *http.Re
 	return response, nil
 }
 
+// ParsePostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewResponse parses an HTTP response from a PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewWithResponse call
+func ParsePostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewResponse(rsp *http.Response) (*PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Preview
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetApiProjectsProjectFeatureFlagsIdRoleAccessResponse parses an HTTP response from a GetApiProjectsProjectFeatureFlagsIdRoleAccessWithResponse call
 func ParseGetApiProjectsProjectFeatureFlagsIdRoleAccessResponse(rsp *http.Response) (*GetApiProjectsProjectFeatureFlagsIdRoleAccessResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -39348,6 +42822,81 @@ func ParsePutApiProjectsProjectInsightsIdAccessControlsResponse(rsp *http.Respon
 	return response, nil
 }
 
+// ParsePostApiProjectsProjectInsightsIdAccessControlsPreviewResponse parses an HTTP response from a PostApiProjectsProjectInsightsIdAccessControlsPreviewWithResponse call
+func ParsePostApiProjectsProjectInsightsIdAccessControlsPreviewResponse(rsp *http.Response) (*PostApiProjectsProjectInsightsIdAccessControlsPreviewResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiProjectsProjectInsightsIdAccessControlsPreviewResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Preview
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetApiProjectsProjectInsightsIdRoleAccessResponse parses an HTTP response from a GetApiProjectsProjectInsightsIdRoleAccessWithResponse call
 func ParseGetApiProjectsProjectInsightsIdRoleAccessResponse(rsp *http.Response) (*GetApiProjectsProjectInsightsIdRoleAccessResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -39810,6 +43359,81 @@ func ParsePutApiProjectsProjectResourceAccessControlsResponse(rsp *http.Response
 			return nil, err
 		}
 		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiProjectsProjectResourceAccessControlsPreviewResponse parses an HTTP response from a PostApiProjectsProjectResourceAccessControlsPreviewWithResponse call
+func ParsePostApiProjectsProjectResourceAccessControlsPreviewResponse(rsp *http.Response) (*PostApiProjectsProjectResourceAccessControlsPreviewResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiProjectsProjectResourceAccessControlsPreviewResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Preview
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
@@ -40367,6 +43991,81 @@ func ParsePutApiProjectsProjectSessionRecordingsIdAccessControlsResponse(rsp *ht
 			return nil, err
 		}
 		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewResponse parses an HTTP response from a PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewWithResponse call
+func ParsePostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewResponse(rsp *http.Response) (*PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Preview
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error

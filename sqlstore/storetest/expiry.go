@@ -94,6 +94,18 @@ func testRuleExpiry(t *testing.T, e *env) {
 		t.Fatalf("PutRule(expired again) = %v", err)
 	}
 
+	// CreateRule on the target of an expired, unswept rule takes its place (a v1 grant
+	// after an expired v2 rule for the same role on the same object).
+	role := e.role(org.ID, "Product", alice.ID)
+	old := e.rule(org.ID, access.Rule{Scope: access.ScopeObject, Object: flag.ID, Role: role.ID, Level: access.Viewer, ExpiresAt: past.UnixNano()}, alice.ID)
+	grant := e.rule(org.ID, access.Rule{Scope: access.ScopeObject, Object: flag.ID, Role: role.ID, Level: access.Editor}, alice.ID)
+	if grant.ID == old.ID || grant.ExpiresAt != 0 {
+		t.Errorf("CreateRule(on an expired rule's target) = %+v, want a new permanent rule", grant)
+	}
+	if log, _, err := s.ActivityLog(ctx, gatehouse.ActivityFilter{OrganizationID: org.ID, OptionalItemID: old.ID, Limit: 10}); err != nil || len(log) != 2 || log[0].Activity != "expired" {
+		t.Errorf("ActivityLog(the replaced expired rule) = %+v, %v, want created then expired", log, err)
+	}
+
 	// The sweep: several at once delete the expired rule once, with one activity row.
 	rev := e.revision(org.ID)
 	var (
@@ -139,8 +151,8 @@ func testRuleExpiry(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatalf("AccessFacts() = %v", err)
 	}
-	if len(facts.Rules) != 2 {
-		t.Errorf("AccessFacts() after the sweep has %d rules, want 2", len(facts.Rules))
+	if len(facts.Rules) != 3 {
+		t.Errorf("AccessFacts() after the sweep has %d rules, want 3", len(facts.Rules))
 	}
 	// Permanent and live rules are not swept.
 	for _, id := range []string{live.ID, permanent.ID} {

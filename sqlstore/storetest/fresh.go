@@ -95,8 +95,42 @@ func testReadsAfterWrites(t *testing.T, e *env) {
 			}
 		}
 	}
+	// Whole rows, by id and by list: an update, then a delete, shows at once.
+	rows := func(want string) {
+		t.Helper()
+		for range 2 {
+			got, err := s.Resource(ctx, p.ID, access.FeatureFlags, r1.ID)
+			if err != nil || got.Key != want {
+				t.Fatalf("Resource() = %+v, %v, want key %q", got, err, want)
+			}
+			rs, err := s.ResourcesByID(ctx, []int64{r2.ID, r1.ID})
+			if err != nil || len(rs) != 2 || rs[1].Key != want {
+				t.Fatalf("ResourcesByID() = %+v, %v, want %q second", rs, err, want)
+			}
+		}
+		if _, err := s.Resource(ctx, p.ID, access.Insights, r1.ID); gatehouse.ErrorCode(err) != gatehouse.ENotFound {
+			t.Errorf("Resource() as another kind = %v, want not found", err)
+		}
+		if _, err := s.Resource(ctx, p.ID+1_000_000, access.FeatureFlags, r1.ID); gatehouse.ErrorCode(err) != gatehouse.ENotFound {
+			t.Errorf("Resource() through another project = %v, want not found", err)
+		}
+	}
+	rows("a")
+	if _, err := s.UpdateResourceFunc(ctx, p.ID, access.FeatureFlags, r1.ID, func(r *gatehouse.Resource) error {
+		r.Key = "a2"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rows("a2")
 	if err := s.DeleteResource(ctx, p.ID, access.FeatureFlags, r1.ID); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := s.Resource(ctx, p.ID, access.FeatureFlags, r1.ID); gatehouse.ErrorCode(err) != gatehouse.ENotFound {
+		t.Errorf("Resource() after DeleteResource = %v, want not found", err)
+	}
+	if rs, err := s.ResourcesByID(ctx, []int64{r1.ID, r2.ID}); err != nil || len(rs) != 1 {
+		t.Errorf("ResourcesByID() after DeleteResource = %+v, %v, want only %d", rs, err, r2.ID)
 	}
 	if heads, err := s.HeadsByID(ctx, []int64{r1.ID, r2.ID}); err != nil || len(heads) != 1 || heads[0].ID != r2.ID {
 		t.Errorf("HeadsByID() after DeleteResource = %+v, %v, want only %d", heads, err, r2.ID)
