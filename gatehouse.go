@@ -145,6 +145,57 @@ type Rule struct {
 	UpdatedAt time.Time
 }
 
+// AccessRequest asks for a higher level on one object, or on a whole kind in a project,
+// for a while or for good; the people who may change the object's rules decide it.
+type AccessRequest struct {
+	ID             string // UUID
+	OrganizationID string
+	Project        int64
+	Kind           access.Kind
+	Object         int64 // 0: the whole kind in the project
+	RequestedBy    int64
+	Level          access.Level  // viewer, editor or manager
+	Reason         string        // the requester's
+	Duration       time.Duration // whole seconds; 0: none asked
+	Status         string        // RequestPending, RequestApproved, RequestDenied or RequestCancelled
+	DecidedBy      int64         // 0 while pending (or when the decider's account is gone)
+	DecidedAt      time.Time     // zero while pending
+	DecisionReason string        // the decider's, on a denial
+	RuleID         string        // the member rule an approval wrote
+	CreatedAt      time.Time
+}
+
+// The statuses of an access request: pending until approved, denied or cancelled, once.
+const (
+	RequestPending   = "pending"
+	RequestApproved  = "approved"
+	RequestDenied    = "denied"
+	RequestCancelled = "cancelled"
+)
+
+// RequestStatuses lists every status, pending first.
+var RequestStatuses = []string{RequestPending, RequestApproved, RequestDenied, RequestCancelled}
+
+// AccessRequestFilter selects access requests of one project, newest first.
+type AccessRequestFilter struct {
+	OrganizationID      string
+	Project             int64
+	OptionalStatus      string // "" = any
+	OptionalRequestedBy int64  // 0 = anyone
+}
+
+// RequestDecision is what becomes of a pending access request.
+type RequestDecision struct {
+	Status string // RequestApproved, RequestDenied or RequestCancelled
+	Reason string // a denial's
+	// Approval: the member rule written at Level, expiring at ExpiresAt (zero: never).
+	Level     access.Level
+	ExpiresAt time.Time
+	// Check, when set, is asked inside the deciding transaction with the stored, still
+	// pending request, before anything is written: an error from it is returned as is.
+	Check func(*AccessRequest) error
+}
+
 // Change is one field's before and after in an activity-log entry.
 type Change struct {
 	Field  string `json:"field"`

@@ -215,6 +215,23 @@ type Store interface {
 	// rule is deleted and recorded once.
 	ExpireRules(ctx context.Context, limit int) (int, error)
 
+	// CreateAccessRequest inserts rq as pending (setting ID, Status and CreatedAt).
+	// EUnique attr "resource" when its requester has a pending request on the same
+	// object (or kind in the project): one at most, held inside the write. ENotFound when
+	// the project or object is not the organization's; EDoesNotExist attr "user" when the
+	// requester is not a member. Activity "AccessRequest" "created".
+	CreateAccessRequest(ctx context.Context, rq *AccessRequest) error
+	// AccessRequest returns the organization's request with this id.
+	AccessRequest(ctx context.Context, orgID, id string) (*AccessRequest, error)
+	// AccessRequests lists the requests f selects, newest first.
+	AccessRequests(ctx context.Context, f AccessRequestFilter) ([]AccessRequest, error)
+	// DecideAccessRequest moves a pending request to d.Status, attributed to actor, in one
+	// transaction that holds it (and, as every permission change, the organization's row and
+	// the decision ctx carries): EInvalidInput when it is no longer pending. An approval
+	// puts the member rule d describes (as PutRule, with d.ExpiresAt) and names it in the
+	// request, in that same transaction. Activity "AccessRequest" "updated" with the status.
+	DecideAccessRequest(ctx context.Context, orgID, id string, d RequestDecision, actor int64) (*AccessRequest, *Rule, error)
+
 	// AccessFacts loads everything the access decision needs about one
 	// organization (Enforced is left false: the plan is not stored) and the
 	// RulesRevision it reflects, read in one transaction.

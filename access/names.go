@@ -34,6 +34,9 @@ func (k Kind) name(names *[NumKinds]string) string {
 	return names[k]
 }
 
+// Valid reports whether k is one of the kinds.
+func (k Kind) Valid() bool { return k < NumKinds }
+
 // String returns the kind's URL segment, e.g. "feature_flags".
 func (k Kind) String() string { return k.name(&kindPaths) }
 

@@ -13,6 +13,9 @@ type Denial struct {
 	Detail  string
 	Invalid bool
 	Attr    string
+	// Hidden marks a no to someone who may not know the thing exists: the API answers
+	// 404, as for anything unknown.
+	Hidden bool
 }
 
 func (d *Denial) Error() string { return d.Detail }
@@ -29,6 +32,13 @@ var (
 	ErrLastOwnerLeave  = &Denial{Detail: "The organization's last owner can't leave it.", Invalid: true}
 	ErrAskAboutOthers  = &Denial{Detail: "Only organization admins can check access for other members."}
 	ErrDeleteProject   = &Denial{Detail: "Only organization admins can delete a project."}
+	ErrHaveLevel       = &Denial{Detail: "You already have this access level or a higher one.", Invalid: true, Attr: "access_level"}
+	ErrNoLevel         = &Denial{Detail: "Ask for viewer, editor or manager.", Invalid: true, Attr: "access_level"}
+	ErrApproveAbove    = &Denial{Detail: "You can approve the level asked for or a lower one.", Invalid: true, Attr: "access_level"}
+	ErrApproveHad      = &Denial{Detail: "The requester already has this access level or a higher one.", Invalid: true, Attr: "access_level"}
+	ErrDecideOwn       = &Denial{Detail: "You can't decide your own access request."}
+	ErrNotYourRequest  = &Denial{Detail: "Only the requester can cancel an access request."}
+	ErrRequestHidden   = &Denial{Detail: "Not found.", Hidden: true}
 )
 
 // MembershipLevels are the levels a membership can have, lowest first.
@@ -271,4 +281,123 @@ func (s *Snapshot) Holds(t *Snapshot, st Standing) bool {
 		return s.KindLevel(st.User, st.Project, st.Kind).Level == t.KindLevel(st.User, st.Project, st.Kind).Level
 	}
 	return true
+}
+
+// RequestSubject is what an access request is about and who asked: one object, or (Object.ID
+// 0) the whole kind in a project.
+type RequestSubject struct {
+	Requester int64
+	Project   int64
+	Kind      Kind
+	Object    Object
+}
+
+// levelOn is user's decision on what rq is about.
+func (s *Snapshot) levelOn(user int64, rq RequestSubject) Decision {
+	if rq.Object.ID != 0 {
+		return s.Decide(user, rq.Object)
+	}
+	return s.KindLevel(user, rq.Project, rq.Kind)
+}
+
+// MayRequest decides whether user may ask for level want on what rq is about: anyone who
+// can view it (an object, or the kind in the project) and whose level there is below
+// want. Someone who cannot view it is told nothing of it (Hidden).
+func (s *Snapshot) MayRequest(user int64, rq RequestSubject, want Level) error {
+	d := s.levelOn(user, rq)
+	switch {
+	case !d.CanView():
+		return ErrRequestHidden
+	case want == None || !want.Valid():
+		return ErrNoLevel
+	case d.Level >= want:
+		return ErrHaveLevel
+	}
+	return nil
+}
+
+// mayDecide reports whether user may change the rules of what rq is about: a manager of
+// the object (creator, admin+, an explicit manager rule); for a whole kind, the project's
+// administrators (organization admins and project admins by rule).
+func (s *Snapshot) mayDecide(user int64, rq RequestSubject) bool {
+	if rq.Object.ID != 0 {
+		return s.Decide(user, rq.Object).CanManage()
+	}
+	return s.MayAdministerProject(user, rq.Project)
+}
+
+// MayDecide decides whether user may approve or deny rq: those who may change the rules
+// of what it is about, and never the requester. Someone else who can view what it is
+// about is refused; anyone who cannot is told nothing of it (Hidden).
+func (s *Snapshot) MayDecide(user int64, rq RequestSubject) error {
+	switch {
+	case user == rq.Requester:
+		return ErrDecideOwn
+	case s.mayDecide(user, rq):
+		return nil
+	case s.levelOn(user, rq).CanView():
+		return &Denial{Detail: "You can't decide access requests for this " + rq.subjectNoun() + "."}
+	}
+	return ErrRequestHidden
+}
+
+func (rq RequestSubject) subjectNoun() string {
+	if rq.Object.ID != 0 {
+		return rq.Kind.Noun()
+	}
+	return "project's " + rq.Kind.Noun() + "s"
+}
+
+// MaySeeRequest decides whether user may read rq: its requester and those who may decide
+// it. Someone else who can view what it is about is refused; anyone who cannot is told
+// nothing of it (Hidden).
+func (s *Snapshot) MaySeeRequest(user int64, rq RequestSubject) error {
+	if user == rq.Requester {
+		return nil
+	}
+	return s.MayDecide(user, rq)
+}
+
+// MayCancel decides whether user may cancel rq: its requester only (while it is pending,
+// which the store checks inside the write). Others are answered as MayDecide answers
+// them when they may not decide it, and refused when they may.
+func (s *Snapshot) MayCancel(user int64, rq RequestSubject) error {
+	if user == rq.Requester {
+		return nil
+	}
+	if err := s.MayDecide(user, rq); err != nil {
+		return err
+	}
+	return ErrNotYourRequest
+}
+
+// MayApprove decides whether a request for level asked may be approved at level approved
+// for a requester whose level is now current: at most the level asked, and above the
+// requester's level, since the member rule an approval writes is the most specific rule on
+// an object and would otherwise lower them.
+func MayApprove(asked, approved, current Level) error {
+	switch {
+	case approved == None || !approved.Valid():
+		return ErrNoLevel
+	case approved > asked:
+		return ErrApproveAbove
+	case approved <= current:
+		return ErrApproveHad
+	}
+	return nil
+}
+
+// RequestLevel is the requester's level now on what rq is about, what MayApprove compares.
+func (s *Snapshot) RequestLevel(rq RequestSubject) Level {
+	return s.levelOn(rq.Requester, rq).Level
+}
+
+// ApprovableLevels lists the levels a request for asked may be approved at, lowest first
+// (the choices the web UI offers; MayApprove also wants each above the requester's level).
+func ApprovableLevels(asked Level) []Level {
+	var out []Level
+	for l := Viewer; l <= asked && l <= Manager; l++ {
+		out = append(out, l)
+	}
+	return out
 }

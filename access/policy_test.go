@@ -350,3 +350,128 @@ func TestLevelValid(t *testing.T) {
 		}
 	}
 }
+
+func TestAccessRequestPolicy(t *testing.T) {
+	const (
+		owner, admin, padmin, creator, viewer, hidden, manager, outsider = 1, 2, 3, 4, 5, 6, 7, 99
+		project                                                          = 10
+	)
+	flag := Object{ID: 100, Kind: FeatureFlags, Project: project, Creator: creator}
+	s := Compile(Facts{
+		Enforced: true,
+		Members: []Member{{User: owner, Level: own}, {User: admin, Level: adm}, {User: padmin, Level: mem}, {User: creator, Level: mem},
+			{User: viewer, Level: mem}, {User: hidden, Level: mem}, {User: manager, Level: mem}},
+		Rules: []Rule{
+			{Scope: ScopeProject, Project: project, User: padmin, ProjectLevel: ProjectAdmin},
+			{Scope: ScopeKind, Kind: FeatureFlags, Level: Viewer}, // flags are view-only
+			{Scope: ScopeObject, Project: project, Kind: FeatureFlags, Object: flag.ID, User: hidden, Level: None},
+			{Scope: ScopeObject, Project: project, Kind: FeatureFlags, Object: flag.ID, User: manager, Level: Manager},
+		},
+	})
+	onFlag := func(requester int64) RequestSubject {
+		return RequestSubject{Requester: requester, Project: project, Kind: FeatureFlags, Object: flag}
+	}
+	onKind := func(requester int64) RequestSubject {
+		return RequestSubject{Requester: requester, Project: project, Kind: FeatureFlags}
+	}
+
+	requests := []struct {
+		user int64
+		rq   RequestSubject
+		want Level
+		err  *Denial // nil: allowed
+	}{
+		{viewer, onFlag(viewer), Editor, nil},
+		{viewer, onFlag(viewer), Manager, nil},
+		{viewer, onFlag(viewer), Viewer, ErrHaveLevel},
+		{viewer, onFlag(viewer), None, ErrNoLevel},
+		{hidden, onFlag(hidden), Editor, ErrRequestHidden}, // cannot view the flag
+		{hidden, onKind(hidden), Editor, nil},              // but can view flags
+		{creator, onFlag(creator), Manager, ErrHaveLevel},
+		{manager, onFlag(manager), Editor, ErrHaveLevel},
+		{admin, onKind(admin), Manager, ErrHaveLevel},
+		{outsider, onFlag(outsider), Viewer, ErrRequestHidden},
+	}
+	for _, tt := range requests {
+		if err := s.MayRequest(tt.user, tt.rq, tt.want); !sameDenial(err, tt.err) {
+			t.Errorf("MayRequest(%d, object %d, %v) = %v, want %v", tt.user, tt.rq.Object.ID, tt.want, err, tt.err)
+		}
+	}
+
+	refused := &Denial{}
+	decide := []struct {
+		user        int64
+		rq          RequestSubject
+		decide, see *Denial
+		cancel      *Denial
+	}{
+		{owner, onFlag(viewer), nil, nil, ErrNotYourRequest},
+		{admin, onFlag(viewer), nil, nil, ErrNotYourRequest},
+		{creator, onFlag(viewer), nil, nil, ErrNotYourRequest},
+		{manager, onFlag(viewer), nil, nil, ErrNotYourRequest},
+		{padmin, onFlag(viewer), nil, nil, ErrNotYourRequest}, // a project admin by rule manages its objects
+		{padmin, onKind(viewer), nil, nil, ErrNotYourRequest},
+		{manager, onKind(viewer), refused, refused, refused}, // managing one flag is not administering the project
+		{viewer, onFlag(viewer), ErrDecideOwn, nil, nil},
+		{admin, onFlag(admin), ErrDecideOwn, nil, nil},
+		{creator, onFlag(manager), nil, nil, ErrNotYourRequest},
+		{viewer, onFlag(manager), refused, refused, refused},
+		{hidden, onFlag(viewer), ErrRequestHidden, ErrRequestHidden, ErrRequestHidden},
+		{outsider, onFlag(viewer), ErrRequestHidden, ErrRequestHidden, ErrRequestHidden},
+		{outsider, onKind(viewer), ErrRequestHidden, ErrRequestHidden, ErrRequestHidden},
+	}
+	for _, tt := range decide {
+		if err := s.MayDecide(tt.user, tt.rq); !sameDenial(err, tt.decide) {
+			t.Errorf("MayDecide(%d, request of %d on %d) = %v, want %v", tt.user, tt.rq.Requester, tt.rq.Object.ID, err, tt.decide)
+		}
+		if err := s.MaySeeRequest(tt.user, tt.rq); !sameDenial(err, tt.see) {
+			t.Errorf("MaySeeRequest(%d, request of %d on %d) = %v, want %v", tt.user, tt.rq.Requester, tt.rq.Object.ID, err, tt.see)
+		}
+		if err := s.MayCancel(tt.user, tt.rq); !sameDenial(err, tt.cancel) {
+			t.Errorf("MayCancel(%d, request of %d on %d) = %v, want %v", tt.user, tt.rq.Requester, tt.rq.Object.ID, err, tt.cancel)
+		}
+	}
+
+	if got := s.RequestLevel(onFlag(viewer)); got != Viewer {
+		t.Errorf("RequestLevel(viewer on the flag) = %v, want viewer", got)
+	}
+	approvals := []struct {
+		asked, approved, current Level
+		err                      *Denial
+	}{
+		{Manager, Manager, Viewer, nil},
+		{Manager, Editor, Viewer, nil}, // lower
+		{Editor, Manager, Viewer, ErrApproveAbove},
+		{Editor, Viewer, Viewer, ErrApproveHad}, // would lower no one, and grant nothing
+		{Manager, Editor, Editor, ErrApproveHad},
+		{Editor, None, None, ErrNoLevel},
+	}
+	for _, tt := range approvals {
+		if err := MayApprove(tt.asked, tt.approved, tt.current); !sameDenial(err, tt.err) {
+			t.Errorf("MayApprove(%v, %v, %v) = %v, want %v", tt.asked, tt.approved, tt.current, err, tt.err)
+		}
+	}
+}
+
+// sameDenial reports whether err is want: nil for nil, the same denial for a named one, and
+// any refusal (403) for an empty one.
+func sameDenial(err error, want *Denial) bool {
+	var d *Denial
+	switch {
+	case want == nil:
+		return err == nil
+	case !errors.As(err, &d):
+		return false
+	case *want == Denial{}:
+		return !d.Invalid && !d.Hidden && d.Detail != ""
+	}
+	return d == want
+}
+
+func TestApprovableLevels(t *testing.T) {
+	for asked, want := range map[Level][]Level{Viewer: {Viewer}, Editor: {Viewer, Editor}, Manager: {Viewer, Editor, Manager}, None: nil} {
+		if got := ApprovableLevels(asked); !slices.Equal(got, want) {
+			t.Errorf("ApprovableLevels(%v) = %v, want %v", asked, got, want)
+		}
+	}
+}

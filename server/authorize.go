@@ -33,6 +33,10 @@ type call struct {
 	revision int64
 	// target is {user}'s membership, for routes that resolve it (removal).
 	target *gatehouse.Membership
+	// rests is an object the handler found its write to rest on beyond the route's own
+	// (the object of an access request its caller decides): the caller's level on it is
+	// held to the write as the route's own object's is.
+	rests access.Object
 }
 
 // membership is the caller's membership level in c.org.

@@ -46,13 +46,19 @@ type matrixRow struct {
 	pattern  string // exactly as registered: "METHOD /path"
 	want     [numPersonas]int
 	licensed bool // a configuration write: 402 on the free plan for whoever passes authorization
-	setup    func(m *matrix, p persona) (vars map[string]string, body any)
+	// free, when set, is the row on the free plan, where the handler's own refusals
+	// (400, 403) give way to the 402 that authorization answers first.
+	free  *[numPersonas]int
+	setup func(m *matrix, p persona) (vars map[string]string, body any)
 }
 
 // onFreePlan is the row's expectation on the free plan: rules are not enforced, so the
 // view-only member is a member like any other, and licensed writes answer 402 to whoever
 // would have been let through.
 func (r *matrixRow) onFreePlan() [numPersonas]int {
+	if r.free != nil {
+		return *r.free
+	}
 	w := r.want
 	w[viewOnly] = w[member]
 	if r.licensed {
@@ -145,6 +151,18 @@ func (m *matrix) dropDefaults() {
 	for _, d := range m.e.owner.must("GET", m.e.orgPath("/resource_access"), nil, 200).list("results") {
 		m.e.owner.must("DELETE", m.e.orgPath("/resource_access/"+d.(map[string]any)["id"].(string)), nil, 204)
 	}
+}
+
+// requestsOnFreePlan: every access-request write is a rule change, refused with 402 to
+// whoever passes authorization, before the handler could refuse them otherwise.
+var requestsOnFreePlan = [numPersonas]int{401, 401, 404, 402, 402, 402, 402}
+
+// spareAsks makes the spare member ask for manager on a fresh flag; it returns the
+// request's id.
+func (m *matrix) spareAsks() string {
+	m.e.t.Helper()
+	path := m.e.owner.create(0)
+	return m.spare.as(m.e).must("POST", path+"/access_requests", map[string]any{"access_level": "manager", "reason": "matrix", "duration_seconds": 3600}, 201).str("id")
 }
 
 func lastSegment(path string) string { return path[strings.LastIndex(path, "/")+1:] }
@@ -375,6 +393,33 @@ func matrixRows() []matrixRow {
 		{pattern: "POST /api/projects/{project}/access/check", want: members(200), setup: func(m *matrix, p persona) (map[string]string, any) {
 			return nil, map[string]any{"checks": []any{map[string]any{"kind": "feature_flags", "id": m.flagID, "action": "edit"}}}
 		}},
+
+		// Access requests. Members ask (admins manage everything already: 400); a request
+		// is read and decided by managers, and cancelled by its requester, here the spare
+		// member on a fresh flag unless the persona asked itself.
+		{pattern: "POST /api/projects/{project}/access_requests", want: [numPersonas]int{401, 401, 404, 201, 201, 400, 400}, licensed: true,
+			free: &requestsOnFreePlan, setup: fixed(map[string]any{"resource": "cohort", "access_level": "manager", "reason": "matrix"})},
+		{pattern: "GET /api/projects/{project}/access_requests", want: members(200), setup: none},
+		{pattern: "GET /api/projects/{project}/access_requests/{id}", want: [numPersonas]int{401, 401, 404, 403, 403, 200, 200},
+			setup: func(m *matrix, p persona) (map[string]string, any) {
+				return map[string]string{"id": m.spareAsks()}, nil
+			}},
+		{pattern: "POST /api/projects/{project}/access_requests/{id}/approve", want: [numPersonas]int{401, 401, 404, 403, 403, 200, 200}, licensed: true,
+			free: &requestsOnFreePlan, setup: func(m *matrix, p persona) (map[string]string, any) {
+				return map[string]string{"id": m.spareAsks()}, map[string]any{"duration_seconds": 60}
+			}},
+		{pattern: "POST /api/projects/{project}/access_requests/{id}/deny", want: [numPersonas]int{401, 401, 404, 403, 403, 200, 200}, licensed: true,
+			free: &requestsOnFreePlan, setup: func(m *matrix, p persona) (map[string]string, any) {
+				return map[string]string{"id": m.spareAsks()}, map[string]any{"reason": "no"}
+			}},
+		{pattern: "POST /api/projects/{project}/access_requests/{id}/cancel", want: [numPersonas]int{401, 401, 404, 200, 200, 403, 403}, licensed: true,
+			free: &requestsOnFreePlan, setup: func(m *matrix, p persona) (map[string]string, any) {
+				if p == member || p == viewOnly {
+					path := m.e.owner.create(0)
+					return map[string]string{"id": m.who[p].must("POST", path+"/access_requests", map[string]any{"access_level": "manager", "reason": "matrix"}, 201).str("id")}, nil
+				}
+				return map[string]string{"id": m.spareAsks()}, nil
+			}},
 	}
 
 	// Resources: every kind, every route. Objects are the owner's; the plain member edits
@@ -430,6 +475,10 @@ func matrixRows() []matrixRow {
 				return shared(m, p), map[string]any{"access_level": "none"}
 			}},
 			matrixRow{pattern: "GET " + obj + "/users_with_access", want: members(200), setup: func(m *matrix, p persona) (map[string]string, any) { return shared(m, p), nil }},
+			matrixRow{pattern: "POST " + obj + "/access_requests", want: [numPersonas]int{401, 401, 404, 201, 201, 400, 400}, licensed: true,
+				free: &requestsOnFreePlan, setup: func(m *matrix, p persona) (map[string]string, any) {
+					return fresh(m, p), map[string]any{"access_level": "manager", "reason": "matrix", "duration_seconds": 3600}
+				}},
 		)
 	}
 	return rows

@@ -82,13 +82,16 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 // denied turns an access answer of no (*access.Denial) into the API's error: a request
 // that is wrong whoever sends it is 400 (a field error when the denial names the field,
-// else invalid_input), a refusal of this caller 403. Other errors pass unchanged.
+// else invalid_input), a refusal of this caller 403, and one to a caller who may not know
+// the thing exists 404. Other errors pass unchanged.
 func denied(err error) error {
 	var d *access.Denial
 	if !errors.As(err, &d) {
 		return err
 	}
 	switch {
+	case d.Hidden:
+		return gatehouse.NotFound()
 	case d.Invalid && d.Attr != "":
 		return gatehouse.FieldError(gatehouse.EInvalid, d.Attr, d.Detail)
 	case d.Invalid:

@@ -102,6 +102,9 @@ func (s *Server) recheck(c *call, n need) gatehouse.Recheck {
 		case scopeObject:
 			st.Object = c.obj
 		}
+		if c.rests.ID != 0 {
+			st.Object = c.rests
+		}
 		return c.snap.Holds(snap, st), nil
 	}
 }

@@ -110,6 +110,10 @@ func (s *Server) registerRoutes() {
 		s.handle("POST "+obj+"/access_controls/preview", objectLevel(k, access.Manager).licensed().asks(), s.handleObjectAccessControlsPreview,
 			body[accessControlInput](), answers(200, previewBody{}))
 		s.handle("GET "+obj+"/users_with_access", objectLevel(k, access.Viewer), s.handleUsersWithAccess, answers(200, usersWithAccessBody{}))
+		// Whoever can view an object may ask for more on it; who may decide is the handler's
+		// question (access.Snapshot.MayRequest), since it depends on the level asked.
+		s.handle("POST "+obj+"/access_requests", objectLevel(k, access.Viewer).licensed(), s.handleAccessRequestCreate,
+			body[accessRequestInput](), answers(201, accessRequestBody{}))
 	}
 
 	// Role-based access, API v2: levels, member rules, project access, why.
@@ -126,4 +130,20 @@ func (s *Server) registerRoutes() {
 		body[accessControlInput](), answers(200, previewBody{}))
 	s.handle("GET /api/projects/{project}/activity_log", projectMember, s.handleActivityList, list[activityBody](), query("item_id", "user"))
 	s.handle("POST /api/projects/{project}/access/check", projectMember.asks(), s.handleAccessCheck, body[checkRequest](), answers(200, checkAnswer{}))
+
+	// Access requests. Each handler asks access which member may read, decide or cancel the
+	// request it names (Snapshot.MaySeeRequest, MayDecide, MayCancel): that depends on the
+	// request's object, which the URL does not name. Decisions are rule changes: 402 on the
+	// free plan.
+	s.section("access_requests", "Asking for a higher level on an object or a kind for a while, and deciding.")
+	s.handle("POST /api/projects/{project}/access_requests", projectMember.licensed(), s.handleKindAccessRequestCreate,
+		body[kindAccessRequestInput](), answers(201, accessRequestBody{}))
+	s.handle("GET /api/projects/{project}/access_requests", projectMember, s.handleAccessRequestList, list[accessRequestBody](), query("status", "mine"))
+	s.handle("GET /api/projects/{project}/access_requests/{id}", projectMember, s.handleAccessRequestGet, answers(200, accessRequestBody{}))
+	s.handle("POST /api/projects/{project}/access_requests/{id}/approve", projectMember.licensed(), s.handleAccessRequestApprove,
+		body[approveInput](), answers(200, accessRequestBody{}))
+	s.handle("POST /api/projects/{project}/access_requests/{id}/deny", projectMember.licensed(), s.handleAccessRequestDeny,
+		body[denyInput](), answers(200, accessRequestBody{}))
+	s.handle("POST /api/projects/{project}/access_requests/{id}/cancel", projectMember.licensed(), s.handleAccessRequestCancel,
+		answers(200, accessRequestBody{}))
 }

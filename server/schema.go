@@ -141,6 +141,9 @@ var queryParams = map[string]map[string]any{
 	"offset":  {"description": "How many results come before the page (empty: none).", "allowEmptyValue": true, "schema": map[string]any{"type": "integer", "minimum": 0, "default": 0}},
 	"item_id": {"description": "Only the activity about this item.", "schema": map[string]any{"type": "string"}},
 	"user":    {"description": "Only the activity of this member (their user uuid).", "schema": map[string]any{"type": "string"}},
+	"status": {"description": "Only the access requests in this status.",
+		"schema": map[string]any{"type": "string", "enum": []any{"pending", "approved", "denied", "cancelled"}}},
+	"mine": {"description": "Only the caller's own access requests.", "schema": map[string]any{"type": "boolean"}},
 }
 
 // schemaDoc is the document and what built it, cached by the server.
@@ -547,6 +550,14 @@ var enumSets = map[string]func() []any{
 	// What an access control is on: a kind (its singular name) or a project.
 	"resources": func() []any {
 		out := []any{"project"}
+		for _, k := range access.Kinds {
+			out = append(out, k.Singular())
+		}
+		return out
+	},
+	// A kind, by its singular name (an access request on a whole kind).
+	"kinds": func() []any {
+		out := []any{}
 		for _, k := range access.Kinds {
 			out = append(out, k.Singular())
 		}

@@ -172,6 +172,9 @@ func TestUIBrowser(t *testing.T) {
 			if controls := b.enabledControls(); len(controls) > 0 {
 				t.Errorf("%s is view only for Pat, but the page offers controls: %v", key, controls)
 			}
+			if n := b.count("#request-access #ra-send"); n != 1 {
+				t.Errorf("%s is view only for Pat, but the page does not offer to request edit access", key)
+			}
 			if n := b.count("main input:disabled, main textarea:disabled"); n == 0 {
 				t.Errorf("%s: no read-only fields shown", key)
 			}

@@ -20,6 +20,7 @@ const (
 	scopeRole           = "Role"
 	scopeRoleMembership = "RoleMembership"
 	scopeAccessControl  = "AccessControl"
+	scopeAccessRequest  = "AccessRequest"
 
 	created = "created"
 	updated = "updated"
@@ -50,6 +51,16 @@ type activityDetail struct {
 // record writes c's activity-log row and bumps the organization's rules revision: the two
 // writes every permission change makes in its own transaction.
 func (db *DB) record(ctx context.Context, tx *sql.Tx, c change) error {
+	if err := db.logOnly(ctx, tx, c); err != nil {
+		return err
+	}
+	return db.bumpRevision(ctx, tx, c.org, c.rules)
+}
+
+// logOnly writes c's activity-log row alone, for a change that grants nothing by itself (an
+// access request and its transitions): the rules revision stays, so no snapshot is
+// rebuilt and no write decided on it is sent round again.
+func (db *DB) logOnly(ctx context.Context, tx *sql.Tx, c change) error {
 	if c.changes == nil {
 		c.changes = []gatehouse.Change{}
 	}
@@ -57,14 +68,12 @@ func (db *DB) record(ctx context.Context, tx *sql.Tx, c change) error {
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `
+	_, err = tx.ExecContext(ctx, `
 		INSERT INTO activity_log (organization_id, project_id, object_id, scope, activity, item_id, user_id, detail, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		c.org, nullable(c.project), nullable(c.object), c.scope, c.verb, c.item, nullable(c.actor), string(detail), ts(db.clock()),
-	); err != nil {
-		return err
-	}
-	return db.bumpRevision(ctx, tx, c.org, c.rules)
+	)
+	return err
 }
 
 // bumpRevision tells every replica that the organization's access facts changed, and

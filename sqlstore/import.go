@@ -140,8 +140,7 @@ func (db *DB) ImportRules(ctx context.Context, orgID string, rules []gatehouse.R
 		for i := range rules {
 			r := &rules[i]
 			scope, ok := scopeName(r.Scope)
-			knownKind := r.Kind < access.NumKinds
-			if !ok || !knownKind || !r.Level.Valid() || !r.ProjectLevel.Valid() || r.Role != "" && r.User != 0 {
+			if !ok || !r.Kind.Valid() || !r.Level.Valid() || !r.ProjectLevel.Valid() || r.Role != "" && r.User != 0 {
 				return gatehouse.Errorf(gatehouse.EInvalidInput, "Rule %d of the import is not a valid rule.", i)
 			}
 			kind := r.Kind.String()

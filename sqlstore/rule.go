@@ -252,52 +252,63 @@ func (db *DB) PutRule(ctx context.Context, r *gatehouse.Rule, actor int64) error
 		if err := db.lockOrganization(ctx, tx, r.OrganizationID); err != nil {
 			return err
 		}
-		row, err := db.normalize(ctx, tx, r.OrganizationID, &stored.Rule)
-		if err != nil {
-			return err
-		}
-		var existing gatehouse.Rule
-		err = scanRule(tx.QueryRowContext(ctx, `
-			SELECT `+ruleColumns+` FROM access_rules
-			WHERE organization_id = $1 AND scope = $2 AND COALESCE(project_id, 0) = $3 AND kind = $4
-				AND COALESCE(object_id, 0) = $5 AND COALESCE(role_id, '') = $6 AND COALESCE(user_id, 0) = $7`,
-			r.OrganizationID, row.scope, stored.Project, row.kind, stored.Object, stored.Role, stored.User), &existing)
-		if errors.Is(err, sql.ErrNoRows) {
-			return db.insertRule(ctx, tx, &stored, row, actor)
-		}
-		if err != nil {
-			return err
-		}
-		var cs []gatehouse.Change
-		switch {
-		case stored.Scope == access.ScopeProject && existing.ProjectLevel != stored.ProjectLevel:
-			cs = append(cs, gatehouse.Change{Field: "project_level", Before: existing.ProjectLevel.String(), After: stored.ProjectLevel.String()})
-		case stored.Scope != access.ScopeProject && existing.Level != stored.Level:
-			cs = append(cs, gatehouse.Change{Field: "level", Before: existing.Level.String(), After: stored.Level.String()})
-		}
-		// A put states the whole rule: without an expiry it makes the rule permanent.
-		if existing.ExpiresAt != stored.ExpiresAt {
-			cs = append(cs, gatehouse.Change{Field: "expires_at", Before: expiryText(existing.ExpiresAt), After: expiryText(stored.ExpiresAt)})
-		}
-		if len(cs) == 0 {
-			stored = existing
-			return nil
-		}
-		was := existing.Rule
-		existing.Level, existing.ProjectLevel, existing.ExpiresAt, existing.UpdatedAt = stored.Level, stored.ProjectLevel, stored.ExpiresAt, db.clock()
-		stored = existing
-		if _, err := tx.ExecContext(ctx, `UPDATE access_rules SET level = $1, project_level = $2, expires_at = $3, updated_at = $4 WHERE id = $5`,
-			row.level, row.projectLevel, expiry(existing.ExpiresAt), ts(existing.UpdatedAt), existing.ID); err != nil {
-			return err
-		}
-		return db.record(ctx, tx, change{org: r.OrganizationID, project: existing.Project, object: existing.Object, scope: scopeAccessControl, verb: updated,
-			item: existing.ID, actor: actor, changes: cs, rules: []access.RuleChange{{Rule: was, Removed: true}, {Rule: existing.Rule}}})
+		return db.putRule(ctx, tx, &stored, actor)
 	})
 	if err != nil {
 		return err
 	}
 	*r = stored
 	return nil
+}
+
+// putRule is PutRule in tx, which holds the organization's row; r is filled in with the
+// stored rule.
+func (db *DB) putRule(ctx context.Context, tx *sql.Tx, r *gatehouse.Rule, actor int64) error {
+	stored := *r
+	row, err := db.normalize(ctx, tx, r.OrganizationID, &stored.Rule)
+	if err != nil {
+		return err
+	}
+	var existing gatehouse.Rule
+	err = scanRule(tx.QueryRowContext(ctx, `
+		SELECT `+ruleColumns+` FROM access_rules
+		WHERE organization_id = $1 AND scope = $2 AND COALESCE(project_id, 0) = $3 AND kind = $4
+			AND COALESCE(object_id, 0) = $5 AND COALESCE(role_id, '') = $6 AND COALESCE(user_id, 0) = $7`,
+		r.OrganizationID, row.scope, stored.Project, row.kind, stored.Object, stored.Role, stored.User), &existing)
+	if errors.Is(err, sql.ErrNoRows) {
+		if err := db.insertRule(ctx, tx, &stored, row, actor); err != nil {
+			return err
+		}
+		*r = stored
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var cs []gatehouse.Change
+	switch {
+	case stored.Scope == access.ScopeProject && existing.ProjectLevel != stored.ProjectLevel:
+		cs = append(cs, gatehouse.Change{Field: "project_level", Before: existing.ProjectLevel.String(), After: stored.ProjectLevel.String()})
+	case stored.Scope != access.ScopeProject && existing.Level != stored.Level:
+		cs = append(cs, gatehouse.Change{Field: "level", Before: existing.Level.String(), After: stored.Level.String()})
+	}
+	// A put states the whole rule: without an expiry it makes the rule permanent.
+	if existing.ExpiresAt != stored.ExpiresAt {
+		cs = append(cs, gatehouse.Change{Field: "expires_at", Before: expiryText(existing.ExpiresAt), After: expiryText(stored.ExpiresAt)})
+	}
+	if len(cs) == 0 {
+		*r = existing
+		return nil
+	}
+	was := existing.Rule
+	existing.Level, existing.ProjectLevel, existing.ExpiresAt, existing.UpdatedAt = stored.Level, stored.ProjectLevel, stored.ExpiresAt, db.clock()
+	if _, err := tx.ExecContext(ctx, `UPDATE access_rules SET level = $1, project_level = $2, expires_at = $3, updated_at = $4 WHERE id = $5`,
+		row.level, row.projectLevel, expiry(existing.ExpiresAt), ts(existing.UpdatedAt), existing.ID); err != nil {
+		return err
+	}
+	*r = existing
+	return db.record(ctx, tx, change{org: r.OrganizationID, project: existing.Project, object: existing.Object, scope: scopeAccessControl, verb: updated,
+		item: existing.ID, actor: actor, changes: cs, rules: []access.RuleChange{{Rule: was, Removed: true}, {Rule: existing.Rule}}})
 }
 
 // Rule returns the organization's rule with this id; an expired rule is not found.

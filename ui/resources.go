@@ -361,6 +361,9 @@ type objectPage struct {
 	Deleted  bool
 	Perms    *permissionsView
 	NoCreate string // why the caller cannot create one
+	// Request is "Request edit access" on a read-only object (or the caller's pending
+	// request on it); nil when the API would refuse a request.
+	Request *requestForm
 }
 
 var fieldHelp = map[string]string{
@@ -561,6 +564,11 @@ func (s *Server) loadObjectPage(r *http.Request, ui *uiCall) (*objectPage, *proj
 			return nil, nil, nil, nil, err
 		}
 		pg.Reason = ans[0].Reason
+		if !pg.Deleted {
+			if pg.Request, err = s.loadRequestForm(ui, p, k, pg.ID); err != nil {
+				return nil, nil, nil, nil, err
+			}
+		}
 	}
 	if pg.Perms, err = s.loadPermissions(ui, p, k, obj); err != nil {
 		return nil, nil, nil, nil, err

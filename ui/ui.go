@@ -253,6 +253,7 @@ type navData struct {
 	OrgName     string
 	Section     string // "project", "members" or "access"
 	Kind        string // the current kind tab on project pages
+	Pending     string // access requests waiting for the reader to decide them, "" for none
 }
 
 // kindTab is one of the seven tabs of a project.
@@ -429,6 +430,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, ui *uiCall, stat
 		}
 		if d.Flash == "" {
 			d.Flash = ui.flash
+		}
+		if d.Nav != nil && d.Nav.ProjectID != 0 && ui.me != nil {
+			d.Nav.Pending = ui.pendingCount(d.Nav.ProjectID)
 		}
 	}
 	d.Flash = strings.TrimPrefix(d.Flash, "@")

@@ -83,6 +83,105 @@ func (e AccessControlResource) Valid() bool {
 	}
 }
 
+// Defines values for AccessRequestAccessLevel.
+const (
+	AccessRequestAccessLevelEditor  AccessRequestAccessLevel = "editor"
+	AccessRequestAccessLevelManager AccessRequestAccessLevel = "manager"
+	AccessRequestAccessLevelViewer  AccessRequestAccessLevel = "viewer"
+)
+
+// Valid indicates whether the value is a known member of the AccessRequestAccessLevel enum.
+func (e AccessRequestAccessLevel) Valid() bool {
+	switch e {
+	case AccessRequestAccessLevelEditor:
+		return true
+	case AccessRequestAccessLevelManager:
+		return true
+	case AccessRequestAccessLevelViewer:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AccessRequestResource.
+const (
+	AccessRequestResourceAction           AccessRequestResource = "action"
+	AccessRequestResourceCohort           AccessRequestResource = "cohort"
+	AccessRequestResourceDashboard        AccessRequestResource = "dashboard"
+	AccessRequestResourceExperiment       AccessRequestResource = "experiment"
+	AccessRequestResourceFeatureFlag      AccessRequestResource = "feature_flag"
+	AccessRequestResourceInsight          AccessRequestResource = "insight"
+	AccessRequestResourceSessionRecording AccessRequestResource = "session_recording"
+)
+
+// Valid indicates whether the value is a known member of the AccessRequestResource enum.
+func (e AccessRequestResource) Valid() bool {
+	switch e {
+	case AccessRequestResourceAction:
+		return true
+	case AccessRequestResourceCohort:
+		return true
+	case AccessRequestResourceDashboard:
+		return true
+	case AccessRequestResourceExperiment:
+		return true
+	case AccessRequestResourceFeatureFlag:
+		return true
+	case AccessRequestResourceInsight:
+		return true
+	case AccessRequestResourceSessionRecording:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AccessRequestStatus.
+const (
+	AccessRequestStatusApproved  AccessRequestStatus = "approved"
+	AccessRequestStatusCancelled AccessRequestStatus = "cancelled"
+	AccessRequestStatusDenied    AccessRequestStatus = "denied"
+	AccessRequestStatusPending   AccessRequestStatus = "pending"
+)
+
+// Valid indicates whether the value is a known member of the AccessRequestStatus enum.
+func (e AccessRequestStatus) Valid() bool {
+	switch e {
+	case AccessRequestStatusApproved:
+		return true
+	case AccessRequestStatusCancelled:
+		return true
+	case AccessRequestStatusDenied:
+		return true
+	case AccessRequestStatusPending:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AccessRequestInputAccessLevel.
+const (
+	AccessRequestInputAccessLevelEditor  AccessRequestInputAccessLevel = "editor"
+	AccessRequestInputAccessLevelManager AccessRequestInputAccessLevel = "manager"
+	AccessRequestInputAccessLevelViewer  AccessRequestInputAccessLevel = "viewer"
+)
+
+// Valid indicates whether the value is a known member of the AccessRequestInputAccessLevel enum.
+func (e AccessRequestInputAccessLevel) Valid() bool {
+	switch e {
+	case AccessRequestInputAccessLevelEditor:
+		return true
+	case AccessRequestInputAccessLevelManager:
+		return true
+	case AccessRequestInputAccessLevelViewer:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ActionObjectUserAccessLevel.
 const (
 	ActionObjectUserAccessLevelEditor  ActionObjectUserAccessLevel = "editor"
@@ -101,6 +200,27 @@ func (e ActionObjectUserAccessLevel) Valid() bool {
 	case ActionObjectUserAccessLevelNone:
 		return true
 	case ActionObjectUserAccessLevelViewer:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ApproveInputAccessLevel.
+const (
+	ApproveInputAccessLevelEditor  ApproveInputAccessLevel = "editor"
+	ApproveInputAccessLevelManager ApproveInputAccessLevel = "manager"
+	ApproveInputAccessLevelViewer  ApproveInputAccessLevel = "viewer"
+)
+
+// Valid indicates whether the value is a known member of the ApproveInputAccessLevel enum.
+func (e ApproveInputAccessLevel) Valid() bool {
+	switch e {
+	case ApproveInputAccessLevelEditor:
+		return true
+	case ApproveInputAccessLevelManager:
+		return true
+	case ApproveInputAccessLevelViewer:
 		return true
 	default:
 		return false
@@ -293,6 +413,60 @@ func (e InviteInputLevel) Valid() bool {
 	}
 }
 
+// Defines values for KindAccessRequestInputAccessLevel.
+const (
+	KindAccessRequestInputAccessLevelEditor  KindAccessRequestInputAccessLevel = "editor"
+	KindAccessRequestInputAccessLevelManager KindAccessRequestInputAccessLevel = "manager"
+	KindAccessRequestInputAccessLevelViewer  KindAccessRequestInputAccessLevel = "viewer"
+)
+
+// Valid indicates whether the value is a known member of the KindAccessRequestInputAccessLevel enum.
+func (e KindAccessRequestInputAccessLevel) Valid() bool {
+	switch e {
+	case KindAccessRequestInputAccessLevelEditor:
+		return true
+	case KindAccessRequestInputAccessLevelManager:
+		return true
+	case KindAccessRequestInputAccessLevelViewer:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for KindAccessRequestInputResource.
+const (
+	KindAccessRequestInputResourceAction           KindAccessRequestInputResource = "action"
+	KindAccessRequestInputResourceCohort           KindAccessRequestInputResource = "cohort"
+	KindAccessRequestInputResourceDashboard        KindAccessRequestInputResource = "dashboard"
+	KindAccessRequestInputResourceExperiment       KindAccessRequestInputResource = "experiment"
+	KindAccessRequestInputResourceFeatureFlag      KindAccessRequestInputResource = "feature_flag"
+	KindAccessRequestInputResourceInsight          KindAccessRequestInputResource = "insight"
+	KindAccessRequestInputResourceSessionRecording KindAccessRequestInputResource = "session_recording"
+)
+
+// Valid indicates whether the value is a known member of the KindAccessRequestInputResource enum.
+func (e KindAccessRequestInputResource) Valid() bool {
+	switch e {
+	case KindAccessRequestInputResourceAction:
+		return true
+	case KindAccessRequestInputResourceCohort:
+		return true
+	case KindAccessRequestInputResourceDashboard:
+		return true
+	case KindAccessRequestInputResourceExperiment:
+		return true
+	case KindAccessRequestInputResourceFeatureFlag:
+		return true
+	case KindAccessRequestInputResourceInsight:
+		return true
+	case KindAccessRequestInputResourceSessionRecording:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MemberInputLevel.
 const (
 	MemberInputLevelN1  MemberInputLevel = 1
@@ -470,6 +644,30 @@ func (e UserAccessAccessLevel) Valid() bool {
 	}
 }
 
+// Defines values for GetApiProjectsProjectAccessRequestsParamsStatus.
+const (
+	GetApiProjectsProjectAccessRequestsParamsStatusApproved  GetApiProjectsProjectAccessRequestsParamsStatus = "approved"
+	GetApiProjectsProjectAccessRequestsParamsStatusCancelled GetApiProjectsProjectAccessRequestsParamsStatus = "cancelled"
+	GetApiProjectsProjectAccessRequestsParamsStatusDenied    GetApiProjectsProjectAccessRequestsParamsStatus = "denied"
+	GetApiProjectsProjectAccessRequestsParamsStatusPending   GetApiProjectsProjectAccessRequestsParamsStatus = "pending"
+)
+
+// Valid indicates whether the value is a known member of the GetApiProjectsProjectAccessRequestsParamsStatus enum.
+func (e GetApiProjectsProjectAccessRequestsParamsStatus) Valid() bool {
+	switch e {
+	case GetApiProjectsProjectAccessRequestsParamsStatusApproved:
+		return true
+	case GetApiProjectsProjectAccessRequestsParamsStatusCancelled:
+		return true
+	case GetApiProjectsProjectAccessRequestsParamsStatusDenied:
+		return true
+	case GetApiProjectsProjectAccessRequestsParamsStatusPending:
+		return true
+	default:
+		return false
+	}
+}
+
 // AccessControl defines model for AccessControl.
 type AccessControl struct {
 	AccessLevel        AccessControlAccessLevel `json:"access_level"`
@@ -507,6 +705,44 @@ type AccessControls struct {
 	UserAccessLevel         *string         `json:"user_access_level,omitempty"`
 	UserCanEditAccessLevels bool            `json:"user_can_edit_access_levels"`
 }
+
+// AccessRequest defines model for AccessRequest.
+type AccessRequest struct {
+	AccessControl   *AccessControl           `json:"access_control"`
+	AccessLevel     AccessRequestAccessLevel `json:"access_level"`
+	CanCancel       bool                     `json:"can_cancel"`
+	CanDecide       bool                     `json:"can_decide"`
+	CreatedAt       time.Time                `json:"created_at"`
+	DecidedAt       *time.Time               `json:"decided_at"`
+	DecidedBy       *UserBasic               `json:"decided_by"`
+	DecisionReason  string                   `json:"decision_reason"`
+	DurationSeconds *int64                   `json:"duration_seconds"`
+	Id              string                   `json:"id"`
+	Reason          string                   `json:"reason"`
+	RequestedBy     *UserBasic               `json:"requested_by"`
+	Resource        AccessRequestResource    `json:"resource"`
+	ResourceId      *string                  `json:"resource_id"`
+	Status          AccessRequestStatus      `json:"status"`
+}
+
+// AccessRequestAccessLevel defines model for AccessRequest.AccessLevel.
+type AccessRequestAccessLevel string
+
+// AccessRequestResource defines model for AccessRequest.Resource.
+type AccessRequestResource string
+
+// AccessRequestStatus defines model for AccessRequest.Status.
+type AccessRequestStatus string
+
+// AccessRequestInput defines model for AccessRequestInput.
+type AccessRequestInput struct {
+	AccessLevel     *AccessRequestInputAccessLevel `json:"access_level"`
+	DurationSeconds *int64                         `json:"duration_seconds,omitempty"`
+	Reason          *string                        `json:"reason"`
+}
+
+// AccessRequestInputAccessLevel defines model for AccessRequestInput.AccessLevel.
+type AccessRequestInputAccessLevel string
 
 // Action A action. Create needs the required fields and takes the defaults of the others; an update sends any of them.
 type Action struct {
@@ -581,6 +817,16 @@ type ApiKey struct {
 type ApiKeyInput struct {
 	Label *string `json:"label"`
 }
+
+// ApproveInput defines model for ApproveInput.
+type ApproveInput struct {
+	AccessLevel     *ApproveInputAccessLevel `json:"access_level,omitempty"`
+	DurationSeconds *int64                   `json:"duration_seconds,omitempty"`
+	Permanent       *bool                    `json:"permanent,omitempty"`
+}
+
+// ApproveInputAccessLevel defines model for ApproveInput.AccessLevel.
+type ApproveInputAccessLevel string
 
 // Change defines model for Change.
 type Change struct {
@@ -726,6 +972,11 @@ type DashboardUpdate struct {
 type DefaultPreviewInput struct {
 	AccessLevel interface{} `json:"access_level,omitempty"`
 	Resource    *string     `json:"resource"`
+}
+
+// DenyInput defines model for DenyInput.
+type DenyInput struct {
+	Reason *string `json:"reason"`
 }
 
 // Error defines model for Error.
@@ -948,6 +1199,20 @@ type InviteInput struct {
 // InviteInputLevel defines model for InviteInput.Level.
 type InviteInputLevel int
 
+// KindAccessRequestInput defines model for KindAccessRequestInput.
+type KindAccessRequestInput struct {
+	AccessLevel     *KindAccessRequestInputAccessLevel `json:"access_level"`
+	DurationSeconds *int64                             `json:"duration_seconds,omitempty"`
+	Reason          *string                            `json:"reason"`
+	Resource        *KindAccessRequestInputResource    `json:"resource"`
+}
+
+// KindAccessRequestInputAccessLevel defines model for KindAccessRequestInput.AccessLevel.
+type KindAccessRequestInputAccessLevel string
+
+// KindAccessRequestInputResource defines model for KindAccessRequestInput.Resource.
+type KindAccessRequestInputResource string
+
 // LoginInput defines model for LoginInput.
 type LoginInput struct {
 	Email    *string `json:"email"`
@@ -1011,6 +1276,14 @@ type OrgSummary struct {
 	Id              string `json:"id"`
 	MembershipLevel int    `json:"membership_level"`
 	Name            string `json:"name"`
+}
+
+// PaginatedAccessRequestList defines model for PaginatedAccessRequestList.
+type PaginatedAccessRequestList struct {
+	Count    int             `json:"count"`
+	Next     *string         `json:"next"`
+	Previous *string         `json:"previous"`
+	Results  []AccessRequest `json:"results"`
 }
 
 // PaginatedActionObjectList defines model for PaginatedActionObjectList.
@@ -1519,6 +1792,24 @@ type GetApiProjectsParams struct {
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
+// GetApiProjectsProjectAccessRequestsParams defines parameters for GetApiProjectsProjectAccessRequests.
+type GetApiProjectsProjectAccessRequestsParams struct {
+	// Limit How many results a page holds (empty: the default).
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Offset How many results come before the page (empty: none).
+	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// Status Only the access requests in this status.
+	Status *GetApiProjectsProjectAccessRequestsParamsStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Mine Only the caller's own access requests.
+	Mine *bool `form:"mine,omitempty" json:"mine,omitempty"`
+}
+
+// GetApiProjectsProjectAccessRequestsParamsStatus defines parameters for GetApiProjectsProjectAccessRequests.
+type GetApiProjectsProjectAccessRequestsParamsStatus string
+
 // GetApiProjectsProjectActionsParams defines parameters for GetApiProjectsProjectActions.
 type GetApiProjectsProjectActionsParams struct {
 	// Limit How many results a page holds (empty: the default).
@@ -1723,6 +2014,15 @@ type PutApiProjectsProjectAccessControlsJSONRequestBody = AccessControlInput
 // PostApiProjectsProjectAccessControlsPreviewJSONRequestBody defines body for PostApiProjectsProjectAccessControlsPreview for application/json ContentType.
 type PostApiProjectsProjectAccessControlsPreviewJSONRequestBody = AccessControlInput
 
+// PostApiProjectsProjectAccessRequestsJSONRequestBody defines body for PostApiProjectsProjectAccessRequests for application/json ContentType.
+type PostApiProjectsProjectAccessRequestsJSONRequestBody = KindAccessRequestInput
+
+// PostApiProjectsProjectAccessRequestsIdApproveJSONRequestBody defines body for PostApiProjectsProjectAccessRequestsIdApprove for application/json ContentType.
+type PostApiProjectsProjectAccessRequestsIdApproveJSONRequestBody = ApproveInput
+
+// PostApiProjectsProjectAccessRequestsIdDenyJSONRequestBody defines body for PostApiProjectsProjectAccessRequestsIdDeny for application/json ContentType.
+type PostApiProjectsProjectAccessRequestsIdDenyJSONRequestBody = DenyInput
+
 // PostApiProjectsProjectActionsJSONRequestBody defines body for PostApiProjectsProjectActions for application/json ContentType.
 type PostApiProjectsProjectActionsJSONRequestBody = Action
 
@@ -1737,6 +2037,9 @@ type PutApiProjectsProjectActionsIdAccessControlsJSONRequestBody = AccessControl
 
 // PostApiProjectsProjectActionsIdAccessControlsPreviewJSONRequestBody defines body for PostApiProjectsProjectActionsIdAccessControlsPreview for application/json ContentType.
 type PostApiProjectsProjectActionsIdAccessControlsPreviewJSONRequestBody = AccessControlInput
+
+// PostApiProjectsProjectActionsIdAccessRequestsJSONRequestBody defines body for PostApiProjectsProjectActionsIdAccessRequests for application/json ContentType.
+type PostApiProjectsProjectActionsIdAccessRequestsJSONRequestBody = AccessRequestInput
 
 // PostApiProjectsProjectActionsIdRoleAccessJSONRequestBody defines body for PostApiProjectsProjectActionsIdRoleAccess for application/json ContentType.
 type PostApiProjectsProjectActionsIdRoleAccessJSONRequestBody = RoleAccessInput
@@ -1756,6 +2059,9 @@ type PutApiProjectsProjectCohortsIdAccessControlsJSONRequestBody = AccessControl
 // PostApiProjectsProjectCohortsIdAccessControlsPreviewJSONRequestBody defines body for PostApiProjectsProjectCohortsIdAccessControlsPreview for application/json ContentType.
 type PostApiProjectsProjectCohortsIdAccessControlsPreviewJSONRequestBody = AccessControlInput
 
+// PostApiProjectsProjectCohortsIdAccessRequestsJSONRequestBody defines body for PostApiProjectsProjectCohortsIdAccessRequests for application/json ContentType.
+type PostApiProjectsProjectCohortsIdAccessRequestsJSONRequestBody = AccessRequestInput
+
 // PostApiProjectsProjectCohortsIdRoleAccessJSONRequestBody defines body for PostApiProjectsProjectCohortsIdRoleAccess for application/json ContentType.
 type PostApiProjectsProjectCohortsIdRoleAccessJSONRequestBody = RoleAccessInput
 
@@ -1773,6 +2079,9 @@ type PutApiProjectsProjectDashboardsIdAccessControlsJSONRequestBody = AccessCont
 
 // PostApiProjectsProjectDashboardsIdAccessControlsPreviewJSONRequestBody defines body for PostApiProjectsProjectDashboardsIdAccessControlsPreview for application/json ContentType.
 type PostApiProjectsProjectDashboardsIdAccessControlsPreviewJSONRequestBody = AccessControlInput
+
+// PostApiProjectsProjectDashboardsIdAccessRequestsJSONRequestBody defines body for PostApiProjectsProjectDashboardsIdAccessRequests for application/json ContentType.
+type PostApiProjectsProjectDashboardsIdAccessRequestsJSONRequestBody = AccessRequestInput
 
 // PostApiProjectsProjectDashboardsIdRoleAccessJSONRequestBody defines body for PostApiProjectsProjectDashboardsIdRoleAccess for application/json ContentType.
 type PostApiProjectsProjectDashboardsIdRoleAccessJSONRequestBody = RoleAccessInput
@@ -1792,6 +2101,9 @@ type PutApiProjectsProjectExperimentsIdAccessControlsJSONRequestBody = AccessCon
 // PostApiProjectsProjectExperimentsIdAccessControlsPreviewJSONRequestBody defines body for PostApiProjectsProjectExperimentsIdAccessControlsPreview for application/json ContentType.
 type PostApiProjectsProjectExperimentsIdAccessControlsPreviewJSONRequestBody = AccessControlInput
 
+// PostApiProjectsProjectExperimentsIdAccessRequestsJSONRequestBody defines body for PostApiProjectsProjectExperimentsIdAccessRequests for application/json ContentType.
+type PostApiProjectsProjectExperimentsIdAccessRequestsJSONRequestBody = AccessRequestInput
+
 // PostApiProjectsProjectExperimentsIdRoleAccessJSONRequestBody defines body for PostApiProjectsProjectExperimentsIdRoleAccess for application/json ContentType.
 type PostApiProjectsProjectExperimentsIdRoleAccessJSONRequestBody = RoleAccessInput
 
@@ -1810,6 +2122,9 @@ type PutApiProjectsProjectFeatureFlagsIdAccessControlsJSONRequestBody = AccessCo
 // PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewJSONRequestBody defines body for PostApiProjectsProjectFeatureFlagsIdAccessControlsPreview for application/json ContentType.
 type PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewJSONRequestBody = AccessControlInput
 
+// PostApiProjectsProjectFeatureFlagsIdAccessRequestsJSONRequestBody defines body for PostApiProjectsProjectFeatureFlagsIdAccessRequests for application/json ContentType.
+type PostApiProjectsProjectFeatureFlagsIdAccessRequestsJSONRequestBody = AccessRequestInput
+
 // PostApiProjectsProjectFeatureFlagsIdRoleAccessJSONRequestBody defines body for PostApiProjectsProjectFeatureFlagsIdRoleAccess for application/json ContentType.
 type PostApiProjectsProjectFeatureFlagsIdRoleAccessJSONRequestBody = RoleAccessInput
 
@@ -1827,6 +2142,9 @@ type PutApiProjectsProjectInsightsIdAccessControlsJSONRequestBody = AccessContro
 
 // PostApiProjectsProjectInsightsIdAccessControlsPreviewJSONRequestBody defines body for PostApiProjectsProjectInsightsIdAccessControlsPreview for application/json ContentType.
 type PostApiProjectsProjectInsightsIdAccessControlsPreviewJSONRequestBody = AccessControlInput
+
+// PostApiProjectsProjectInsightsIdAccessRequestsJSONRequestBody defines body for PostApiProjectsProjectInsightsIdAccessRequests for application/json ContentType.
+type PostApiProjectsProjectInsightsIdAccessRequestsJSONRequestBody = AccessRequestInput
 
 // PostApiProjectsProjectInsightsIdRoleAccessJSONRequestBody defines body for PostApiProjectsProjectInsightsIdRoleAccess for application/json ContentType.
 type PostApiProjectsProjectInsightsIdRoleAccessJSONRequestBody = RoleAccessInput
@@ -1851,6 +2169,9 @@ type PutApiProjectsProjectSessionRecordingsIdAccessControlsJSONRequestBody = Acc
 
 // PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewJSONRequestBody defines body for PostApiProjectsProjectSessionRecordingsIdAccessControlsPreview for application/json ContentType.
 type PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewJSONRequestBody = AccessControlInput
+
+// PostApiProjectsProjectSessionRecordingsIdAccessRequestsJSONRequestBody defines body for PostApiProjectsProjectSessionRecordingsIdAccessRequests for application/json ContentType.
+type PostApiProjectsProjectSessionRecordingsIdAccessRequestsJSONRequestBody = AccessRequestInput
 
 // PostApiProjectsProjectSessionRecordingsIdRoleAccessJSONRequestBody defines body for PostApiProjectsProjectSessionRecordingsIdRoleAccess for application/json ContentType.
 type PostApiProjectsProjectSessionRecordingsIdRoleAccessJSONRequestBody = RoleAccessInput
@@ -2505,6 +2826,81 @@ type ClientInterface interface {
 	// Corresponds with POST /api/projects/{project}/access_controls/preview (the `PostApiProjectsProjectAccessControlsPreview` operationId).
 	PostApiProjectsProjectAccessControlsPreview(ctx context.Context, project string, body PostApiProjectsProjectAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetApiProjectsProjectAccessRequests Access request list
+	//
+	// Access request list. Needs a member allowed into the project.
+	//
+	// Corresponds with GET /api/projects/{project}/access_requests (the `GetApiProjectsProjectAccessRequests` operationId).
+	GetApiProjectsProjectAccessRequests(ctx context.Context, project string, params *GetApiProjectsProjectAccessRequestsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectAccessRequestsWithBody Kind access request create
+	//
+	// Kind access request create. Needs a member allowed into the project. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/projects/{project}/access_requests (the `PostApiProjectsProjectAccessRequests` operationId).
+	PostApiProjectsProjectAccessRequestsWithBody(ctx context.Context, project string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectAccessRequests Kind access request create
+	//
+	// Kind access request create. Needs a member allowed into the project. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/projects/{project}/access_requests (the `PostApiProjectsProjectAccessRequests` operationId).
+	PostApiProjectsProjectAccessRequests(ctx context.Context, project string, body PostApiProjectsProjectAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetApiProjectsProjectAccessRequestsId Access request get
+	//
+	// Access request get. Needs a member allowed into the project.
+	//
+	// Corresponds with GET /api/projects/{project}/access_requests/{id} (the `GetApiProjectsProjectAccessRequestsId` operationId).
+	GetApiProjectsProjectAccessRequestsId(ctx context.Context, project string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectAccessRequestsIdApproveWithBody Access request approve
+	//
+	// Access request approve. Needs a member allowed into the project. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/projects/{project}/access_requests/{id}/approve (the `PostApiProjectsProjectAccessRequestsIdApprove` operationId).
+	PostApiProjectsProjectAccessRequestsIdApproveWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectAccessRequestsIdApprove Access request approve
+	//
+	// Access request approve. Needs a member allowed into the project. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/projects/{project}/access_requests/{id}/approve (the `PostApiProjectsProjectAccessRequestsIdApprove` operationId).
+	PostApiProjectsProjectAccessRequestsIdApprove(ctx context.Context, project string, id string, body PostApiProjectsProjectAccessRequestsIdApproveJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectAccessRequestsIdCancel Access request cancel
+	//
+	// Access request cancel. Needs a member allowed into the project. Changes need a plan with role-based access.
+	//
+	// Corresponds with POST /api/projects/{project}/access_requests/{id}/cancel (the `PostApiProjectsProjectAccessRequestsIdCancel` operationId).
+	PostApiProjectsProjectAccessRequestsIdCancel(ctx context.Context, project string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectAccessRequestsIdDenyWithBody Access request deny
+	//
+	// Access request deny. Needs a member allowed into the project. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/projects/{project}/access_requests/{id}/deny (the `PostApiProjectsProjectAccessRequestsIdDeny` operationId).
+	PostApiProjectsProjectAccessRequestsIdDenyWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectAccessRequestsIdDeny Access request deny
+	//
+	// Access request deny. Needs a member allowed into the project. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/projects/{project}/access_requests/{id}/deny (the `PostApiProjectsProjectAccessRequestsIdDeny` operationId).
+	PostApiProjectsProjectAccessRequestsIdDeny(ctx context.Context, project string, id string, body PostApiProjectsProjectAccessRequestsIdDenyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetApiProjectsProjectActions Resource list
 	//
 	// Resource list. Needs a member allowed into the project.
@@ -2622,6 +3018,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/projects/{project}/actions/{id}/access_controls/preview (the `PostApiProjectsProjectActionsIdAccessControlsPreview` operationId).
 	PostApiProjectsProjectActionsIdAccessControlsPreview(ctx context.Context, project string, id string, body PostApiProjectsProjectActionsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectActionsIdAccessRequestsWithBody Access request create (actions)
+	//
+	// Access request create (actions). Needs viewer access to the action. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/projects/{project}/actions/{id}/access_requests (the `PostApiProjectsProjectActionsIdAccessRequests` operationId).
+	PostApiProjectsProjectActionsIdAccessRequestsWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectActionsIdAccessRequests Access request create (actions)
+	//
+	// Access request create (actions). Needs viewer access to the action. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/projects/{project}/actions/{id}/access_requests (the `PostApiProjectsProjectActionsIdAccessRequests` operationId).
+	PostApiProjectsProjectActionsIdAccessRequests(ctx context.Context, project string, id string, body PostApiProjectsProjectActionsIdAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiProjectsProjectActionsIdRoleAccess Role access list (actions)
 	//
@@ -2794,6 +3208,24 @@ type ClientInterface interface {
 	// Corresponds with POST /api/projects/{project}/cohorts/{id}/access_controls/preview (the `PostApiProjectsProjectCohortsIdAccessControlsPreview` operationId).
 	PostApiProjectsProjectCohortsIdAccessControlsPreview(ctx context.Context, project string, id string, body PostApiProjectsProjectCohortsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// PostApiProjectsProjectCohortsIdAccessRequestsWithBody Access request create (cohorts)
+	//
+	// Access request create (cohorts). Needs viewer access to the cohort. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/projects/{project}/cohorts/{id}/access_requests (the `PostApiProjectsProjectCohortsIdAccessRequests` operationId).
+	PostApiProjectsProjectCohortsIdAccessRequestsWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectCohortsIdAccessRequests Access request create (cohorts)
+	//
+	// Access request create (cohorts). Needs viewer access to the cohort. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/projects/{project}/cohorts/{id}/access_requests (the `PostApiProjectsProjectCohortsIdAccessRequests` operationId).
+	PostApiProjectsProjectCohortsIdAccessRequests(ctx context.Context, project string, id string, body PostApiProjectsProjectCohortsIdAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetApiProjectsProjectCohortsIdRoleAccess Role access list (cohorts)
 	//
 	// Role access list (cohorts). Needs viewer access to the cohort.
@@ -2957,6 +3389,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/projects/{project}/dashboards/{id}/access_controls/preview (the `PostApiProjectsProjectDashboardsIdAccessControlsPreview` operationId).
 	PostApiProjectsProjectDashboardsIdAccessControlsPreview(ctx context.Context, project string, id string, body PostApiProjectsProjectDashboardsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectDashboardsIdAccessRequestsWithBody Access request create (dashboards)
+	//
+	// Access request create (dashboards). Needs viewer access to the dashboard. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/projects/{project}/dashboards/{id}/access_requests (the `PostApiProjectsProjectDashboardsIdAccessRequests` operationId).
+	PostApiProjectsProjectDashboardsIdAccessRequestsWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectDashboardsIdAccessRequests Access request create (dashboards)
+	//
+	// Access request create (dashboards). Needs viewer access to the dashboard. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/projects/{project}/dashboards/{id}/access_requests (the `PostApiProjectsProjectDashboardsIdAccessRequests` operationId).
+	PostApiProjectsProjectDashboardsIdAccessRequests(ctx context.Context, project string, id string, body PostApiProjectsProjectDashboardsIdAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiProjectsProjectDashboardsIdRoleAccess Role access list (dashboards)
 	//
@@ -3122,6 +3572,24 @@ type ClientInterface interface {
 	// Corresponds with POST /api/projects/{project}/experiments/{id}/access_controls/preview (the `PostApiProjectsProjectExperimentsIdAccessControlsPreview` operationId).
 	PostApiProjectsProjectExperimentsIdAccessControlsPreview(ctx context.Context, project string, id string, body PostApiProjectsProjectExperimentsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// PostApiProjectsProjectExperimentsIdAccessRequestsWithBody Access request create (experiments)
+	//
+	// Access request create (experiments). Needs viewer access to the experiment. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/projects/{project}/experiments/{id}/access_requests (the `PostApiProjectsProjectExperimentsIdAccessRequests` operationId).
+	PostApiProjectsProjectExperimentsIdAccessRequestsWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectExperimentsIdAccessRequests Access request create (experiments)
+	//
+	// Access request create (experiments). Needs viewer access to the experiment. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/projects/{project}/experiments/{id}/access_requests (the `PostApiProjectsProjectExperimentsIdAccessRequests` operationId).
+	PostApiProjectsProjectExperimentsIdAccessRequests(ctx context.Context, project string, id string, body PostApiProjectsProjectExperimentsIdAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetApiProjectsProjectExperimentsIdRoleAccess Role access list (experiments)
 	//
 	// Role access list (experiments). Needs viewer access to the experiment.
@@ -3286,6 +3754,24 @@ type ClientInterface interface {
 	// Corresponds with POST /api/projects/{project}/feature_flags/{id}/access_controls/preview (the `PostApiProjectsProjectFeatureFlagsIdAccessControlsPreview` operationId).
 	PostApiProjectsProjectFeatureFlagsIdAccessControlsPreview(ctx context.Context, project string, id string, body PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// PostApiProjectsProjectFeatureFlagsIdAccessRequestsWithBody Access request create (feature flags)
+	//
+	// Access request create (feature flags). Needs viewer access to the feature flag. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/projects/{project}/feature_flags/{id}/access_requests (the `PostApiProjectsProjectFeatureFlagsIdAccessRequests` operationId).
+	PostApiProjectsProjectFeatureFlagsIdAccessRequestsWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectFeatureFlagsIdAccessRequests Access request create (feature flags)
+	//
+	// Access request create (feature flags). Needs viewer access to the feature flag. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/projects/{project}/feature_flags/{id}/access_requests (the `PostApiProjectsProjectFeatureFlagsIdAccessRequests` operationId).
+	PostApiProjectsProjectFeatureFlagsIdAccessRequests(ctx context.Context, project string, id string, body PostApiProjectsProjectFeatureFlagsIdAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetApiProjectsProjectFeatureFlagsIdRoleAccess Role access list (feature flags)
 	//
 	// Role access list (feature flags). Needs viewer access to the feature flag.
@@ -3449,6 +3935,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/projects/{project}/insights/{id}/access_controls/preview (the `PostApiProjectsProjectInsightsIdAccessControlsPreview` operationId).
 	PostApiProjectsProjectInsightsIdAccessControlsPreview(ctx context.Context, project string, id string, body PostApiProjectsProjectInsightsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectInsightsIdAccessRequestsWithBody Access request create (insights)
+	//
+	// Access request create (insights). Needs viewer access to the insight. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/projects/{project}/insights/{id}/access_requests (the `PostApiProjectsProjectInsightsIdAccessRequests` operationId).
+	PostApiProjectsProjectInsightsIdAccessRequestsWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectInsightsIdAccessRequests Access request create (insights)
+	//
+	// Access request create (insights). Needs viewer access to the insight. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/projects/{project}/insights/{id}/access_requests (the `PostApiProjectsProjectInsightsIdAccessRequests` operationId).
+	PostApiProjectsProjectInsightsIdAccessRequests(ctx context.Context, project string, id string, body PostApiProjectsProjectInsightsIdAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiProjectsProjectInsightsIdRoleAccess Role access list (insights)
 	//
@@ -3656,6 +4160,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/projects/{project}/session_recordings/{id}/access_controls/preview (the `PostApiProjectsProjectSessionRecordingsIdAccessControlsPreview` operationId).
 	PostApiProjectsProjectSessionRecordingsIdAccessControlsPreview(ctx context.Context, project string, id string, body PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectSessionRecordingsIdAccessRequestsWithBody Access request create (session recordings)
+	//
+	// Access request create (session recordings). Needs viewer access to the session recording. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/projects/{project}/session_recordings/{id}/access_requests (the `PostApiProjectsProjectSessionRecordingsIdAccessRequests` operationId).
+	PostApiProjectsProjectSessionRecordingsIdAccessRequestsWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiProjectsProjectSessionRecordingsIdAccessRequests Access request create (session recordings)
+	//
+	// Access request create (session recordings). Needs viewer access to the session recording. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/projects/{project}/session_recordings/{id}/access_requests (the `PostApiProjectsProjectSessionRecordingsIdAccessRequests` operationId).
+	PostApiProjectsProjectSessionRecordingsIdAccessRequests(ctx context.Context, project string, id string, body PostApiProjectsProjectSessionRecordingsIdAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiProjectsProjectSessionRecordingsIdRoleAccess Role access list (session recordings)
 	//
@@ -5043,6 +5565,171 @@ func (c *Client) PostApiProjectsProjectAccessControlsPreview(ctx context.Context
 	return c.Client.Do(req)
 }
 
+// GetApiProjectsProjectAccessRequests Access request list
+//
+// Access request list. Needs a member allowed into the project.
+//
+// Corresponds with GET /api/projects/{project}/access_requests (the `GetApiProjectsProjectAccessRequests` operationId).
+func (c *Client) GetApiProjectsProjectAccessRequests(ctx context.Context, project string, params *GetApiProjectsProjectAccessRequestsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiProjectsProjectAccessRequestsRequest(c.Server, project, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectAccessRequestsWithBody Kind access request create
+//
+// Kind access request create. Needs a member allowed into the project. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/projects/{project}/access_requests (the `PostApiProjectsProjectAccessRequests` operationId).
+func (c *Client) PostApiProjectsProjectAccessRequestsWithBody(ctx context.Context, project string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectAccessRequestsRequestWithBody(c.Server, project, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectAccessRequests Kind access request create
+//
+// Kind access request create. Needs a member allowed into the project. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/projects/{project}/access_requests (the `PostApiProjectsProjectAccessRequests` operationId).
+func (c *Client) PostApiProjectsProjectAccessRequests(ctx context.Context, project string, body PostApiProjectsProjectAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectAccessRequestsRequest(c.Server, project, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetApiProjectsProjectAccessRequestsId Access request get
+//
+// Access request get. Needs a member allowed into the project.
+//
+// Corresponds with GET /api/projects/{project}/access_requests/{id} (the `GetApiProjectsProjectAccessRequestsId` operationId).
+func (c *Client) GetApiProjectsProjectAccessRequestsId(ctx context.Context, project string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiProjectsProjectAccessRequestsIdRequest(c.Server, project, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectAccessRequestsIdApproveWithBody Access request approve
+//
+// Access request approve. Needs a member allowed into the project. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/projects/{project}/access_requests/{id}/approve (the `PostApiProjectsProjectAccessRequestsIdApprove` operationId).
+func (c *Client) PostApiProjectsProjectAccessRequestsIdApproveWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectAccessRequestsIdApproveRequestWithBody(c.Server, project, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectAccessRequestsIdApprove Access request approve
+//
+// Access request approve. Needs a member allowed into the project. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/projects/{project}/access_requests/{id}/approve (the `PostApiProjectsProjectAccessRequestsIdApprove` operationId).
+func (c *Client) PostApiProjectsProjectAccessRequestsIdApprove(ctx context.Context, project string, id string, body PostApiProjectsProjectAccessRequestsIdApproveJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectAccessRequestsIdApproveRequest(c.Server, project, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectAccessRequestsIdCancel Access request cancel
+//
+// Access request cancel. Needs a member allowed into the project. Changes need a plan with role-based access.
+//
+// Corresponds with POST /api/projects/{project}/access_requests/{id}/cancel (the `PostApiProjectsProjectAccessRequestsIdCancel` operationId).
+func (c *Client) PostApiProjectsProjectAccessRequestsIdCancel(ctx context.Context, project string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectAccessRequestsIdCancelRequest(c.Server, project, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectAccessRequestsIdDenyWithBody Access request deny
+//
+// Access request deny. Needs a member allowed into the project. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/projects/{project}/access_requests/{id}/deny (the `PostApiProjectsProjectAccessRequestsIdDeny` operationId).
+func (c *Client) PostApiProjectsProjectAccessRequestsIdDenyWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectAccessRequestsIdDenyRequestWithBody(c.Server, project, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectAccessRequestsIdDeny Access request deny
+//
+// Access request deny. Needs a member allowed into the project. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/projects/{project}/access_requests/{id}/deny (the `PostApiProjectsProjectAccessRequestsIdDeny` operationId).
+func (c *Client) PostApiProjectsProjectAccessRequestsIdDeny(ctx context.Context, project string, id string, body PostApiProjectsProjectAccessRequestsIdDenyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectAccessRequestsIdDenyRequest(c.Server, project, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetApiProjectsProjectActions Resource list
 //
 // Resource list. Needs a member allowed into the project.
@@ -5291,6 +5978,44 @@ func (c *Client) PostApiProjectsProjectActionsIdAccessControlsPreviewWithBody(ct
 // Corresponds with POST /api/projects/{project}/actions/{id}/access_controls/preview (the `PostApiProjectsProjectActionsIdAccessControlsPreview` operationId).
 func (c *Client) PostApiProjectsProjectActionsIdAccessControlsPreview(ctx context.Context, project string, id string, body PostApiProjectsProjectActionsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostApiProjectsProjectActionsIdAccessControlsPreviewRequest(c.Server, project, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectActionsIdAccessRequestsWithBody Access request create (actions)
+//
+// Access request create (actions). Needs viewer access to the action. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/projects/{project}/actions/{id}/access_requests (the `PostApiProjectsProjectActionsIdAccessRequests` operationId).
+func (c *Client) PostApiProjectsProjectActionsIdAccessRequestsWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectActionsIdAccessRequestsRequestWithBody(c.Server, project, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectActionsIdAccessRequests Access request create (actions)
+//
+// Access request create (actions). Needs viewer access to the action. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/projects/{project}/actions/{id}/access_requests (the `PostApiProjectsProjectActionsIdAccessRequests` operationId).
+func (c *Client) PostApiProjectsProjectActionsIdAccessRequests(ctx context.Context, project string, id string, body PostApiProjectsProjectActionsIdAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectActionsIdAccessRequestsRequest(c.Server, project, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5682,6 +6407,44 @@ func (c *Client) PostApiProjectsProjectCohortsIdAccessControlsPreview(ctx contex
 	return c.Client.Do(req)
 }
 
+// PostApiProjectsProjectCohortsIdAccessRequestsWithBody Access request create (cohorts)
+//
+// Access request create (cohorts). Needs viewer access to the cohort. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/projects/{project}/cohorts/{id}/access_requests (the `PostApiProjectsProjectCohortsIdAccessRequests` operationId).
+func (c *Client) PostApiProjectsProjectCohortsIdAccessRequestsWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectCohortsIdAccessRequestsRequestWithBody(c.Server, project, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectCohortsIdAccessRequests Access request create (cohorts)
+//
+// Access request create (cohorts). Needs viewer access to the cohort. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/projects/{project}/cohorts/{id}/access_requests (the `PostApiProjectsProjectCohortsIdAccessRequests` operationId).
+func (c *Client) PostApiProjectsProjectCohortsIdAccessRequests(ctx context.Context, project string, id string, body PostApiProjectsProjectCohortsIdAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectCohortsIdAccessRequestsRequest(c.Server, project, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetApiProjectsProjectCohortsIdRoleAccess Role access list (cohorts)
 //
 // Role access list (cohorts). Needs viewer access to the cohort.
@@ -6036,6 +6799,44 @@ func (c *Client) PostApiProjectsProjectDashboardsIdAccessControlsPreviewWithBody
 // Corresponds with POST /api/projects/{project}/dashboards/{id}/access_controls/preview (the `PostApiProjectsProjectDashboardsIdAccessControlsPreview` operationId).
 func (c *Client) PostApiProjectsProjectDashboardsIdAccessControlsPreview(ctx context.Context, project string, id string, body PostApiProjectsProjectDashboardsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostApiProjectsProjectDashboardsIdAccessControlsPreviewRequest(c.Server, project, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectDashboardsIdAccessRequestsWithBody Access request create (dashboards)
+//
+// Access request create (dashboards). Needs viewer access to the dashboard. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/projects/{project}/dashboards/{id}/access_requests (the `PostApiProjectsProjectDashboardsIdAccessRequests` operationId).
+func (c *Client) PostApiProjectsProjectDashboardsIdAccessRequestsWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectDashboardsIdAccessRequestsRequestWithBody(c.Server, project, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectDashboardsIdAccessRequests Access request create (dashboards)
+//
+// Access request create (dashboards). Needs viewer access to the dashboard. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/projects/{project}/dashboards/{id}/access_requests (the `PostApiProjectsProjectDashboardsIdAccessRequests` operationId).
+func (c *Client) PostApiProjectsProjectDashboardsIdAccessRequests(ctx context.Context, project string, id string, body PostApiProjectsProjectDashboardsIdAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectDashboardsIdAccessRequestsRequest(c.Server, project, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6410,6 +7211,44 @@ func (c *Client) PostApiProjectsProjectExperimentsIdAccessControlsPreview(ctx co
 	return c.Client.Do(req)
 }
 
+// PostApiProjectsProjectExperimentsIdAccessRequestsWithBody Access request create (experiments)
+//
+// Access request create (experiments). Needs viewer access to the experiment. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/projects/{project}/experiments/{id}/access_requests (the `PostApiProjectsProjectExperimentsIdAccessRequests` operationId).
+func (c *Client) PostApiProjectsProjectExperimentsIdAccessRequestsWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectExperimentsIdAccessRequestsRequestWithBody(c.Server, project, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectExperimentsIdAccessRequests Access request create (experiments)
+//
+// Access request create (experiments). Needs viewer access to the experiment. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/projects/{project}/experiments/{id}/access_requests (the `PostApiProjectsProjectExperimentsIdAccessRequests` operationId).
+func (c *Client) PostApiProjectsProjectExperimentsIdAccessRequests(ctx context.Context, project string, id string, body PostApiProjectsProjectExperimentsIdAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectExperimentsIdAccessRequestsRequest(c.Server, project, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetApiProjectsProjectExperimentsIdRoleAccess Role access list (experiments)
 //
 // Role access list (experiments). Needs viewer access to the experiment.
@@ -6774,6 +7613,44 @@ func (c *Client) PostApiProjectsProjectFeatureFlagsIdAccessControlsPreview(ctx c
 	return c.Client.Do(req)
 }
 
+// PostApiProjectsProjectFeatureFlagsIdAccessRequestsWithBody Access request create (feature flags)
+//
+// Access request create (feature flags). Needs viewer access to the feature flag. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/projects/{project}/feature_flags/{id}/access_requests (the `PostApiProjectsProjectFeatureFlagsIdAccessRequests` operationId).
+func (c *Client) PostApiProjectsProjectFeatureFlagsIdAccessRequestsWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectFeatureFlagsIdAccessRequestsRequestWithBody(c.Server, project, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectFeatureFlagsIdAccessRequests Access request create (feature flags)
+//
+// Access request create (feature flags). Needs viewer access to the feature flag. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/projects/{project}/feature_flags/{id}/access_requests (the `PostApiProjectsProjectFeatureFlagsIdAccessRequests` operationId).
+func (c *Client) PostApiProjectsProjectFeatureFlagsIdAccessRequests(ctx context.Context, project string, id string, body PostApiProjectsProjectFeatureFlagsIdAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectFeatureFlagsIdAccessRequestsRequest(c.Server, project, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetApiProjectsProjectFeatureFlagsIdRoleAccess Role access list (feature flags)
 //
 // Role access list (feature flags). Needs viewer access to the feature flag.
@@ -7128,6 +8005,44 @@ func (c *Client) PostApiProjectsProjectInsightsIdAccessControlsPreviewWithBody(c
 // Corresponds with POST /api/projects/{project}/insights/{id}/access_controls/preview (the `PostApiProjectsProjectInsightsIdAccessControlsPreview` operationId).
 func (c *Client) PostApiProjectsProjectInsightsIdAccessControlsPreview(ctx context.Context, project string, id string, body PostApiProjectsProjectInsightsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostApiProjectsProjectInsightsIdAccessControlsPreviewRequest(c.Server, project, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectInsightsIdAccessRequestsWithBody Access request create (insights)
+//
+// Access request create (insights). Needs viewer access to the insight. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/projects/{project}/insights/{id}/access_requests (the `PostApiProjectsProjectInsightsIdAccessRequests` operationId).
+func (c *Client) PostApiProjectsProjectInsightsIdAccessRequestsWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectInsightsIdAccessRequestsRequestWithBody(c.Server, project, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectInsightsIdAccessRequests Access request create (insights)
+//
+// Access request create (insights). Needs viewer access to the insight. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/projects/{project}/insights/{id}/access_requests (the `PostApiProjectsProjectInsightsIdAccessRequests` operationId).
+func (c *Client) PostApiProjectsProjectInsightsIdAccessRequests(ctx context.Context, project string, id string, body PostApiProjectsProjectInsightsIdAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectInsightsIdAccessRequestsRequest(c.Server, project, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7585,6 +8500,44 @@ func (c *Client) PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewW
 // Corresponds with POST /api/projects/{project}/session_recordings/{id}/access_controls/preview (the `PostApiProjectsProjectSessionRecordingsIdAccessControlsPreview` operationId).
 func (c *Client) PostApiProjectsProjectSessionRecordingsIdAccessControlsPreview(ctx context.Context, project string, id string, body PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewRequest(c.Server, project, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectSessionRecordingsIdAccessRequestsWithBody Access request create (session recordings)
+//
+// Access request create (session recordings). Needs viewer access to the session recording. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/projects/{project}/session_recordings/{id}/access_requests (the `PostApiProjectsProjectSessionRecordingsIdAccessRequests` operationId).
+func (c *Client) PostApiProjectsProjectSessionRecordingsIdAccessRequestsWithBody(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectSessionRecordingsIdAccessRequestsRequestWithBody(c.Server, project, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiProjectsProjectSessionRecordingsIdAccessRequests Access request create (session recordings)
+//
+// Access request create (session recordings). Needs viewer access to the session recording. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/projects/{project}/session_recordings/{id}/access_requests (the `PostApiProjectsProjectSessionRecordingsIdAccessRequests` operationId).
+func (c *Client) PostApiProjectsProjectSessionRecordingsIdAccessRequests(ctx context.Context, project string, id string, body PostApiProjectsProjectSessionRecordingsIdAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiProjectsProjectSessionRecordingsIdAccessRequestsRequest(c.Server, project, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -10258,6 +11211,340 @@ func NewPostApiProjectsProjectAccessControlsPreviewRequestWithBody(server string
 	return req, nil
 }
 
+// NewGetApiProjectsProjectAccessRequestsRequest constructs an http.Request for the GetApiProjectsProjectAccessRequests method
+func NewGetApiProjectsProjectAccessRequestsRequest(server string, project string, params *GetApiProjectsProjectAccessRequestsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "project", project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/access_requests", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Offset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", *params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Mine != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "mine", *params.Mine, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPostApiProjectsProjectAccessRequestsRequest calls the generic PostApiProjectsProjectAccessRequests builder with application/json body
+func NewPostApiProjectsProjectAccessRequestsRequest(server string, project string, body PostApiProjectsProjectAccessRequestsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiProjectsProjectAccessRequestsRequestWithBody(server, project, "application/json", bodyReader)
+}
+
+// NewPostApiProjectsProjectAccessRequestsRequestWithBody constructs an http.Request for the PostApiProjectsProjectAccessRequests method, with any body, and a specified content type
+func NewPostApiProjectsProjectAccessRequestsRequestWithBody(server string, project string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "project", project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/access_requests", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetApiProjectsProjectAccessRequestsIdRequest constructs an http.Request for the GetApiProjectsProjectAccessRequestsId method
+func NewGetApiProjectsProjectAccessRequestsIdRequest(server string, project string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "project", project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/access_requests/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPostApiProjectsProjectAccessRequestsIdApproveRequest calls the generic PostApiProjectsProjectAccessRequestsIdApprove builder with application/json body
+func NewPostApiProjectsProjectAccessRequestsIdApproveRequest(server string, project string, id string, body PostApiProjectsProjectAccessRequestsIdApproveJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiProjectsProjectAccessRequestsIdApproveRequestWithBody(server, project, id, "application/json", bodyReader)
+}
+
+// NewPostApiProjectsProjectAccessRequestsIdApproveRequestWithBody constructs an http.Request for the PostApiProjectsProjectAccessRequestsIdApprove method, with any body, and a specified content type
+func NewPostApiProjectsProjectAccessRequestsIdApproveRequestWithBody(server string, project string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "project", project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/access_requests/%s/approve", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPostApiProjectsProjectAccessRequestsIdCancelRequest constructs an http.Request for the PostApiProjectsProjectAccessRequestsIdCancel method
+func NewPostApiProjectsProjectAccessRequestsIdCancelRequest(server string, project string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "project", project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/access_requests/%s/cancel", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPostApiProjectsProjectAccessRequestsIdDenyRequest calls the generic PostApiProjectsProjectAccessRequestsIdDeny builder with application/json body
+func NewPostApiProjectsProjectAccessRequestsIdDenyRequest(server string, project string, id string, body PostApiProjectsProjectAccessRequestsIdDenyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiProjectsProjectAccessRequestsIdDenyRequestWithBody(server, project, id, "application/json", bodyReader)
+}
+
+// NewPostApiProjectsProjectAccessRequestsIdDenyRequestWithBody constructs an http.Request for the PostApiProjectsProjectAccessRequestsIdDeny method, with any body, and a specified content type
+func NewPostApiProjectsProjectAccessRequestsIdDenyRequestWithBody(server string, project string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "project", project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/access_requests/%s/deny", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetApiProjectsProjectActionsRequest constructs an http.Request for the GetApiProjectsProjectActions method
 func NewGetApiProjectsProjectActionsRequest(server string, project string, params *GetApiProjectsProjectActionsParams) (*http.Request, error) {
 	var err error
@@ -10698,6 +11985,60 @@ func NewPostApiProjectsProjectActionsIdAccessControlsPreviewRequestWithBody(serv
 	}
 
 	operationPath := fmt.Sprintf("/api/projects/%s/actions/%s/access_controls/preview", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPostApiProjectsProjectActionsIdAccessRequestsRequest calls the generic PostApiProjectsProjectActionsIdAccessRequests builder with application/json body
+func NewPostApiProjectsProjectActionsIdAccessRequestsRequest(server string, project string, id string, body PostApiProjectsProjectActionsIdAccessRequestsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiProjectsProjectActionsIdAccessRequestsRequestWithBody(server, project, id, "application/json", bodyReader)
+}
+
+// NewPostApiProjectsProjectActionsIdAccessRequestsRequestWithBody constructs an http.Request for the PostApiProjectsProjectActionsIdAccessRequests method, with any body, and a specified content type
+func NewPostApiProjectsProjectActionsIdAccessRequestsRequestWithBody(server string, project string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "project", project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/actions/%s/access_requests", pathParam0, pathParam1)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -11544,6 +12885,60 @@ func NewPostApiProjectsProjectCohortsIdAccessControlsPreviewRequestWithBody(serv
 	return req, nil
 }
 
+// NewPostApiProjectsProjectCohortsIdAccessRequestsRequest calls the generic PostApiProjectsProjectCohortsIdAccessRequests builder with application/json body
+func NewPostApiProjectsProjectCohortsIdAccessRequestsRequest(server string, project string, id string, body PostApiProjectsProjectCohortsIdAccessRequestsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiProjectsProjectCohortsIdAccessRequestsRequestWithBody(server, project, id, "application/json", bodyReader)
+}
+
+// NewPostApiProjectsProjectCohortsIdAccessRequestsRequestWithBody constructs an http.Request for the PostApiProjectsProjectCohortsIdAccessRequests method, with any body, and a specified content type
+func NewPostApiProjectsProjectCohortsIdAccessRequestsRequestWithBody(server string, project string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "project", project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/cohorts/%s/access_requests", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetApiProjectsProjectCohortsIdRoleAccessRequest constructs an http.Request for the GetApiProjectsProjectCohortsIdRoleAccess method
 func NewGetApiProjectsProjectCohortsIdRoleAccessRequest(server string, project string, id string, params *GetApiProjectsProjectCohortsIdRoleAccessParams) (*http.Request, error) {
 	var err error
@@ -12255,6 +13650,60 @@ func NewPostApiProjectsProjectDashboardsIdAccessControlsPreviewRequestWithBody(s
 	}
 
 	operationPath := fmt.Sprintf("/api/projects/%s/dashboards/%s/access_controls/preview", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPostApiProjectsProjectDashboardsIdAccessRequestsRequest calls the generic PostApiProjectsProjectDashboardsIdAccessRequests builder with application/json body
+func NewPostApiProjectsProjectDashboardsIdAccessRequestsRequest(server string, project string, id string, body PostApiProjectsProjectDashboardsIdAccessRequestsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiProjectsProjectDashboardsIdAccessRequestsRequestWithBody(server, project, id, "application/json", bodyReader)
+}
+
+// NewPostApiProjectsProjectDashboardsIdAccessRequestsRequestWithBody constructs an http.Request for the PostApiProjectsProjectDashboardsIdAccessRequests method, with any body, and a specified content type
+func NewPostApiProjectsProjectDashboardsIdAccessRequestsRequestWithBody(server string, project string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "project", project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/dashboards/%s/access_requests", pathParam0, pathParam1)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -13004,6 +14453,60 @@ func NewPostApiProjectsProjectExperimentsIdAccessControlsPreviewRequestWithBody(
 	return req, nil
 }
 
+// NewPostApiProjectsProjectExperimentsIdAccessRequestsRequest calls the generic PostApiProjectsProjectExperimentsIdAccessRequests builder with application/json body
+func NewPostApiProjectsProjectExperimentsIdAccessRequestsRequest(server string, project string, id string, body PostApiProjectsProjectExperimentsIdAccessRequestsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiProjectsProjectExperimentsIdAccessRequestsRequestWithBody(server, project, id, "application/json", bodyReader)
+}
+
+// NewPostApiProjectsProjectExperimentsIdAccessRequestsRequestWithBody constructs an http.Request for the PostApiProjectsProjectExperimentsIdAccessRequests method, with any body, and a specified content type
+func NewPostApiProjectsProjectExperimentsIdAccessRequestsRequestWithBody(server string, project string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "project", project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/experiments/%s/access_requests", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetApiProjectsProjectExperimentsIdRoleAccessRequest constructs an http.Request for the GetApiProjectsProjectExperimentsIdRoleAccess method
 func NewGetApiProjectsProjectExperimentsIdRoleAccessRequest(server string, project string, id string, params *GetApiProjectsProjectExperimentsIdRoleAccessParams) (*http.Request, error) {
 	var err error
@@ -13734,6 +15237,60 @@ func NewPostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewRequestWithBody
 	return req, nil
 }
 
+// NewPostApiProjectsProjectFeatureFlagsIdAccessRequestsRequest calls the generic PostApiProjectsProjectFeatureFlagsIdAccessRequests builder with application/json body
+func NewPostApiProjectsProjectFeatureFlagsIdAccessRequestsRequest(server string, project string, id string, body PostApiProjectsProjectFeatureFlagsIdAccessRequestsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiProjectsProjectFeatureFlagsIdAccessRequestsRequestWithBody(server, project, id, "application/json", bodyReader)
+}
+
+// NewPostApiProjectsProjectFeatureFlagsIdAccessRequestsRequestWithBody constructs an http.Request for the PostApiProjectsProjectFeatureFlagsIdAccessRequests method, with any body, and a specified content type
+func NewPostApiProjectsProjectFeatureFlagsIdAccessRequestsRequestWithBody(server string, project string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "project", project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/feature_flags/%s/access_requests", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetApiProjectsProjectFeatureFlagsIdRoleAccessRequest constructs an http.Request for the GetApiProjectsProjectFeatureFlagsIdRoleAccess method
 func NewGetApiProjectsProjectFeatureFlagsIdRoleAccessRequest(server string, project string, id string, params *GetApiProjectsProjectFeatureFlagsIdRoleAccessParams) (*http.Request, error) {
 	var err error
@@ -14445,6 +16002,60 @@ func NewPostApiProjectsProjectInsightsIdAccessControlsPreviewRequestWithBody(ser
 	}
 
 	operationPath := fmt.Sprintf("/api/projects/%s/insights/%s/access_controls/preview", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPostApiProjectsProjectInsightsIdAccessRequestsRequest calls the generic PostApiProjectsProjectInsightsIdAccessRequests builder with application/json body
+func NewPostApiProjectsProjectInsightsIdAccessRequestsRequest(server string, project string, id string, body PostApiProjectsProjectInsightsIdAccessRequestsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiProjectsProjectInsightsIdAccessRequestsRequestWithBody(server, project, id, "application/json", bodyReader)
+}
+
+// NewPostApiProjectsProjectInsightsIdAccessRequestsRequestWithBody constructs an http.Request for the PostApiProjectsProjectInsightsIdAccessRequests method, with any body, and a specified content type
+func NewPostApiProjectsProjectInsightsIdAccessRequestsRequestWithBody(server string, project string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "project", project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/insights/%s/access_requests", pathParam0, pathParam1)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -15303,6 +16914,60 @@ func NewPostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewRequestWit
 	}
 
 	operationPath := fmt.Sprintf("/api/projects/%s/session_recordings/%s/access_controls/preview", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPostApiProjectsProjectSessionRecordingsIdAccessRequestsRequest calls the generic PostApiProjectsProjectSessionRecordingsIdAccessRequests builder with application/json body
+func NewPostApiProjectsProjectSessionRecordingsIdAccessRequestsRequest(server string, project string, id string, body PostApiProjectsProjectSessionRecordingsIdAccessRequestsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiProjectsProjectSessionRecordingsIdAccessRequestsRequestWithBody(server, project, id, "application/json", bodyReader)
+}
+
+// NewPostApiProjectsProjectSessionRecordingsIdAccessRequestsRequestWithBody constructs an http.Request for the PostApiProjectsProjectSessionRecordingsIdAccessRequests method, with any body, and a specified content type
+func NewPostApiProjectsProjectSessionRecordingsIdAccessRequestsRequestWithBody(server string, project string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "project", project, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/session_recordings/%s/access_requests", pathParam0, pathParam1)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -16493,6 +18158,87 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/projects/{project}/access_controls/preview (the `PostApiProjectsProjectAccessControlsPreview` operationId).
 	PostApiProjectsProjectAccessControlsPreviewWithResponse(ctx context.Context, project string, body PostApiProjectsProjectAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectAccessControlsPreviewResponse, error)
 
+	// GetApiProjectsProjectAccessRequestsWithResponse Access request list
+	//
+	// Access request list. Needs a member allowed into the project.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/projects/{project}/access_requests (the `GetApiProjectsProjectAccessRequests` operationId).
+	GetApiProjectsProjectAccessRequestsWithResponse(ctx context.Context, project string, params *GetApiProjectsProjectAccessRequestsParams, reqEditors ...RequestEditorFn) (*GetApiProjectsProjectAccessRequestsResponse, error)
+
+	// PostApiProjectsProjectAccessRequestsWithBodyWithResponse Kind access request create
+	//
+	// Kind access request create. Needs a member allowed into the project. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/access_requests (the `PostApiProjectsProjectAccessRequests` operationId).
+	PostApiProjectsProjectAccessRequestsWithBodyWithResponse(ctx context.Context, project string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectAccessRequestsResponse, error)
+
+	// PostApiProjectsProjectAccessRequestsWithResponse Kind access request create
+	//
+	// Kind access request create. Needs a member allowed into the project. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/access_requests (the `PostApiProjectsProjectAccessRequests` operationId).
+	PostApiProjectsProjectAccessRequestsWithResponse(ctx context.Context, project string, body PostApiProjectsProjectAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectAccessRequestsResponse, error)
+
+	// GetApiProjectsProjectAccessRequestsIdWithResponse Access request get
+	//
+	// Access request get. Needs a member allowed into the project.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/projects/{project}/access_requests/{id} (the `GetApiProjectsProjectAccessRequestsId` operationId).
+	GetApiProjectsProjectAccessRequestsIdWithResponse(ctx context.Context, project string, id string, reqEditors ...RequestEditorFn) (*GetApiProjectsProjectAccessRequestsIdResponse, error)
+
+	// PostApiProjectsProjectAccessRequestsIdApproveWithBodyWithResponse Access request approve
+	//
+	// Access request approve. Needs a member allowed into the project. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/access_requests/{id}/approve (the `PostApiProjectsProjectAccessRequestsIdApprove` operationId).
+	PostApiProjectsProjectAccessRequestsIdApproveWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectAccessRequestsIdApproveResponse, error)
+
+	// PostApiProjectsProjectAccessRequestsIdApproveWithResponse Access request approve
+	//
+	// Access request approve. Needs a member allowed into the project. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/access_requests/{id}/approve (the `PostApiProjectsProjectAccessRequestsIdApprove` operationId).
+	PostApiProjectsProjectAccessRequestsIdApproveWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectAccessRequestsIdApproveJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectAccessRequestsIdApproveResponse, error)
+
+	// PostApiProjectsProjectAccessRequestsIdCancelWithResponse Access request cancel
+	//
+	// Access request cancel. Needs a member allowed into the project. Changes need a plan with role-based access.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/access_requests/{id}/cancel (the `PostApiProjectsProjectAccessRequestsIdCancel` operationId).
+	PostApiProjectsProjectAccessRequestsIdCancelWithResponse(ctx context.Context, project string, id string, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectAccessRequestsIdCancelResponse, error)
+
+	// PostApiProjectsProjectAccessRequestsIdDenyWithBodyWithResponse Access request deny
+	//
+	// Access request deny. Needs a member allowed into the project. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/access_requests/{id}/deny (the `PostApiProjectsProjectAccessRequestsIdDeny` operationId).
+	PostApiProjectsProjectAccessRequestsIdDenyWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectAccessRequestsIdDenyResponse, error)
+
+	// PostApiProjectsProjectAccessRequestsIdDenyWithResponse Access request deny
+	//
+	// Access request deny. Needs a member allowed into the project. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/access_requests/{id}/deny (the `PostApiProjectsProjectAccessRequestsIdDeny` operationId).
+	PostApiProjectsProjectAccessRequestsIdDenyWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectAccessRequestsIdDenyJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectAccessRequestsIdDenyResponse, error)
+
 	// GetApiProjectsProjectActionsWithResponse Resource list
 	//
 	// Resource list. Needs a member allowed into the project.
@@ -16618,6 +18364,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/projects/{project}/actions/{id}/access_controls/preview (the `PostApiProjectsProjectActionsIdAccessControlsPreview` operationId).
 	PostApiProjectsProjectActionsIdAccessControlsPreviewWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectActionsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectActionsIdAccessControlsPreviewResponse, error)
+
+	// PostApiProjectsProjectActionsIdAccessRequestsWithBodyWithResponse Access request create (actions)
+	//
+	// Access request create (actions). Needs viewer access to the action. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/actions/{id}/access_requests (the `PostApiProjectsProjectActionsIdAccessRequests` operationId).
+	PostApiProjectsProjectActionsIdAccessRequestsWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectActionsIdAccessRequestsResponse, error)
+
+	// PostApiProjectsProjectActionsIdAccessRequestsWithResponse Access request create (actions)
+	//
+	// Access request create (actions). Needs viewer access to the action. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/actions/{id}/access_requests (the `PostApiProjectsProjectActionsIdAccessRequests` operationId).
+	PostApiProjectsProjectActionsIdAccessRequestsWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectActionsIdAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectActionsIdAccessRequestsResponse, error)
 
 	// GetApiProjectsProjectActionsIdRoleAccessWithResponse Role access list (actions)
 	//
@@ -16808,6 +18572,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/projects/{project}/cohorts/{id}/access_controls/preview (the `PostApiProjectsProjectCohortsIdAccessControlsPreview` operationId).
 	PostApiProjectsProjectCohortsIdAccessControlsPreviewWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectCohortsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectCohortsIdAccessControlsPreviewResponse, error)
 
+	// PostApiProjectsProjectCohortsIdAccessRequestsWithBodyWithResponse Access request create (cohorts)
+	//
+	// Access request create (cohorts). Needs viewer access to the cohort. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/cohorts/{id}/access_requests (the `PostApiProjectsProjectCohortsIdAccessRequests` operationId).
+	PostApiProjectsProjectCohortsIdAccessRequestsWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectCohortsIdAccessRequestsResponse, error)
+
+	// PostApiProjectsProjectCohortsIdAccessRequestsWithResponse Access request create (cohorts)
+	//
+	// Access request create (cohorts). Needs viewer access to the cohort. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/cohorts/{id}/access_requests (the `PostApiProjectsProjectCohortsIdAccessRequests` operationId).
+	PostApiProjectsProjectCohortsIdAccessRequestsWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectCohortsIdAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectCohortsIdAccessRequestsResponse, error)
+
 	// GetApiProjectsProjectCohortsIdRoleAccessWithResponse Role access list (cohorts)
 	//
 	// Role access list (cohorts). Needs viewer access to the cohort.
@@ -16987,6 +18769,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/projects/{project}/dashboards/{id}/access_controls/preview (the `PostApiProjectsProjectDashboardsIdAccessControlsPreview` operationId).
 	PostApiProjectsProjectDashboardsIdAccessControlsPreviewWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectDashboardsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectDashboardsIdAccessControlsPreviewResponse, error)
+
+	// PostApiProjectsProjectDashboardsIdAccessRequestsWithBodyWithResponse Access request create (dashboards)
+	//
+	// Access request create (dashboards). Needs viewer access to the dashboard. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/dashboards/{id}/access_requests (the `PostApiProjectsProjectDashboardsIdAccessRequests` operationId).
+	PostApiProjectsProjectDashboardsIdAccessRequestsWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectDashboardsIdAccessRequestsResponse, error)
+
+	// PostApiProjectsProjectDashboardsIdAccessRequestsWithResponse Access request create (dashboards)
+	//
+	// Access request create (dashboards). Needs viewer access to the dashboard. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/dashboards/{id}/access_requests (the `PostApiProjectsProjectDashboardsIdAccessRequests` operationId).
+	PostApiProjectsProjectDashboardsIdAccessRequestsWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectDashboardsIdAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectDashboardsIdAccessRequestsResponse, error)
 
 	// GetApiProjectsProjectDashboardsIdRoleAccessWithResponse Role access list (dashboards)
 	//
@@ -17168,6 +18968,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/projects/{project}/experiments/{id}/access_controls/preview (the `PostApiProjectsProjectExperimentsIdAccessControlsPreview` operationId).
 	PostApiProjectsProjectExperimentsIdAccessControlsPreviewWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectExperimentsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectExperimentsIdAccessControlsPreviewResponse, error)
 
+	// PostApiProjectsProjectExperimentsIdAccessRequestsWithBodyWithResponse Access request create (experiments)
+	//
+	// Access request create (experiments). Needs viewer access to the experiment. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/experiments/{id}/access_requests (the `PostApiProjectsProjectExperimentsIdAccessRequests` operationId).
+	PostApiProjectsProjectExperimentsIdAccessRequestsWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectExperimentsIdAccessRequestsResponse, error)
+
+	// PostApiProjectsProjectExperimentsIdAccessRequestsWithResponse Access request create (experiments)
+	//
+	// Access request create (experiments). Needs viewer access to the experiment. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/experiments/{id}/access_requests (the `PostApiProjectsProjectExperimentsIdAccessRequests` operationId).
+	PostApiProjectsProjectExperimentsIdAccessRequestsWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectExperimentsIdAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectExperimentsIdAccessRequestsResponse, error)
+
 	// GetApiProjectsProjectExperimentsIdRoleAccessWithResponse Role access list (experiments)
 	//
 	// Role access list (experiments). Needs viewer access to the experiment.
@@ -17348,6 +19166,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/projects/{project}/feature_flags/{id}/access_controls/preview (the `PostApiProjectsProjectFeatureFlagsIdAccessControlsPreview` operationId).
 	PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewResponse, error)
 
+	// PostApiProjectsProjectFeatureFlagsIdAccessRequestsWithBodyWithResponse Access request create (feature flags)
+	//
+	// Access request create (feature flags). Needs viewer access to the feature flag. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/feature_flags/{id}/access_requests (the `PostApiProjectsProjectFeatureFlagsIdAccessRequests` operationId).
+	PostApiProjectsProjectFeatureFlagsIdAccessRequestsWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectFeatureFlagsIdAccessRequestsResponse, error)
+
+	// PostApiProjectsProjectFeatureFlagsIdAccessRequestsWithResponse Access request create (feature flags)
+	//
+	// Access request create (feature flags). Needs viewer access to the feature flag. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/feature_flags/{id}/access_requests (the `PostApiProjectsProjectFeatureFlagsIdAccessRequests` operationId).
+	PostApiProjectsProjectFeatureFlagsIdAccessRequestsWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectFeatureFlagsIdAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectFeatureFlagsIdAccessRequestsResponse, error)
+
 	// GetApiProjectsProjectFeatureFlagsIdRoleAccessWithResponse Role access list (feature flags)
 	//
 	// Role access list (feature flags). Needs viewer access to the feature flag.
@@ -17527,6 +19363,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/projects/{project}/insights/{id}/access_controls/preview (the `PostApiProjectsProjectInsightsIdAccessControlsPreview` operationId).
 	PostApiProjectsProjectInsightsIdAccessControlsPreviewWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectInsightsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectInsightsIdAccessControlsPreviewResponse, error)
+
+	// PostApiProjectsProjectInsightsIdAccessRequestsWithBodyWithResponse Access request create (insights)
+	//
+	// Access request create (insights). Needs viewer access to the insight. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/insights/{id}/access_requests (the `PostApiProjectsProjectInsightsIdAccessRequests` operationId).
+	PostApiProjectsProjectInsightsIdAccessRequestsWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectInsightsIdAccessRequestsResponse, error)
+
+	// PostApiProjectsProjectInsightsIdAccessRequestsWithResponse Access request create (insights)
+	//
+	// Access request create (insights). Needs viewer access to the insight. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/insights/{id}/access_requests (the `PostApiProjectsProjectInsightsIdAccessRequests` operationId).
+	PostApiProjectsProjectInsightsIdAccessRequestsWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectInsightsIdAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectInsightsIdAccessRequestsResponse, error)
 
 	// GetApiProjectsProjectInsightsIdRoleAccessWithResponse Role access list (insights)
 	//
@@ -17752,6 +19606,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/projects/{project}/session_recordings/{id}/access_controls/preview (the `PostApiProjectsProjectSessionRecordingsIdAccessControlsPreview` operationId).
 	PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewResponse, error)
+
+	// PostApiProjectsProjectSessionRecordingsIdAccessRequestsWithBodyWithResponse Access request create (session recordings)
+	//
+	// Access request create (session recordings). Needs viewer access to the session recording. Changes need a plan with role-based access.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/session_recordings/{id}/access_requests (the `PostApiProjectsProjectSessionRecordingsIdAccessRequests` operationId).
+	PostApiProjectsProjectSessionRecordingsIdAccessRequestsWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectSessionRecordingsIdAccessRequestsResponse, error)
+
+	// PostApiProjectsProjectSessionRecordingsIdAccessRequestsWithResponse Access request create (session recordings)
+	//
+	// Access request create (session recordings). Needs viewer access to the session recording. Changes need a plan with role-based access.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/projects/{project}/session_recordings/{id}/access_requests (the `PostApiProjectsProjectSessionRecordingsIdAccessRequests` operationId).
+	PostApiProjectsProjectSessionRecordingsIdAccessRequestsWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectSessionRecordingsIdAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectSessionRecordingsIdAccessRequestsResponse, error)
 
 	// GetApiProjectsProjectSessionRecordingsIdRoleAccessWithResponse Role access list (session recordings)
 	//
@@ -21791,6 +23663,539 @@ func (r PostApiProjectsProjectAccessControlsPreviewResponse) ContentType() strin
 	return ""
 }
 
+type GetApiProjectsProjectAccessRequestsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PaginatedAccessRequestList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetApiProjectsProjectAccessRequestsResponse) GetJSON200() *PaginatedAccessRequestList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetApiProjectsProjectAccessRequestsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetApiProjectsProjectAccessRequestsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetApiProjectsProjectAccessRequestsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetApiProjectsProjectAccessRequestsResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r GetApiProjectsProjectAccessRequestsResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiProjectsProjectAccessRequestsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiProjectsProjectAccessRequestsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiProjectsProjectAccessRequestsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiProjectsProjectAccessRequestsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiProjectsProjectAccessRequestsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *AccessRequest
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsResponse) GetJSON201() *AccessRequest {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiProjectsProjectAccessRequestsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiProjectsProjectAccessRequestsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiProjectsProjectAccessRequestsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiProjectsProjectAccessRequestsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetApiProjectsProjectAccessRequestsIdResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AccessRequest
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetApiProjectsProjectAccessRequestsIdResponse) GetJSON200() *AccessRequest {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetApiProjectsProjectAccessRequestsIdResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetApiProjectsProjectAccessRequestsIdResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetApiProjectsProjectAccessRequestsIdResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetApiProjectsProjectAccessRequestsIdResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r GetApiProjectsProjectAccessRequestsIdResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiProjectsProjectAccessRequestsIdResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiProjectsProjectAccessRequestsIdResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiProjectsProjectAccessRequestsIdResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiProjectsProjectAccessRequestsIdResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiProjectsProjectAccessRequestsIdApproveResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AccessRequest
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsIdApproveResponse) GetJSON200() *AccessRequest {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsIdApproveResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsIdApproveResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsIdApproveResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsIdApproveResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsIdApproveResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsIdApproveResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsIdApproveResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsIdApproveResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiProjectsProjectAccessRequestsIdApproveResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiProjectsProjectAccessRequestsIdApproveResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiProjectsProjectAccessRequestsIdApproveResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiProjectsProjectAccessRequestsIdApproveResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiProjectsProjectAccessRequestsIdCancelResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AccessRequest
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsIdCancelResponse) GetJSON200() *AccessRequest {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsIdCancelResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsIdCancelResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsIdCancelResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsIdCancelResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsIdCancelResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsIdCancelResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsIdCancelResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiProjectsProjectAccessRequestsIdCancelResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiProjectsProjectAccessRequestsIdCancelResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiProjectsProjectAccessRequestsIdCancelResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiProjectsProjectAccessRequestsIdCancelResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiProjectsProjectAccessRequestsIdDenyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AccessRequest
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsIdDenyResponse) GetJSON200() *AccessRequest {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsIdDenyResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsIdDenyResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsIdDenyResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsIdDenyResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsIdDenyResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsIdDenyResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsIdDenyResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PostApiProjectsProjectAccessRequestsIdDenyResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiProjectsProjectAccessRequestsIdDenyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiProjectsProjectAccessRequestsIdDenyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiProjectsProjectAccessRequestsIdDenyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiProjectsProjectAccessRequestsIdDenyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetApiProjectsProjectActionsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -22546,6 +24951,103 @@ func (r PostApiProjectsProjectActionsIdAccessControlsPreviewResponse) StatusCode
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PostApiProjectsProjectActionsIdAccessControlsPreviewResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiProjectsProjectActionsIdAccessRequestsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *AccessRequest
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r PostApiProjectsProjectActionsIdAccessRequestsResponse) GetJSON201() *AccessRequest {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiProjectsProjectActionsIdAccessRequestsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiProjectsProjectActionsIdAccessRequestsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PostApiProjectsProjectActionsIdAccessRequestsResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiProjectsProjectActionsIdAccessRequestsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiProjectsProjectActionsIdAccessRequestsResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiProjectsProjectActionsIdAccessRequestsResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiProjectsProjectActionsIdAccessRequestsResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PostApiProjectsProjectActionsIdAccessRequestsResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiProjectsProjectActionsIdAccessRequestsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiProjectsProjectActionsIdAccessRequestsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiProjectsProjectActionsIdAccessRequestsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiProjectsProjectActionsIdAccessRequestsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -23797,6 +26299,103 @@ func (r PostApiProjectsProjectCohortsIdAccessControlsPreviewResponse) ContentTyp
 	return ""
 }
 
+type PostApiProjectsProjectCohortsIdAccessRequestsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *AccessRequest
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r PostApiProjectsProjectCohortsIdAccessRequestsResponse) GetJSON201() *AccessRequest {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiProjectsProjectCohortsIdAccessRequestsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiProjectsProjectCohortsIdAccessRequestsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PostApiProjectsProjectCohortsIdAccessRequestsResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiProjectsProjectCohortsIdAccessRequestsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiProjectsProjectCohortsIdAccessRequestsResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiProjectsProjectCohortsIdAccessRequestsResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiProjectsProjectCohortsIdAccessRequestsResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PostApiProjectsProjectCohortsIdAccessRequestsResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiProjectsProjectCohortsIdAccessRequestsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiProjectsProjectCohortsIdAccessRequestsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiProjectsProjectCohortsIdAccessRequestsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiProjectsProjectCohortsIdAccessRequestsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetApiProjectsProjectCohortsIdRoleAccessResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -24966,6 +27565,103 @@ func (r PostApiProjectsProjectDashboardsIdAccessControlsPreviewResponse) Content
 	return ""
 }
 
+type PostApiProjectsProjectDashboardsIdAccessRequestsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *AccessRequest
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r PostApiProjectsProjectDashboardsIdAccessRequestsResponse) GetJSON201() *AccessRequest {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiProjectsProjectDashboardsIdAccessRequestsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiProjectsProjectDashboardsIdAccessRequestsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PostApiProjectsProjectDashboardsIdAccessRequestsResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiProjectsProjectDashboardsIdAccessRequestsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiProjectsProjectDashboardsIdAccessRequestsResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiProjectsProjectDashboardsIdAccessRequestsResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiProjectsProjectDashboardsIdAccessRequestsResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PostApiProjectsProjectDashboardsIdAccessRequestsResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiProjectsProjectDashboardsIdAccessRequestsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiProjectsProjectDashboardsIdAccessRequestsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiProjectsProjectDashboardsIdAccessRequestsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiProjectsProjectDashboardsIdAccessRequestsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetApiProjectsProjectDashboardsIdRoleAccessResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -26129,6 +28825,103 @@ func (r PostApiProjectsProjectExperimentsIdAccessControlsPreviewResponse) Status
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PostApiProjectsProjectExperimentsIdAccessControlsPreviewResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiProjectsProjectExperimentsIdAccessRequestsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *AccessRequest
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r PostApiProjectsProjectExperimentsIdAccessRequestsResponse) GetJSON201() *AccessRequest {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiProjectsProjectExperimentsIdAccessRequestsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiProjectsProjectExperimentsIdAccessRequestsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PostApiProjectsProjectExperimentsIdAccessRequestsResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiProjectsProjectExperimentsIdAccessRequestsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiProjectsProjectExperimentsIdAccessRequestsResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiProjectsProjectExperimentsIdAccessRequestsResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiProjectsProjectExperimentsIdAccessRequestsResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PostApiProjectsProjectExperimentsIdAccessRequestsResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiProjectsProjectExperimentsIdAccessRequestsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiProjectsProjectExperimentsIdAccessRequestsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiProjectsProjectExperimentsIdAccessRequestsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiProjectsProjectExperimentsIdAccessRequestsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -27311,6 +30104,103 @@ func (r PostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewResponse) Conte
 	return ""
 }
 
+type PostApiProjectsProjectFeatureFlagsIdAccessRequestsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *AccessRequest
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r PostApiProjectsProjectFeatureFlagsIdAccessRequestsResponse) GetJSON201() *AccessRequest {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiProjectsProjectFeatureFlagsIdAccessRequestsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiProjectsProjectFeatureFlagsIdAccessRequestsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PostApiProjectsProjectFeatureFlagsIdAccessRequestsResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiProjectsProjectFeatureFlagsIdAccessRequestsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiProjectsProjectFeatureFlagsIdAccessRequestsResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiProjectsProjectFeatureFlagsIdAccessRequestsResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiProjectsProjectFeatureFlagsIdAccessRequestsResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PostApiProjectsProjectFeatureFlagsIdAccessRequestsResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiProjectsProjectFeatureFlagsIdAccessRequestsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiProjectsProjectFeatureFlagsIdAccessRequestsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiProjectsProjectFeatureFlagsIdAccessRequestsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiProjectsProjectFeatureFlagsIdAccessRequestsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetApiProjectsProjectFeatureFlagsIdRoleAccessResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -28474,6 +31364,103 @@ func (r PostApiProjectsProjectInsightsIdAccessControlsPreviewResponse) StatusCod
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PostApiProjectsProjectInsightsIdAccessControlsPreviewResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiProjectsProjectInsightsIdAccessRequestsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *AccessRequest
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r PostApiProjectsProjectInsightsIdAccessRequestsResponse) GetJSON201() *AccessRequest {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiProjectsProjectInsightsIdAccessRequestsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiProjectsProjectInsightsIdAccessRequestsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PostApiProjectsProjectInsightsIdAccessRequestsResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiProjectsProjectInsightsIdAccessRequestsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiProjectsProjectInsightsIdAccessRequestsResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiProjectsProjectInsightsIdAccessRequestsResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiProjectsProjectInsightsIdAccessRequestsResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PostApiProjectsProjectInsightsIdAccessRequestsResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiProjectsProjectInsightsIdAccessRequestsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiProjectsProjectInsightsIdAccessRequestsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiProjectsProjectInsightsIdAccessRequestsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiProjectsProjectInsightsIdAccessRequestsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -29906,6 +32893,103 @@ func (r PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewResponse) 
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiProjectsProjectSessionRecordingsIdAccessRequestsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *AccessRequest
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r PostApiProjectsProjectSessionRecordingsIdAccessRequestsResponse) GetJSON201() *AccessRequest {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiProjectsProjectSessionRecordingsIdAccessRequestsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiProjectsProjectSessionRecordingsIdAccessRequestsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PostApiProjectsProjectSessionRecordingsIdAccessRequestsResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiProjectsProjectSessionRecordingsIdAccessRequestsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiProjectsProjectSessionRecordingsIdAccessRequestsResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiProjectsProjectSessionRecordingsIdAccessRequestsResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiProjectsProjectSessionRecordingsIdAccessRequestsResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PostApiProjectsProjectSessionRecordingsIdAccessRequestsResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiProjectsProjectSessionRecordingsIdAccessRequestsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiProjectsProjectSessionRecordingsIdAccessRequestsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiProjectsProjectSessionRecordingsIdAccessRequestsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiProjectsProjectSessionRecordingsIdAccessRequestsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -31817,6 +34901,141 @@ func (c *ClientWithResponses) PostApiProjectsProjectAccessControlsPreviewWithRes
 	return ParsePostApiProjectsProjectAccessControlsPreviewResponse(rsp)
 }
 
+// GetApiProjectsProjectAccessRequestsWithResponse Access request list
+//
+// Access request list. Needs a member allowed into the project.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/projects/{project}/access_requests (the `GetApiProjectsProjectAccessRequests` operationId).
+func (c *ClientWithResponses) GetApiProjectsProjectAccessRequestsWithResponse(ctx context.Context, project string, params *GetApiProjectsProjectAccessRequestsParams, reqEditors ...RequestEditorFn) (*GetApiProjectsProjectAccessRequestsResponse, error) {
+	rsp, err := c.GetApiProjectsProjectAccessRequests(ctx, project, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiProjectsProjectAccessRequestsResponse(rsp)
+}
+
+// PostApiProjectsProjectAccessRequestsWithBodyWithResponse Kind access request create
+//
+// Kind access request create. Needs a member allowed into the project. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/access_requests (the `PostApiProjectsProjectAccessRequests` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectAccessRequestsWithBodyWithResponse(ctx context.Context, project string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectAccessRequestsResponse, error) {
+	rsp, err := c.PostApiProjectsProjectAccessRequestsWithBody(ctx, project, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectAccessRequestsResponse(rsp)
+}
+
+// PostApiProjectsProjectAccessRequestsWithResponse Kind access request create
+//
+// Kind access request create. Needs a member allowed into the project. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/access_requests (the `PostApiProjectsProjectAccessRequests` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectAccessRequestsWithResponse(ctx context.Context, project string, body PostApiProjectsProjectAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectAccessRequestsResponse, error) {
+	rsp, err := c.PostApiProjectsProjectAccessRequests(ctx, project, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectAccessRequestsResponse(rsp)
+}
+
+// GetApiProjectsProjectAccessRequestsIdWithResponse Access request get
+//
+// Access request get. Needs a member allowed into the project.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/projects/{project}/access_requests/{id} (the `GetApiProjectsProjectAccessRequestsId` operationId).
+func (c *ClientWithResponses) GetApiProjectsProjectAccessRequestsIdWithResponse(ctx context.Context, project string, id string, reqEditors ...RequestEditorFn) (*GetApiProjectsProjectAccessRequestsIdResponse, error) {
+	rsp, err := c.GetApiProjectsProjectAccessRequestsId(ctx, project, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiProjectsProjectAccessRequestsIdResponse(rsp)
+}
+
+// PostApiProjectsProjectAccessRequestsIdApproveWithBodyWithResponse Access request approve
+//
+// Access request approve. Needs a member allowed into the project. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/access_requests/{id}/approve (the `PostApiProjectsProjectAccessRequestsIdApprove` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectAccessRequestsIdApproveWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectAccessRequestsIdApproveResponse, error) {
+	rsp, err := c.PostApiProjectsProjectAccessRequestsIdApproveWithBody(ctx, project, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectAccessRequestsIdApproveResponse(rsp)
+}
+
+// PostApiProjectsProjectAccessRequestsIdApproveWithResponse Access request approve
+//
+// Access request approve. Needs a member allowed into the project. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/access_requests/{id}/approve (the `PostApiProjectsProjectAccessRequestsIdApprove` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectAccessRequestsIdApproveWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectAccessRequestsIdApproveJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectAccessRequestsIdApproveResponse, error) {
+	rsp, err := c.PostApiProjectsProjectAccessRequestsIdApprove(ctx, project, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectAccessRequestsIdApproveResponse(rsp)
+}
+
+// PostApiProjectsProjectAccessRequestsIdCancelWithResponse Access request cancel
+//
+// Access request cancel. Needs a member allowed into the project. Changes need a plan with role-based access.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/access_requests/{id}/cancel (the `PostApiProjectsProjectAccessRequestsIdCancel` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectAccessRequestsIdCancelWithResponse(ctx context.Context, project string, id string, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectAccessRequestsIdCancelResponse, error) {
+	rsp, err := c.PostApiProjectsProjectAccessRequestsIdCancel(ctx, project, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectAccessRequestsIdCancelResponse(rsp)
+}
+
+// PostApiProjectsProjectAccessRequestsIdDenyWithBodyWithResponse Access request deny
+//
+// Access request deny. Needs a member allowed into the project. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/access_requests/{id}/deny (the `PostApiProjectsProjectAccessRequestsIdDeny` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectAccessRequestsIdDenyWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectAccessRequestsIdDenyResponse, error) {
+	rsp, err := c.PostApiProjectsProjectAccessRequestsIdDenyWithBody(ctx, project, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectAccessRequestsIdDenyResponse(rsp)
+}
+
+// PostApiProjectsProjectAccessRequestsIdDenyWithResponse Access request deny
+//
+// Access request deny. Needs a member allowed into the project. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/access_requests/{id}/deny (the `PostApiProjectsProjectAccessRequestsIdDeny` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectAccessRequestsIdDenyWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectAccessRequestsIdDenyJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectAccessRequestsIdDenyResponse, error) {
+	rsp, err := c.PostApiProjectsProjectAccessRequestsIdDeny(ctx, project, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectAccessRequestsIdDenyResponse(rsp)
+}
+
 // GetApiProjectsProjectActionsWithResponse Resource list
 //
 // Resource list. Needs a member allowed into the project.
@@ -32025,6 +35244,36 @@ func (c *ClientWithResponses) PostApiProjectsProjectActionsIdAccessControlsPrevi
 		return nil, err
 	}
 	return ParsePostApiProjectsProjectActionsIdAccessControlsPreviewResponse(rsp)
+}
+
+// PostApiProjectsProjectActionsIdAccessRequestsWithBodyWithResponse Access request create (actions)
+//
+// Access request create (actions). Needs viewer access to the action. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/actions/{id}/access_requests (the `PostApiProjectsProjectActionsIdAccessRequests` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectActionsIdAccessRequestsWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectActionsIdAccessRequestsResponse, error) {
+	rsp, err := c.PostApiProjectsProjectActionsIdAccessRequestsWithBody(ctx, project, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectActionsIdAccessRequestsResponse(rsp)
+}
+
+// PostApiProjectsProjectActionsIdAccessRequestsWithResponse Access request create (actions)
+//
+// Access request create (actions). Needs viewer access to the action. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/actions/{id}/access_requests (the `PostApiProjectsProjectActionsIdAccessRequests` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectActionsIdAccessRequestsWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectActionsIdAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectActionsIdAccessRequestsResponse, error) {
+	rsp, err := c.PostApiProjectsProjectActionsIdAccessRequests(ctx, project, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectActionsIdAccessRequestsResponse(rsp)
 }
 
 // GetApiProjectsProjectActionsIdRoleAccessWithResponse Role access list (actions)
@@ -32342,6 +35591,36 @@ func (c *ClientWithResponses) PostApiProjectsProjectCohortsIdAccessControlsPrevi
 	return ParsePostApiProjectsProjectCohortsIdAccessControlsPreviewResponse(rsp)
 }
 
+// PostApiProjectsProjectCohortsIdAccessRequestsWithBodyWithResponse Access request create (cohorts)
+//
+// Access request create (cohorts). Needs viewer access to the cohort. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/cohorts/{id}/access_requests (the `PostApiProjectsProjectCohortsIdAccessRequests` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectCohortsIdAccessRequestsWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectCohortsIdAccessRequestsResponse, error) {
+	rsp, err := c.PostApiProjectsProjectCohortsIdAccessRequestsWithBody(ctx, project, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectCohortsIdAccessRequestsResponse(rsp)
+}
+
+// PostApiProjectsProjectCohortsIdAccessRequestsWithResponse Access request create (cohorts)
+//
+// Access request create (cohorts). Needs viewer access to the cohort. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/cohorts/{id}/access_requests (the `PostApiProjectsProjectCohortsIdAccessRequests` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectCohortsIdAccessRequestsWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectCohortsIdAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectCohortsIdAccessRequestsResponse, error) {
+	rsp, err := c.PostApiProjectsProjectCohortsIdAccessRequests(ctx, project, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectCohortsIdAccessRequestsResponse(rsp)
+}
+
 // GetApiProjectsProjectCohortsIdRoleAccessWithResponse Role access list (cohorts)
 //
 // Role access list (cohorts). Needs viewer access to the cohort.
@@ -32640,6 +35919,36 @@ func (c *ClientWithResponses) PostApiProjectsProjectDashboardsIdAccessControlsPr
 		return nil, err
 	}
 	return ParsePostApiProjectsProjectDashboardsIdAccessControlsPreviewResponse(rsp)
+}
+
+// PostApiProjectsProjectDashboardsIdAccessRequestsWithBodyWithResponse Access request create (dashboards)
+//
+// Access request create (dashboards). Needs viewer access to the dashboard. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/dashboards/{id}/access_requests (the `PostApiProjectsProjectDashboardsIdAccessRequests` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectDashboardsIdAccessRequestsWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectDashboardsIdAccessRequestsResponse, error) {
+	rsp, err := c.PostApiProjectsProjectDashboardsIdAccessRequestsWithBody(ctx, project, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectDashboardsIdAccessRequestsResponse(rsp)
+}
+
+// PostApiProjectsProjectDashboardsIdAccessRequestsWithResponse Access request create (dashboards)
+//
+// Access request create (dashboards). Needs viewer access to the dashboard. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/dashboards/{id}/access_requests (the `PostApiProjectsProjectDashboardsIdAccessRequests` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectDashboardsIdAccessRequestsWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectDashboardsIdAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectDashboardsIdAccessRequestsResponse, error) {
+	rsp, err := c.PostApiProjectsProjectDashboardsIdAccessRequests(ctx, project, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectDashboardsIdAccessRequestsResponse(rsp)
 }
 
 // GetApiProjectsProjectDashboardsIdRoleAccessWithResponse Role access list (dashboards)
@@ -32942,6 +36251,36 @@ func (c *ClientWithResponses) PostApiProjectsProjectExperimentsIdAccessControlsP
 	return ParsePostApiProjectsProjectExperimentsIdAccessControlsPreviewResponse(rsp)
 }
 
+// PostApiProjectsProjectExperimentsIdAccessRequestsWithBodyWithResponse Access request create (experiments)
+//
+// Access request create (experiments). Needs viewer access to the experiment. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/experiments/{id}/access_requests (the `PostApiProjectsProjectExperimentsIdAccessRequests` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectExperimentsIdAccessRequestsWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectExperimentsIdAccessRequestsResponse, error) {
+	rsp, err := c.PostApiProjectsProjectExperimentsIdAccessRequestsWithBody(ctx, project, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectExperimentsIdAccessRequestsResponse(rsp)
+}
+
+// PostApiProjectsProjectExperimentsIdAccessRequestsWithResponse Access request create (experiments)
+//
+// Access request create (experiments). Needs viewer access to the experiment. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/experiments/{id}/access_requests (the `PostApiProjectsProjectExperimentsIdAccessRequests` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectExperimentsIdAccessRequestsWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectExperimentsIdAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectExperimentsIdAccessRequestsResponse, error) {
+	rsp, err := c.PostApiProjectsProjectExperimentsIdAccessRequests(ctx, project, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectExperimentsIdAccessRequestsResponse(rsp)
+}
+
 // GetApiProjectsProjectExperimentsIdRoleAccessWithResponse Role access list (experiments)
 //
 // Role access list (experiments). Needs viewer access to the experiment.
@@ -33242,6 +36581,36 @@ func (c *ClientWithResponses) PostApiProjectsProjectFeatureFlagsIdAccessControls
 	return ParsePostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewResponse(rsp)
 }
 
+// PostApiProjectsProjectFeatureFlagsIdAccessRequestsWithBodyWithResponse Access request create (feature flags)
+//
+// Access request create (feature flags). Needs viewer access to the feature flag. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/feature_flags/{id}/access_requests (the `PostApiProjectsProjectFeatureFlagsIdAccessRequests` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectFeatureFlagsIdAccessRequestsWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectFeatureFlagsIdAccessRequestsResponse, error) {
+	rsp, err := c.PostApiProjectsProjectFeatureFlagsIdAccessRequestsWithBody(ctx, project, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectFeatureFlagsIdAccessRequestsResponse(rsp)
+}
+
+// PostApiProjectsProjectFeatureFlagsIdAccessRequestsWithResponse Access request create (feature flags)
+//
+// Access request create (feature flags). Needs viewer access to the feature flag. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/feature_flags/{id}/access_requests (the `PostApiProjectsProjectFeatureFlagsIdAccessRequests` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectFeatureFlagsIdAccessRequestsWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectFeatureFlagsIdAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectFeatureFlagsIdAccessRequestsResponse, error) {
+	rsp, err := c.PostApiProjectsProjectFeatureFlagsIdAccessRequests(ctx, project, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectFeatureFlagsIdAccessRequestsResponse(rsp)
+}
+
 // GetApiProjectsProjectFeatureFlagsIdRoleAccessWithResponse Role access list (feature flags)
 //
 // Role access list (feature flags). Needs viewer access to the feature flag.
@@ -33540,6 +36909,36 @@ func (c *ClientWithResponses) PostApiProjectsProjectInsightsIdAccessControlsPrev
 		return nil, err
 	}
 	return ParsePostApiProjectsProjectInsightsIdAccessControlsPreviewResponse(rsp)
+}
+
+// PostApiProjectsProjectInsightsIdAccessRequestsWithBodyWithResponse Access request create (insights)
+//
+// Access request create (insights). Needs viewer access to the insight. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/insights/{id}/access_requests (the `PostApiProjectsProjectInsightsIdAccessRequests` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectInsightsIdAccessRequestsWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectInsightsIdAccessRequestsResponse, error) {
+	rsp, err := c.PostApiProjectsProjectInsightsIdAccessRequestsWithBody(ctx, project, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectInsightsIdAccessRequestsResponse(rsp)
+}
+
+// PostApiProjectsProjectInsightsIdAccessRequestsWithResponse Access request create (insights)
+//
+// Access request create (insights). Needs viewer access to the insight. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/insights/{id}/access_requests (the `PostApiProjectsProjectInsightsIdAccessRequests` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectInsightsIdAccessRequestsWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectInsightsIdAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectInsightsIdAccessRequestsResponse, error) {
+	rsp, err := c.PostApiProjectsProjectInsightsIdAccessRequests(ctx, project, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectInsightsIdAccessRequestsResponse(rsp)
 }
 
 // GetApiProjectsProjectInsightsIdRoleAccessWithResponse Role access list (insights)
@@ -33915,6 +37314,36 @@ func (c *ClientWithResponses) PostApiProjectsProjectSessionRecordingsIdAccessCon
 		return nil, err
 	}
 	return ParsePostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewResponse(rsp)
+}
+
+// PostApiProjectsProjectSessionRecordingsIdAccessRequestsWithBodyWithResponse Access request create (session recordings)
+//
+// Access request create (session recordings). Needs viewer access to the session recording. Changes need a plan with role-based access.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/session_recordings/{id}/access_requests (the `PostApiProjectsProjectSessionRecordingsIdAccessRequests` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectSessionRecordingsIdAccessRequestsWithBodyWithResponse(ctx context.Context, project string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectSessionRecordingsIdAccessRequestsResponse, error) {
+	rsp, err := c.PostApiProjectsProjectSessionRecordingsIdAccessRequestsWithBody(ctx, project, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectSessionRecordingsIdAccessRequestsResponse(rsp)
+}
+
+// PostApiProjectsProjectSessionRecordingsIdAccessRequestsWithResponse Access request create (session recordings)
+//
+// Access request create (session recordings). Needs viewer access to the session recording. Changes need a plan with role-based access.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/projects/{project}/session_recordings/{id}/access_requests (the `PostApiProjectsProjectSessionRecordingsIdAccessRequests` operationId).
+func (c *ClientWithResponses) PostApiProjectsProjectSessionRecordingsIdAccessRequestsWithResponse(ctx context.Context, project string, id string, body PostApiProjectsProjectSessionRecordingsIdAccessRequestsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiProjectsProjectSessionRecordingsIdAccessRequestsResponse, error) {
+	rsp, err := c.PostApiProjectsProjectSessionRecordingsIdAccessRequests(ctx, project, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiProjectsProjectSessionRecordingsIdAccessRequestsResponse(rsp)
 }
 
 // GetApiProjectsProjectSessionRecordingsIdRoleAccessWithResponse Role access list (session recordings)
@@ -37360,6 +40789,449 @@ func ParsePostApiProjectsProjectAccessControlsPreviewResponse(rsp *http.Response
 	return response, nil
 }
 
+// ParseGetApiProjectsProjectAccessRequestsResponse parses an HTTP response from a GetApiProjectsProjectAccessRequestsWithResponse call
+func ParseGetApiProjectsProjectAccessRequestsResponse(rsp *http.Response) (*GetApiProjectsProjectAccessRequestsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiProjectsProjectAccessRequestsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PaginatedAccessRequestList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiProjectsProjectAccessRequestsResponse parses an HTTP response from a PostApiProjectsProjectAccessRequestsWithResponse call
+func ParsePostApiProjectsProjectAccessRequestsResponse(rsp *http.Response) (*PostApiProjectsProjectAccessRequestsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiProjectsProjectAccessRequestsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest AccessRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetApiProjectsProjectAccessRequestsIdResponse parses an HTTP response from a GetApiProjectsProjectAccessRequestsIdWithResponse call
+func ParseGetApiProjectsProjectAccessRequestsIdResponse(rsp *http.Response) (*GetApiProjectsProjectAccessRequestsIdResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiProjectsProjectAccessRequestsIdResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AccessRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiProjectsProjectAccessRequestsIdApproveResponse parses an HTTP response from a PostApiProjectsProjectAccessRequestsIdApproveWithResponse call
+func ParsePostApiProjectsProjectAccessRequestsIdApproveResponse(rsp *http.Response) (*PostApiProjectsProjectAccessRequestsIdApproveResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiProjectsProjectAccessRequestsIdApproveResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AccessRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiProjectsProjectAccessRequestsIdCancelResponse parses an HTTP response from a PostApiProjectsProjectAccessRequestsIdCancelWithResponse call
+func ParsePostApiProjectsProjectAccessRequestsIdCancelResponse(rsp *http.Response) (*PostApiProjectsProjectAccessRequestsIdCancelResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiProjectsProjectAccessRequestsIdCancelResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AccessRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiProjectsProjectAccessRequestsIdDenyResponse parses an HTTP response from a PostApiProjectsProjectAccessRequestsIdDenyWithResponse call
+func ParsePostApiProjectsProjectAccessRequestsIdDenyResponse(rsp *http.Response) (*PostApiProjectsProjectAccessRequestsIdDenyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiProjectsProjectAccessRequestsIdDenyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AccessRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetApiProjectsProjectActionsResponse parses an HTTP response from a GetApiProjectsProjectActionsWithResponse call
 func ParseGetApiProjectsProjectActionsResponse(rsp *http.Response) (*GetApiProjectsProjectActionsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -37972,6 +41844,88 @@ func ParsePostApiProjectsProjectActionsIdAccessControlsPreviewResponse(rsp *http
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiProjectsProjectActionsIdAccessRequestsResponse parses an HTTP response from a PostApiProjectsProjectActionsIdAccessRequestsWithResponse call
+func ParsePostApiProjectsProjectActionsIdAccessRequestsResponse(rsp *http.Response) (*PostApiProjectsProjectActionsIdAccessRequestsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiProjectsProjectActionsIdAccessRequestsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest AccessRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
@@ -39021,6 +42975,88 @@ func ParsePostApiProjectsProjectCohortsIdAccessControlsPreviewResponse(rsp *http
 	return response, nil
 }
 
+// ParsePostApiProjectsProjectCohortsIdAccessRequestsResponse parses an HTTP response from a PostApiProjectsProjectCohortsIdAccessRequestsWithResponse call
+func ParsePostApiProjectsProjectCohortsIdAccessRequestsResponse(rsp *http.Response) (*PostApiProjectsProjectCohortsIdAccessRequestsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiProjectsProjectCohortsIdAccessRequestsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest AccessRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetApiProjectsProjectCohortsIdRoleAccessResponse parses an HTTP response from a GetApiProjectsProjectCohortsIdRoleAccessWithResponse call
 func ParseGetApiProjectsProjectCohortsIdRoleAccessResponse(rsp *http.Response) (*GetApiProjectsProjectCohortsIdRoleAccessResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -39989,6 +44025,88 @@ func ParsePostApiProjectsProjectDashboardsIdAccessControlsPreviewResponse(rsp *h
 	return response, nil
 }
 
+// ParsePostApiProjectsProjectDashboardsIdAccessRequestsResponse parses an HTTP response from a PostApiProjectsProjectDashboardsIdAccessRequestsWithResponse call
+func ParsePostApiProjectsProjectDashboardsIdAccessRequestsResponse(rsp *http.Response) (*PostApiProjectsProjectDashboardsIdAccessRequestsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiProjectsProjectDashboardsIdAccessRequestsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest AccessRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetApiProjectsProjectDashboardsIdRoleAccessResponse parses an HTTP response from a GetApiProjectsProjectDashboardsIdRoleAccessWithResponse call
 func ParseGetApiProjectsProjectDashboardsIdRoleAccessResponse(rsp *http.Response) (*GetApiProjectsProjectDashboardsIdRoleAccessResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -40937,6 +45055,88 @@ func ParsePostApiProjectsProjectExperimentsIdAccessControlsPreviewResponse(rsp *
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiProjectsProjectExperimentsIdAccessRequestsResponse parses an HTTP response from a PostApiProjectsProjectExperimentsIdAccessRequestsWithResponse call
+func ParsePostApiProjectsProjectExperimentsIdAccessRequestsResponse(rsp *http.Response) (*PostApiProjectsProjectExperimentsIdAccessRequestsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiProjectsProjectExperimentsIdAccessRequestsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest AccessRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
@@ -41929,6 +46129,88 @@ func ParsePostApiProjectsProjectFeatureFlagsIdAccessControlsPreviewResponse(rsp 
 	return response, nil
 }
 
+// ParsePostApiProjectsProjectFeatureFlagsIdAccessRequestsResponse parses an HTTP response from a PostApiProjectsProjectFeatureFlagsIdAccessRequestsWithResponse call
+func ParsePostApiProjectsProjectFeatureFlagsIdAccessRequestsResponse(rsp *http.Response) (*PostApiProjectsProjectFeatureFlagsIdAccessRequestsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiProjectsProjectFeatureFlagsIdAccessRequestsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest AccessRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetApiProjectsProjectFeatureFlagsIdRoleAccessResponse parses an HTTP response from a GetApiProjectsProjectFeatureFlagsIdRoleAccessWithResponse call
 func ParseGetApiProjectsProjectFeatureFlagsIdRoleAccessResponse(rsp *http.Response) (*GetApiProjectsProjectFeatureFlagsIdRoleAccessResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -42877,6 +47159,88 @@ func ParsePostApiProjectsProjectInsightsIdAccessControlsPreviewResponse(rsp *htt
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiProjectsProjectInsightsIdAccessRequestsResponse parses an HTTP response from a PostApiProjectsProjectInsightsIdAccessRequestsWithResponse call
+func ParsePostApiProjectsProjectInsightsIdAccessRequestsResponse(rsp *http.Response) (*PostApiProjectsProjectInsightsIdAccessRequestsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiProjectsProjectInsightsIdAccessRequestsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest AccessRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
@@ -44066,6 +48430,88 @@ func ParsePostApiProjectsProjectSessionRecordingsIdAccessControlsPreviewResponse
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiProjectsProjectSessionRecordingsIdAccessRequestsResponse parses an HTTP response from a PostApiProjectsProjectSessionRecordingsIdAccessRequestsWithResponse call
+func ParsePostApiProjectsProjectSessionRecordingsIdAccessRequestsResponse(rsp *http.Response) (*PostApiProjectsProjectSessionRecordingsIdAccessRequestsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiProjectsProjectSessionRecordingsIdAccessRequestsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest AccessRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error

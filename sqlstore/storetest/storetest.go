@@ -55,6 +55,8 @@ func Run(t *testing.T, open func(t *testing.T) gatehouse.Store) {
 		{"FirstUser", testFirstUser},
 		{"DeleteResourceScoped", testDeleteResourceScoped},
 		{"DecidedRevision", testDecidedRevision},
+		{"AccessRequests", testAccessRequests},
+		{"ConcurrentApprovals", testConcurrentApprovals},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
