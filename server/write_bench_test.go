@@ -114,6 +114,10 @@ func seedRules(tb testing.TB, db *sqlstore.DB, e *env, n int) {
 	if err := db.ImportRules(ctx, e.orgID, rules); err != nil {
 		tb.Fatal(err)
 	}
+	// As after any bulk load: the planner must know the rule table is large.
+	if err := db.Analyze(ctx); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // BenchmarkReplicaPropagation runs two servers on one PostgreSQL database whose
