@@ -117,3 +117,18 @@ func AdvanceDecidedRevision(ctx context.Context, orgID string, from, rev int64) 
 // that have changed since in a way that concerns it (code EConflict). The server
 // authorizes the request again.
 var ErrStaleDecision = &Error{Code: EConflict, Detail: "Access rules changed while the request was handled: try again."}
+
+// actorNameKey is the context key of the name a non-person actor's changes are logged under.
+type actorNameKey struct{}
+
+// WithActorName returns ctx whose changes the activity log attributes to name (such as
+// "SCIM (acme.test)") rather than to a user: a provisioning client acts for no one.
+func WithActorName(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, actorNameKey{}, name)
+}
+
+// ActorName returns the name WithActorName gave ctx, or "".
+func ActorName(ctx context.Context) string {
+	s, _ := ctx.Value(actorNameKey{}).(string)
+	return s
+}

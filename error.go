@@ -30,6 +30,9 @@ const (
 	// EConflict: the request was authorized on access rules that changed before its
 	// write committed (ErrStaleDecision); the server authorizes it again.
 	EConflict = "conflict"
+	// ESSOEnforced: a password for an email whose organization requires single
+	// sign-on (PostHog's code for its SSO enforcement).
+	ESSOEnforced = "sso_enforced"
 	// EMisdirected: the request named a host this server does not answer
 	// for (421; HTTP's own name, PostHog has no such answer).
 	EMisdirected = "misdirected_request"

@@ -22,6 +22,9 @@ type User struct {
 	CurrentOrganizationID string
 	CurrentProjectID      int64
 	CreatedAt             time.Time
+	// DisabledAt is when deprovisioning left the user in no organization: no session,
+	// key or sign-in lets them in while it is set.
+	DisabledAt *time.Time
 }
 
 // Session is a browser login; only the SHA-256 of its token is stored.
@@ -30,6 +33,17 @@ type Session struct {
 	UserID    int64
 	CreatedAt time.Time
 	ExpiresAt time.Time
+}
+
+// OIDCLogin is a sign-in with OpenID Connect between the redirect to the provider and
+// the provider's redirect back: what the callback checks the answer against.
+type OIDCLogin struct {
+	StateHash   string // SHA-256 of the state sent to the provider
+	BrowserHash string // SHA-256 of the cookie that binds the sign-in to its browser
+	Nonce       string // the ID token must carry it
+	Verifier    string // the PKCE code verifier
+	Next        string // the local path to land on
+	ExpiresAt   time.Time
 }
 
 // APIKey is a personal API key; only the SHA-256 of its value is stored.
@@ -215,8 +229,10 @@ type Activity struct {
 	ItemID         string
 	UserID         int64 // the actor
 	User           *User
-	Changes        []Change
-	CreatedAt      time.Time
+	// ActorName names an actor that is no user, such as "SCIM (acme.test)"; "" for a user.
+	ActorName string
+	Changes   []Change
+	CreatedAt time.Time
 }
 
 // ActivityFilter selects activity-log rows, newest first.
@@ -240,4 +256,46 @@ type RuleFilter struct {
 	OptionalProject *int64
 	OptionalKind    *access.Kind
 	OptionalObject  *int64
+}
+
+// The values of Domain.SSOEnforcement.
+const (
+	SSONone = ""
+	SSOOIDC = "oidc"
+)
+
+// Domain is an email domain an organization claims: once verified, people whose
+// email is at it may sign in through the instance's identity provider (and join,
+// with JIT provisioning), and its SCIM client provisions the organization's members.
+type Domain struct {
+	ID             string // UUID
+	OrganizationID string
+	// Domain is the DNS name, lower-cased; unique across the instance.
+	Domain                 string
+	VerifiedAt             *time.Time // nil until an owner verifies it
+	JITProvisioningEnabled bool
+	SSOEnforcement         string // SSONone or SSOOIDC
+	SCIMEnabled            bool
+	// SCIMTokenHash is the SHA-256 (hex) of the SCIM bearer token; "" while none was made.
+	SCIMTokenHash string
+	CreatedAt     time.Time
+}
+
+// Verified reports whether an owner has verified the domain: only then does it
+// take part in sign-in and provisioning.
+func (d *Domain) Verified() bool { return d.VerifiedAt != nil }
+
+// SCIMUser is a user a domain's SCIM client provisioned, as the client calls them.
+type SCIMUser struct {
+	DomainID   string
+	User       User
+	UserName   string
+	ExternalID string
+	GivenName  string
+	FamilyName string
+	// Active is whether the client has the user active: an inactive user keeps the link
+	// but not the membership.
+	Active    bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }

@@ -74,6 +74,23 @@ type Store interface {
 	SessionUser(ctx context.Context, tokenHash string, now time.Time) (*User, error)
 	DeleteSession(ctx context.Context, tokenHash string) error
 
+	// CreateOIDCLogin stores a sign-in under way.
+	CreateOIDCLogin(ctx context.Context, l OIDCLogin) error
+	// TakeOIDCLogin deletes the sign-in with this state hash and returns it, so that a
+	// state is honoured once whatever the replica; ENotFound when there is none or it
+	// expired by now.
+	TakeOIDCLogin(ctx context.Context, stateHash string, now time.Time) (*OIDCLogin, error)
+	// JoinOrganization makes u a member at level (creating u first when u.ID is 0) in one
+	// transaction, the activity row naming u as actor. EUnique attr "user" when u is a
+	// member already, attr "email" when a new u's email is taken.
+	JoinOrganization(ctx context.Context, orgID string, u *User, level int) (*Membership, error)
+	// SyncSSORoles makes the member's sign-in-added role memberships follow groups: it
+	// adds them to every role named in groups (case-insensitively, as role names are
+	// compared) and removes those an earlier call added that groups no longer names,
+	// leaving memberships added otherwise alone. Returns the roles joined and left;
+	// ENotFound when userID is not a member.
+	SyncSSORoles(ctx context.Context, orgID string, userID int64, groups []string) (joined, left []Role, err error)
+
 	// CreateAPIKey inserts k, setting ID and CreatedAt.
 	CreateAPIKey(ctx context.Context, k *APIKey) error
 	APIKeys(ctx context.Context, userID int64) ([]APIKey, error)
@@ -231,6 +248,57 @@ type Store interface {
 	// puts the member rule d describes (as PutRule, with d.ExpiresAt) and names it in the
 	// request, in that same transaction. Activity "AccessRequest" "updated" with the status.
 	DecideAccessRequest(ctx context.Context, orgID, id string, d RequestDecision, actor int64) (*AccessRequest, *Rule, error)
+
+	// CreateDomain inserts d (setting ID and CreatedAt; Domain is stored lower-cased).
+	// EUnique attr "domain" when any organization of the instance has that domain;
+	// ENotFound when the organization does not exist. Activity "OrganizationDomain".
+	CreateDomain(ctx context.Context, d *Domain, actor int64) error
+	// Domains lists an organization's domains, oldest first.
+	Domains(ctx context.Context, orgID string) ([]Domain, error)
+	// Domain returns the domain with this id, whichever organization it is of.
+	Domain(ctx context.Context, id string) (*Domain, error)
+	// VerifiedDomain returns the verified domain named name (compared
+	// case-insensitively), for sign-in by email; false when no organization has
+	// verified it.
+	VerifiedDomain(ctx context.Context, name string) (Domain, bool, error)
+	// UpdateDomain saves JITProvisioningEnabled, SSOEnforcement and SCIMEnabled of
+	// the organization's domain d.ID. Activity "OrganizationDomain" with what changed.
+	UpdateDomain(ctx context.Context, d *Domain, actor int64) error
+	// VerifyDomain marks the organization's domain verified (keeping an earlier
+	// verification's time) and returns it.
+	VerifyDomain(ctx context.Context, orgID, id string, actor int64) (*Domain, error)
+	// SetDomainSCIMToken replaces the domain's SCIM token hash: the old token stops
+	// working when this commits.
+	SetDomainSCIMToken(ctx context.Context, orgID, id, tokenHash string, actor int64) error
+	// DeleteDomain removes the organization's domain and its SCIM links (the users
+	// and roles it provisioned stay).
+	DeleteDomain(ctx context.Context, orgID, id string, actor int64) error
+
+	// SCIMUsers lists the users the domain's SCIM client provisioned, oldest first.
+	SCIMUsers(ctx context.Context, domainID string) ([]SCIMUser, error)
+	// SCIMUser returns the domain's link to the user; ENotFound when it has none.
+	SCIMUser(ctx context.Context, domainID string, userID int64) (*SCIMUser, error)
+	// ProvisionSCIMUser links the account with email su.UserName to su.DomainID (creating
+	// it, without a password, when there is none) and, when su.Active, makes it a member of
+	// orgID at member level unless it is one. EUnique attr "userName" when the domain has
+	// provisioned that userName already. Activity as the membership changes.
+	ProvisionSCIMUser(ctx context.Context, orgID string, su *SCIMUser) error
+	// UpdateSCIMUser is a read-modify-write of the domain's link to the user (ENotFound
+	// when there is none) under orgID's lock. Going inactive removes the user's membership
+	// of orgID, with their role memberships and the rules targeting them, and disables a
+	// user left in no organization (DisabledAt set, sessions and API keys deleted); going
+	// active again restores a membership at member level and lifts the disabling.
+	// access.ErrLastOwnerLeave for the organization's last owner. A deprovisioning
+	// returns only once every replica has applied it: the user's very next request is
+	// refused wherever it goes.
+	UpdateSCIMUser(ctx context.Context, orgID, domainID string, userID int64, modify func(su *SCIMUser) error) (*SCIMUser, error)
+	// DeleteSCIMUser deprovisions the user as going inactive does and removes the link.
+	DeleteSCIMUser(ctx context.Context, orgID, domainID string, userID int64) error
+	// SCIMGroupLinks returns the roles the domain's SCIM client manages, by role id, each
+	// with the client's external id.
+	SCIMGroupLinks(ctx context.Context, domainID string) (map[string]string, error)
+	// LinkSCIMGroup records that the domain's client manages the role, as externalID.
+	LinkSCIMGroup(ctx context.Context, domainID, roleID, externalID string) error
 
 	// AccessFacts loads everything the access decision needs about one
 	// organization (Enforced is left false: the plan is not stored) and the

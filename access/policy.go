@@ -154,6 +154,12 @@ func InviteHonoured(inviter, invite int) bool {
 	return IsMember(inviter) && invite <= inviter
 }
 
+// VerifiesDomainAtOnce reports whether a domain that a member at level adds is verified as
+// it is added: an owner's is, since a self-hosted instance trusts its operator's
+// organization owners; an admin's waits until an owner verifies it, because a verified
+// domain lets everyone with an email at it sign in and join.
+func VerifiesDomainAtOnce(level int) bool { return IsOwner(level) }
+
 // MayAdministerProject reports whether user may change project's settings and access
 // rules: organization admins, and project admins by a v2 project rule.
 func (s *Snapshot) MayAdministerProject(user, project int64) bool {

@@ -28,6 +28,12 @@ import (
 // other endpoints of the role-based access API.
 const FeatureRoleBasedAccess = "role_based_access"
 
+// FeatureSSO gates organization domains and sign-in through the identity provider.
+const FeatureSSO = "sso"
+
+// FeatureSCIM gates provisioning members and roles through SCIM 2.0.
+const FeatureSCIM = "scim"
+
 // Plan names a licence tier.
 type Plan string
 
@@ -43,7 +49,7 @@ const (
 func (p Plan) Features() []string {
 	switch p {
 	case Enterprise:
-		return []string{FeatureRoleBasedAccess}
+		return []string{FeatureRoleBasedAccess, FeatureSSO, FeatureSCIM}
 	default:
 		return []string{}
 	}

@@ -63,7 +63,7 @@ func TestPlanFeatures(t *testing.T) {
 		wantRBA bool
 	}{
 		{Free, []string{}, false},
-		{Enterprise, []string{FeatureRoleBasedAccess}, true},
+		{Enterprise, []string{FeatureRoleBasedAccess, FeatureSSO, FeatureSCIM}, true},
 		{Plan("platinum"), []string{}, false},
 		{Plan(""), []string{}, false},
 	}

@@ -33,6 +33,9 @@ type call struct {
 	revision int64
 	// target is {user}'s membership, for routes that resolve it (removal).
 	target *gatehouse.Membership
+	// scim is the domain whose SCIM client calls (scopeSCIM); org stays nil, since the
+	// client is no member and its writes rest on no member's decision.
+	scim *gatehouse.Domain
 	// rests is an object the handler found its write to rest on beyond the route's own
 	// (the object of an access request its caller decides): the caller's level on it is
 	// held to the write as the route's own object's is.
@@ -62,6 +65,9 @@ func (s *Server) authorize(r *http.Request, n need) (*call, error) {
 			}
 		}
 		return c, nil
+	}
+	if n.scope == scopeSCIM {
+		return c, s.authorizeSCIM(r, c)
 	}
 	u, viaCookie, err := s.authenticate(r)
 	if err != nil {
@@ -148,6 +154,9 @@ func (s *Server) authorize(r *http.Request, n need) (*call, error) {
 	}
 	if n.needsLicence && isWrite(r) && !s.enforced() {
 		return nil, gatehouse.Errorf(gatehouse.EPaymentRequired, "Role-based access is an enterprise feature: add a licence to use it.")
+	}
+	if n.feature != "" && isWrite(r) && !s.currentPlan().Has(n.feature) {
+		return nil, featureMissing(n.feature)
 	}
 	return c, nil
 }

@@ -27,6 +27,7 @@ var errorStatus = map[string]struct {
 }{
 	gatehouse.ENotAuthenticated:     {http.StatusUnauthorized, "authentication_error"},
 	gatehouse.EAuthenticationFailed: {http.StatusUnauthorized, "authentication_error"},
+	gatehouse.ESSOEnforced:          {http.StatusUnauthorized, "authentication_error"},
 	gatehouse.EPermissionDenied:     {http.StatusForbidden, "authentication_error"},
 	gatehouse.ENotFound:             {http.StatusNotFound, "invalid_request"},
 	gatehouse.EMethodNotAllowed:     {http.StatusMethodNotAllowed, "invalid_request"},
@@ -59,6 +60,10 @@ type errorBody struct {
 // *gatehouse.Error is logged once and answered with a generic 500, so no
 // internal detail reaches a client.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if isSCIMPath(r.URL.Path) {
+		s.writeSCIMError(w, r, err)
+		return
+	}
 	err = denied(err)
 	var e *gatehouse.Error
 	if !errors.As(err, &e) {

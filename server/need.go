@@ -16,6 +16,7 @@ const (
 	scopeProject              // a member allowed into {project}
 	scopeKind                 // {project}, then a level on a new object of the kind
 	scopeObject               // {project} and {id}, then a level on that object
+	scopeSCIM                 // {domain_id}'s SCIM client, by the domain's bearer token
 )
 
 // need is a route's authorization requirement, declared where it is registered.
@@ -28,6 +29,9 @@ type need struct {
 	// licensed: the route changes access configuration, which needs the
 	// role_based_access feature (402 otherwise, as PostHog does).
 	needsLicence bool
+	// feature: the route's writes need this licence feature (402 otherwise):
+	// organization domains need sso, SCIM tokens scim.
+	feature string
 	// query: a POST that only asks (access/check) and changes nothing.
 	query bool
 	// row: scopeObject, the handler shows the object's row, so authorization
@@ -58,6 +62,7 @@ var (
 	projectMember  = need{scope: scopeProject}
 	projectAdmin   = need{scope: scopeProject, project: true}
 	projectDelete  = need{scope: scopeProject, deletesProject: true}
+	scimClient     = need{scope: scopeSCIM}
 )
 
 func kindLevel(k access.Kind, l access.Level) need {
@@ -69,6 +74,8 @@ func objectLevel(k access.Kind, l access.Level) need {
 }
 
 func (n need) licensed() need { n.needsLicence = true; return n }
+
+func (n need) licensedFor(feature string) need { n.feature = feature; return n }
 
 func (n need) asks() need { n.query = true; return n }
 

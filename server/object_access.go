@@ -158,7 +158,10 @@ type activityBody struct {
 	Scope    string     `json:"scope"`
 	ItemID   string     `json:"item_id"`
 	User     *userBasic `json:"user"`
-	Detail   struct {
+	// ActorName names an actor that is no member, such as "SCIM (acme.test)"; null when
+	// the actor is the user.
+	ActorName *string `json:"actor_name"`
+	Detail    struct {
 		Changes []gatehouse.Change `json:"changes"`
 	} `json:"detail"`
 	CreatedAt time.Time `json:"created_at"`
@@ -205,6 +208,9 @@ func (s *Server) handleActivityList(w http.ResponseWriter, r *http.Request, c *c
 	for i, a := range rows {
 		out[i] = activityBody{ID: a.ID, Activity: a.Activity, Scope: a.Scope, ItemID: a.ItemID, User: basicUser(a.User), CreatedAt: a.CreatedAt.UTC()}
 		out[i].Detail.Changes = a.Changes
+		if a.ActorName != "" {
+			out[i].ActorName = &a.ActorName
+		}
 		if out[i].Detail.Changes == nil {
 			out[i].Detail.Changes = []gatehouse.Change{}
 		}

@@ -146,10 +146,18 @@ func validated(t testing.TB, h http.Handler) http.Handler {
 // isAPIRequest: the pages answer HTML and are not in the document.
 func isAPIRequest(r *http.Request) bool {
 	p := r.URL.Path
-	return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/_") || p == "/metrics"
+	return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/_") || p == "/metrics" || strings.HasPrefix(p, "/scim/")
 }
 
 func isErrorBody(b []byte) bool {
+	var scim struct {
+		Schemas []string `json:"schemas"`
+		Status  *string  `json:"status"`
+		Detail  *string  `json:"detail"`
+	}
+	if json.Unmarshal(b, &scim) == nil && len(scim.Schemas) == 1 && scim.Schemas[0] == "urn:ietf:params:scim:api:messages:2.0:Error" && scim.Status != nil && scim.Detail != nil {
+		return true // SCIM's error body (RFC 7644 §3.12), on /scim/ routes
+	}
 	var e struct {
 		Type   *string `json:"type"`
 		Code   *string `json:"code"`

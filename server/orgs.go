@@ -280,6 +280,9 @@ func (s *Server) handleInviteAccept(w http.ResponseWriter, r *http.Request, c *c
 		if err := checkPassword(in.Password); err != nil {
 			return err
 		}
+		if err := s.passwordRefused(r.Context(), inv.TargetEmail); err != nil {
+			return err
+		}
 		u = &gatehouse.User{Email: inv.TargetEmail, FirstName: strings.TrimSpace(*in.FirstName), PasswordHash: s.passwords.Hash(*in.Password)}
 		if _, err := s.store.AcceptInviteAsNewUser(r.Context(), inv.ID, u); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/gatehouse/gatehouse/access"
+	"github.com/gatehouse/gatehouse/license"
 )
 
 // registerRoutes is the whole API surface. Each route names its
@@ -20,10 +21,11 @@ func (s *Server) registerRoutes() {
 
 	s.section("accounts", "Sign up, sign in, the caller and their personal API keys.")
 	s.handle("GET /api/signup", public, s.handleSignupStatus, answers(200, signupStatus{}))
-	s.handle("POST /api/signup", public, s.handleSignup, body[signupInput](), answers(201, meBody{}))
+	s.handle("POST /api/signup", public, s.handleSignup, body[signupInput](), answers(201, meBody{}), refuses(401)) // 401: sso_enforced
 	s.handle("POST /api/signup/{invite}", public, s.handleInviteAccept, body[inviteAcceptInput](),
-		answers(201, meBody{}), answers(200, meBody{})) // 200: a signed-in user joins
+		answers(201, meBody{}), answers(200, meBody{}), refuses(401)) // 200: a signed-in user joins; 401: sso_enforced
 	s.handle("POST /api/login", public, s.handleLogin, body[loginInput](), answers(200, meBody{}), refuses(401, 429))
+	s.handle("GET /api/login/providers", public, s.handleLoginProviders, answers(200, loginProviders{}))
 	s.handle("POST /api/logout", public, s.handleLogout, noContent())
 	s.handle("GET /api/users/@me", signedIn, s.handleMeGet, answers(200, meBody{}))
 	s.handle("PATCH /api/users/@me", signedIn, s.handleMeUpdate, body[meInput](), answers(200, meBody{}))
@@ -43,6 +45,36 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /api/organizations/{org}/invites", orgAdmin, s.handleInviteList, list[inviteBody]())
 	s.handle("POST /api/organizations/{org}/invites", orgAdmin, s.handleInviteCreate, body[inviteInput](), answers(201, inviteBody{}))
 	s.handle("DELETE /api/organizations/{org}/invites/{id}", orgAdmin, s.handleInviteDelete, noContent())
+
+	s.section("domains", "Organization domains: sign-in through the identity provider and SCIM provisioning.")
+	domainAdmin := orgAdmin.licensedFor(license.FeatureSSO)
+	s.handle("GET /api/organizations/{org}/domains", orgAdmin, s.handleDomainList, list[domainBody]())
+	s.handle("POST /api/organizations/{org}/domains", domainAdmin, s.handleDomainCreate, body[domainInput](), answers(201, domainBody{}))
+	s.handle("GET /api/organizations/{org}/domains/{id}", orgAdmin, s.handleDomainGet, answers(200, domainBody{}))
+	s.handle("PATCH /api/organizations/{org}/domains/{id}", domainAdmin, s.handleDomainUpdate, body[domainUpdateInput](), answers(200, domainBody{}))
+	s.handle("DELETE /api/organizations/{org}/domains/{id}", domainAdmin, s.handleDomainDelete, noContent())
+	s.handle("POST /api/organizations/{org}/domains/{id}/verify", orgOwner.licensedFor(license.FeatureSSO), s.handleDomainVerify, body[emptyInput](), answers(200, domainBody{}))
+	s.handle("POST /api/organizations/{org}/domains/{id}/scim/token", orgAdmin.licensedFor(license.FeatureSCIM), s.handleDomainSCIMToken,
+		body[emptyInput](), answers(201, scimTokenBody{}))
+
+	s.section("scim", "SCIM 2.0 provisioning of members (Users) and roles (Groups), authenticated by a domain's SCIM token.")
+	scimBase := "/scim/v2/{domain_id}/"
+	s.handle("GET "+scimBase+"ServiceProviderConfig", scimClient, s.handleSCIMServiceProviderConfig, answers(200, scimServiceProviderConfig{}))
+	s.handle("GET "+scimBase+"ResourceTypes", scimClient, s.handleSCIMResourceTypes, answers(200, scimListBody[scimResourceType]{}))
+	s.handle("GET "+scimBase+"Schemas", scimClient, s.handleSCIMSchemas, answers(200, scimListBody[scimSchema]{}))
+	s.handle("GET "+scimBase+"Users", scimClient, s.handleSCIMUserList, answers(200, scimListBody[scimUserBody]{}), query("filter", "startIndex", "count"))
+	s.handle("POST "+scimBase+"Users", scimClient, s.handleSCIMUserCreate, body[scimUserInput](), answers(201, scimUserBody{}))
+	s.handle("GET "+scimBase+"Users/{id}", scimClient, s.handleSCIMUserGet, answers(200, scimUserBody{}))
+	s.handle("PUT "+scimBase+"Users/{id}", scimClient, s.handleSCIMUserReplace, body[scimUserInput](), answers(200, scimUserBody{}))
+	s.handle("PATCH "+scimBase+"Users/{id}", scimClient, s.handleSCIMUserPatch, body[scimPatchInput](), answers(200, scimUserBody{}))
+	s.handle("DELETE "+scimBase+"Users/{id}", scimClient, s.handleSCIMUserDelete, noContent())
+	s.handle("GET "+scimBase+"Groups", scimClient, s.handleSCIMGroupList, answers(200, scimListBody[scimGroupBody]{}),
+		query("filter", "startIndex", "count", "excludedAttributes"))
+	s.handle("POST "+scimBase+"Groups", scimClient, s.handleSCIMGroupCreate, body[scimGroupInput](), answers(201, scimGroupBody{}))
+	s.handle("GET "+scimBase+"Groups/{id}", scimClient, s.handleSCIMGroupGet, answers(200, scimGroupBody{}), query("excludedAttributes"))
+	s.handle("PUT "+scimBase+"Groups/{id}", scimClient, s.handleSCIMGroupReplace, body[scimGroupInput](), answers(200, scimGroupBody{}))
+	s.handle("PATCH "+scimBase+"Groups/{id}", scimClient, s.handleSCIMGroupPatch, body[scimPatchInput](), answers(200, scimGroupBody{}))
+	s.handle("DELETE "+scimBase+"Groups/{id}", scimClient, s.handleSCIMGroupDelete, noContent())
 
 	s.section("projects", "Projects (PostHog's teams).")
 	s.handle("GET /api/projects", signedIn, s.handleProjectList, list[projectBody]())

@@ -127,20 +127,25 @@ func (s *Server) section(name, description string) {
 var pathParam = regexp.MustCompile(`\{([a-z_]+)\}`)
 
 var paramDescriptions = map[string]string{
-	"org":     "An organization's id, or @current.",
-	"project": "A project's id, or @current.",
-	"id":      "The object's id.",
-	"role":    "A role's id.",
-	"user":    "A member's user uuid.",
-	"invite":  "An invite's id.",
-	"grant":   "The role access's id.",
+	"org":       "An organization's id, or @current.",
+	"project":   "A project's id, or @current.",
+	"id":        "The object's id.",
+	"role":      "A role's id.",
+	"user":      "A member's user uuid.",
+	"invite":    "An invite's id.",
+	"grant":     "The role access's id.",
+	"domain_id": "An organization domain's id.",
 }
 
 var queryParams = map[string]map[string]any{
-	"limit":   {"description": "How many results a page holds (empty: the default).", "allowEmptyValue": true, "schema": map[string]any{"type": "integer", "minimum": 1, "maximum": maxLimit, "default": 100}},
-	"offset":  {"description": "How many results come before the page (empty: none).", "allowEmptyValue": true, "schema": map[string]any{"type": "integer", "minimum": 0, "default": 0}},
-	"item_id": {"description": "Only the activity about this item.", "schema": map[string]any{"type": "string"}},
-	"user":    {"description": "Only the activity of this member (their user uuid).", "schema": map[string]any{"type": "string"}},
+	"limit":              {"description": "How many results a page holds (empty: the default).", "allowEmptyValue": true, "schema": map[string]any{"type": "integer", "minimum": 1, "maximum": maxLimit, "default": 100}},
+	"offset":             {"description": "How many results come before the page (empty: none).", "allowEmptyValue": true, "schema": map[string]any{"type": "integer", "minimum": 0, "default": 0}},
+	"item_id":            {"description": "Only the activity about this item.", "schema": map[string]any{"type": "string"}},
+	"user":               {"description": "Only the activity of this member (their user uuid).", "schema": map[string]any{"type": "string"}},
+	"filter":             {"description": "A SCIM filter: eq comparisons joined by and and or.", "schema": map[string]any{"type": "string"}},
+	"startIndex":         {"description": "The 1-based index of the first result (less than 1 counts as 1).", "schema": map[string]any{"type": "integer", "default": 1}},
+	"count":              {"description": "How many results a page holds, at most 200.", "schema": map[string]any{"type": "integer", "default": scimDefaultCount}},
+	"excludedAttributes": {"description": "Attributes left out of the answer: members.", "schema": map[string]any{"type": "string"}},
 	"status": {"description": "Only the access requests in this status.",
 		"schema": map[string]any{"type": "string", "enum": []any{"pending", "approved", "denied", "cancelled"}}},
 	"mine": {"description": "Only the caller's own access requests.", "schema": map[string]any{"type": "boolean"}},
@@ -166,6 +171,14 @@ func (s *Server) schema() map[string]any {
 	for _, rt := range s.routes {
 		method, path, _ := strings.Cut(rt.pattern, " ")
 		api := strings.HasPrefix(path, "/api/")
+		// SCIM's routes answer in SCIM's media type and error bodies, and take its
+		// client's bearer token (RFC 7644).
+		scim := isSCIMPath(path)
+		content, errRef := jsonContent, errRef
+		if scim {
+			content = scimContent
+			errRef = func() map[string]any { return map[string]any{"$ref": "#/components/responses/SCIMError"} }
+		}
 		opID := strings.ToLower(method) + strings.NewReplacer("/", "_", "{", "", "}", "", "@", "").Replace(path)
 		summary := rt.summary
 		op := map[string]any{
@@ -196,9 +209,9 @@ func (s *Server) schema() map[string]any {
 			case a.ref == textPlain:
 				resp["content"] = map[string]any{textPlain: map[string]any{"schema": map[string]any{"type": "string"}}}
 			case a.ref != "":
-				resp["content"] = jsonContent(map[string]any{"$ref": "#/components/schemas/" + a.ref})
+				resp["content"] = content(map[string]any{"$ref": "#/components/schemas/" + a.ref})
 			case a.typ != nil:
-				resp["content"] = jsonContent(g.of(a.typ, false))
+				resp["content"] = content(g.of(a.typ, false))
 			}
 			responses[strconv.Itoa(a.status)] = resp
 		}
@@ -209,15 +222,27 @@ func (s *Server) schema() map[string]any {
 			} else {
 				sc = g.of(rt.doc.in, true)
 			}
-			op["requestBody"] = map[string]any{"required": false, "content": jsonContent(sc)}
+			in := jsonContent(sc)
+			if scim {
+				// A SCIM client may send either type (identity.md).
+				in = scimContent(sc)
+				in["application/json"] = jsonContent(sc)["application/json"]
+			}
+			op["requestBody"] = map[string]any{"required": false, "content": in}
 			responses["413"] = errRef()
 		}
 		errs := slices.Clone(rt.doc.errs)
 		errs = append(errs, http.StatusMisdirectedRequest)
-		if api {
+		if api || scim {
 			errs = append(errs, http.StatusBadRequest)
 		}
-		if rt.need.scope != scopePublic {
+		if scim {
+			op["security"] = []any{map[string]any{"scim": []any{}}}
+			errs = append(errs, http.StatusUnauthorized, http.StatusForbidden)
+			if method != http.MethodGet {
+				errs = append(errs, http.StatusConflict)
+			}
+		} else if rt.need.scope != scopePublic {
 			op["security"] = []any{map[string]any{"bearer": []any{}}, map[string]any{"session": []any{}}}
 			errs = append(errs, http.StatusUnauthorized, http.StatusForbidden)
 		} else {
@@ -229,10 +254,10 @@ func (s *Server) schema() map[string]any {
 		if pathParam.MatchString(path) {
 			errs = append(errs, http.StatusNotFound)
 		}
-		if rt.need.needsLicence && method != http.MethodGet {
+		if (rt.need.needsLicence || rt.need.feature != "") && method != http.MethodGet {
 			errs = append(errs, http.StatusPaymentRequired)
 		}
-		if rt.need.scope != scopePublic && method != http.MethodGet && !rt.need.query {
+		if rt.need.scope != scopePublic && !scim && method != http.MethodGet && !rt.need.query {
 			errs = append(errs, http.StatusConflict) // a decided write whose decision went stale on every retry
 		}
 		for _, st := range errs {
@@ -261,6 +286,7 @@ func (s *Server) schema() map[string]any {
 		schemas["Paginated"+name+"RoleAccessList"] = pageSchema(name + "RoleAccess")
 	}
 	g.of(reflect.TypeFor[errorBody](), false)
+	g.of(reflect.TypeFor[scimErrorBody](), false)
 	servers := []any{map[string]any{"url": "/", "description": "This server."}}
 	if s.publicURL != nil {
 		servers = []any{map[string]any{"url": s.publicURL.String(), "description": "This server's public URL."}}
@@ -278,13 +304,19 @@ func (s *Server) schema() map[string]any {
 			"securitySchemes": map[string]any{
 				"bearer":  map[string]any{"type": "http", "scheme": "bearer", "description": "A personal API key, phx_…"},
 				"session": map[string]any{"type": "apiKey", "in": "cookie", "name": sessionCookie, "description": "The session a sign-in starts."},
+				"scim":    map[string]any{"type": "http", "scheme": "bearer", "description": "A domain's SCIM bearer token, gh_scim_…"},
 			},
 			"responses": map[string]any{
-				"Error": map[string]any{"description": "PostHog's error body.", "content": jsonContent(map[string]any{"$ref": "#/components/schemas/Error"})},
+				"Error":     map[string]any{"description": "PostHog's error body.", "content": jsonContent(map[string]any{"$ref": "#/components/schemas/Error"})},
+				"SCIMError": map[string]any{"description": "SCIM's error body (RFC 7644 §3.12).", "content": scimContent(map[string]any{"$ref": "#/components/schemas/ScimError"})},
 			},
 			"schemas": schemas,
 		},
 	}
+}
+
+func scimContent(schema map[string]any) map[string]any {
+	return map[string]any{scimMediaType: map[string]any{"schema": schema}}
 }
 
 func jsonContent(schema map[string]any) map[string]any {
@@ -404,9 +436,14 @@ func (n need) describe() string {
 		who = "Needs " + n.level.String() + " access to new " + n.kind.Noun() + "s of the project."
 	case scopeObject:
 		who = "Needs " + n.level.String() + " access to the " + n.kind.Noun() + "."
+	case scopeSCIM:
+		who = "Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain."
 	}
 	if n.needsLicence {
 		who += " Changes need a plan with role-based access."
+	}
+	if n.feature != "" {
+		who += " Changes need a plan with the " + n.feature + " feature."
 	}
 	return who
 }
@@ -571,6 +608,10 @@ func componentName(t reflect.Type) string {
 	if strings.HasPrefix(t.Name(), "pageOf[") {
 		f, _ := t.FieldByName("Results")
 		return "Paginated" + componentName(f.Type.Elem()) + "List"
+	}
+	if strings.HasPrefix(t.Name(), "scimListBody[") {
+		f, _ := t.FieldByName("Resources")
+		return componentName(f.Type.Elem()) + "ListResponse"
 	}
 	name := strings.TrimSuffix(t.Name(), "Body")
 	return strings.ToUpper(name[:1]) + name[1:]

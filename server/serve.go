@@ -196,6 +196,13 @@ func (s *Server) dispatch(w *statusWriter, r *http.Request, pages bool) {
 	}
 	var mux Pages = s.mux // the API's routes answer Handler as the pages do
 	if !api {
+		// Single sign-on's two paths are the server's own, pages or not: they
+		// sign a browser in as POST /api/login does.
+		if h, pattern := s.oidcRoute(r); pattern != "" {
+			w.pattern = pattern
+			h.ServeHTTP(w, r)
+			return
+		}
 		if !pages || s.pages == nil {
 			s.writeError(w, r, gatehouse.NotFound())
 			return
@@ -222,7 +229,7 @@ func (s *Server) dispatch(w *statusWriter, r *http.Request, pages bool) {
 
 // isAPIPath reports whether p (clean) belongs to the JSON API rather than the web UI.
 func isAPIPath(p string) bool {
-	return p == "/api" || strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/_") || p == "/metrics"
+	return p == "/api" || strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/_") || p == "/metrics" || isSCIMPath(p)
 }
 
 // statusRecorder captures what the mux would have answered for an unmatched request.

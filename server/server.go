@@ -60,6 +60,9 @@ type Config struct {
 	// server: requests for any other host are refused (see edge), and the
 	// links the server builds are on it.
 	PublicURL *url.URL
+	// OIDC, when set, is the OpenID Connect provider people may sign in
+	// with (oidc.go); nil: passwords alone.
+	OIDC *OIDCConfig
 }
 
 // Pages routes web pages as http.ServeMux does. Handler names the pattern
@@ -96,7 +99,8 @@ type Server struct {
 	metricsToken []byte
 
 	trustedProxies []netip.Prefix
-	publicURL      *url.URL // scheme and host only
+	publicURL      *url.URL    // scheme and host only
+	oidc           *oidcSignIn // nil: no single sign-on
 
 	mu         sync.Mutex
 	snapshots  map[string]cachedSnapshot
@@ -135,6 +139,7 @@ func New(cfg Config) *Server {
 	s.licence.init(cfg)
 	s.metrics = newMetrics(cfg.Metrics, cfg.Store)
 	s.passwords.init()
+	s.registerOIDC(cfg.OIDC)
 	s.registerRoutes()
 	if cfg.Pages != nil {
 		s.pages = cfg.Pages(s)

@@ -133,6 +133,9 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request, c *call) e
 	if err := checkPassword(in.Password); err != nil {
 		return err
 	}
+	if err := s.passwordRefused(r.Context(), email); err != nil {
+		return err
+	}
 	first := strings.TrimSpace(deref(in.FirstName))
 	if err := checkText("first_name", first, true, 150); err != nil {
 		return err
@@ -183,6 +186,11 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, c *call) er
 	if deref(in.Password) == "" {
 		return gatehouse.FieldError(gatehouse.ERequired, "password", "This field is required.")
 	}
+	// Before the password is checked: a domain's enforcement is no secret of
+	// any account, and a refused password costs no hash and no guess.
+	if err := s.passwordRefused(r.Context(), strings.TrimSpace(*in.Email)); err != nil {
+		return err
+	}
 	// One account, however its email is spelt: otherwise " a@x" and "A@x" would
 	// each get their own allowance of guesses.
 	account := strings.ToLower(strings.TrimSpace(*in.Email))
@@ -200,7 +208,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, c *call) er
 		return err
 	}
 	hash := ""
-	if u != nil {
+	if u != nil && u.DisabledAt == nil {
+		// A disabled account's password is checked against nothing, so that it is
+		// refused as an unknown email is, after the same work.
 		hash = u.PasswordHash
 	}
 	// Unknown email and wrong password are answered alike, after the same work.

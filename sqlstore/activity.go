@@ -20,6 +20,7 @@ const (
 	scopeRole           = "Role"
 	scopeRoleMembership = "RoleMembership"
 	scopeAccessControl  = "AccessControl"
+	scopeDomain         = "OrganizationDomain"
 	scopeAccessRequest  = "AccessRequest"
 
 	created = "created"
@@ -46,12 +47,14 @@ type change struct {
 
 type activityDetail struct {
 	Changes []gatehouse.Change `json:"changes"`
+	// Actor names an actor that is no user (gatehouse.WithActorName).
+	Actor string `json:"actor,omitempty"`
 }
 
 // record writes c's activity-log row and bumps the organization's rules revision: the two
 // writes every permission change makes in its own transaction.
 func (db *DB) record(ctx context.Context, tx *sql.Tx, c change) error {
-	if err := db.logOnly(ctx, tx, c); err != nil {
+	if err := db.logActivity(ctx, tx, c); err != nil {
 		return err
 	}
 	return db.bumpRevision(ctx, tx, c.org, c.rules)
@@ -61,10 +64,16 @@ func (db *DB) record(ctx context.Context, tx *sql.Tx, c change) error {
 // access request and its transitions): the rules revision stays, so no snapshot is
 // rebuilt and no write decided on it is sent round again.
 func (db *DB) logOnly(ctx context.Context, tx *sql.Tx, c change) error {
+	return db.logActivity(ctx, tx, c)
+}
+
+// logActivity writes c's activity-log row alone: for changes that move no one's access
+// (an organization's domains), which need no snapshot rebuilt.
+func (db *DB) logActivity(ctx context.Context, tx *sql.Tx, c change) error {
 	if c.changes == nil {
 		c.changes = []gatehouse.Change{}
 	}
-	detail, err := json.Marshal(activityDetail{Changes: c.changes})
+	detail, err := json.Marshal(activityDetail{Changes: c.changes, Actor: gatehouse.ActorName(ctx)})
 	if err != nil {
 		return err
 	}
@@ -220,7 +229,7 @@ func (db *DB) ActivityLog(ctx context.Context, f gatehouse.ActivityFilter) ([]ga
 			if err := dec.Decode(&d); err != nil {
 				return err
 			}
-			a.Changes = d.Changes
+			a.Changes, a.ActorName = d.Changes, d.Actor
 			out = append(out, a)
 		}
 		return rows.Err()

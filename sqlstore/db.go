@@ -64,6 +64,7 @@ type DB struct {
 	cache *cache
 	// pending holds each open write transaction's notices (see notify), and
 	// committed what each does once it has committed (see afterCommit).
+	barriers  barriers
 	pendingMu sync.Mutex
 	pending   map[*sql.Tx][]notice
 	committed map[*sql.Tx][]func()

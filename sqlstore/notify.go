@@ -258,7 +258,7 @@ func (db *DB) listenOnce(ctx context.Context) (heard bool, err error) {
 		}
 		heard = true
 		db.cache.liveUntil.Store(time.Now().Add(pingTimeout).UnixNano())
-		if n.Payload == "ping" {
+		if n.Payload == "ping" || db.barrierNotice(ctx, n.Payload) {
 			continue
 		}
 		if no, ok := parseNotice(n.Payload); ok {

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -183,4 +184,75 @@ func TestPostgresReplicaCaches(t *testing.T) {
 		_, err := b.APIKeyUser(ctx, "replica-hash", now)
 		return gatehouse.ErrorCode(err) == gatehouse.ENotFound
 	})
+}
+
+// TestPostgresDeprovisionBarrier: deprovisioning through one replica returns only once the
+// other has dropped the user's key and the organization's cached revision, so that the
+// very next read there is refused, with no polling. Without the barrier replica b answers
+// from memory until its listener catches up.
+func TestPostgresDeprovisionBarrier(t *testing.T) {
+	url := sqltest.NewDatabaseURL(t, sqlstore.Postgres)
+	open := func() *sqlstore.DB {
+		db, err := sqlstore.Open(t.Context(), url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	a, b := open(), open()
+	ctx, now := gatehouse.WithActorName(t.Context(), "SCIM (acme.test)"), time.Now()
+	owner := &gatehouse.User{Email: "o@example.com", FirstName: "O", PasswordHash: "h"}
+	if err := a.CreateUser(ctx, owner); err != nil {
+		t.Fatal(err)
+	}
+	org := &gatehouse.Organization{Name: "O"}
+	if err := a.CreateOrganization(ctx, org, owner.ID, &gatehouse.Project{Name: "P"}); err != nil {
+		t.Fatal(err)
+	}
+	d := &gatehouse.Domain{OrganizationID: org.ID, Domain: "acme.test"}
+	if err := a.CreateDomain(ctx, d, owner.ID); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !a.CacheLive() || !b.CacheLive(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the replicas' listeners never came up")
+		}
+	}
+	for i := range 20 {
+		su := &gatehouse.SCIMUser{DomainID: d.ID, UserName: fmt.Sprintf("u%d@acme.test", i), Active: true}
+		if err := a.ProvisionSCIMUser(ctx, org.ID, su); err != nil {
+			t.Fatal(err)
+		}
+		hash := fmt.Sprintf("key-%d", i)
+		if err := a.CreateAPIKey(ctx, &gatehouse.APIKey{UserID: su.User.ID, Label: "k", ValueHash: hash, MaskValue: "m"}); err != nil {
+			t.Fatal(err)
+		}
+		// b holds the key and the organization in memory.
+		for range 2 {
+			if _, err := b.APIKeyUser(ctx, hash, now); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.Organization(ctx, org.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before, _ := b.Organization(ctx, org.ID)
+		deprovision := func() error {
+			_, err := a.UpdateSCIMUser(ctx, org.ID, d.ID, su.User.ID, func(su *gatehouse.SCIMUser) error { su.Active = false; return nil })
+			return err
+		}
+		if i%2 == 1 {
+			deprovision = func() error { return a.DeleteSCIMUser(ctx, org.ID, d.ID, su.User.ID) }
+		}
+		if err := deprovision(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.APIKeyUser(ctx, hash, now); gatehouse.ErrorCode(err) != gatehouse.ENotFound {
+			t.Fatalf("round %d: replica b let the deprovisioned user's key in right after: %v", i, err)
+		}
+		if after, _ := b.Organization(ctx, org.ID); after.RulesRevision <= before.RulesRevision {
+			t.Fatalf("round %d: replica b decides on revision %d right after the deprovisioning, want past %d", i, after.RulesRevision, before.RulesRevision)
+		}
+	}
 }

@@ -12,17 +12,17 @@ import (
 
 // userColumns selects a user joined as u; userScanners reads them.
 const userColumns = `u.id, u.uuid, u.distinct_id, u.email, u.first_name, u.password_hash,
-	u.current_organization_id, u.current_project_id, u.created_at`
+	u.current_organization_id, u.current_project_id, u.created_at, u.disabled_at`
 
 // userScanners returns the destinations of userColumns. With outer, every column may be
 // NULL (a LEFT JOIN that found no user) and reads as its zero value.
 func userScanners(u *gatehouse.User, outer bool) []any {
 	if outer {
 		return []any{orZero(&u.ID), orZero(&u.UUID), orZero(&u.DistinctID), orZero(&u.Email), orZero(&u.FirstName),
-			orZero(&u.PasswordHash), orZero(&u.CurrentOrganizationID), orZero(&u.CurrentProjectID), scanTime(&u.CreatedAt)}
+			orZero(&u.PasswordHash), orZero(&u.CurrentOrganizationID), orZero(&u.CurrentProjectID), scanTime(&u.CreatedAt), scanNullTime(&u.DisabledAt)}
 	}
 	return []any{&u.ID, &u.UUID, &u.DistinctID, &u.Email, &u.FirstName,
-		&u.PasswordHash, orZero(&u.CurrentOrganizationID), orZero(&u.CurrentProjectID), scanTime(&u.CreatedAt)}
+		&u.PasswordHash, orZero(&u.CurrentOrganizationID), orZero(&u.CurrentProjectID), scanTime(&u.CreatedAt), scanNullTime(&u.DisabledAt)}
 }
 
 func (db *DB) user(ctx context.Context, q querier, where string, args ...any) (*gatehouse.User, error) {
@@ -197,7 +197,7 @@ func (db *DB) SessionUser(ctx context.Context, tokenHash string, now time.Time) 
 	err := db.queryRowHot(ctx, `
 		SELECT `+userColumns+`
 		FROM sessions s JOIN users u ON u.id = s.user_id
-		WHERE s.token_hash = $1 AND s.expires_at > $2`,
+		WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL`,
 		tokenHash, ts(now)).Scan(userScanners(&u, false)...)
 	if err != nil {
 		return nil, notFound(err)
@@ -267,7 +267,7 @@ func (db *DB) APIKeyUser(ctx context.Context, valueHash string, now time.Time) (
 		err := db.queryRowHot(ctx, `
 			SELECT `+userColumns+`, k.id, k.last_used_at
 			FROM api_keys k JOIN users u ON u.id = k.user_id
-			WHERE k.value_hash = $1`, valueHash).Scan(dest...)
+			WHERE k.value_hash = $1 AND u.disabled_at IS NULL`, valueHash).Scan(dest...)
 		if err != nil {
 			return nil, notFound(err)
 		}

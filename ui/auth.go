@@ -96,6 +96,40 @@ type loginPage struct {
 	Form formState
 	// SignupOpen: the API takes a new account, so the page links to signup.
 	SignupOpen bool
+	// SSO is the single sign-on the instance offers, nil for none.
+	SSO *ssoProvider
+}
+
+// ssoProvider is the API's answer for single sign-on (GET /api/login/providers).
+type ssoProvider struct {
+	Name     string `json:"name"`
+	LoginURL string `json:"login_url"`
+	// Href starts it and comes back to the page's next.
+	Href string `json:"-"`
+}
+
+// ssoErrors are what the login page says when a sign-in through the provider
+// came back refused (its sso_error parameter).
+var ssoErrors = map[string]string{
+	"no_account":       "No account exists for your email address, and your organization does not create accounts at sign-in. Ask an admin of your organization for an invite.",
+	"email_unverified": "Your identity provider did not confirm your email address, so it cannot sign you in here. Ask your identity provider's administrator to verify it.",
+	"disabled":         "Your account is disabled: it belongs to no organization any more. Ask an admin of your organization for an invite.",
+	"expired":          "This sign-in expired or was already used. Start again.",
+	"failed":           "Single sign-on did not succeed. Try again; if it keeps failing, tell your administrator.",
+}
+
+// loginPageFor is the login page's content: the instance's sign-in options
+// around form.
+func (ui *uiCall) loginPageFor(next string, form formState) (loginPage, error) {
+	open, err := ui.signupOpen()
+	if err != nil {
+		return loginPage{}, err
+	}
+	sso, err := ui.ssoFor(next)
+	if err != nil {
+		return loginPage{}, err
+	}
+	return loginPage{Next: next, Form: form, SignupOpen: open, SSO: sso}, nil
 }
 
 // signupOpen asks the API whether it takes a new account now (GET
@@ -117,11 +151,21 @@ func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request, ui *uiC
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return nil
 	}
-	open, err := ui.signupOpen()
+	var form formState
+	status := http.StatusOK
+	if code := r.URL.Query().Get("sso_error"); code != "" {
+		msg, ok := ssoErrors[code]
+		if !ok {
+			msg = ssoErrors["failed"]
+		}
+		form.set("", msg)
+		status = http.StatusUnauthorized
+	}
+	page, err := ui.loginPageFor(next, form)
 	if err != nil {
 		return err
 	}
-	s.render(w, r, ui, http.StatusOK, "login", pageData{Title: "Log in", Content: loginPage{Next: next, SignupOpen: open}})
+	s.render(w, r, ui, status, "login", pageData{Title: "Log in", Content: page})
 	return nil
 }
 
@@ -138,11 +182,11 @@ func (s *Server) handleLoginSubmit(w http.ResponseWriter, r *http.Request, ui *u
 		}
 		form.Values.Del("password")
 		form.only("email", "password")
-		open, oerr := ui.signupOpen()
-		if oerr != nil {
-			return oerr
+		page, perr := ui.loginPageFor(next, form)
+		if perr != nil {
+			return perr
 		}
-		s.render(w, r, ui, http.StatusUnauthorized, "login", pageData{Title: "Log in", Content: loginPage{Next: next, Form: form, SignupOpen: open}})
+		s.render(w, r, ui, http.StatusUnauthorized, "login", pageData{Title: "Log in", Content: page})
 		return nil
 	}
 	passCookies(w, h)
@@ -214,12 +258,35 @@ func (s *Server) handleSignupSubmit(w http.ResponseWriter, r *http.Request, ui *
 type invitePage struct {
 	ID   string
 	Form formState
+	// SSO, when the instance has it, accepts the invite by signing in
+	// through the provider (the way in where passwords are refused).
+	SSO *ssoProvider
+}
+
+// ssoFor asks the API for its single sign-on, starting at it and coming
+// back to next; nil for none.
+func (ui *uiCall) ssoFor(next string) (*ssoProvider, error) {
+	var providers struct {
+		OIDC *ssoProvider `json:"oidc"`
+	}
+	if err := ui.api.get("/api/login/providers", &providers); err != nil {
+		return nil, err
+	}
+	if p := providers.OIDC; p != nil {
+		p.Href = p.LoginURL + "?next=" + url.QueryEscape(next)
+	}
+	return providers.OIDC, nil
 }
 
 // handleInvitePage serves GET /invite/{id}. The API has no public read of
 // an invite, so the page does not know whether it is valid until it is used.
 func (s *Server) handleInvitePage(w http.ResponseWriter, r *http.Request, ui *uiCall) error {
-	s.render(w, r, ui, http.StatusOK, "invite", pageData{Title: "Join an organization", Content: invitePage{ID: r.PathValue("id")}})
+	id := r.PathValue("id")
+	sso, err := ui.ssoFor("/invite/" + url.PathEscape(id))
+	if err != nil {
+		return err
+	}
+	s.render(w, r, ui, http.StatusOK, "invite", pageData{Title: "Join an organization", Content: invitePage{ID: id, SSO: sso}})
 	return nil
 }
 
@@ -243,7 +310,11 @@ func (s *Server) handleInviteSubmit(w http.ResponseWriter, r *http.Request, ui *
 		}
 		form.Values.Del("password")
 		form.only("first_name", "password")
-		s.render(w, r, ui, apiStatus(err), "invite", pageData{Title: "Join an organization", Content: invitePage{ID: id, Form: form}})
+		sso, serr := ui.ssoFor("/invite/" + url.PathEscape(id))
+		if serr != nil {
+			return serr
+		}
+		s.render(w, r, ui, apiStatus(err), "invite", pageData{Title: "Join an organization", Content: invitePage{ID: id, Form: form, SSO: sso}})
 		return nil
 	}
 	passCookies(w, h)

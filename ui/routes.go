@@ -48,6 +48,12 @@ func (s *Server) registerRoutes() {
 	s.page("POST /organizations/{org}/roles/{role}/delete", s.handleRoleDeleteSubmit)
 	s.page("POST /organizations/{org}/roles/{role}/members", s.handleRoleMemberSubmit)
 	s.page("POST /organizations/{org}/roles/{role}/members/{id}/delete", s.handleRoleMemberDeleteSubmit)
+	s.page("GET /organizations/{org}/domains", s.handleDomainsPage)
+	s.page("POST /organizations/{org}/domains", s.handleDomainCreateSubmit)
+	s.page("POST /organizations/{org}/domains/{id}", s.handleDomainSubmit)
+	s.page("POST /organizations/{org}/domains/{id}/verify", s.handleDomainVerifySubmit)
+	s.page("POST /organizations/{org}/domains/{id}/token", s.handleDomainTokenSubmit)
+	s.page("POST /organizations/{org}/domains/{id}/delete", s.handleDomainDeleteSubmit)
 	s.page("GET /projects/{rest...}", s.handleNotFoundPage)
 	s.page("GET /organizations/{rest...}", s.handleNotFoundPage)
 }

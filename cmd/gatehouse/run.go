@@ -77,6 +77,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	return usageError{fmt.Sprintf("unknown command %q", args[0])}
 }
 
+// oidcConfig checks the single sign-on settings: none at all, or an issuer
+// URL, a client id and a secret together.
+func oidcConfig(issuer, clientID, secret, name, groups, scopes string) (*server.OIDCConfig, error) {
+	issuer, clientID = strings.TrimSpace(issuer), strings.TrimSpace(clientID)
+	if issuer == "" && clientID == "" && secret == "" {
+		return nil, nil
+	}
+	if issuer == "" || clientID == "" || secret == "" {
+		return nil, usageError{"single sign-on needs --oidc-issuer (GATEHOUSE_OIDC_ISSUER), --oidc-client-id (GATEHOUSE_OIDC_CLIENT_ID) and GATEHOUSE_OIDC_CLIENT_SECRET together"}
+	}
+	u, err := url.Parse(issuer)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, usageError{fmt.Sprintf("--oidc-issuer (GATEHOUSE_OIDC_ISSUER) %q: want the provider's absolute https:// issuer URL", issuer)}
+	}
+	if strings.TrimSpace(groups) == "" {
+		groups = "groups"
+	}
+	return &server.OIDCConfig{Issuer: issuer, ClientID: clientID, ClientSecret: secret, Name: strings.TrimSpace(name),
+		GroupsClaim: strings.TrimSpace(groups), Scopes: strings.Fields(scopes)}, nil
+}
+
 // parse parses flags; --help prints usage and ends the command successfully.
 func parse(fs *flag.FlagSet, args []string) (help bool, err error) {
 	if err := fs.Parse(args); err != nil {
@@ -116,6 +137,7 @@ Environment without a flag:
                                  licence written there takes effect without a restart
   GATEHOUSE_LICENSE_PUBLIC_KEY   the key that verifies licences (base64, or a file)
   GATEHOUSE_METRICS_TOKEN        when set, GET /metrics requires it as a bearer token
+  GATEHOUSE_OIDC_CLIENT_SECRET   the OpenID Connect client's secret (with --oidc-issuer)
 A licence that expires while the server runs takes effect at once, on every replica.`, stderr)
 	addr := fs.String("addr", envOr(getenv, "GATEHOUSE_ADDR", "127.0.0.1:8000"), "address to listen on (env GATEHOUSE_ADDR)")
 	dbURL := fs.String("database-url", envOr(getenv, "DATABASE_URL", defaultDatabaseURL), "sqlite:PATH or postgres://… (env DATABASE_URL)")
@@ -123,9 +145,15 @@ A licence that expires while the server runs takes effect at once, on every repl
 	secure := fs.Bool("secure-cookies", getenv("GATEHOUSE_SECURE_COOKIES") == "true", "mark session cookies Secure; set behind HTTPS (env GATEHOUSE_SECURE_COOKIES=true)")
 	trustedProxies := fs.String("trusted-proxies", getenv("GATEHOUSE_TRUSTED_PROXIES"), "comma-separated IPs and CIDR prefixes of the proxies in front of the server, whose\nX-Forwarded-For names the client for the login limiter; from anyone else the header is\nignored (env GATEHOUSE_TRUSTED_PROXIES)")
 	publicURL := fs.String("public-url", getenv("GATEHOUSE_PUBLIC_URL"), "the URL clients reach the server at, e.g. https://gatehouse.example.com: requests\nfor any other Host are refused (421), except /_health, /_ready and, with a metrics token,\n/metrics; links the server builds use it (env GATEHOUSE_PUBLIC_URL)")
+	oidcIssuer := fs.String("oidc-issuer", getenv("GATEHOUSE_OIDC_ISSUER"), "the OpenID Connect provider's issuer URL: people may sign in through it; needs\n--oidc-client-id and GATEHOUSE_OIDC_CLIENT_SECRET (env GATEHOUSE_OIDC_ISSUER)")
+	oidcClientID := fs.String("oidc-client-id", getenv("GATEHOUSE_OIDC_CLIENT_ID"), "the OpenID Connect client id (env GATEHOUSE_OIDC_CLIENT_ID)")
+	oidcName := fs.String("oidc-name", getenv("GATEHOUSE_OIDC_NAME"), "the provider's name on the login page's button, \"Sign in with NAME\" (env GATEHOUSE_OIDC_NAME)")
+	oidcGroups := fs.String("oidc-groups-claim", envOr(getenv, "GATEHOUSE_OIDC_GROUPS_CLAIM", "groups"), "the ID token claim listing the user's groups (env GATEHOUSE_OIDC_GROUPS_CLAIM)")
+	oidcScopes := fs.String("oidc-scopes", envOr(getenv, "GATEHOUSE_OIDC_SCOPES", "openid email profile groups"), "the scopes asked of the provider, space-separated; Microsoft Entra ID has no groups\nscope: give \"openid email profile\" (env GATEHOUSE_OIDC_SCOPES)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file, finished at a clean shutdown (for\ndiagnosing performance; go tool pprof reads it)")
 	// No flag for the token itself: a flag's value shows in the process list.
 	metricsToken := getenv("GATEHOUSE_METRICS_TOKEN")
+	oidcSecret := getenv("GATEHOUSE_OIDC_CLIENT_SECRET") // no flag, as for the metrics token
 	if help, err := parse(fs, args); help || err != nil {
 		return err
 	}
@@ -138,6 +166,10 @@ A licence that expires while the server runs takes effect at once, on every repl
 		if public, err = server.ParsePublicURL(*publicURL); err != nil {
 			return usageError{"--public-url (GATEHOUSE_PUBLIC_URL): " + err.Error()}
 		}
+	}
+	oidcCfg, err := oidcConfig(*oidcIssuer, *oidcClientID, oidcSecret, *oidcName, *oidcGroups, *oidcScopes)
+	if err != nil {
+		return err
 	}
 	// The log is written from memory by a goroutine of its own (logWriter): a line per
 	// request must not put a system call, or a slow log collector, on every request.
@@ -178,7 +210,7 @@ A licence that expires while the server runs takes effect at once, on every repl
 		return ui.New(api, ui.Config{Logger: logger, SecureCookies: *secure})
 	}
 	handler := server.New(server.Config{Store: db, Logger: logger, Now: time.Now, License: lic, ReloadLicense: reloadLicense, OpenSignup: *openSignup, SecureCookies: *secure, MetricsToken: metricsToken,
-		TrustedProxies: proxies, PublicURL: public, Pages: pages})
+		TrustedProxies: proxies, PublicURL: public, Pages: pages, OIDC: oidcCfg})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,

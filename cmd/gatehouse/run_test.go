@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/license"
+	"github.com/gatehouse/gatehouse/server/oidctest"
 )
 
 // syncBuffer is an io.Writer safe to read while run writes to it.
@@ -227,6 +229,9 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"serve", "--public-url", "gatehouse.example.com"}, true, "--public-url"},
 		{[]string{"serve", "--public-url", "https://example.com/gatehouse"}, true, "no path"},
 		{[]string{"license", "issue"}, true, ""},
+		{[]string{"serve", "--oidc-issuer", "https://idp.example.com"}, true, "GATEHOUSE_OIDC_CLIENT_SECRET"},
+		{[]string{"serve", "--oidc-client-id", "gatehouse"}, true, "--oidc-issuer"},
+		{[]string{"serve", "--help"}, false, "-oidc-groups-claim"},
 	}
 	for _, tt := range tests {
 		var out, errOut bytes.Buffer
@@ -331,6 +336,11 @@ func TestServePublicURL(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated {
 		t.Errorf("signup with the public host = %d, want 201", resp.StatusCode)
 	}
+	err = run(t.Context(), []string{"serve", "--addr", freeAddr(t)}, env(map[string]string{
+		"GATEHOUSE_OIDC_ISSUER": "idp.example.com", "GATEHOUSE_OIDC_CLIENT_ID": "gh", "GATEHOUSE_OIDC_CLIENT_SECRET": "s"}), nil, io.Discard, io.Discard)
+	if exitCode(err) != 2 || !strings.Contains(err.Error(), "GATEHOUSE_OIDC_ISSUER") {
+		t.Errorf("serve with an issuer that is no URL: %v, want a usage error naming GATEHOUSE_OIDC_ISSUER", err)
+	}
 	err = run(t.Context(), []string{"serve", "--addr", freeAddr(t)}, env(map[string]string{"GATEHOUSE_TRUSTED_PROXIES": "10.0.0.0/33"}), nil, io.Discard, io.Discard)
 	if exitCode(err) != 2 || !strings.Contains(err.Error(), "GATEHOUSE_TRUSTED_PROXIES") {
 		t.Errorf("serve with a bad GATEHOUSE_TRUSTED_PROXIES: %v, want a usage error naming it", err)
@@ -369,5 +379,46 @@ func TestServeFailedStartLeavesNoFiles(t *testing.T) {
 				t.Errorf("failed start left %s behind", e.Name())
 			}
 		})
+	}
+}
+
+// TestServeOIDC: the operator's OIDC settings reach the server, whose
+// redirect URI is built from the request's host when no public URL is set.
+func TestServeOIDC(t *testing.T) {
+	idp := oidctest.New(t)
+	base, stderr, _ := serve(t, map[string]string{
+		"GATEHOUSE_OIDC_ISSUER": idp.URL, "GATEHOUSE_OIDC_CLIENT_ID": idp.ClientID,
+		"GATEHOUSE_OIDC_CLIENT_SECRET": idp.ClientSecret, "GATEHOUSE_OIDC_NAME": "Acme SSO",
+	})
+	idp.AllowRedirect(base + "/login/oidc/callback")
+	if status, body, _ := post(t, base+"/api/signup", map[string]any{"email": "a@example.com", "password": "correct horse", "first_name": "A"}); status != 201 {
+		t.Fatalf("signup = %d %v", status, body)
+	}
+	resp, err := http.Get(base + "/api/login/providers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var providers struct {
+		OIDC struct{ Name string } `json:"oidc"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&providers)
+	resp.Body.Close()
+	if providers.OIDC.Name != "Acme SSO" {
+		t.Errorf("GET /api/login/providers named %q, want Acme SSO", providers.OIDC.Name)
+	}
+	idp.AddUser(oidctest.User{Email: "a@example.com", EmailVerified: true})
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar}
+	idp.SignIn(t, hc, base+"/login/oidc", "a@example.com")
+	resp, err = hc.Get(base + "/api/users/@me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("@me after signing in through the provider = %d, want 200", resp.StatusCode)
+	}
+	if strings.Contains(stderr.String(), idp.ClientSecret) {
+		t.Error("the client secret reached the log")
 	}
 }

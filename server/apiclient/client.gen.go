@@ -320,6 +320,42 @@ func (e DashboardObjectUserAccessLevel) Valid() bool {
 	}
 }
 
+// Defines values for DomainSsoEnforcement.
+const (
+	DomainSsoEnforcementEmpty DomainSsoEnforcement = ""
+	DomainSsoEnforcementOidc  DomainSsoEnforcement = "oidc"
+)
+
+// Valid indicates whether the value is a known member of the DomainSsoEnforcement enum.
+func (e DomainSsoEnforcement) Valid() bool {
+	switch e {
+	case DomainSsoEnforcementEmpty:
+		return true
+	case DomainSsoEnforcementOidc:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DomainUpdateInputSsoEnforcement.
+const (
+	DomainUpdateInputSsoEnforcementEmpty DomainUpdateInputSsoEnforcement = ""
+	DomainUpdateInputSsoEnforcementOidc  DomainUpdateInputSsoEnforcement = "oidc"
+)
+
+// Valid indicates whether the value is a known member of the DomainUpdateInputSsoEnforcement enum.
+func (e DomainUpdateInputSsoEnforcement) Valid() bool {
+	switch e {
+	case DomainUpdateInputSsoEnforcementEmpty:
+		return true
+	case DomainUpdateInputSsoEnforcementOidc:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ExperimentObjectUserAccessLevel.
 const (
 	ExperimentObjectUserAccessLevelEditor  ExperimentObjectUserAccessLevel = "editor"
@@ -793,6 +829,7 @@ type ActionUpdate struct {
 // Activity defines model for Activity.
 type Activity struct {
 	Activity  string    `json:"activity"`
+	ActorName *string   `json:"actor_name"`
 	CreatedAt time.Time `json:"created_at"`
 	Detail    struct {
 		Changes []Change `json:"changes"`
@@ -978,6 +1015,40 @@ type DefaultPreviewInput struct {
 type DenyInput struct {
 	Reason *string `json:"reason"`
 }
+
+// Domain defines model for Domain.
+type Domain struct {
+	Domain                 string               `json:"domain"`
+	HasOidc                bool                 `json:"has_oidc"`
+	Id                     string               `json:"id"`
+	IsVerified             bool                 `json:"is_verified"`
+	JitProvisioningEnabled bool                 `json:"jit_provisioning_enabled"`
+	ScimBaseUrl            *string              `json:"scim_base_url"`
+	ScimEnabled            bool                 `json:"scim_enabled"`
+	SsoEnforcement         DomainSsoEnforcement `json:"sso_enforcement"`
+	VerifiedAt             *time.Time           `json:"verified_at"`
+}
+
+// DomainSsoEnforcement defines model for Domain.SsoEnforcement.
+type DomainSsoEnforcement string
+
+// DomainInput defines model for DomainInput.
+type DomainInput struct {
+	Domain *string `json:"domain"`
+}
+
+// DomainUpdateInput defines model for DomainUpdateInput.
+type DomainUpdateInput struct {
+	JitProvisioningEnabled *bool                            `json:"jit_provisioning_enabled,omitempty"`
+	ScimEnabled            *bool                            `json:"scim_enabled,omitempty"`
+	SsoEnforcement         *DomainUpdateInputSsoEnforcement `json:"sso_enforcement,omitempty"`
+}
+
+// DomainUpdateInputSsoEnforcement defines model for DomainUpdateInput.SsoEnforcement.
+type DomainUpdateInputSsoEnforcement string
+
+// EmptyInput defines model for EmptyInput.
+type EmptyInput = map[string]interface{}
 
 // Error defines model for Error.
 type Error struct {
@@ -1219,6 +1290,11 @@ type LoginInput struct {
 	Password *string `json:"password"`
 }
 
+// LoginProviders defines model for LoginProviders.
+type LoginProviders struct {
+	Oidc *OidcProvider `json:"oidc"`
+}
+
 // Me defines model for Me.
 type Me struct {
 	DistinctId    string       `json:"distinct_id"`
@@ -1258,6 +1334,12 @@ type MemberInputLevel int
 // NameInput defines model for NameInput.
 type NameInput struct {
 	Name *string `json:"name"`
+}
+
+// OidcProvider defines model for OidcProvider.
+type OidcProvider struct {
+	LoginUrl string `json:"login_url"`
+	Name     string `json:"name"`
 }
 
 // Org defines model for Org.
@@ -1348,6 +1430,14 @@ type PaginatedDashboardRoleAccessList struct {
 	Next     *string               `json:"next"`
 	Previous *string               `json:"previous"`
 	Results  []DashboardRoleAccess `json:"results"`
+}
+
+// PaginatedDomainList defines model for PaginatedDomainList.
+type PaginatedDomainList struct {
+	Count    int      `json:"count"`
+	Next     *string  `json:"next"`
+	Previous *string  `json:"previous"`
+	Results  []Domain `json:"results"`
 }
 
 // PaginatedExperimentObjectList defines model for PaginatedExperimentObjectList.
@@ -1601,6 +1691,219 @@ type RoleMemberInput struct {
 	UserUuid *string `json:"user_uuid"`
 }
 
+// ScimAttribute defines model for ScimAttribute.
+type ScimAttribute struct {
+	CaseExact     bool             `json:"caseExact"`
+	MultiValued   bool             `json:"multiValued"`
+	Mutability    string           `json:"mutability"`
+	Name          string           `json:"name"`
+	Required      bool             `json:"required"`
+	Returned      string           `json:"returned"`
+	SubAttributes *[]ScimAttribute `json:"subAttributes,omitempty"`
+	Type          string           `json:"type"`
+	Uniqueness    string           `json:"uniqueness"`
+}
+
+// ScimAuthScheme defines model for ScimAuthScheme.
+type ScimAuthScheme struct {
+	Description string `json:"description"`
+	Name        string `json:"name"`
+	Primary     bool   `json:"primary"`
+	Type        string `json:"type"`
+}
+
+// ScimBulk defines model for ScimBulk.
+type ScimBulk struct {
+	MaxOperations  int  `json:"maxOperations"`
+	MaxPayloadSize int  `json:"maxPayloadSize"`
+	Supported      bool `json:"supported"`
+}
+
+// ScimEmail defines model for ScimEmail.
+type ScimEmail struct {
+	Primary bool   `json:"primary"`
+	Type    string `json:"type"`
+	Value   string `json:"value"`
+}
+
+// ScimError defines model for ScimError.
+type ScimError struct {
+	Detail   string   `json:"detail"`
+	Schemas  []string `json:"schemas"`
+	ScimType *string  `json:"scimType,omitempty"`
+	Status   string   `json:"status"`
+}
+
+// ScimFilterSupport defines model for ScimFilterSupport.
+type ScimFilterSupport struct {
+	MaxResults int  `json:"maxResults"`
+	Supported  bool `json:"supported"`
+}
+
+// ScimGroup defines model for ScimGroup.
+type ScimGroup struct {
+	DisplayName string        `json:"displayName"`
+	ExternalId  *string       `json:"externalId,omitempty"`
+	Id          string        `json:"id"`
+	Members     *[]ScimMember `json:"members,omitempty"`
+	Meta        ScimMeta      `json:"meta"`
+	Schemas     []string      `json:"schemas"`
+}
+
+// ScimGroupInput defines model for ScimGroupInput.
+type ScimGroupInput struct {
+	DisplayName *string `json:"displayName"`
+	ExternalId  *string `json:"externalId,omitempty"`
+	Members     *[]struct {
+		Value *string `json:"value,omitempty"`
+	} `json:"members,omitempty"`
+	Schemas *[]string `json:"schemas,omitempty"`
+}
+
+// ScimGroupListResponse defines model for ScimGroupListResponse.
+type ScimGroupListResponse struct {
+	Resources    []ScimGroup `json:"Resources"`
+	ItemsPerPage int         `json:"itemsPerPage"`
+	Schemas      []string    `json:"schemas"`
+	StartIndex   int         `json:"startIndex"`
+	TotalResults int         `json:"totalResults"`
+}
+
+// ScimMember defines model for ScimMember.
+type ScimMember struct {
+	Display *string `json:"display,omitempty"`
+	Value   string  `json:"value"`
+}
+
+// ScimMeta defines model for ScimMeta.
+type ScimMeta struct {
+	Created      *time.Time `json:"created,omitempty"`
+	LastModified *time.Time `json:"lastModified,omitempty"`
+	Location     *string    `json:"location,omitempty"`
+	ResourceType string     `json:"resourceType"`
+}
+
+// ScimName defines model for ScimName.
+type ScimName struct {
+	FamilyName string `json:"familyName"`
+	Formatted  string `json:"formatted"`
+	GivenName  string `json:"givenName"`
+}
+
+// ScimPatchInput defines model for ScimPatchInput.
+type ScimPatchInput struct {
+	Operations []struct {
+		Op    *string     `json:"op,omitempty"`
+		Path  *string     `json:"path,omitempty"`
+		Value interface{} `json:"value,omitempty"`
+	} `json:"Operations"`
+	Schemas *[]string `json:"schemas,omitempty"`
+}
+
+// ScimResourceType defines model for ScimResourceType.
+type ScimResourceType struct {
+	Description string   `json:"description"`
+	Endpoint    string   `json:"endpoint"`
+	Id          string   `json:"id"`
+	Meta        ScimMeta `json:"meta"`
+	Name        string   `json:"name"`
+	Schema      string   `json:"schema"`
+	Schemas     []string `json:"schemas"`
+}
+
+// ScimResourceTypeListResponse defines model for ScimResourceTypeListResponse.
+type ScimResourceTypeListResponse struct {
+	Resources    []ScimResourceType `json:"Resources"`
+	ItemsPerPage int                `json:"itemsPerPage"`
+	Schemas      []string           `json:"schemas"`
+	StartIndex   int                `json:"startIndex"`
+	TotalResults int                `json:"totalResults"`
+}
+
+// ScimSchema defines model for ScimSchema.
+type ScimSchema struct {
+	Attributes  []ScimAttribute `json:"attributes"`
+	Description string          `json:"description"`
+	Id          string          `json:"id"`
+	Meta        ScimMeta        `json:"meta"`
+	Name        string          `json:"name"`
+	Schemas     []string        `json:"schemas"`
+}
+
+// ScimSchemaListResponse defines model for ScimSchemaListResponse.
+type ScimSchemaListResponse struct {
+	Resources    []ScimSchema `json:"Resources"`
+	ItemsPerPage int          `json:"itemsPerPage"`
+	Schemas      []string     `json:"schemas"`
+	StartIndex   int          `json:"startIndex"`
+	TotalResults int          `json:"totalResults"`
+}
+
+// ScimServiceProviderConfig defines model for ScimServiceProviderConfig.
+type ScimServiceProviderConfig struct {
+	AuthenticationSchemes []ScimAuthScheme  `json:"authenticationSchemes"`
+	Bulk                  ScimBulk          `json:"bulk"`
+	ChangePassword        ScimSupported     `json:"changePassword"`
+	DocumentationUri      string            `json:"documentationUri"`
+	Etag                  ScimSupported     `json:"etag"`
+	Filter                ScimFilterSupport `json:"filter"`
+	Meta                  ScimMeta          `json:"meta"`
+	Patch                 ScimSupported     `json:"patch"`
+	Schemas               []string          `json:"schemas"`
+	Sort                  ScimSupported     `json:"sort"`
+}
+
+// ScimSupported defines model for ScimSupported.
+type ScimSupported struct {
+	Supported bool `json:"supported"`
+}
+
+// ScimToken defines model for ScimToken.
+type ScimToken struct {
+	ScimBearerToken string `json:"scim_bearer_token"`
+}
+
+// ScimUser defines model for ScimUser.
+type ScimUser struct {
+	Active      bool        `json:"active"`
+	DisplayName string      `json:"displayName"`
+	Emails      []ScimEmail `json:"emails"`
+	ExternalId  *string     `json:"externalId,omitempty"`
+	Id          string      `json:"id"`
+	Meta        ScimMeta    `json:"meta"`
+	Name        ScimName    `json:"name"`
+	Schemas     []string    `json:"schemas"`
+	UserName    string      `json:"userName"`
+}
+
+// ScimUserInput defines model for ScimUserInput.
+type ScimUserInput struct {
+	Active      interface{} `json:"active,omitempty"`
+	DisplayName *string     `json:"displayName,omitempty"`
+	Emails      *[]struct {
+		Primary interface{} `json:"primary,omitempty"`
+		Type    *string     `json:"type,omitempty"`
+		Value   *string     `json:"value,omitempty"`
+	} `json:"emails,omitempty"`
+	ExternalId *string `json:"externalId,omitempty"`
+	Name       *struct {
+		FamilyName *string `json:"familyName,omitempty"`
+		Formatted  *string `json:"formatted,omitempty"`
+		GivenName  *string `json:"givenName,omitempty"`
+	} `json:"name,omitempty"`
+	Schemas  *[]string `json:"schemas,omitempty"`
+	UserName *string   `json:"userName"`
+}
+
+// ScimUserListResponse defines model for ScimUserListResponse.
+type ScimUserListResponse struct {
+	Resources    []ScimUser `json:"Resources"`
+	ItemsPerPage int        `json:"itemsPerPage"`
+	Schemas      []string   `json:"schemas"`
+	StartIndex   int        `json:"startIndex"`
+	TotalResults int        `json:"totalResults"`
+}
+
 // SessionRecording A session recording. Create needs the required fields and takes the defaults of the others; an update sends any of them.
 type SessionRecording struct {
 	DistinctId        *string  `json:"distinct_id,omitempty"`
@@ -1696,6 +1999,9 @@ type UsersWithAccess struct {
 	Users      []UserAccess `json:"users"`
 }
 
+// SCIMError defines model for SCIMError.
+type SCIMError = ScimError
+
 // GetApiOrganizationsParams defines parameters for GetApiOrganizations.
 type GetApiOrganizationsParams struct {
 	// Limit How many results a page holds (empty: the default).
@@ -1718,6 +2024,15 @@ type GetApiOrganizationsOrgActivityLogParams struct {
 
 	// User Only the activity of this member (their user uuid).
 	User *string `form:"user,omitempty" json:"user,omitempty"`
+}
+
+// GetApiOrganizationsOrgDomainsParams defines parameters for GetApiOrganizationsOrgDomains.
+type GetApiOrganizationsOrgDomainsParams struct {
+	// Limit How many results a page holds (empty: the default).
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Offset How many results come before the page (empty: none).
+	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
 // GetApiOrganizationsOrgInvitesParams defines parameters for GetApiOrganizationsOrgInvites.
@@ -1951,6 +2266,39 @@ type GetApiProjectsProjectSessionRecordingsIdRoleAccessParams struct {
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
+// GetScimV2DomainIdGroupsParams defines parameters for GetScimV2DomainIdGroups.
+type GetScimV2DomainIdGroupsParams struct {
+	// Filter A SCIM filter: eq comparisons joined by and and or.
+	Filter *string `form:"filter,omitempty" json:"filter,omitempty"`
+
+	// StartIndex The 1-based index of the first result (less than 1 counts as 1).
+	StartIndex *int `form:"startIndex,omitempty" json:"startIndex,omitempty"`
+
+	// Count How many results a page holds, at most 200.
+	Count *int `form:"count,omitempty" json:"count,omitempty"`
+
+	// ExcludedAttributes Attributes left out of the answer: members.
+	ExcludedAttributes *string `form:"excludedAttributes,omitempty" json:"excludedAttributes,omitempty"`
+}
+
+// GetScimV2DomainIdGroupsIdParams defines parameters for GetScimV2DomainIdGroupsId.
+type GetScimV2DomainIdGroupsIdParams struct {
+	// ExcludedAttributes Attributes left out of the answer: members.
+	ExcludedAttributes *string `form:"excludedAttributes,omitempty" json:"excludedAttributes,omitempty"`
+}
+
+// GetScimV2DomainIdUsersParams defines parameters for GetScimV2DomainIdUsers.
+type GetScimV2DomainIdUsersParams struct {
+	// Filter A SCIM filter: eq comparisons joined by and and or.
+	Filter *string `form:"filter,omitempty" json:"filter,omitempty"`
+
+	// StartIndex The 1-based index of the first result (less than 1 counts as 1).
+	StartIndex *int `form:"startIndex,omitempty" json:"startIndex,omitempty"`
+
+	// Count How many results a page holds, at most 200.
+	Count *int `form:"count,omitempty" json:"count,omitempty"`
+}
+
 // PostApiLoginJSONRequestBody defines body for PostApiLogin for application/json ContentType.
 type PostApiLoginJSONRequestBody = LoginInput
 
@@ -1959,6 +2307,18 @@ type PostApiOrganizationsJSONRequestBody = NameInput
 
 // PatchApiOrganizationsOrgJSONRequestBody defines body for PatchApiOrganizationsOrg for application/json ContentType.
 type PatchApiOrganizationsOrgJSONRequestBody = NameInput
+
+// PostApiOrganizationsOrgDomainsJSONRequestBody defines body for PostApiOrganizationsOrgDomains for application/json ContentType.
+type PostApiOrganizationsOrgDomainsJSONRequestBody = DomainInput
+
+// PatchApiOrganizationsOrgDomainsIdJSONRequestBody defines body for PatchApiOrganizationsOrgDomainsId for application/json ContentType.
+type PatchApiOrganizationsOrgDomainsIdJSONRequestBody = DomainUpdateInput
+
+// PostApiOrganizationsOrgDomainsIdScimTokenJSONRequestBody defines body for PostApiOrganizationsOrgDomainsIdScimToken for application/json ContentType.
+type PostApiOrganizationsOrgDomainsIdScimTokenJSONRequestBody = EmptyInput
+
+// PostApiOrganizationsOrgDomainsIdVerifyJSONRequestBody defines body for PostApiOrganizationsOrgDomainsIdVerify for application/json ContentType.
+type PostApiOrganizationsOrgDomainsIdVerifyJSONRequestBody = EmptyInput
 
 // PostApiOrganizationsOrgInvitesJSONRequestBody defines body for PostApiOrganizationsOrgInvites for application/json ContentType.
 type PostApiOrganizationsOrgInvitesJSONRequestBody = InviteInput
@@ -2185,6 +2545,42 @@ type PostApiSignupInviteJSONRequestBody = InviteAcceptInput
 // PatchApiUsersMeJSONRequestBody defines body for PatchApiUsersMe for application/json ContentType.
 type PatchApiUsersMeJSONRequestBody = MeInput
 
+// PostScimV2DomainIdGroupsJSONRequestBody defines body for PostScimV2DomainIdGroups for application/json ContentType.
+type PostScimV2DomainIdGroupsJSONRequestBody = ScimGroupInput
+
+// PostScimV2DomainIdGroupsApplicationScimPlusJSONRequestBody defines body for PostScimV2DomainIdGroups for application/scim+json ContentType.
+type PostScimV2DomainIdGroupsApplicationScimPlusJSONRequestBody = ScimGroupInput
+
+// PatchScimV2DomainIdGroupsIdJSONRequestBody defines body for PatchScimV2DomainIdGroupsId for application/json ContentType.
+type PatchScimV2DomainIdGroupsIdJSONRequestBody = ScimPatchInput
+
+// PatchScimV2DomainIdGroupsIdApplicationScimPlusJSONRequestBody defines body for PatchScimV2DomainIdGroupsId for application/scim+json ContentType.
+type PatchScimV2DomainIdGroupsIdApplicationScimPlusJSONRequestBody = ScimPatchInput
+
+// PutScimV2DomainIdGroupsIdJSONRequestBody defines body for PutScimV2DomainIdGroupsId for application/json ContentType.
+type PutScimV2DomainIdGroupsIdJSONRequestBody = ScimGroupInput
+
+// PutScimV2DomainIdGroupsIdApplicationScimPlusJSONRequestBody defines body for PutScimV2DomainIdGroupsId for application/scim+json ContentType.
+type PutScimV2DomainIdGroupsIdApplicationScimPlusJSONRequestBody = ScimGroupInput
+
+// PostScimV2DomainIdUsersJSONRequestBody defines body for PostScimV2DomainIdUsers for application/json ContentType.
+type PostScimV2DomainIdUsersJSONRequestBody = ScimUserInput
+
+// PostScimV2DomainIdUsersApplicationScimPlusJSONRequestBody defines body for PostScimV2DomainIdUsers for application/scim+json ContentType.
+type PostScimV2DomainIdUsersApplicationScimPlusJSONRequestBody = ScimUserInput
+
+// PatchScimV2DomainIdUsersIdJSONRequestBody defines body for PatchScimV2DomainIdUsersId for application/json ContentType.
+type PatchScimV2DomainIdUsersIdJSONRequestBody = ScimPatchInput
+
+// PatchScimV2DomainIdUsersIdApplicationScimPlusJSONRequestBody defines body for PatchScimV2DomainIdUsersId for application/scim+json ContentType.
+type PatchScimV2DomainIdUsersIdApplicationScimPlusJSONRequestBody = ScimPatchInput
+
+// PutScimV2DomainIdUsersIdJSONRequestBody defines body for PutScimV2DomainIdUsersId for application/json ContentType.
+type PutScimV2DomainIdUsersIdJSONRequestBody = ScimUserInput
+
+// PutScimV2DomainIdUsersIdApplicationScimPlusJSONRequestBody defines body for PutScimV2DomainIdUsersId for application/scim+json ContentType.
+type PutScimV2DomainIdUsersIdApplicationScimPlusJSONRequestBody = ScimUserInput
+
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
 
@@ -2291,6 +2687,13 @@ type ClientInterface interface {
 	// Corresponds with POST /api/login (the `PostApiLogin` operationId).
 	PostApiLogin(ctx context.Context, body PostApiLoginJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetApiLoginProviders Login providers
+	//
+	// Login providers. Anyone may call it.
+	//
+	// Corresponds with GET /api/login/providers (the `GetApiLoginProviders` operationId).
+	GetApiLoginProviders(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// PostApiLogout Logout
 	//
 	// Logout. Anyone may call it.
@@ -2361,6 +2764,99 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/organizations/{org}/activity_log (the `GetApiOrganizationsOrgActivityLog` operationId).
 	GetApiOrganizationsOrgActivityLog(ctx context.Context, org string, params *GetApiOrganizationsOrgActivityLogParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetApiOrganizationsOrgDomains Domain list
+	//
+	// Domain list. Needs an organization admin.
+	//
+	// Corresponds with GET /api/organizations/{org}/domains (the `GetApiOrganizationsOrgDomains` operationId).
+	GetApiOrganizationsOrgDomains(ctx context.Context, org string, params *GetApiOrganizationsOrgDomainsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiOrganizationsOrgDomainsWithBody Domain create
+	//
+	// Domain create. Needs an organization admin. Changes need a plan with the sso feature.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/organizations/{org}/domains (the `PostApiOrganizationsOrgDomains` operationId).
+	PostApiOrganizationsOrgDomainsWithBody(ctx context.Context, org string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiOrganizationsOrgDomains Domain create
+	//
+	// Domain create. Needs an organization admin. Changes need a plan with the sso feature.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/organizations/{org}/domains (the `PostApiOrganizationsOrgDomains` operationId).
+	PostApiOrganizationsOrgDomains(ctx context.Context, org string, body PostApiOrganizationsOrgDomainsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteApiOrganizationsOrgDomainsId Domain delete
+	//
+	// Domain delete. Needs an organization admin. Changes need a plan with the sso feature.
+	//
+	// Corresponds with DELETE /api/organizations/{org}/domains/{id} (the `DeleteApiOrganizationsOrgDomainsId` operationId).
+	DeleteApiOrganizationsOrgDomainsId(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetApiOrganizationsOrgDomainsId Domain get
+	//
+	// Domain get. Needs an organization admin.
+	//
+	// Corresponds with GET /api/organizations/{org}/domains/{id} (the `GetApiOrganizationsOrgDomainsId` operationId).
+	GetApiOrganizationsOrgDomainsId(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchApiOrganizationsOrgDomainsIdWithBody Domain update
+	//
+	// Domain update. Needs an organization admin. Changes need a plan with the sso feature.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /api/organizations/{org}/domains/{id} (the `PatchApiOrganizationsOrgDomainsId` operationId).
+	PatchApiOrganizationsOrgDomainsIdWithBody(ctx context.Context, org string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchApiOrganizationsOrgDomainsId Domain update
+	//
+	// Domain update. Needs an organization admin. Changes need a plan with the sso feature.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /api/organizations/{org}/domains/{id} (the `PatchApiOrganizationsOrgDomainsId` operationId).
+	PatchApiOrganizationsOrgDomainsId(ctx context.Context, org string, id string, body PatchApiOrganizationsOrgDomainsIdJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiOrganizationsOrgDomainsIdScimTokenWithBody Domain s c i m token
+	//
+	// Domain s c i m token. Needs an organization admin. Changes need a plan with the scim feature.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/organizations/{org}/domains/{id}/scim/token (the `PostApiOrganizationsOrgDomainsIdScimToken` operationId).
+	PostApiOrganizationsOrgDomainsIdScimTokenWithBody(ctx context.Context, org string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiOrganizationsOrgDomainsIdScimToken Domain s c i m token
+	//
+	// Domain s c i m token. Needs an organization admin. Changes need a plan with the scim feature.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/organizations/{org}/domains/{id}/scim/token (the `PostApiOrganizationsOrgDomainsIdScimToken` operationId).
+	PostApiOrganizationsOrgDomainsIdScimToken(ctx context.Context, org string, id string, body PostApiOrganizationsOrgDomainsIdScimTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiOrganizationsOrgDomainsIdVerifyWithBody Domain verify
+	//
+	// Domain verify. Needs the organization's owner. Changes need a plan with the sso feature.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/organizations/{org}/domains/{id}/verify (the `PostApiOrganizationsOrgDomainsIdVerify` operationId).
+	PostApiOrganizationsOrgDomainsIdVerifyWithBody(ctx context.Context, org string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiOrganizationsOrgDomainsIdVerify Domain verify
+	//
+	// Domain verify. Needs the organization's owner. Changes need a plan with the sso feature.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/organizations/{org}/domains/{id}/verify (the `PostApiOrganizationsOrgDomainsIdVerify` operationId).
+	PostApiOrganizationsOrgDomainsIdVerify(ctx context.Context, org string, id string, body PostApiOrganizationsOrgDomainsIdVerifyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiOrganizationsOrgInvites Invite list
 	//
@@ -4306,6 +4802,231 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /metrics (the `GetMetrics` operationId).
 	GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetScimV2DomainIdGroups S c i m group list
+	//
+	// S c i m group list. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Corresponds with GET /scim/v2/{domain_id}/Groups (the `GetScimV2DomainIdGroups` operationId).
+	GetScimV2DomainIdGroups(ctx context.Context, domainId string, params *GetScimV2DomainIdGroupsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostScimV2DomainIdGroupsWithBody S c i m group create
+	//
+	// S c i m group create. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /scim/v2/{domain_id}/Groups (the `PostScimV2DomainIdGroups` operationId).
+	PostScimV2DomainIdGroupsWithBody(ctx context.Context, domainId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostScimV2DomainIdGroups S c i m group create
+	//
+	// S c i m group create. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /scim/v2/{domain_id}/Groups (the `PostScimV2DomainIdGroups` operationId).
+	PostScimV2DomainIdGroups(ctx context.Context, domainId string, body PostScimV2DomainIdGroupsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostScimV2DomainIdGroupsWithApplicationScimPlusJSONBody S c i m group create
+	//
+	// S c i m group create. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes a body of the `application/scim+json` content type.
+	//
+	// Corresponds with POST /scim/v2/{domain_id}/Groups (the `PostScimV2DomainIdGroups` operationId).
+	PostScimV2DomainIdGroupsWithApplicationScimPlusJSONBody(ctx context.Context, domainId string, body PostScimV2DomainIdGroupsApplicationScimPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteScimV2DomainIdGroupsId S c i m group delete
+	//
+	// S c i m group delete. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Corresponds with DELETE /scim/v2/{domain_id}/Groups/{id} (the `DeleteScimV2DomainIdGroupsId` operationId).
+	DeleteScimV2DomainIdGroupsId(ctx context.Context, domainId string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetScimV2DomainIdGroupsId S c i m group get
+	//
+	// S c i m group get. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Corresponds with GET /scim/v2/{domain_id}/Groups/{id} (the `GetScimV2DomainIdGroupsId` operationId).
+	GetScimV2DomainIdGroupsId(ctx context.Context, domainId string, id string, params *GetScimV2DomainIdGroupsIdParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchScimV2DomainIdGroupsIdWithBody S c i m group patch
+	//
+	// S c i m group patch. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /scim/v2/{domain_id}/Groups/{id} (the `PatchScimV2DomainIdGroupsId` operationId).
+	PatchScimV2DomainIdGroupsIdWithBody(ctx context.Context, domainId string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchScimV2DomainIdGroupsId S c i m group patch
+	//
+	// S c i m group patch. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /scim/v2/{domain_id}/Groups/{id} (the `PatchScimV2DomainIdGroupsId` operationId).
+	PatchScimV2DomainIdGroupsId(ctx context.Context, domainId string, id string, body PatchScimV2DomainIdGroupsIdJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchScimV2DomainIdGroupsIdWithApplicationScimPlusJSONBody S c i m group patch
+	//
+	// S c i m group patch. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes a body of the `application/scim+json` content type.
+	//
+	// Corresponds with PATCH /scim/v2/{domain_id}/Groups/{id} (the `PatchScimV2DomainIdGroupsId` operationId).
+	PatchScimV2DomainIdGroupsIdWithApplicationScimPlusJSONBody(ctx context.Context, domainId string, id string, body PatchScimV2DomainIdGroupsIdApplicationScimPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutScimV2DomainIdGroupsIdWithBody S c i m group replace
+	//
+	// S c i m group replace. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /scim/v2/{domain_id}/Groups/{id} (the `PutScimV2DomainIdGroupsId` operationId).
+	PutScimV2DomainIdGroupsIdWithBody(ctx context.Context, domainId string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutScimV2DomainIdGroupsId S c i m group replace
+	//
+	// S c i m group replace. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /scim/v2/{domain_id}/Groups/{id} (the `PutScimV2DomainIdGroupsId` operationId).
+	PutScimV2DomainIdGroupsId(ctx context.Context, domainId string, id string, body PutScimV2DomainIdGroupsIdJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutScimV2DomainIdGroupsIdWithApplicationScimPlusJSONBody S c i m group replace
+	//
+	// S c i m group replace. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes a body of the `application/scim+json` content type.
+	//
+	// Corresponds with PUT /scim/v2/{domain_id}/Groups/{id} (the `PutScimV2DomainIdGroupsId` operationId).
+	PutScimV2DomainIdGroupsIdWithApplicationScimPlusJSONBody(ctx context.Context, domainId string, id string, body PutScimV2DomainIdGroupsIdApplicationScimPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetScimV2DomainIdResourceTypes S c i m resource types
+	//
+	// S c i m resource types. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Corresponds with GET /scim/v2/{domain_id}/ResourceTypes (the `GetScimV2DomainIdResourceTypes` operationId).
+	GetScimV2DomainIdResourceTypes(ctx context.Context, domainId string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetScimV2DomainIdSchemas S c i m schemas
+	//
+	// S c i m schemas. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Corresponds with GET /scim/v2/{domain_id}/Schemas (the `GetScimV2DomainIdSchemas` operationId).
+	GetScimV2DomainIdSchemas(ctx context.Context, domainId string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetScimV2DomainIdServiceProviderConfig S c i m service provider config
+	//
+	// S c i m service provider config. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Corresponds with GET /scim/v2/{domain_id}/ServiceProviderConfig (the `GetScimV2DomainIdServiceProviderConfig` operationId).
+	GetScimV2DomainIdServiceProviderConfig(ctx context.Context, domainId string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetScimV2DomainIdUsers S c i m user list
+	//
+	// S c i m user list. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Corresponds with GET /scim/v2/{domain_id}/Users (the `GetScimV2DomainIdUsers` operationId).
+	GetScimV2DomainIdUsers(ctx context.Context, domainId string, params *GetScimV2DomainIdUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostScimV2DomainIdUsersWithBody S c i m user create
+	//
+	// S c i m user create. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /scim/v2/{domain_id}/Users (the `PostScimV2DomainIdUsers` operationId).
+	PostScimV2DomainIdUsersWithBody(ctx context.Context, domainId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostScimV2DomainIdUsers S c i m user create
+	//
+	// S c i m user create. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /scim/v2/{domain_id}/Users (the `PostScimV2DomainIdUsers` operationId).
+	PostScimV2DomainIdUsers(ctx context.Context, domainId string, body PostScimV2DomainIdUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostScimV2DomainIdUsersWithApplicationScimPlusJSONBody S c i m user create
+	//
+	// S c i m user create. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes a body of the `application/scim+json` content type.
+	//
+	// Corresponds with POST /scim/v2/{domain_id}/Users (the `PostScimV2DomainIdUsers` operationId).
+	PostScimV2DomainIdUsersWithApplicationScimPlusJSONBody(ctx context.Context, domainId string, body PostScimV2DomainIdUsersApplicationScimPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteScimV2DomainIdUsersId S c i m user delete
+	//
+	// S c i m user delete. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Corresponds with DELETE /scim/v2/{domain_id}/Users/{id} (the `DeleteScimV2DomainIdUsersId` operationId).
+	DeleteScimV2DomainIdUsersId(ctx context.Context, domainId string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetScimV2DomainIdUsersId S c i m user get
+	//
+	// S c i m user get. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Corresponds with GET /scim/v2/{domain_id}/Users/{id} (the `GetScimV2DomainIdUsersId` operationId).
+	GetScimV2DomainIdUsersId(ctx context.Context, domainId string, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchScimV2DomainIdUsersIdWithBody S c i m user patch
+	//
+	// S c i m user patch. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /scim/v2/{domain_id}/Users/{id} (the `PatchScimV2DomainIdUsersId` operationId).
+	PatchScimV2DomainIdUsersIdWithBody(ctx context.Context, domainId string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchScimV2DomainIdUsersId S c i m user patch
+	//
+	// S c i m user patch. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /scim/v2/{domain_id}/Users/{id} (the `PatchScimV2DomainIdUsersId` operationId).
+	PatchScimV2DomainIdUsersId(ctx context.Context, domainId string, id string, body PatchScimV2DomainIdUsersIdJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchScimV2DomainIdUsersIdWithApplicationScimPlusJSONBody S c i m user patch
+	//
+	// S c i m user patch. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes a body of the `application/scim+json` content type.
+	//
+	// Corresponds with PATCH /scim/v2/{domain_id}/Users/{id} (the `PatchScimV2DomainIdUsersId` operationId).
+	PatchScimV2DomainIdUsersIdWithApplicationScimPlusJSONBody(ctx context.Context, domainId string, id string, body PatchScimV2DomainIdUsersIdApplicationScimPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutScimV2DomainIdUsersIdWithBody S c i m user replace
+	//
+	// S c i m user replace. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /scim/v2/{domain_id}/Users/{id} (the `PutScimV2DomainIdUsersId` operationId).
+	PutScimV2DomainIdUsersIdWithBody(ctx context.Context, domainId string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutScimV2DomainIdUsersId S c i m user replace
+	//
+	// S c i m user replace. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /scim/v2/{domain_id}/Users/{id} (the `PutScimV2DomainIdUsersId` operationId).
+	PutScimV2DomainIdUsersId(ctx context.Context, domainId string, id string, body PutScimV2DomainIdUsersIdJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutScimV2DomainIdUsersIdWithApplicationScimPlusJSONBody S c i m user replace
+	//
+	// S c i m user replace. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes a body of the `application/scim+json` content type.
+	//
+	// Corresponds with PUT /scim/v2/{domain_id}/Users/{id} (the `PutScimV2DomainIdUsersId` operationId).
+	PutScimV2DomainIdUsersIdWithApplicationScimPlusJSONBody(ctx context.Context, domainId string, id string, body PutScimV2DomainIdUsersIdApplicationScimPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // GetHealth Health
@@ -4370,6 +5091,23 @@ func (c *Client) PostApiLoginWithBody(ctx context.Context, contentType string, b
 // Corresponds with POST /api/login (the `PostApiLogin` operationId).
 func (c *Client) PostApiLogin(ctx context.Context, body PostApiLoginJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostApiLoginRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetApiLoginProviders Login providers
+//
+// Login providers. Anyone may call it.
+//
+// Corresponds with GET /api/login/providers (the `GetApiLoginProviders` operationId).
+func (c *Client) GetApiLoginProviders(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiLoginProvidersRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -4531,6 +5269,209 @@ func (c *Client) PatchApiOrganizationsOrg(ctx context.Context, org string, body 
 // Corresponds with GET /api/organizations/{org}/activity_log (the `GetApiOrganizationsOrgActivityLog` operationId).
 func (c *Client) GetApiOrganizationsOrgActivityLog(ctx context.Context, org string, params *GetApiOrganizationsOrgActivityLogParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetApiOrganizationsOrgActivityLogRequest(c.Server, org, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetApiOrganizationsOrgDomains Domain list
+//
+// Domain list. Needs an organization admin.
+//
+// Corresponds with GET /api/organizations/{org}/domains (the `GetApiOrganizationsOrgDomains` operationId).
+func (c *Client) GetApiOrganizationsOrgDomains(ctx context.Context, org string, params *GetApiOrganizationsOrgDomainsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiOrganizationsOrgDomainsRequest(c.Server, org, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiOrganizationsOrgDomainsWithBody Domain create
+//
+// Domain create. Needs an organization admin. Changes need a plan with the sso feature.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/organizations/{org}/domains (the `PostApiOrganizationsOrgDomains` operationId).
+func (c *Client) PostApiOrganizationsOrgDomainsWithBody(ctx context.Context, org string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiOrganizationsOrgDomainsRequestWithBody(c.Server, org, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiOrganizationsOrgDomains Domain create
+//
+// Domain create. Needs an organization admin. Changes need a plan with the sso feature.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/organizations/{org}/domains (the `PostApiOrganizationsOrgDomains` operationId).
+func (c *Client) PostApiOrganizationsOrgDomains(ctx context.Context, org string, body PostApiOrganizationsOrgDomainsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiOrganizationsOrgDomainsRequest(c.Server, org, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteApiOrganizationsOrgDomainsId Domain delete
+//
+// Domain delete. Needs an organization admin. Changes need a plan with the sso feature.
+//
+// Corresponds with DELETE /api/organizations/{org}/domains/{id} (the `DeleteApiOrganizationsOrgDomainsId` operationId).
+func (c *Client) DeleteApiOrganizationsOrgDomainsId(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteApiOrganizationsOrgDomainsIdRequest(c.Server, org, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetApiOrganizationsOrgDomainsId Domain get
+//
+// Domain get. Needs an organization admin.
+//
+// Corresponds with GET /api/organizations/{org}/domains/{id} (the `GetApiOrganizationsOrgDomainsId` operationId).
+func (c *Client) GetApiOrganizationsOrgDomainsId(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiOrganizationsOrgDomainsIdRequest(c.Server, org, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchApiOrganizationsOrgDomainsIdWithBody Domain update
+//
+// Domain update. Needs an organization admin. Changes need a plan with the sso feature.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /api/organizations/{org}/domains/{id} (the `PatchApiOrganizationsOrgDomainsId` operationId).
+func (c *Client) PatchApiOrganizationsOrgDomainsIdWithBody(ctx context.Context, org string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchApiOrganizationsOrgDomainsIdRequestWithBody(c.Server, org, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchApiOrganizationsOrgDomainsId Domain update
+//
+// Domain update. Needs an organization admin. Changes need a plan with the sso feature.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /api/organizations/{org}/domains/{id} (the `PatchApiOrganizationsOrgDomainsId` operationId).
+func (c *Client) PatchApiOrganizationsOrgDomainsId(ctx context.Context, org string, id string, body PatchApiOrganizationsOrgDomainsIdJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchApiOrganizationsOrgDomainsIdRequest(c.Server, org, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiOrganizationsOrgDomainsIdScimTokenWithBody Domain s c i m token
+//
+// Domain s c i m token. Needs an organization admin. Changes need a plan with the scim feature.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/organizations/{org}/domains/{id}/scim/token (the `PostApiOrganizationsOrgDomainsIdScimToken` operationId).
+func (c *Client) PostApiOrganizationsOrgDomainsIdScimTokenWithBody(ctx context.Context, org string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiOrganizationsOrgDomainsIdScimTokenRequestWithBody(c.Server, org, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiOrganizationsOrgDomainsIdScimToken Domain s c i m token
+//
+// Domain s c i m token. Needs an organization admin. Changes need a plan with the scim feature.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/organizations/{org}/domains/{id}/scim/token (the `PostApiOrganizationsOrgDomainsIdScimToken` operationId).
+func (c *Client) PostApiOrganizationsOrgDomainsIdScimToken(ctx context.Context, org string, id string, body PostApiOrganizationsOrgDomainsIdScimTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiOrganizationsOrgDomainsIdScimTokenRequest(c.Server, org, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiOrganizationsOrgDomainsIdVerifyWithBody Domain verify
+//
+// Domain verify. Needs the organization's owner. Changes need a plan with the sso feature.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/organizations/{org}/domains/{id}/verify (the `PostApiOrganizationsOrgDomainsIdVerify` operationId).
+func (c *Client) PostApiOrganizationsOrgDomainsIdVerifyWithBody(ctx context.Context, org string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiOrganizationsOrgDomainsIdVerifyRequestWithBody(c.Server, org, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiOrganizationsOrgDomainsIdVerify Domain verify
+//
+// Domain verify. Needs the organization's owner. Changes need a plan with the sso feature.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/organizations/{org}/domains/{id}/verify (the `PostApiOrganizationsOrgDomainsIdVerify` operationId).
+func (c *Client) PostApiOrganizationsOrgDomainsIdVerify(ctx context.Context, org string, id string, body PostApiOrganizationsOrgDomainsIdVerifyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiOrganizationsOrgDomainsIdVerifyRequest(c.Server, org, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -8836,6 +9777,501 @@ func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) 
 	return c.Client.Do(req)
 }
 
+// GetScimV2DomainIdGroups S c i m group list
+//
+// S c i m group list. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Corresponds with GET /scim/v2/{domain_id}/Groups (the `GetScimV2DomainIdGroups` operationId).
+func (c *Client) GetScimV2DomainIdGroups(ctx context.Context, domainId string, params *GetScimV2DomainIdGroupsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetScimV2DomainIdGroupsRequest(c.Server, domainId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostScimV2DomainIdGroupsWithBody S c i m group create
+//
+// S c i m group create. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /scim/v2/{domain_id}/Groups (the `PostScimV2DomainIdGroups` operationId).
+func (c *Client) PostScimV2DomainIdGroupsWithBody(ctx context.Context, domainId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostScimV2DomainIdGroupsRequestWithBody(c.Server, domainId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostScimV2DomainIdGroups S c i m group create
+//
+// S c i m group create. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /scim/v2/{domain_id}/Groups (the `PostScimV2DomainIdGroups` operationId).
+func (c *Client) PostScimV2DomainIdGroups(ctx context.Context, domainId string, body PostScimV2DomainIdGroupsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostScimV2DomainIdGroupsRequest(c.Server, domainId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostScimV2DomainIdGroupsWithApplicationScimPlusJSONBody S c i m group create
+//
+// S c i m group create. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes a body of the `application/scim+json` content type.
+//
+// Corresponds with POST /scim/v2/{domain_id}/Groups (the `PostScimV2DomainIdGroups` operationId).
+func (c *Client) PostScimV2DomainIdGroupsWithApplicationScimPlusJSONBody(ctx context.Context, domainId string, body PostScimV2DomainIdGroupsApplicationScimPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostScimV2DomainIdGroupsRequestWithApplicationScimPlusJSONBody(c.Server, domainId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteScimV2DomainIdGroupsId S c i m group delete
+//
+// S c i m group delete. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Corresponds with DELETE /scim/v2/{domain_id}/Groups/{id} (the `DeleteScimV2DomainIdGroupsId` operationId).
+func (c *Client) DeleteScimV2DomainIdGroupsId(ctx context.Context, domainId string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteScimV2DomainIdGroupsIdRequest(c.Server, domainId, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetScimV2DomainIdGroupsId S c i m group get
+//
+// S c i m group get. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Corresponds with GET /scim/v2/{domain_id}/Groups/{id} (the `GetScimV2DomainIdGroupsId` operationId).
+func (c *Client) GetScimV2DomainIdGroupsId(ctx context.Context, domainId string, id string, params *GetScimV2DomainIdGroupsIdParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetScimV2DomainIdGroupsIdRequest(c.Server, domainId, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchScimV2DomainIdGroupsIdWithBody S c i m group patch
+//
+// S c i m group patch. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /scim/v2/{domain_id}/Groups/{id} (the `PatchScimV2DomainIdGroupsId` operationId).
+func (c *Client) PatchScimV2DomainIdGroupsIdWithBody(ctx context.Context, domainId string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchScimV2DomainIdGroupsIdRequestWithBody(c.Server, domainId, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchScimV2DomainIdGroupsId S c i m group patch
+//
+// S c i m group patch. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /scim/v2/{domain_id}/Groups/{id} (the `PatchScimV2DomainIdGroupsId` operationId).
+func (c *Client) PatchScimV2DomainIdGroupsId(ctx context.Context, domainId string, id string, body PatchScimV2DomainIdGroupsIdJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchScimV2DomainIdGroupsIdRequest(c.Server, domainId, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchScimV2DomainIdGroupsIdWithApplicationScimPlusJSONBody S c i m group patch
+//
+// S c i m group patch. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes a body of the `application/scim+json` content type.
+//
+// Corresponds with PATCH /scim/v2/{domain_id}/Groups/{id} (the `PatchScimV2DomainIdGroupsId` operationId).
+func (c *Client) PatchScimV2DomainIdGroupsIdWithApplicationScimPlusJSONBody(ctx context.Context, domainId string, id string, body PatchScimV2DomainIdGroupsIdApplicationScimPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchScimV2DomainIdGroupsIdRequestWithApplicationScimPlusJSONBody(c.Server, domainId, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutScimV2DomainIdGroupsIdWithBody S c i m group replace
+//
+// S c i m group replace. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /scim/v2/{domain_id}/Groups/{id} (the `PutScimV2DomainIdGroupsId` operationId).
+func (c *Client) PutScimV2DomainIdGroupsIdWithBody(ctx context.Context, domainId string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutScimV2DomainIdGroupsIdRequestWithBody(c.Server, domainId, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutScimV2DomainIdGroupsId S c i m group replace
+//
+// S c i m group replace. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /scim/v2/{domain_id}/Groups/{id} (the `PutScimV2DomainIdGroupsId` operationId).
+func (c *Client) PutScimV2DomainIdGroupsId(ctx context.Context, domainId string, id string, body PutScimV2DomainIdGroupsIdJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutScimV2DomainIdGroupsIdRequest(c.Server, domainId, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutScimV2DomainIdGroupsIdWithApplicationScimPlusJSONBody S c i m group replace
+//
+// S c i m group replace. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes a body of the `application/scim+json` content type.
+//
+// Corresponds with PUT /scim/v2/{domain_id}/Groups/{id} (the `PutScimV2DomainIdGroupsId` operationId).
+func (c *Client) PutScimV2DomainIdGroupsIdWithApplicationScimPlusJSONBody(ctx context.Context, domainId string, id string, body PutScimV2DomainIdGroupsIdApplicationScimPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutScimV2DomainIdGroupsIdRequestWithApplicationScimPlusJSONBody(c.Server, domainId, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetScimV2DomainIdResourceTypes S c i m resource types
+//
+// S c i m resource types. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Corresponds with GET /scim/v2/{domain_id}/ResourceTypes (the `GetScimV2DomainIdResourceTypes` operationId).
+func (c *Client) GetScimV2DomainIdResourceTypes(ctx context.Context, domainId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetScimV2DomainIdResourceTypesRequest(c.Server, domainId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetScimV2DomainIdSchemas S c i m schemas
+//
+// S c i m schemas. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Corresponds with GET /scim/v2/{domain_id}/Schemas (the `GetScimV2DomainIdSchemas` operationId).
+func (c *Client) GetScimV2DomainIdSchemas(ctx context.Context, domainId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetScimV2DomainIdSchemasRequest(c.Server, domainId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetScimV2DomainIdServiceProviderConfig S c i m service provider config
+//
+// S c i m service provider config. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Corresponds with GET /scim/v2/{domain_id}/ServiceProviderConfig (the `GetScimV2DomainIdServiceProviderConfig` operationId).
+func (c *Client) GetScimV2DomainIdServiceProviderConfig(ctx context.Context, domainId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetScimV2DomainIdServiceProviderConfigRequest(c.Server, domainId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetScimV2DomainIdUsers S c i m user list
+//
+// S c i m user list. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Corresponds with GET /scim/v2/{domain_id}/Users (the `GetScimV2DomainIdUsers` operationId).
+func (c *Client) GetScimV2DomainIdUsers(ctx context.Context, domainId string, params *GetScimV2DomainIdUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetScimV2DomainIdUsersRequest(c.Server, domainId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostScimV2DomainIdUsersWithBody S c i m user create
+//
+// S c i m user create. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /scim/v2/{domain_id}/Users (the `PostScimV2DomainIdUsers` operationId).
+func (c *Client) PostScimV2DomainIdUsersWithBody(ctx context.Context, domainId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostScimV2DomainIdUsersRequestWithBody(c.Server, domainId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostScimV2DomainIdUsers S c i m user create
+//
+// S c i m user create. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /scim/v2/{domain_id}/Users (the `PostScimV2DomainIdUsers` operationId).
+func (c *Client) PostScimV2DomainIdUsers(ctx context.Context, domainId string, body PostScimV2DomainIdUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostScimV2DomainIdUsersRequest(c.Server, domainId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostScimV2DomainIdUsersWithApplicationScimPlusJSONBody S c i m user create
+//
+// S c i m user create. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes a body of the `application/scim+json` content type.
+//
+// Corresponds with POST /scim/v2/{domain_id}/Users (the `PostScimV2DomainIdUsers` operationId).
+func (c *Client) PostScimV2DomainIdUsersWithApplicationScimPlusJSONBody(ctx context.Context, domainId string, body PostScimV2DomainIdUsersApplicationScimPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostScimV2DomainIdUsersRequestWithApplicationScimPlusJSONBody(c.Server, domainId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteScimV2DomainIdUsersId S c i m user delete
+//
+// S c i m user delete. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Corresponds with DELETE /scim/v2/{domain_id}/Users/{id} (the `DeleteScimV2DomainIdUsersId` operationId).
+func (c *Client) DeleteScimV2DomainIdUsersId(ctx context.Context, domainId string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteScimV2DomainIdUsersIdRequest(c.Server, domainId, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetScimV2DomainIdUsersId S c i m user get
+//
+// S c i m user get. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Corresponds with GET /scim/v2/{domain_id}/Users/{id} (the `GetScimV2DomainIdUsersId` operationId).
+func (c *Client) GetScimV2DomainIdUsersId(ctx context.Context, domainId string, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetScimV2DomainIdUsersIdRequest(c.Server, domainId, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchScimV2DomainIdUsersIdWithBody S c i m user patch
+//
+// S c i m user patch. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /scim/v2/{domain_id}/Users/{id} (the `PatchScimV2DomainIdUsersId` operationId).
+func (c *Client) PatchScimV2DomainIdUsersIdWithBody(ctx context.Context, domainId string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchScimV2DomainIdUsersIdRequestWithBody(c.Server, domainId, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchScimV2DomainIdUsersId S c i m user patch
+//
+// S c i m user patch. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /scim/v2/{domain_id}/Users/{id} (the `PatchScimV2DomainIdUsersId` operationId).
+func (c *Client) PatchScimV2DomainIdUsersId(ctx context.Context, domainId string, id string, body PatchScimV2DomainIdUsersIdJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchScimV2DomainIdUsersIdRequest(c.Server, domainId, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchScimV2DomainIdUsersIdWithApplicationScimPlusJSONBody S c i m user patch
+//
+// S c i m user patch. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes a body of the `application/scim+json` content type.
+//
+// Corresponds with PATCH /scim/v2/{domain_id}/Users/{id} (the `PatchScimV2DomainIdUsersId` operationId).
+func (c *Client) PatchScimV2DomainIdUsersIdWithApplicationScimPlusJSONBody(ctx context.Context, domainId string, id string, body PatchScimV2DomainIdUsersIdApplicationScimPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchScimV2DomainIdUsersIdRequestWithApplicationScimPlusJSONBody(c.Server, domainId, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutScimV2DomainIdUsersIdWithBody S c i m user replace
+//
+// S c i m user replace. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /scim/v2/{domain_id}/Users/{id} (the `PutScimV2DomainIdUsersId` operationId).
+func (c *Client) PutScimV2DomainIdUsersIdWithBody(ctx context.Context, domainId string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutScimV2DomainIdUsersIdRequestWithBody(c.Server, domainId, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutScimV2DomainIdUsersId S c i m user replace
+//
+// S c i m user replace. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /scim/v2/{domain_id}/Users/{id} (the `PutScimV2DomainIdUsersId` operationId).
+func (c *Client) PutScimV2DomainIdUsersId(ctx context.Context, domainId string, id string, body PutScimV2DomainIdUsersIdJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutScimV2DomainIdUsersIdRequest(c.Server, domainId, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutScimV2DomainIdUsersIdWithApplicationScimPlusJSONBody S c i m user replace
+//
+// S c i m user replace. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes a body of the `application/scim+json` content type.
+//
+// Corresponds with PUT /scim/v2/{domain_id}/Users/{id} (the `PutScimV2DomainIdUsersId` operationId).
+func (c *Client) PutScimV2DomainIdUsersIdWithApplicationScimPlusJSONBody(ctx context.Context, domainId string, id string, body PutScimV2DomainIdUsersIdApplicationScimPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutScimV2DomainIdUsersIdRequestWithApplicationScimPlusJSONBody(c.Server, domainId, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // NewGetHealthRequest constructs an http.Request for the GetHealth method
 func NewGetHealthRequest(server string) (*http.Request, error) {
 	var err error
@@ -8926,6 +10362,33 @@ func NewPostApiLoginRequestWithBody(server string, contentType string, body io.R
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetApiLoginProvidersRequest constructs an http.Request for the GetApiLoginProviders method
+func NewGetApiLoginProvidersRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/login/providers")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -9271,6 +10734,370 @@ func NewGetApiOrganizationsOrgActivityLogRequest(server string, org string, para
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewGetApiOrganizationsOrgDomainsRequest constructs an http.Request for the GetApiOrganizationsOrgDomains method
+func NewGetApiOrganizationsOrgDomainsRequest(server string, org string, params *GetApiOrganizationsOrgDomainsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org", org, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/organizations/%s/domains", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Offset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", *params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPostApiOrganizationsOrgDomainsRequest calls the generic PostApiOrganizationsOrgDomains builder with application/json body
+func NewPostApiOrganizationsOrgDomainsRequest(server string, org string, body PostApiOrganizationsOrgDomainsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiOrganizationsOrgDomainsRequestWithBody(server, org, "application/json", bodyReader)
+}
+
+// NewPostApiOrganizationsOrgDomainsRequestWithBody constructs an http.Request for the PostApiOrganizationsOrgDomains method, with any body, and a specified content type
+func NewPostApiOrganizationsOrgDomainsRequestWithBody(server string, org string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org", org, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/organizations/%s/domains", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteApiOrganizationsOrgDomainsIdRequest constructs an http.Request for the DeleteApiOrganizationsOrgDomainsId method
+func NewDeleteApiOrganizationsOrgDomainsIdRequest(server string, org string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org", org, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/organizations/%s/domains/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetApiOrganizationsOrgDomainsIdRequest constructs an http.Request for the GetApiOrganizationsOrgDomainsId method
+func NewGetApiOrganizationsOrgDomainsIdRequest(server string, org string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org", org, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/organizations/%s/domains/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPatchApiOrganizationsOrgDomainsIdRequest calls the generic PatchApiOrganizationsOrgDomainsId builder with application/json body
+func NewPatchApiOrganizationsOrgDomainsIdRequest(server string, org string, id string, body PatchApiOrganizationsOrgDomainsIdJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPatchApiOrganizationsOrgDomainsIdRequestWithBody(server, org, id, "application/json", bodyReader)
+}
+
+// NewPatchApiOrganizationsOrgDomainsIdRequestWithBody constructs an http.Request for the PatchApiOrganizationsOrgDomainsId method, with any body, and a specified content type
+func NewPatchApiOrganizationsOrgDomainsIdRequestWithBody(server string, org string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org", org, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/organizations/%s/domains/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPostApiOrganizationsOrgDomainsIdScimTokenRequest calls the generic PostApiOrganizationsOrgDomainsIdScimToken builder with application/json body
+func NewPostApiOrganizationsOrgDomainsIdScimTokenRequest(server string, org string, id string, body PostApiOrganizationsOrgDomainsIdScimTokenJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiOrganizationsOrgDomainsIdScimTokenRequestWithBody(server, org, id, "application/json", bodyReader)
+}
+
+// NewPostApiOrganizationsOrgDomainsIdScimTokenRequestWithBody constructs an http.Request for the PostApiOrganizationsOrgDomainsIdScimToken method, with any body, and a specified content type
+func NewPostApiOrganizationsOrgDomainsIdScimTokenRequestWithBody(server string, org string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org", org, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/organizations/%s/domains/%s/scim/token", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPostApiOrganizationsOrgDomainsIdVerifyRequest calls the generic PostApiOrganizationsOrgDomainsIdVerify builder with application/json body
+func NewPostApiOrganizationsOrgDomainsIdVerifyRequest(server string, org string, id string, body PostApiOrganizationsOrgDomainsIdVerifyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiOrganizationsOrgDomainsIdVerifyRequestWithBody(server, org, id, "application/json", bodyReader)
+}
+
+// NewPostApiOrganizationsOrgDomainsIdVerifyRequestWithBody constructs an http.Request for the PostApiOrganizationsOrgDomainsIdVerify method, with any body, and a specified content type
+func NewPostApiOrganizationsOrgDomainsIdVerifyRequestWithBody(server string, org string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org", org, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/organizations/%s/domains/%s/verify", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -17493,6 +19320,857 @@ func NewGetMetricsRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewGetScimV2DomainIdGroupsRequest constructs an http.Request for the GetScimV2DomainIdGroups method
+func NewGetScimV2DomainIdGroupsRequest(server string, domainId string, params *GetScimV2DomainIdGroupsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "domain_id", domainId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/scim/v2/%s/Groups", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Filter != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "filter", *params.Filter, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.StartIndex != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "startIndex", *params.StartIndex, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Count != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "count", *params.Count, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ExcludedAttributes != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "excludedAttributes", *params.ExcludedAttributes, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPostScimV2DomainIdGroupsRequest calls the generic PostScimV2DomainIdGroups builder with application/json body
+func NewPostScimV2DomainIdGroupsRequest(server string, domainId string, body PostScimV2DomainIdGroupsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostScimV2DomainIdGroupsRequestWithBody(server, domainId, "application/json", bodyReader)
+}
+
+// NewPostScimV2DomainIdGroupsRequestWithApplicationScimPlusJSONBody calls the generic PostScimV2DomainIdGroups builder with application/scim+json body
+func NewPostScimV2DomainIdGroupsRequestWithApplicationScimPlusJSONBody(server string, domainId string, body PostScimV2DomainIdGroupsApplicationScimPlusJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostScimV2DomainIdGroupsRequestWithBody(server, domainId, "application/scim+json", bodyReader)
+}
+
+// NewPostScimV2DomainIdGroupsRequestWithBody constructs an http.Request for the PostScimV2DomainIdGroups method, with any body, and a specified content type
+func NewPostScimV2DomainIdGroupsRequestWithBody(server string, domainId string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "domain_id", domainId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/scim/v2/%s/Groups", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteScimV2DomainIdGroupsIdRequest constructs an http.Request for the DeleteScimV2DomainIdGroupsId method
+func NewDeleteScimV2DomainIdGroupsIdRequest(server string, domainId string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "domain_id", domainId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/scim/v2/%s/Groups/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetScimV2DomainIdGroupsIdRequest constructs an http.Request for the GetScimV2DomainIdGroupsId method
+func NewGetScimV2DomainIdGroupsIdRequest(server string, domainId string, id string, params *GetScimV2DomainIdGroupsIdParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "domain_id", domainId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/scim/v2/%s/Groups/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.ExcludedAttributes != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "excludedAttributes", *params.ExcludedAttributes, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPatchScimV2DomainIdGroupsIdRequest calls the generic PatchScimV2DomainIdGroupsId builder with application/json body
+func NewPatchScimV2DomainIdGroupsIdRequest(server string, domainId string, id string, body PatchScimV2DomainIdGroupsIdJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPatchScimV2DomainIdGroupsIdRequestWithBody(server, domainId, id, "application/json", bodyReader)
+}
+
+// NewPatchScimV2DomainIdGroupsIdRequestWithApplicationScimPlusJSONBody calls the generic PatchScimV2DomainIdGroupsId builder with application/scim+json body
+func NewPatchScimV2DomainIdGroupsIdRequestWithApplicationScimPlusJSONBody(server string, domainId string, id string, body PatchScimV2DomainIdGroupsIdApplicationScimPlusJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPatchScimV2DomainIdGroupsIdRequestWithBody(server, domainId, id, "application/scim+json", bodyReader)
+}
+
+// NewPatchScimV2DomainIdGroupsIdRequestWithBody constructs an http.Request for the PatchScimV2DomainIdGroupsId method, with any body, and a specified content type
+func NewPatchScimV2DomainIdGroupsIdRequestWithBody(server string, domainId string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "domain_id", domainId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/scim/v2/%s/Groups/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPutScimV2DomainIdGroupsIdRequest calls the generic PutScimV2DomainIdGroupsId builder with application/json body
+func NewPutScimV2DomainIdGroupsIdRequest(server string, domainId string, id string, body PutScimV2DomainIdGroupsIdJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPutScimV2DomainIdGroupsIdRequestWithBody(server, domainId, id, "application/json", bodyReader)
+}
+
+// NewPutScimV2DomainIdGroupsIdRequestWithApplicationScimPlusJSONBody calls the generic PutScimV2DomainIdGroupsId builder with application/scim+json body
+func NewPutScimV2DomainIdGroupsIdRequestWithApplicationScimPlusJSONBody(server string, domainId string, id string, body PutScimV2DomainIdGroupsIdApplicationScimPlusJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPutScimV2DomainIdGroupsIdRequestWithBody(server, domainId, id, "application/scim+json", bodyReader)
+}
+
+// NewPutScimV2DomainIdGroupsIdRequestWithBody constructs an http.Request for the PutScimV2DomainIdGroupsId method, with any body, and a specified content type
+func NewPutScimV2DomainIdGroupsIdRequestWithBody(server string, domainId string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "domain_id", domainId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/scim/v2/%s/Groups/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetScimV2DomainIdResourceTypesRequest constructs an http.Request for the GetScimV2DomainIdResourceTypes method
+func NewGetScimV2DomainIdResourceTypesRequest(server string, domainId string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "domain_id", domainId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/scim/v2/%s/ResourceTypes", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetScimV2DomainIdSchemasRequest constructs an http.Request for the GetScimV2DomainIdSchemas method
+func NewGetScimV2DomainIdSchemasRequest(server string, domainId string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "domain_id", domainId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/scim/v2/%s/Schemas", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetScimV2DomainIdServiceProviderConfigRequest constructs an http.Request for the GetScimV2DomainIdServiceProviderConfig method
+func NewGetScimV2DomainIdServiceProviderConfigRequest(server string, domainId string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "domain_id", domainId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/scim/v2/%s/ServiceProviderConfig", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetScimV2DomainIdUsersRequest constructs an http.Request for the GetScimV2DomainIdUsers method
+func NewGetScimV2DomainIdUsersRequest(server string, domainId string, params *GetScimV2DomainIdUsersParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "domain_id", domainId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/scim/v2/%s/Users", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Filter != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "filter", *params.Filter, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.StartIndex != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "startIndex", *params.StartIndex, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Count != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "count", *params.Count, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPostScimV2DomainIdUsersRequest calls the generic PostScimV2DomainIdUsers builder with application/json body
+func NewPostScimV2DomainIdUsersRequest(server string, domainId string, body PostScimV2DomainIdUsersJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostScimV2DomainIdUsersRequestWithBody(server, domainId, "application/json", bodyReader)
+}
+
+// NewPostScimV2DomainIdUsersRequestWithApplicationScimPlusJSONBody calls the generic PostScimV2DomainIdUsers builder with application/scim+json body
+func NewPostScimV2DomainIdUsersRequestWithApplicationScimPlusJSONBody(server string, domainId string, body PostScimV2DomainIdUsersApplicationScimPlusJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostScimV2DomainIdUsersRequestWithBody(server, domainId, "application/scim+json", bodyReader)
+}
+
+// NewPostScimV2DomainIdUsersRequestWithBody constructs an http.Request for the PostScimV2DomainIdUsers method, with any body, and a specified content type
+func NewPostScimV2DomainIdUsersRequestWithBody(server string, domainId string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "domain_id", domainId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/scim/v2/%s/Users", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteScimV2DomainIdUsersIdRequest constructs an http.Request for the DeleteScimV2DomainIdUsersId method
+func NewDeleteScimV2DomainIdUsersIdRequest(server string, domainId string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "domain_id", domainId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/scim/v2/%s/Users/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetScimV2DomainIdUsersIdRequest constructs an http.Request for the GetScimV2DomainIdUsersId method
+func NewGetScimV2DomainIdUsersIdRequest(server string, domainId string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "domain_id", domainId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/scim/v2/%s/Users/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPatchScimV2DomainIdUsersIdRequest calls the generic PatchScimV2DomainIdUsersId builder with application/json body
+func NewPatchScimV2DomainIdUsersIdRequest(server string, domainId string, id string, body PatchScimV2DomainIdUsersIdJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPatchScimV2DomainIdUsersIdRequestWithBody(server, domainId, id, "application/json", bodyReader)
+}
+
+// NewPatchScimV2DomainIdUsersIdRequestWithApplicationScimPlusJSONBody calls the generic PatchScimV2DomainIdUsersId builder with application/scim+json body
+func NewPatchScimV2DomainIdUsersIdRequestWithApplicationScimPlusJSONBody(server string, domainId string, id string, body PatchScimV2DomainIdUsersIdApplicationScimPlusJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPatchScimV2DomainIdUsersIdRequestWithBody(server, domainId, id, "application/scim+json", bodyReader)
+}
+
+// NewPatchScimV2DomainIdUsersIdRequestWithBody constructs an http.Request for the PatchScimV2DomainIdUsersId method, with any body, and a specified content type
+func NewPatchScimV2DomainIdUsersIdRequestWithBody(server string, domainId string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "domain_id", domainId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/scim/v2/%s/Users/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPutScimV2DomainIdUsersIdRequest calls the generic PutScimV2DomainIdUsersId builder with application/json body
+func NewPutScimV2DomainIdUsersIdRequest(server string, domainId string, id string, body PutScimV2DomainIdUsersIdJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPutScimV2DomainIdUsersIdRequestWithBody(server, domainId, id, "application/json", bodyReader)
+}
+
+// NewPutScimV2DomainIdUsersIdRequestWithApplicationScimPlusJSONBody calls the generic PutScimV2DomainIdUsersId builder with application/scim+json body
+func NewPutScimV2DomainIdUsersIdRequestWithApplicationScimPlusJSONBody(server string, domainId string, id string, body PutScimV2DomainIdUsersIdApplicationScimPlusJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPutScimV2DomainIdUsersIdRequestWithBody(server, domainId, id, "application/scim+json", bodyReader)
+}
+
+// NewPutScimV2DomainIdUsersIdRequestWithBody constructs an http.Request for the PutScimV2DomainIdUsersId method, with any body, and a specified content type
+func NewPutScimV2DomainIdUsersIdRequestWithBody(server string, domainId string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "domain_id", domainId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/scim/v2/%s/Users/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -17572,6 +20250,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/login (the `PostApiLogin` operationId).
 	PostApiLoginWithResponse(ctx context.Context, body PostApiLoginJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiLoginResponse, error)
+
+	// GetApiLoginProvidersWithResponse Login providers
+	//
+	// Login providers. Anyone may call it.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/login/providers (the `GetApiLoginProviders` operationId).
+	GetApiLoginProvidersWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiLoginProvidersResponse, error)
 
 	// PostApiLogoutWithResponse Logout
 	//
@@ -17653,6 +20340,105 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/organizations/{org}/activity_log (the `GetApiOrganizationsOrgActivityLog` operationId).
 	GetApiOrganizationsOrgActivityLogWithResponse(ctx context.Context, org string, params *GetApiOrganizationsOrgActivityLogParams, reqEditors ...RequestEditorFn) (*GetApiOrganizationsOrgActivityLogResponse, error)
+
+	// GetApiOrganizationsOrgDomainsWithResponse Domain list
+	//
+	// Domain list. Needs an organization admin.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/organizations/{org}/domains (the `GetApiOrganizationsOrgDomains` operationId).
+	GetApiOrganizationsOrgDomainsWithResponse(ctx context.Context, org string, params *GetApiOrganizationsOrgDomainsParams, reqEditors ...RequestEditorFn) (*GetApiOrganizationsOrgDomainsResponse, error)
+
+	// PostApiOrganizationsOrgDomainsWithBodyWithResponse Domain create
+	//
+	// Domain create. Needs an organization admin. Changes need a plan with the sso feature.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/organizations/{org}/domains (the `PostApiOrganizationsOrgDomains` operationId).
+	PostApiOrganizationsOrgDomainsWithBodyWithResponse(ctx context.Context, org string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsResponse, error)
+
+	// PostApiOrganizationsOrgDomainsWithResponse Domain create
+	//
+	// Domain create. Needs an organization admin. Changes need a plan with the sso feature.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/organizations/{org}/domains (the `PostApiOrganizationsOrgDomains` operationId).
+	PostApiOrganizationsOrgDomainsWithResponse(ctx context.Context, org string, body PostApiOrganizationsOrgDomainsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsResponse, error)
+
+	// DeleteApiOrganizationsOrgDomainsIdWithResponse Domain delete
+	//
+	// Domain delete. Needs an organization admin. Changes need a plan with the sso feature.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/organizations/{org}/domains/{id} (the `DeleteApiOrganizationsOrgDomainsId` operationId).
+	DeleteApiOrganizationsOrgDomainsIdWithResponse(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*DeleteApiOrganizationsOrgDomainsIdResponse, error)
+
+	// GetApiOrganizationsOrgDomainsIdWithResponse Domain get
+	//
+	// Domain get. Needs an organization admin.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/organizations/{org}/domains/{id} (the `GetApiOrganizationsOrgDomainsId` operationId).
+	GetApiOrganizationsOrgDomainsIdWithResponse(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*GetApiOrganizationsOrgDomainsIdResponse, error)
+
+	// PatchApiOrganizationsOrgDomainsIdWithBodyWithResponse Domain update
+	//
+	// Domain update. Needs an organization admin. Changes need a plan with the sso feature.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/organizations/{org}/domains/{id} (the `PatchApiOrganizationsOrgDomainsId` operationId).
+	PatchApiOrganizationsOrgDomainsIdWithBodyWithResponse(ctx context.Context, org string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchApiOrganizationsOrgDomainsIdResponse, error)
+
+	// PatchApiOrganizationsOrgDomainsIdWithResponse Domain update
+	//
+	// Domain update. Needs an organization admin. Changes need a plan with the sso feature.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/organizations/{org}/domains/{id} (the `PatchApiOrganizationsOrgDomainsId` operationId).
+	PatchApiOrganizationsOrgDomainsIdWithResponse(ctx context.Context, org string, id string, body PatchApiOrganizationsOrgDomainsIdJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchApiOrganizationsOrgDomainsIdResponse, error)
+
+	// PostApiOrganizationsOrgDomainsIdScimTokenWithBodyWithResponse Domain s c i m token
+	//
+	// Domain s c i m token. Needs an organization admin. Changes need a plan with the scim feature.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/organizations/{org}/domains/{id}/scim/token (the `PostApiOrganizationsOrgDomainsIdScimToken` operationId).
+	PostApiOrganizationsOrgDomainsIdScimTokenWithBodyWithResponse(ctx context.Context, org string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsIdScimTokenResponse, error)
+
+	// PostApiOrganizationsOrgDomainsIdScimTokenWithResponse Domain s c i m token
+	//
+	// Domain s c i m token. Needs an organization admin. Changes need a plan with the scim feature.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/organizations/{org}/domains/{id}/scim/token (the `PostApiOrganizationsOrgDomainsIdScimToken` operationId).
+	PostApiOrganizationsOrgDomainsIdScimTokenWithResponse(ctx context.Context, org string, id string, body PostApiOrganizationsOrgDomainsIdScimTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsIdScimTokenResponse, error)
+
+	// PostApiOrganizationsOrgDomainsIdVerifyWithBodyWithResponse Domain verify
+	//
+	// Domain verify. Needs the organization's owner. Changes need a plan with the sso feature.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/organizations/{org}/domains/{id}/verify (the `PostApiOrganizationsOrgDomainsIdVerify` operationId).
+	PostApiOrganizationsOrgDomainsIdVerifyWithBodyWithResponse(ctx context.Context, org string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsIdVerifyResponse, error)
+
+	// PostApiOrganizationsOrgDomainsIdVerifyWithResponse Domain verify
+	//
+	// Domain verify. Needs the organization's owner. Changes need a plan with the sso feature.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/organizations/{org}/domains/{id}/verify (the `PostApiOrganizationsOrgDomainsIdVerify` operationId).
+	PostApiOrganizationsOrgDomainsIdVerifyWithResponse(ctx context.Context, org string, id string, body PostApiOrganizationsOrgDomainsIdVerifyJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsIdVerifyResponse, error)
 
 	// GetApiOrganizationsOrgInvitesWithResponse Invite list
 	//
@@ -19768,6 +22554,249 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /metrics (the `GetMetrics` operationId).
 	GetMetricsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMetricsResponse, error)
+
+	// GetScimV2DomainIdGroupsWithResponse S c i m group list
+	//
+	// S c i m group list. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /scim/v2/{domain_id}/Groups (the `GetScimV2DomainIdGroups` operationId).
+	GetScimV2DomainIdGroupsWithResponse(ctx context.Context, domainId string, params *GetScimV2DomainIdGroupsParams, reqEditors ...RequestEditorFn) (*GetScimV2DomainIdGroupsResponse, error)
+
+	// PostScimV2DomainIdGroupsWithBodyWithResponse S c i m group create
+	//
+	// S c i m group create. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /scim/v2/{domain_id}/Groups (the `PostScimV2DomainIdGroups` operationId).
+	PostScimV2DomainIdGroupsWithBodyWithResponse(ctx context.Context, domainId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostScimV2DomainIdGroupsResponse, error)
+
+	// PostScimV2DomainIdGroupsWithResponse S c i m group create
+	//
+	// S c i m group create. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /scim/v2/{domain_id}/Groups (the `PostScimV2DomainIdGroups` operationId).
+	PostScimV2DomainIdGroupsWithResponse(ctx context.Context, domainId string, body PostScimV2DomainIdGroupsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostScimV2DomainIdGroupsResponse, error)
+
+	// PostScimV2DomainIdGroupsWithApplicationScimPlusJSONBodyWithResponse S c i m group create
+	//
+	// S c i m group create. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes a body of the `application/scim+json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /scim/v2/{domain_id}/Groups (the `PostScimV2DomainIdGroups` operationId).
+	PostScimV2DomainIdGroupsWithApplicationScimPlusJSONBodyWithResponse(ctx context.Context, domainId string, body PostScimV2DomainIdGroupsApplicationScimPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*PostScimV2DomainIdGroupsResponse, error)
+
+	// DeleteScimV2DomainIdGroupsIdWithResponse S c i m group delete
+	//
+	// S c i m group delete. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /scim/v2/{domain_id}/Groups/{id} (the `DeleteScimV2DomainIdGroupsId` operationId).
+	DeleteScimV2DomainIdGroupsIdWithResponse(ctx context.Context, domainId string, id string, reqEditors ...RequestEditorFn) (*DeleteScimV2DomainIdGroupsIdResponse, error)
+
+	// GetScimV2DomainIdGroupsIdWithResponse S c i m group get
+	//
+	// S c i m group get. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /scim/v2/{domain_id}/Groups/{id} (the `GetScimV2DomainIdGroupsId` operationId).
+	GetScimV2DomainIdGroupsIdWithResponse(ctx context.Context, domainId string, id string, params *GetScimV2DomainIdGroupsIdParams, reqEditors ...RequestEditorFn) (*GetScimV2DomainIdGroupsIdResponse, error)
+
+	// PatchScimV2DomainIdGroupsIdWithBodyWithResponse S c i m group patch
+	//
+	// S c i m group patch. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /scim/v2/{domain_id}/Groups/{id} (the `PatchScimV2DomainIdGroupsId` operationId).
+	PatchScimV2DomainIdGroupsIdWithBodyWithResponse(ctx context.Context, domainId string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchScimV2DomainIdGroupsIdResponse, error)
+
+	// PatchScimV2DomainIdGroupsIdWithResponse S c i m group patch
+	//
+	// S c i m group patch. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /scim/v2/{domain_id}/Groups/{id} (the `PatchScimV2DomainIdGroupsId` operationId).
+	PatchScimV2DomainIdGroupsIdWithResponse(ctx context.Context, domainId string, id string, body PatchScimV2DomainIdGroupsIdJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchScimV2DomainIdGroupsIdResponse, error)
+
+	// PatchScimV2DomainIdGroupsIdWithApplicationScimPlusJSONBodyWithResponse S c i m group patch
+	//
+	// S c i m group patch. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes a body of the `application/scim+json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /scim/v2/{domain_id}/Groups/{id} (the `PatchScimV2DomainIdGroupsId` operationId).
+	PatchScimV2DomainIdGroupsIdWithApplicationScimPlusJSONBodyWithResponse(ctx context.Context, domainId string, id string, body PatchScimV2DomainIdGroupsIdApplicationScimPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchScimV2DomainIdGroupsIdResponse, error)
+
+	// PutScimV2DomainIdGroupsIdWithBodyWithResponse S c i m group replace
+	//
+	// S c i m group replace. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /scim/v2/{domain_id}/Groups/{id} (the `PutScimV2DomainIdGroupsId` operationId).
+	PutScimV2DomainIdGroupsIdWithBodyWithResponse(ctx context.Context, domainId string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutScimV2DomainIdGroupsIdResponse, error)
+
+	// PutScimV2DomainIdGroupsIdWithResponse S c i m group replace
+	//
+	// S c i m group replace. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /scim/v2/{domain_id}/Groups/{id} (the `PutScimV2DomainIdGroupsId` operationId).
+	PutScimV2DomainIdGroupsIdWithResponse(ctx context.Context, domainId string, id string, body PutScimV2DomainIdGroupsIdJSONRequestBody, reqEditors ...RequestEditorFn) (*PutScimV2DomainIdGroupsIdResponse, error)
+
+	// PutScimV2DomainIdGroupsIdWithApplicationScimPlusJSONBodyWithResponse S c i m group replace
+	//
+	// S c i m group replace. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes a body of the `application/scim+json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /scim/v2/{domain_id}/Groups/{id} (the `PutScimV2DomainIdGroupsId` operationId).
+	PutScimV2DomainIdGroupsIdWithApplicationScimPlusJSONBodyWithResponse(ctx context.Context, domainId string, id string, body PutScimV2DomainIdGroupsIdApplicationScimPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*PutScimV2DomainIdGroupsIdResponse, error)
+
+	// GetScimV2DomainIdResourceTypesWithResponse S c i m resource types
+	//
+	// S c i m resource types. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /scim/v2/{domain_id}/ResourceTypes (the `GetScimV2DomainIdResourceTypes` operationId).
+	GetScimV2DomainIdResourceTypesWithResponse(ctx context.Context, domainId string, reqEditors ...RequestEditorFn) (*GetScimV2DomainIdResourceTypesResponse, error)
+
+	// GetScimV2DomainIdSchemasWithResponse S c i m schemas
+	//
+	// S c i m schemas. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /scim/v2/{domain_id}/Schemas (the `GetScimV2DomainIdSchemas` operationId).
+	GetScimV2DomainIdSchemasWithResponse(ctx context.Context, domainId string, reqEditors ...RequestEditorFn) (*GetScimV2DomainIdSchemasResponse, error)
+
+	// GetScimV2DomainIdServiceProviderConfigWithResponse S c i m service provider config
+	//
+	// S c i m service provider config. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /scim/v2/{domain_id}/ServiceProviderConfig (the `GetScimV2DomainIdServiceProviderConfig` operationId).
+	GetScimV2DomainIdServiceProviderConfigWithResponse(ctx context.Context, domainId string, reqEditors ...RequestEditorFn) (*GetScimV2DomainIdServiceProviderConfigResponse, error)
+
+	// GetScimV2DomainIdUsersWithResponse S c i m user list
+	//
+	// S c i m user list. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /scim/v2/{domain_id}/Users (the `GetScimV2DomainIdUsers` operationId).
+	GetScimV2DomainIdUsersWithResponse(ctx context.Context, domainId string, params *GetScimV2DomainIdUsersParams, reqEditors ...RequestEditorFn) (*GetScimV2DomainIdUsersResponse, error)
+
+	// PostScimV2DomainIdUsersWithBodyWithResponse S c i m user create
+	//
+	// S c i m user create. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /scim/v2/{domain_id}/Users (the `PostScimV2DomainIdUsers` operationId).
+	PostScimV2DomainIdUsersWithBodyWithResponse(ctx context.Context, domainId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostScimV2DomainIdUsersResponse, error)
+
+	// PostScimV2DomainIdUsersWithResponse S c i m user create
+	//
+	// S c i m user create. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /scim/v2/{domain_id}/Users (the `PostScimV2DomainIdUsers` operationId).
+	PostScimV2DomainIdUsersWithResponse(ctx context.Context, domainId string, body PostScimV2DomainIdUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*PostScimV2DomainIdUsersResponse, error)
+
+	// PostScimV2DomainIdUsersWithApplicationScimPlusJSONBodyWithResponse S c i m user create
+	//
+	// S c i m user create. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes a body of the `application/scim+json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /scim/v2/{domain_id}/Users (the `PostScimV2DomainIdUsers` operationId).
+	PostScimV2DomainIdUsersWithApplicationScimPlusJSONBodyWithResponse(ctx context.Context, domainId string, body PostScimV2DomainIdUsersApplicationScimPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*PostScimV2DomainIdUsersResponse, error)
+
+	// DeleteScimV2DomainIdUsersIdWithResponse S c i m user delete
+	//
+	// S c i m user delete. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /scim/v2/{domain_id}/Users/{id} (the `DeleteScimV2DomainIdUsersId` operationId).
+	DeleteScimV2DomainIdUsersIdWithResponse(ctx context.Context, domainId string, id string, reqEditors ...RequestEditorFn) (*DeleteScimV2DomainIdUsersIdResponse, error)
+
+	// GetScimV2DomainIdUsersIdWithResponse S c i m user get
+	//
+	// S c i m user get. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /scim/v2/{domain_id}/Users/{id} (the `GetScimV2DomainIdUsersId` operationId).
+	GetScimV2DomainIdUsersIdWithResponse(ctx context.Context, domainId string, id string, reqEditors ...RequestEditorFn) (*GetScimV2DomainIdUsersIdResponse, error)
+
+	// PatchScimV2DomainIdUsersIdWithBodyWithResponse S c i m user patch
+	//
+	// S c i m user patch. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /scim/v2/{domain_id}/Users/{id} (the `PatchScimV2DomainIdUsersId` operationId).
+	PatchScimV2DomainIdUsersIdWithBodyWithResponse(ctx context.Context, domainId string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchScimV2DomainIdUsersIdResponse, error)
+
+	// PatchScimV2DomainIdUsersIdWithResponse S c i m user patch
+	//
+	// S c i m user patch. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /scim/v2/{domain_id}/Users/{id} (the `PatchScimV2DomainIdUsersId` operationId).
+	PatchScimV2DomainIdUsersIdWithResponse(ctx context.Context, domainId string, id string, body PatchScimV2DomainIdUsersIdJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchScimV2DomainIdUsersIdResponse, error)
+
+	// PatchScimV2DomainIdUsersIdWithApplicationScimPlusJSONBodyWithResponse S c i m user patch
+	//
+	// S c i m user patch. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes a body of the `application/scim+json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /scim/v2/{domain_id}/Users/{id} (the `PatchScimV2DomainIdUsersId` operationId).
+	PatchScimV2DomainIdUsersIdWithApplicationScimPlusJSONBodyWithResponse(ctx context.Context, domainId string, id string, body PatchScimV2DomainIdUsersIdApplicationScimPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchScimV2DomainIdUsersIdResponse, error)
+
+	// PutScimV2DomainIdUsersIdWithBodyWithResponse S c i m user replace
+	//
+	// S c i m user replace. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /scim/v2/{domain_id}/Users/{id} (the `PutScimV2DomainIdUsersId` operationId).
+	PutScimV2DomainIdUsersIdWithBodyWithResponse(ctx context.Context, domainId string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutScimV2DomainIdUsersIdResponse, error)
+
+	// PutScimV2DomainIdUsersIdWithResponse S c i m user replace
+	//
+	// S c i m user replace. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /scim/v2/{domain_id}/Users/{id} (the `PutScimV2DomainIdUsersId` operationId).
+	PutScimV2DomainIdUsersIdWithResponse(ctx context.Context, domainId string, id string, body PutScimV2DomainIdUsersIdJSONRequestBody, reqEditors ...RequestEditorFn) (*PutScimV2DomainIdUsersIdResponse, error)
+
+	// PutScimV2DomainIdUsersIdWithApplicationScimPlusJSONBodyWithResponse S c i m user replace
+	//
+	// S c i m user replace. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+	//
+	// Takes a body of the `application/scim+json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /scim/v2/{domain_id}/Users/{id} (the `PutScimV2DomainIdUsersId` operationId).
+	PutScimV2DomainIdUsersIdWithApplicationScimPlusJSONBodyWithResponse(ctx context.Context, domainId string, id string, body PutScimV2DomainIdUsersIdApplicationScimPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*PutScimV2DomainIdUsersIdResponse, error)
 }
 
 type GetHealthResponse struct {
@@ -19950,6 +22979,61 @@ func (r PostApiLoginResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PostApiLoginResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetApiLoginProvidersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LoginProviders
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetApiLoginProvidersResponse) GetJSON200() *LoginProviders {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetApiLoginProvidersResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r GetApiLoginProvidersResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiLoginProvidersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiLoginProvidersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiLoginProvidersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiLoginProvidersResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -20475,6 +23559,629 @@ func (r GetApiOrganizationsOrgActivityLogResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetApiOrganizationsOrgActivityLogResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetApiOrganizationsOrgDomainsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PaginatedDomainList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetApiOrganizationsOrgDomainsResponse) GetJSON200() *PaginatedDomainList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetApiOrganizationsOrgDomainsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetApiOrganizationsOrgDomainsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetApiOrganizationsOrgDomainsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetApiOrganizationsOrgDomainsResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r GetApiOrganizationsOrgDomainsResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiOrganizationsOrgDomainsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiOrganizationsOrgDomainsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiOrganizationsOrgDomainsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiOrganizationsOrgDomainsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiOrganizationsOrgDomainsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Domain
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r PostApiOrganizationsOrgDomainsResponse) GetJSON201() *Domain {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiOrganizationsOrgDomainsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiOrganizationsOrgDomainsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PostApiOrganizationsOrgDomainsResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiOrganizationsOrgDomainsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiOrganizationsOrgDomainsResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiOrganizationsOrgDomainsResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiOrganizationsOrgDomainsResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PostApiOrganizationsOrgDomainsResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiOrganizationsOrgDomainsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiOrganizationsOrgDomainsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiOrganizationsOrgDomainsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiOrganizationsOrgDomainsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteApiOrganizationsOrgDomainsIdResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteApiOrganizationsOrgDomainsIdResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteApiOrganizationsOrgDomainsIdResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r DeleteApiOrganizationsOrgDomainsIdResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteApiOrganizationsOrgDomainsIdResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteApiOrganizationsOrgDomainsIdResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DeleteApiOrganizationsOrgDomainsIdResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r DeleteApiOrganizationsOrgDomainsIdResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteApiOrganizationsOrgDomainsIdResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteApiOrganizationsOrgDomainsIdResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteApiOrganizationsOrgDomainsIdResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteApiOrganizationsOrgDomainsIdResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetApiOrganizationsOrgDomainsIdResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Domain
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetApiOrganizationsOrgDomainsIdResponse) GetJSON200() *Domain {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetApiOrganizationsOrgDomainsIdResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetApiOrganizationsOrgDomainsIdResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetApiOrganizationsOrgDomainsIdResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetApiOrganizationsOrgDomainsIdResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r GetApiOrganizationsOrgDomainsIdResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiOrganizationsOrgDomainsIdResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiOrganizationsOrgDomainsIdResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiOrganizationsOrgDomainsIdResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiOrganizationsOrgDomainsIdResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PatchApiOrganizationsOrgDomainsIdResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Domain
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PatchApiOrganizationsOrgDomainsIdResponse) GetJSON200() *Domain {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PatchApiOrganizationsOrgDomainsIdResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PatchApiOrganizationsOrgDomainsIdResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PatchApiOrganizationsOrgDomainsIdResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PatchApiOrganizationsOrgDomainsIdResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PatchApiOrganizationsOrgDomainsIdResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PatchApiOrganizationsOrgDomainsIdResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PatchApiOrganizationsOrgDomainsIdResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PatchApiOrganizationsOrgDomainsIdResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PatchApiOrganizationsOrgDomainsIdResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PatchApiOrganizationsOrgDomainsIdResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PatchApiOrganizationsOrgDomainsIdResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PatchApiOrganizationsOrgDomainsIdResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiOrganizationsOrgDomainsIdScimTokenResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *ScimToken
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdScimTokenResponse) GetJSON201() *ScimToken {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdScimTokenResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdScimTokenResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdScimTokenResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdScimTokenResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdScimTokenResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdScimTokenResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdScimTokenResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdScimTokenResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiOrganizationsOrgDomainsIdScimTokenResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiOrganizationsOrgDomainsIdScimTokenResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiOrganizationsOrgDomainsIdScimTokenResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiOrganizationsOrgDomainsIdScimTokenResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiOrganizationsOrgDomainsIdVerifyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Domain
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON421 the response for an HTTP 421 `application/json` response
+	JSON421 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdVerifyResponse) GetJSON200() *Domain {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdVerifyResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdVerifyResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdVerifyResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdVerifyResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdVerifyResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdVerifyResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdVerifyResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON421 returns the response for an HTTP 421 `application/json` response
+func (r PostApiOrganizationsOrgDomainsIdVerifyResponse) GetJSON421() *Error {
+	return r.JSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiOrganizationsOrgDomainsIdVerifyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiOrganizationsOrgDomainsIdVerifyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiOrganizationsOrgDomainsIdVerifyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiOrganizationsOrgDomainsIdVerifyResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -33521,6 +37228,8 @@ type PostApiSignupResponse struct {
 	JSON201 *Me
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -33537,6 +37246,11 @@ func (r PostApiSignupResponse) GetJSON201() *Me {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r PostApiSignupResponse) GetJSON400() *Error {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiSignupResponse) GetJSON401() *Error {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -33592,6 +37306,8 @@ type PostApiSignupInviteResponse struct {
 	JSON201 *Me
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
@@ -33615,6 +37331,11 @@ func (r PostApiSignupInviteResponse) GetJSON201() *Me {
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r PostApiSignupInviteResponse) GetJSON400() *Error {
 	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiSignupInviteResponse) GetJSON401() *Error {
+	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
@@ -33866,6 +37587,1230 @@ func (r GetMetricsResponse) ContentType() string {
 	return ""
 }
 
+type GetScimV2DomainIdGroupsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationscimJSON200 the response for an HTTP 200 `application/scim+json` response
+	ApplicationscimJSON200 *ScimGroupListResponse
+	// ApplicationscimJSON400 the response for an HTTP 400 `application/scim+json` response
+	ApplicationscimJSON400 *SCIMError
+	// ApplicationscimJSON401 the response for an HTTP 401 `application/scim+json` response
+	ApplicationscimJSON401 *SCIMError
+	// ApplicationscimJSON403 the response for an HTTP 403 `application/scim+json` response
+	ApplicationscimJSON403 *SCIMError
+	// ApplicationscimJSON404 the response for an HTTP 404 `application/scim+json` response
+	ApplicationscimJSON404 *SCIMError
+	// ApplicationscimJSON421 the response for an HTTP 421 `application/scim+json` response
+	ApplicationscimJSON421 *SCIMError
+}
+
+// GetApplicationscimJSON200 returns the response for an HTTP 200 `application/scim+json` response
+func (r GetScimV2DomainIdGroupsResponse) GetApplicationscimJSON200() *ScimGroupListResponse {
+	return r.ApplicationscimJSON200
+}
+
+// GetApplicationscimJSON400 returns the response for an HTTP 400 `application/scim+json` response
+func (r GetScimV2DomainIdGroupsResponse) GetApplicationscimJSON400() *SCIMError {
+	return r.ApplicationscimJSON400
+}
+
+// GetApplicationscimJSON401 returns the response for an HTTP 401 `application/scim+json` response
+func (r GetScimV2DomainIdGroupsResponse) GetApplicationscimJSON401() *SCIMError {
+	return r.ApplicationscimJSON401
+}
+
+// GetApplicationscimJSON403 returns the response for an HTTP 403 `application/scim+json` response
+func (r GetScimV2DomainIdGroupsResponse) GetApplicationscimJSON403() *SCIMError {
+	return r.ApplicationscimJSON403
+}
+
+// GetApplicationscimJSON404 returns the response for an HTTP 404 `application/scim+json` response
+func (r GetScimV2DomainIdGroupsResponse) GetApplicationscimJSON404() *SCIMError {
+	return r.ApplicationscimJSON404
+}
+
+// GetApplicationscimJSON421 returns the response for an HTTP 421 `application/scim+json` response
+func (r GetScimV2DomainIdGroupsResponse) GetApplicationscimJSON421() *SCIMError {
+	return r.ApplicationscimJSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r GetScimV2DomainIdGroupsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetScimV2DomainIdGroupsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetScimV2DomainIdGroupsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetScimV2DomainIdGroupsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostScimV2DomainIdGroupsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationscimJSON201 the response for an HTTP 201 `application/scim+json` response
+	ApplicationscimJSON201 *ScimGroup
+	// ApplicationscimJSON400 the response for an HTTP 400 `application/scim+json` response
+	ApplicationscimJSON400 *SCIMError
+	// ApplicationscimJSON401 the response for an HTTP 401 `application/scim+json` response
+	ApplicationscimJSON401 *SCIMError
+	// ApplicationscimJSON403 the response for an HTTP 403 `application/scim+json` response
+	ApplicationscimJSON403 *SCIMError
+	// ApplicationscimJSON404 the response for an HTTP 404 `application/scim+json` response
+	ApplicationscimJSON404 *SCIMError
+	// ApplicationscimJSON409 the response for an HTTP 409 `application/scim+json` response
+	ApplicationscimJSON409 *SCIMError
+	// ApplicationscimJSON413 the response for an HTTP 413 `application/scim+json` response
+	ApplicationscimJSON413 *SCIMError
+	// ApplicationscimJSON421 the response for an HTTP 421 `application/scim+json` response
+	ApplicationscimJSON421 *SCIMError
+}
+
+// GetApplicationscimJSON201 returns the response for an HTTP 201 `application/scim+json` response
+func (r PostScimV2DomainIdGroupsResponse) GetApplicationscimJSON201() *ScimGroup {
+	return r.ApplicationscimJSON201
+}
+
+// GetApplicationscimJSON400 returns the response for an HTTP 400 `application/scim+json` response
+func (r PostScimV2DomainIdGroupsResponse) GetApplicationscimJSON400() *SCIMError {
+	return r.ApplicationscimJSON400
+}
+
+// GetApplicationscimJSON401 returns the response for an HTTP 401 `application/scim+json` response
+func (r PostScimV2DomainIdGroupsResponse) GetApplicationscimJSON401() *SCIMError {
+	return r.ApplicationscimJSON401
+}
+
+// GetApplicationscimJSON403 returns the response for an HTTP 403 `application/scim+json` response
+func (r PostScimV2DomainIdGroupsResponse) GetApplicationscimJSON403() *SCIMError {
+	return r.ApplicationscimJSON403
+}
+
+// GetApplicationscimJSON404 returns the response for an HTTP 404 `application/scim+json` response
+func (r PostScimV2DomainIdGroupsResponse) GetApplicationscimJSON404() *SCIMError {
+	return r.ApplicationscimJSON404
+}
+
+// GetApplicationscimJSON409 returns the response for an HTTP 409 `application/scim+json` response
+func (r PostScimV2DomainIdGroupsResponse) GetApplicationscimJSON409() *SCIMError {
+	return r.ApplicationscimJSON409
+}
+
+// GetApplicationscimJSON413 returns the response for an HTTP 413 `application/scim+json` response
+func (r PostScimV2DomainIdGroupsResponse) GetApplicationscimJSON413() *SCIMError {
+	return r.ApplicationscimJSON413
+}
+
+// GetApplicationscimJSON421 returns the response for an HTTP 421 `application/scim+json` response
+func (r PostScimV2DomainIdGroupsResponse) GetApplicationscimJSON421() *SCIMError {
+	return r.ApplicationscimJSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostScimV2DomainIdGroupsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostScimV2DomainIdGroupsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostScimV2DomainIdGroupsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostScimV2DomainIdGroupsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteScimV2DomainIdGroupsIdResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationscimJSON400 the response for an HTTP 400 `application/scim+json` response
+	ApplicationscimJSON400 *SCIMError
+	// ApplicationscimJSON401 the response for an HTTP 401 `application/scim+json` response
+	ApplicationscimJSON401 *SCIMError
+	// ApplicationscimJSON403 the response for an HTTP 403 `application/scim+json` response
+	ApplicationscimJSON403 *SCIMError
+	// ApplicationscimJSON404 the response for an HTTP 404 `application/scim+json` response
+	ApplicationscimJSON404 *SCIMError
+	// ApplicationscimJSON409 the response for an HTTP 409 `application/scim+json` response
+	ApplicationscimJSON409 *SCIMError
+	// ApplicationscimJSON421 the response for an HTTP 421 `application/scim+json` response
+	ApplicationscimJSON421 *SCIMError
+}
+
+// GetApplicationscimJSON400 returns the response for an HTTP 400 `application/scim+json` response
+func (r DeleteScimV2DomainIdGroupsIdResponse) GetApplicationscimJSON400() *SCIMError {
+	return r.ApplicationscimJSON400
+}
+
+// GetApplicationscimJSON401 returns the response for an HTTP 401 `application/scim+json` response
+func (r DeleteScimV2DomainIdGroupsIdResponse) GetApplicationscimJSON401() *SCIMError {
+	return r.ApplicationscimJSON401
+}
+
+// GetApplicationscimJSON403 returns the response for an HTTP 403 `application/scim+json` response
+func (r DeleteScimV2DomainIdGroupsIdResponse) GetApplicationscimJSON403() *SCIMError {
+	return r.ApplicationscimJSON403
+}
+
+// GetApplicationscimJSON404 returns the response for an HTTP 404 `application/scim+json` response
+func (r DeleteScimV2DomainIdGroupsIdResponse) GetApplicationscimJSON404() *SCIMError {
+	return r.ApplicationscimJSON404
+}
+
+// GetApplicationscimJSON409 returns the response for an HTTP 409 `application/scim+json` response
+func (r DeleteScimV2DomainIdGroupsIdResponse) GetApplicationscimJSON409() *SCIMError {
+	return r.ApplicationscimJSON409
+}
+
+// GetApplicationscimJSON421 returns the response for an HTTP 421 `application/scim+json` response
+func (r DeleteScimV2DomainIdGroupsIdResponse) GetApplicationscimJSON421() *SCIMError {
+	return r.ApplicationscimJSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteScimV2DomainIdGroupsIdResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteScimV2DomainIdGroupsIdResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteScimV2DomainIdGroupsIdResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteScimV2DomainIdGroupsIdResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetScimV2DomainIdGroupsIdResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationscimJSON200 the response for an HTTP 200 `application/scim+json` response
+	ApplicationscimJSON200 *ScimGroup
+	// ApplicationscimJSON400 the response for an HTTP 400 `application/scim+json` response
+	ApplicationscimJSON400 *SCIMError
+	// ApplicationscimJSON401 the response for an HTTP 401 `application/scim+json` response
+	ApplicationscimJSON401 *SCIMError
+	// ApplicationscimJSON403 the response for an HTTP 403 `application/scim+json` response
+	ApplicationscimJSON403 *SCIMError
+	// ApplicationscimJSON404 the response for an HTTP 404 `application/scim+json` response
+	ApplicationscimJSON404 *SCIMError
+	// ApplicationscimJSON421 the response for an HTTP 421 `application/scim+json` response
+	ApplicationscimJSON421 *SCIMError
+}
+
+// GetApplicationscimJSON200 returns the response for an HTTP 200 `application/scim+json` response
+func (r GetScimV2DomainIdGroupsIdResponse) GetApplicationscimJSON200() *ScimGroup {
+	return r.ApplicationscimJSON200
+}
+
+// GetApplicationscimJSON400 returns the response for an HTTP 400 `application/scim+json` response
+func (r GetScimV2DomainIdGroupsIdResponse) GetApplicationscimJSON400() *SCIMError {
+	return r.ApplicationscimJSON400
+}
+
+// GetApplicationscimJSON401 returns the response for an HTTP 401 `application/scim+json` response
+func (r GetScimV2DomainIdGroupsIdResponse) GetApplicationscimJSON401() *SCIMError {
+	return r.ApplicationscimJSON401
+}
+
+// GetApplicationscimJSON403 returns the response for an HTTP 403 `application/scim+json` response
+func (r GetScimV2DomainIdGroupsIdResponse) GetApplicationscimJSON403() *SCIMError {
+	return r.ApplicationscimJSON403
+}
+
+// GetApplicationscimJSON404 returns the response for an HTTP 404 `application/scim+json` response
+func (r GetScimV2DomainIdGroupsIdResponse) GetApplicationscimJSON404() *SCIMError {
+	return r.ApplicationscimJSON404
+}
+
+// GetApplicationscimJSON421 returns the response for an HTTP 421 `application/scim+json` response
+func (r GetScimV2DomainIdGroupsIdResponse) GetApplicationscimJSON421() *SCIMError {
+	return r.ApplicationscimJSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r GetScimV2DomainIdGroupsIdResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetScimV2DomainIdGroupsIdResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetScimV2DomainIdGroupsIdResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetScimV2DomainIdGroupsIdResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PatchScimV2DomainIdGroupsIdResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationscimJSON200 the response for an HTTP 200 `application/scim+json` response
+	ApplicationscimJSON200 *ScimGroup
+	// ApplicationscimJSON400 the response for an HTTP 400 `application/scim+json` response
+	ApplicationscimJSON400 *SCIMError
+	// ApplicationscimJSON401 the response for an HTTP 401 `application/scim+json` response
+	ApplicationscimJSON401 *SCIMError
+	// ApplicationscimJSON403 the response for an HTTP 403 `application/scim+json` response
+	ApplicationscimJSON403 *SCIMError
+	// ApplicationscimJSON404 the response for an HTTP 404 `application/scim+json` response
+	ApplicationscimJSON404 *SCIMError
+	// ApplicationscimJSON409 the response for an HTTP 409 `application/scim+json` response
+	ApplicationscimJSON409 *SCIMError
+	// ApplicationscimJSON413 the response for an HTTP 413 `application/scim+json` response
+	ApplicationscimJSON413 *SCIMError
+	// ApplicationscimJSON421 the response for an HTTP 421 `application/scim+json` response
+	ApplicationscimJSON421 *SCIMError
+}
+
+// GetApplicationscimJSON200 returns the response for an HTTP 200 `application/scim+json` response
+func (r PatchScimV2DomainIdGroupsIdResponse) GetApplicationscimJSON200() *ScimGroup {
+	return r.ApplicationscimJSON200
+}
+
+// GetApplicationscimJSON400 returns the response for an HTTP 400 `application/scim+json` response
+func (r PatchScimV2DomainIdGroupsIdResponse) GetApplicationscimJSON400() *SCIMError {
+	return r.ApplicationscimJSON400
+}
+
+// GetApplicationscimJSON401 returns the response for an HTTP 401 `application/scim+json` response
+func (r PatchScimV2DomainIdGroupsIdResponse) GetApplicationscimJSON401() *SCIMError {
+	return r.ApplicationscimJSON401
+}
+
+// GetApplicationscimJSON403 returns the response for an HTTP 403 `application/scim+json` response
+func (r PatchScimV2DomainIdGroupsIdResponse) GetApplicationscimJSON403() *SCIMError {
+	return r.ApplicationscimJSON403
+}
+
+// GetApplicationscimJSON404 returns the response for an HTTP 404 `application/scim+json` response
+func (r PatchScimV2DomainIdGroupsIdResponse) GetApplicationscimJSON404() *SCIMError {
+	return r.ApplicationscimJSON404
+}
+
+// GetApplicationscimJSON409 returns the response for an HTTP 409 `application/scim+json` response
+func (r PatchScimV2DomainIdGroupsIdResponse) GetApplicationscimJSON409() *SCIMError {
+	return r.ApplicationscimJSON409
+}
+
+// GetApplicationscimJSON413 returns the response for an HTTP 413 `application/scim+json` response
+func (r PatchScimV2DomainIdGroupsIdResponse) GetApplicationscimJSON413() *SCIMError {
+	return r.ApplicationscimJSON413
+}
+
+// GetApplicationscimJSON421 returns the response for an HTTP 421 `application/scim+json` response
+func (r PatchScimV2DomainIdGroupsIdResponse) GetApplicationscimJSON421() *SCIMError {
+	return r.ApplicationscimJSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PatchScimV2DomainIdGroupsIdResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PatchScimV2DomainIdGroupsIdResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PatchScimV2DomainIdGroupsIdResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PatchScimV2DomainIdGroupsIdResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PutScimV2DomainIdGroupsIdResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationscimJSON200 the response for an HTTP 200 `application/scim+json` response
+	ApplicationscimJSON200 *ScimGroup
+	// ApplicationscimJSON400 the response for an HTTP 400 `application/scim+json` response
+	ApplicationscimJSON400 *SCIMError
+	// ApplicationscimJSON401 the response for an HTTP 401 `application/scim+json` response
+	ApplicationscimJSON401 *SCIMError
+	// ApplicationscimJSON403 the response for an HTTP 403 `application/scim+json` response
+	ApplicationscimJSON403 *SCIMError
+	// ApplicationscimJSON404 the response for an HTTP 404 `application/scim+json` response
+	ApplicationscimJSON404 *SCIMError
+	// ApplicationscimJSON409 the response for an HTTP 409 `application/scim+json` response
+	ApplicationscimJSON409 *SCIMError
+	// ApplicationscimJSON413 the response for an HTTP 413 `application/scim+json` response
+	ApplicationscimJSON413 *SCIMError
+	// ApplicationscimJSON421 the response for an HTTP 421 `application/scim+json` response
+	ApplicationscimJSON421 *SCIMError
+}
+
+// GetApplicationscimJSON200 returns the response for an HTTP 200 `application/scim+json` response
+func (r PutScimV2DomainIdGroupsIdResponse) GetApplicationscimJSON200() *ScimGroup {
+	return r.ApplicationscimJSON200
+}
+
+// GetApplicationscimJSON400 returns the response for an HTTP 400 `application/scim+json` response
+func (r PutScimV2DomainIdGroupsIdResponse) GetApplicationscimJSON400() *SCIMError {
+	return r.ApplicationscimJSON400
+}
+
+// GetApplicationscimJSON401 returns the response for an HTTP 401 `application/scim+json` response
+func (r PutScimV2DomainIdGroupsIdResponse) GetApplicationscimJSON401() *SCIMError {
+	return r.ApplicationscimJSON401
+}
+
+// GetApplicationscimJSON403 returns the response for an HTTP 403 `application/scim+json` response
+func (r PutScimV2DomainIdGroupsIdResponse) GetApplicationscimJSON403() *SCIMError {
+	return r.ApplicationscimJSON403
+}
+
+// GetApplicationscimJSON404 returns the response for an HTTP 404 `application/scim+json` response
+func (r PutScimV2DomainIdGroupsIdResponse) GetApplicationscimJSON404() *SCIMError {
+	return r.ApplicationscimJSON404
+}
+
+// GetApplicationscimJSON409 returns the response for an HTTP 409 `application/scim+json` response
+func (r PutScimV2DomainIdGroupsIdResponse) GetApplicationscimJSON409() *SCIMError {
+	return r.ApplicationscimJSON409
+}
+
+// GetApplicationscimJSON413 returns the response for an HTTP 413 `application/scim+json` response
+func (r PutScimV2DomainIdGroupsIdResponse) GetApplicationscimJSON413() *SCIMError {
+	return r.ApplicationscimJSON413
+}
+
+// GetApplicationscimJSON421 returns the response for an HTTP 421 `application/scim+json` response
+func (r PutScimV2DomainIdGroupsIdResponse) GetApplicationscimJSON421() *SCIMError {
+	return r.ApplicationscimJSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PutScimV2DomainIdGroupsIdResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PutScimV2DomainIdGroupsIdResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PutScimV2DomainIdGroupsIdResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PutScimV2DomainIdGroupsIdResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetScimV2DomainIdResourceTypesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationscimJSON200 the response for an HTTP 200 `application/scim+json` response
+	ApplicationscimJSON200 *ScimResourceTypeListResponse
+	// ApplicationscimJSON400 the response for an HTTP 400 `application/scim+json` response
+	ApplicationscimJSON400 *SCIMError
+	// ApplicationscimJSON401 the response for an HTTP 401 `application/scim+json` response
+	ApplicationscimJSON401 *SCIMError
+	// ApplicationscimJSON403 the response for an HTTP 403 `application/scim+json` response
+	ApplicationscimJSON403 *SCIMError
+	// ApplicationscimJSON404 the response for an HTTP 404 `application/scim+json` response
+	ApplicationscimJSON404 *SCIMError
+	// ApplicationscimJSON421 the response for an HTTP 421 `application/scim+json` response
+	ApplicationscimJSON421 *SCIMError
+}
+
+// GetApplicationscimJSON200 returns the response for an HTTP 200 `application/scim+json` response
+func (r GetScimV2DomainIdResourceTypesResponse) GetApplicationscimJSON200() *ScimResourceTypeListResponse {
+	return r.ApplicationscimJSON200
+}
+
+// GetApplicationscimJSON400 returns the response for an HTTP 400 `application/scim+json` response
+func (r GetScimV2DomainIdResourceTypesResponse) GetApplicationscimJSON400() *SCIMError {
+	return r.ApplicationscimJSON400
+}
+
+// GetApplicationscimJSON401 returns the response for an HTTP 401 `application/scim+json` response
+func (r GetScimV2DomainIdResourceTypesResponse) GetApplicationscimJSON401() *SCIMError {
+	return r.ApplicationscimJSON401
+}
+
+// GetApplicationscimJSON403 returns the response for an HTTP 403 `application/scim+json` response
+func (r GetScimV2DomainIdResourceTypesResponse) GetApplicationscimJSON403() *SCIMError {
+	return r.ApplicationscimJSON403
+}
+
+// GetApplicationscimJSON404 returns the response for an HTTP 404 `application/scim+json` response
+func (r GetScimV2DomainIdResourceTypesResponse) GetApplicationscimJSON404() *SCIMError {
+	return r.ApplicationscimJSON404
+}
+
+// GetApplicationscimJSON421 returns the response for an HTTP 421 `application/scim+json` response
+func (r GetScimV2DomainIdResourceTypesResponse) GetApplicationscimJSON421() *SCIMError {
+	return r.ApplicationscimJSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r GetScimV2DomainIdResourceTypesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetScimV2DomainIdResourceTypesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetScimV2DomainIdResourceTypesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetScimV2DomainIdResourceTypesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetScimV2DomainIdSchemasResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationscimJSON200 the response for an HTTP 200 `application/scim+json` response
+	ApplicationscimJSON200 *ScimSchemaListResponse
+	// ApplicationscimJSON400 the response for an HTTP 400 `application/scim+json` response
+	ApplicationscimJSON400 *SCIMError
+	// ApplicationscimJSON401 the response for an HTTP 401 `application/scim+json` response
+	ApplicationscimJSON401 *SCIMError
+	// ApplicationscimJSON403 the response for an HTTP 403 `application/scim+json` response
+	ApplicationscimJSON403 *SCIMError
+	// ApplicationscimJSON404 the response for an HTTP 404 `application/scim+json` response
+	ApplicationscimJSON404 *SCIMError
+	// ApplicationscimJSON421 the response for an HTTP 421 `application/scim+json` response
+	ApplicationscimJSON421 *SCIMError
+}
+
+// GetApplicationscimJSON200 returns the response for an HTTP 200 `application/scim+json` response
+func (r GetScimV2DomainIdSchemasResponse) GetApplicationscimJSON200() *ScimSchemaListResponse {
+	return r.ApplicationscimJSON200
+}
+
+// GetApplicationscimJSON400 returns the response for an HTTP 400 `application/scim+json` response
+func (r GetScimV2DomainIdSchemasResponse) GetApplicationscimJSON400() *SCIMError {
+	return r.ApplicationscimJSON400
+}
+
+// GetApplicationscimJSON401 returns the response for an HTTP 401 `application/scim+json` response
+func (r GetScimV2DomainIdSchemasResponse) GetApplicationscimJSON401() *SCIMError {
+	return r.ApplicationscimJSON401
+}
+
+// GetApplicationscimJSON403 returns the response for an HTTP 403 `application/scim+json` response
+func (r GetScimV2DomainIdSchemasResponse) GetApplicationscimJSON403() *SCIMError {
+	return r.ApplicationscimJSON403
+}
+
+// GetApplicationscimJSON404 returns the response for an HTTP 404 `application/scim+json` response
+func (r GetScimV2DomainIdSchemasResponse) GetApplicationscimJSON404() *SCIMError {
+	return r.ApplicationscimJSON404
+}
+
+// GetApplicationscimJSON421 returns the response for an HTTP 421 `application/scim+json` response
+func (r GetScimV2DomainIdSchemasResponse) GetApplicationscimJSON421() *SCIMError {
+	return r.ApplicationscimJSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r GetScimV2DomainIdSchemasResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetScimV2DomainIdSchemasResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetScimV2DomainIdSchemasResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetScimV2DomainIdSchemasResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetScimV2DomainIdServiceProviderConfigResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationscimJSON200 the response for an HTTP 200 `application/scim+json` response
+	ApplicationscimJSON200 *ScimServiceProviderConfig
+	// ApplicationscimJSON400 the response for an HTTP 400 `application/scim+json` response
+	ApplicationscimJSON400 *SCIMError
+	// ApplicationscimJSON401 the response for an HTTP 401 `application/scim+json` response
+	ApplicationscimJSON401 *SCIMError
+	// ApplicationscimJSON403 the response for an HTTP 403 `application/scim+json` response
+	ApplicationscimJSON403 *SCIMError
+	// ApplicationscimJSON404 the response for an HTTP 404 `application/scim+json` response
+	ApplicationscimJSON404 *SCIMError
+	// ApplicationscimJSON421 the response for an HTTP 421 `application/scim+json` response
+	ApplicationscimJSON421 *SCIMError
+}
+
+// GetApplicationscimJSON200 returns the response for an HTTP 200 `application/scim+json` response
+func (r GetScimV2DomainIdServiceProviderConfigResponse) GetApplicationscimJSON200() *ScimServiceProviderConfig {
+	return r.ApplicationscimJSON200
+}
+
+// GetApplicationscimJSON400 returns the response for an HTTP 400 `application/scim+json` response
+func (r GetScimV2DomainIdServiceProviderConfigResponse) GetApplicationscimJSON400() *SCIMError {
+	return r.ApplicationscimJSON400
+}
+
+// GetApplicationscimJSON401 returns the response for an HTTP 401 `application/scim+json` response
+func (r GetScimV2DomainIdServiceProviderConfigResponse) GetApplicationscimJSON401() *SCIMError {
+	return r.ApplicationscimJSON401
+}
+
+// GetApplicationscimJSON403 returns the response for an HTTP 403 `application/scim+json` response
+func (r GetScimV2DomainIdServiceProviderConfigResponse) GetApplicationscimJSON403() *SCIMError {
+	return r.ApplicationscimJSON403
+}
+
+// GetApplicationscimJSON404 returns the response for an HTTP 404 `application/scim+json` response
+func (r GetScimV2DomainIdServiceProviderConfigResponse) GetApplicationscimJSON404() *SCIMError {
+	return r.ApplicationscimJSON404
+}
+
+// GetApplicationscimJSON421 returns the response for an HTTP 421 `application/scim+json` response
+func (r GetScimV2DomainIdServiceProviderConfigResponse) GetApplicationscimJSON421() *SCIMError {
+	return r.ApplicationscimJSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r GetScimV2DomainIdServiceProviderConfigResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetScimV2DomainIdServiceProviderConfigResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetScimV2DomainIdServiceProviderConfigResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetScimV2DomainIdServiceProviderConfigResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetScimV2DomainIdUsersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationscimJSON200 the response for an HTTP 200 `application/scim+json` response
+	ApplicationscimJSON200 *ScimUserListResponse
+	// ApplicationscimJSON400 the response for an HTTP 400 `application/scim+json` response
+	ApplicationscimJSON400 *SCIMError
+	// ApplicationscimJSON401 the response for an HTTP 401 `application/scim+json` response
+	ApplicationscimJSON401 *SCIMError
+	// ApplicationscimJSON403 the response for an HTTP 403 `application/scim+json` response
+	ApplicationscimJSON403 *SCIMError
+	// ApplicationscimJSON404 the response for an HTTP 404 `application/scim+json` response
+	ApplicationscimJSON404 *SCIMError
+	// ApplicationscimJSON421 the response for an HTTP 421 `application/scim+json` response
+	ApplicationscimJSON421 *SCIMError
+}
+
+// GetApplicationscimJSON200 returns the response for an HTTP 200 `application/scim+json` response
+func (r GetScimV2DomainIdUsersResponse) GetApplicationscimJSON200() *ScimUserListResponse {
+	return r.ApplicationscimJSON200
+}
+
+// GetApplicationscimJSON400 returns the response for an HTTP 400 `application/scim+json` response
+func (r GetScimV2DomainIdUsersResponse) GetApplicationscimJSON400() *SCIMError {
+	return r.ApplicationscimJSON400
+}
+
+// GetApplicationscimJSON401 returns the response for an HTTP 401 `application/scim+json` response
+func (r GetScimV2DomainIdUsersResponse) GetApplicationscimJSON401() *SCIMError {
+	return r.ApplicationscimJSON401
+}
+
+// GetApplicationscimJSON403 returns the response for an HTTP 403 `application/scim+json` response
+func (r GetScimV2DomainIdUsersResponse) GetApplicationscimJSON403() *SCIMError {
+	return r.ApplicationscimJSON403
+}
+
+// GetApplicationscimJSON404 returns the response for an HTTP 404 `application/scim+json` response
+func (r GetScimV2DomainIdUsersResponse) GetApplicationscimJSON404() *SCIMError {
+	return r.ApplicationscimJSON404
+}
+
+// GetApplicationscimJSON421 returns the response for an HTTP 421 `application/scim+json` response
+func (r GetScimV2DomainIdUsersResponse) GetApplicationscimJSON421() *SCIMError {
+	return r.ApplicationscimJSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r GetScimV2DomainIdUsersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetScimV2DomainIdUsersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetScimV2DomainIdUsersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetScimV2DomainIdUsersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostScimV2DomainIdUsersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationscimJSON201 the response for an HTTP 201 `application/scim+json` response
+	ApplicationscimJSON201 *ScimUser
+	// ApplicationscimJSON400 the response for an HTTP 400 `application/scim+json` response
+	ApplicationscimJSON400 *SCIMError
+	// ApplicationscimJSON401 the response for an HTTP 401 `application/scim+json` response
+	ApplicationscimJSON401 *SCIMError
+	// ApplicationscimJSON403 the response for an HTTP 403 `application/scim+json` response
+	ApplicationscimJSON403 *SCIMError
+	// ApplicationscimJSON404 the response for an HTTP 404 `application/scim+json` response
+	ApplicationscimJSON404 *SCIMError
+	// ApplicationscimJSON409 the response for an HTTP 409 `application/scim+json` response
+	ApplicationscimJSON409 *SCIMError
+	// ApplicationscimJSON413 the response for an HTTP 413 `application/scim+json` response
+	ApplicationscimJSON413 *SCIMError
+	// ApplicationscimJSON421 the response for an HTTP 421 `application/scim+json` response
+	ApplicationscimJSON421 *SCIMError
+}
+
+// GetApplicationscimJSON201 returns the response for an HTTP 201 `application/scim+json` response
+func (r PostScimV2DomainIdUsersResponse) GetApplicationscimJSON201() *ScimUser {
+	return r.ApplicationscimJSON201
+}
+
+// GetApplicationscimJSON400 returns the response for an HTTP 400 `application/scim+json` response
+func (r PostScimV2DomainIdUsersResponse) GetApplicationscimJSON400() *SCIMError {
+	return r.ApplicationscimJSON400
+}
+
+// GetApplicationscimJSON401 returns the response for an HTTP 401 `application/scim+json` response
+func (r PostScimV2DomainIdUsersResponse) GetApplicationscimJSON401() *SCIMError {
+	return r.ApplicationscimJSON401
+}
+
+// GetApplicationscimJSON403 returns the response for an HTTP 403 `application/scim+json` response
+func (r PostScimV2DomainIdUsersResponse) GetApplicationscimJSON403() *SCIMError {
+	return r.ApplicationscimJSON403
+}
+
+// GetApplicationscimJSON404 returns the response for an HTTP 404 `application/scim+json` response
+func (r PostScimV2DomainIdUsersResponse) GetApplicationscimJSON404() *SCIMError {
+	return r.ApplicationscimJSON404
+}
+
+// GetApplicationscimJSON409 returns the response for an HTTP 409 `application/scim+json` response
+func (r PostScimV2DomainIdUsersResponse) GetApplicationscimJSON409() *SCIMError {
+	return r.ApplicationscimJSON409
+}
+
+// GetApplicationscimJSON413 returns the response for an HTTP 413 `application/scim+json` response
+func (r PostScimV2DomainIdUsersResponse) GetApplicationscimJSON413() *SCIMError {
+	return r.ApplicationscimJSON413
+}
+
+// GetApplicationscimJSON421 returns the response for an HTTP 421 `application/scim+json` response
+func (r PostScimV2DomainIdUsersResponse) GetApplicationscimJSON421() *SCIMError {
+	return r.ApplicationscimJSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PostScimV2DomainIdUsersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostScimV2DomainIdUsersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostScimV2DomainIdUsersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostScimV2DomainIdUsersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteScimV2DomainIdUsersIdResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationscimJSON400 the response for an HTTP 400 `application/scim+json` response
+	ApplicationscimJSON400 *SCIMError
+	// ApplicationscimJSON401 the response for an HTTP 401 `application/scim+json` response
+	ApplicationscimJSON401 *SCIMError
+	// ApplicationscimJSON403 the response for an HTTP 403 `application/scim+json` response
+	ApplicationscimJSON403 *SCIMError
+	// ApplicationscimJSON404 the response for an HTTP 404 `application/scim+json` response
+	ApplicationscimJSON404 *SCIMError
+	// ApplicationscimJSON409 the response for an HTTP 409 `application/scim+json` response
+	ApplicationscimJSON409 *SCIMError
+	// ApplicationscimJSON421 the response for an HTTP 421 `application/scim+json` response
+	ApplicationscimJSON421 *SCIMError
+}
+
+// GetApplicationscimJSON400 returns the response for an HTTP 400 `application/scim+json` response
+func (r DeleteScimV2DomainIdUsersIdResponse) GetApplicationscimJSON400() *SCIMError {
+	return r.ApplicationscimJSON400
+}
+
+// GetApplicationscimJSON401 returns the response for an HTTP 401 `application/scim+json` response
+func (r DeleteScimV2DomainIdUsersIdResponse) GetApplicationscimJSON401() *SCIMError {
+	return r.ApplicationscimJSON401
+}
+
+// GetApplicationscimJSON403 returns the response for an HTTP 403 `application/scim+json` response
+func (r DeleteScimV2DomainIdUsersIdResponse) GetApplicationscimJSON403() *SCIMError {
+	return r.ApplicationscimJSON403
+}
+
+// GetApplicationscimJSON404 returns the response for an HTTP 404 `application/scim+json` response
+func (r DeleteScimV2DomainIdUsersIdResponse) GetApplicationscimJSON404() *SCIMError {
+	return r.ApplicationscimJSON404
+}
+
+// GetApplicationscimJSON409 returns the response for an HTTP 409 `application/scim+json` response
+func (r DeleteScimV2DomainIdUsersIdResponse) GetApplicationscimJSON409() *SCIMError {
+	return r.ApplicationscimJSON409
+}
+
+// GetApplicationscimJSON421 returns the response for an HTTP 421 `application/scim+json` response
+func (r DeleteScimV2DomainIdUsersIdResponse) GetApplicationscimJSON421() *SCIMError {
+	return r.ApplicationscimJSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteScimV2DomainIdUsersIdResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteScimV2DomainIdUsersIdResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteScimV2DomainIdUsersIdResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteScimV2DomainIdUsersIdResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetScimV2DomainIdUsersIdResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationscimJSON200 the response for an HTTP 200 `application/scim+json` response
+	ApplicationscimJSON200 *ScimUser
+	// ApplicationscimJSON400 the response for an HTTP 400 `application/scim+json` response
+	ApplicationscimJSON400 *SCIMError
+	// ApplicationscimJSON401 the response for an HTTP 401 `application/scim+json` response
+	ApplicationscimJSON401 *SCIMError
+	// ApplicationscimJSON403 the response for an HTTP 403 `application/scim+json` response
+	ApplicationscimJSON403 *SCIMError
+	// ApplicationscimJSON404 the response for an HTTP 404 `application/scim+json` response
+	ApplicationscimJSON404 *SCIMError
+	// ApplicationscimJSON421 the response for an HTTP 421 `application/scim+json` response
+	ApplicationscimJSON421 *SCIMError
+}
+
+// GetApplicationscimJSON200 returns the response for an HTTP 200 `application/scim+json` response
+func (r GetScimV2DomainIdUsersIdResponse) GetApplicationscimJSON200() *ScimUser {
+	return r.ApplicationscimJSON200
+}
+
+// GetApplicationscimJSON400 returns the response for an HTTP 400 `application/scim+json` response
+func (r GetScimV2DomainIdUsersIdResponse) GetApplicationscimJSON400() *SCIMError {
+	return r.ApplicationscimJSON400
+}
+
+// GetApplicationscimJSON401 returns the response for an HTTP 401 `application/scim+json` response
+func (r GetScimV2DomainIdUsersIdResponse) GetApplicationscimJSON401() *SCIMError {
+	return r.ApplicationscimJSON401
+}
+
+// GetApplicationscimJSON403 returns the response for an HTTP 403 `application/scim+json` response
+func (r GetScimV2DomainIdUsersIdResponse) GetApplicationscimJSON403() *SCIMError {
+	return r.ApplicationscimJSON403
+}
+
+// GetApplicationscimJSON404 returns the response for an HTTP 404 `application/scim+json` response
+func (r GetScimV2DomainIdUsersIdResponse) GetApplicationscimJSON404() *SCIMError {
+	return r.ApplicationscimJSON404
+}
+
+// GetApplicationscimJSON421 returns the response for an HTTP 421 `application/scim+json` response
+func (r GetScimV2DomainIdUsersIdResponse) GetApplicationscimJSON421() *SCIMError {
+	return r.ApplicationscimJSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r GetScimV2DomainIdUsersIdResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetScimV2DomainIdUsersIdResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetScimV2DomainIdUsersIdResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetScimV2DomainIdUsersIdResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PatchScimV2DomainIdUsersIdResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationscimJSON200 the response for an HTTP 200 `application/scim+json` response
+	ApplicationscimJSON200 *ScimUser
+	// ApplicationscimJSON400 the response for an HTTP 400 `application/scim+json` response
+	ApplicationscimJSON400 *SCIMError
+	// ApplicationscimJSON401 the response for an HTTP 401 `application/scim+json` response
+	ApplicationscimJSON401 *SCIMError
+	// ApplicationscimJSON403 the response for an HTTP 403 `application/scim+json` response
+	ApplicationscimJSON403 *SCIMError
+	// ApplicationscimJSON404 the response for an HTTP 404 `application/scim+json` response
+	ApplicationscimJSON404 *SCIMError
+	// ApplicationscimJSON409 the response for an HTTP 409 `application/scim+json` response
+	ApplicationscimJSON409 *SCIMError
+	// ApplicationscimJSON413 the response for an HTTP 413 `application/scim+json` response
+	ApplicationscimJSON413 *SCIMError
+	// ApplicationscimJSON421 the response for an HTTP 421 `application/scim+json` response
+	ApplicationscimJSON421 *SCIMError
+}
+
+// GetApplicationscimJSON200 returns the response for an HTTP 200 `application/scim+json` response
+func (r PatchScimV2DomainIdUsersIdResponse) GetApplicationscimJSON200() *ScimUser {
+	return r.ApplicationscimJSON200
+}
+
+// GetApplicationscimJSON400 returns the response for an HTTP 400 `application/scim+json` response
+func (r PatchScimV2DomainIdUsersIdResponse) GetApplicationscimJSON400() *SCIMError {
+	return r.ApplicationscimJSON400
+}
+
+// GetApplicationscimJSON401 returns the response for an HTTP 401 `application/scim+json` response
+func (r PatchScimV2DomainIdUsersIdResponse) GetApplicationscimJSON401() *SCIMError {
+	return r.ApplicationscimJSON401
+}
+
+// GetApplicationscimJSON403 returns the response for an HTTP 403 `application/scim+json` response
+func (r PatchScimV2DomainIdUsersIdResponse) GetApplicationscimJSON403() *SCIMError {
+	return r.ApplicationscimJSON403
+}
+
+// GetApplicationscimJSON404 returns the response for an HTTP 404 `application/scim+json` response
+func (r PatchScimV2DomainIdUsersIdResponse) GetApplicationscimJSON404() *SCIMError {
+	return r.ApplicationscimJSON404
+}
+
+// GetApplicationscimJSON409 returns the response for an HTTP 409 `application/scim+json` response
+func (r PatchScimV2DomainIdUsersIdResponse) GetApplicationscimJSON409() *SCIMError {
+	return r.ApplicationscimJSON409
+}
+
+// GetApplicationscimJSON413 returns the response for an HTTP 413 `application/scim+json` response
+func (r PatchScimV2DomainIdUsersIdResponse) GetApplicationscimJSON413() *SCIMError {
+	return r.ApplicationscimJSON413
+}
+
+// GetApplicationscimJSON421 returns the response for an HTTP 421 `application/scim+json` response
+func (r PatchScimV2DomainIdUsersIdResponse) GetApplicationscimJSON421() *SCIMError {
+	return r.ApplicationscimJSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PatchScimV2DomainIdUsersIdResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PatchScimV2DomainIdUsersIdResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PatchScimV2DomainIdUsersIdResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PatchScimV2DomainIdUsersIdResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PutScimV2DomainIdUsersIdResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationscimJSON200 the response for an HTTP 200 `application/scim+json` response
+	ApplicationscimJSON200 *ScimUser
+	// ApplicationscimJSON400 the response for an HTTP 400 `application/scim+json` response
+	ApplicationscimJSON400 *SCIMError
+	// ApplicationscimJSON401 the response for an HTTP 401 `application/scim+json` response
+	ApplicationscimJSON401 *SCIMError
+	// ApplicationscimJSON403 the response for an HTTP 403 `application/scim+json` response
+	ApplicationscimJSON403 *SCIMError
+	// ApplicationscimJSON404 the response for an HTTP 404 `application/scim+json` response
+	ApplicationscimJSON404 *SCIMError
+	// ApplicationscimJSON409 the response for an HTTP 409 `application/scim+json` response
+	ApplicationscimJSON409 *SCIMError
+	// ApplicationscimJSON413 the response for an HTTP 413 `application/scim+json` response
+	ApplicationscimJSON413 *SCIMError
+	// ApplicationscimJSON421 the response for an HTTP 421 `application/scim+json` response
+	ApplicationscimJSON421 *SCIMError
+}
+
+// GetApplicationscimJSON200 returns the response for an HTTP 200 `application/scim+json` response
+func (r PutScimV2DomainIdUsersIdResponse) GetApplicationscimJSON200() *ScimUser {
+	return r.ApplicationscimJSON200
+}
+
+// GetApplicationscimJSON400 returns the response for an HTTP 400 `application/scim+json` response
+func (r PutScimV2DomainIdUsersIdResponse) GetApplicationscimJSON400() *SCIMError {
+	return r.ApplicationscimJSON400
+}
+
+// GetApplicationscimJSON401 returns the response for an HTTP 401 `application/scim+json` response
+func (r PutScimV2DomainIdUsersIdResponse) GetApplicationscimJSON401() *SCIMError {
+	return r.ApplicationscimJSON401
+}
+
+// GetApplicationscimJSON403 returns the response for an HTTP 403 `application/scim+json` response
+func (r PutScimV2DomainIdUsersIdResponse) GetApplicationscimJSON403() *SCIMError {
+	return r.ApplicationscimJSON403
+}
+
+// GetApplicationscimJSON404 returns the response for an HTTP 404 `application/scim+json` response
+func (r PutScimV2DomainIdUsersIdResponse) GetApplicationscimJSON404() *SCIMError {
+	return r.ApplicationscimJSON404
+}
+
+// GetApplicationscimJSON409 returns the response for an HTTP 409 `application/scim+json` response
+func (r PutScimV2DomainIdUsersIdResponse) GetApplicationscimJSON409() *SCIMError {
+	return r.ApplicationscimJSON409
+}
+
+// GetApplicationscimJSON413 returns the response for an HTTP 413 `application/scim+json` response
+func (r PutScimV2DomainIdUsersIdResponse) GetApplicationscimJSON413() *SCIMError {
+	return r.ApplicationscimJSON413
+}
+
+// GetApplicationscimJSON421 returns the response for an HTTP 421 `application/scim+json` response
+func (r PutScimV2DomainIdUsersIdResponse) GetApplicationscimJSON421() *SCIMError {
+	return r.ApplicationscimJSON421
+}
+
+// GetBody returns the raw response body bytes
+func (r PutScimV2DomainIdUsersIdResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PutScimV2DomainIdUsersIdResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PutScimV2DomainIdUsersIdResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PutScimV2DomainIdUsersIdResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetHealthWithResponse Health
 //
 // Health. Anyone may call it.
@@ -33924,6 +38869,21 @@ func (c *ClientWithResponses) PostApiLoginWithResponse(ctx context.Context, body
 		return nil, err
 	}
 	return ParsePostApiLoginResponse(rsp)
+}
+
+// GetApiLoginProvidersWithResponse Login providers
+//
+// Login providers. Anyone may call it.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/login/providers (the `GetApiLoginProviders` operationId).
+func (c *ClientWithResponses) GetApiLoginProvidersWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiLoginProvidersResponse, error) {
+	rsp, err := c.GetApiLoginProviders(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiLoginProvidersResponse(rsp)
 }
 
 // PostApiLogoutWithResponse Logout
@@ -34059,6 +39019,171 @@ func (c *ClientWithResponses) GetApiOrganizationsOrgActivityLogWithResponse(ctx 
 		return nil, err
 	}
 	return ParseGetApiOrganizationsOrgActivityLogResponse(rsp)
+}
+
+// GetApiOrganizationsOrgDomainsWithResponse Domain list
+//
+// Domain list. Needs an organization admin.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/organizations/{org}/domains (the `GetApiOrganizationsOrgDomains` operationId).
+func (c *ClientWithResponses) GetApiOrganizationsOrgDomainsWithResponse(ctx context.Context, org string, params *GetApiOrganizationsOrgDomainsParams, reqEditors ...RequestEditorFn) (*GetApiOrganizationsOrgDomainsResponse, error) {
+	rsp, err := c.GetApiOrganizationsOrgDomains(ctx, org, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiOrganizationsOrgDomainsResponse(rsp)
+}
+
+// PostApiOrganizationsOrgDomainsWithBodyWithResponse Domain create
+//
+// Domain create. Needs an organization admin. Changes need a plan with the sso feature.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/organizations/{org}/domains (the `PostApiOrganizationsOrgDomains` operationId).
+func (c *ClientWithResponses) PostApiOrganizationsOrgDomainsWithBodyWithResponse(ctx context.Context, org string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsResponse, error) {
+	rsp, err := c.PostApiOrganizationsOrgDomainsWithBody(ctx, org, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiOrganizationsOrgDomainsResponse(rsp)
+}
+
+// PostApiOrganizationsOrgDomainsWithResponse Domain create
+//
+// Domain create. Needs an organization admin. Changes need a plan with the sso feature.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/organizations/{org}/domains (the `PostApiOrganizationsOrgDomains` operationId).
+func (c *ClientWithResponses) PostApiOrganizationsOrgDomainsWithResponse(ctx context.Context, org string, body PostApiOrganizationsOrgDomainsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsResponse, error) {
+	rsp, err := c.PostApiOrganizationsOrgDomains(ctx, org, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiOrganizationsOrgDomainsResponse(rsp)
+}
+
+// DeleteApiOrganizationsOrgDomainsIdWithResponse Domain delete
+//
+// Domain delete. Needs an organization admin. Changes need a plan with the sso feature.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/organizations/{org}/domains/{id} (the `DeleteApiOrganizationsOrgDomainsId` operationId).
+func (c *ClientWithResponses) DeleteApiOrganizationsOrgDomainsIdWithResponse(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*DeleteApiOrganizationsOrgDomainsIdResponse, error) {
+	rsp, err := c.DeleteApiOrganizationsOrgDomainsId(ctx, org, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteApiOrganizationsOrgDomainsIdResponse(rsp)
+}
+
+// GetApiOrganizationsOrgDomainsIdWithResponse Domain get
+//
+// Domain get. Needs an organization admin.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/organizations/{org}/domains/{id} (the `GetApiOrganizationsOrgDomainsId` operationId).
+func (c *ClientWithResponses) GetApiOrganizationsOrgDomainsIdWithResponse(ctx context.Context, org string, id string, reqEditors ...RequestEditorFn) (*GetApiOrganizationsOrgDomainsIdResponse, error) {
+	rsp, err := c.GetApiOrganizationsOrgDomainsId(ctx, org, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiOrganizationsOrgDomainsIdResponse(rsp)
+}
+
+// PatchApiOrganizationsOrgDomainsIdWithBodyWithResponse Domain update
+//
+// Domain update. Needs an organization admin. Changes need a plan with the sso feature.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/organizations/{org}/domains/{id} (the `PatchApiOrganizationsOrgDomainsId` operationId).
+func (c *ClientWithResponses) PatchApiOrganizationsOrgDomainsIdWithBodyWithResponse(ctx context.Context, org string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchApiOrganizationsOrgDomainsIdResponse, error) {
+	rsp, err := c.PatchApiOrganizationsOrgDomainsIdWithBody(ctx, org, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchApiOrganizationsOrgDomainsIdResponse(rsp)
+}
+
+// PatchApiOrganizationsOrgDomainsIdWithResponse Domain update
+//
+// Domain update. Needs an organization admin. Changes need a plan with the sso feature.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/organizations/{org}/domains/{id} (the `PatchApiOrganizationsOrgDomainsId` operationId).
+func (c *ClientWithResponses) PatchApiOrganizationsOrgDomainsIdWithResponse(ctx context.Context, org string, id string, body PatchApiOrganizationsOrgDomainsIdJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchApiOrganizationsOrgDomainsIdResponse, error) {
+	rsp, err := c.PatchApiOrganizationsOrgDomainsId(ctx, org, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchApiOrganizationsOrgDomainsIdResponse(rsp)
+}
+
+// PostApiOrganizationsOrgDomainsIdScimTokenWithBodyWithResponse Domain s c i m token
+//
+// Domain s c i m token. Needs an organization admin. Changes need a plan with the scim feature.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/organizations/{org}/domains/{id}/scim/token (the `PostApiOrganizationsOrgDomainsIdScimToken` operationId).
+func (c *ClientWithResponses) PostApiOrganizationsOrgDomainsIdScimTokenWithBodyWithResponse(ctx context.Context, org string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsIdScimTokenResponse, error) {
+	rsp, err := c.PostApiOrganizationsOrgDomainsIdScimTokenWithBody(ctx, org, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiOrganizationsOrgDomainsIdScimTokenResponse(rsp)
+}
+
+// PostApiOrganizationsOrgDomainsIdScimTokenWithResponse Domain s c i m token
+//
+// Domain s c i m token. Needs an organization admin. Changes need a plan with the scim feature.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/organizations/{org}/domains/{id}/scim/token (the `PostApiOrganizationsOrgDomainsIdScimToken` operationId).
+func (c *ClientWithResponses) PostApiOrganizationsOrgDomainsIdScimTokenWithResponse(ctx context.Context, org string, id string, body PostApiOrganizationsOrgDomainsIdScimTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsIdScimTokenResponse, error) {
+	rsp, err := c.PostApiOrganizationsOrgDomainsIdScimToken(ctx, org, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiOrganizationsOrgDomainsIdScimTokenResponse(rsp)
+}
+
+// PostApiOrganizationsOrgDomainsIdVerifyWithBodyWithResponse Domain verify
+//
+// Domain verify. Needs the organization's owner. Changes need a plan with the sso feature.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/organizations/{org}/domains/{id}/verify (the `PostApiOrganizationsOrgDomainsIdVerify` operationId).
+func (c *ClientWithResponses) PostApiOrganizationsOrgDomainsIdVerifyWithBodyWithResponse(ctx context.Context, org string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsIdVerifyResponse, error) {
+	rsp, err := c.PostApiOrganizationsOrgDomainsIdVerifyWithBody(ctx, org, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiOrganizationsOrgDomainsIdVerifyResponse(rsp)
+}
+
+// PostApiOrganizationsOrgDomainsIdVerifyWithResponse Domain verify
+//
+// Domain verify. Needs the organization's owner. Changes need a plan with the sso feature.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/organizations/{org}/domains/{id}/verify (the `PostApiOrganizationsOrgDomainsIdVerify` operationId).
+func (c *ClientWithResponses) PostApiOrganizationsOrgDomainsIdVerifyWithResponse(ctx context.Context, org string, id string, body PostApiOrganizationsOrgDomainsIdVerifyJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiOrganizationsOrgDomainsIdVerifyResponse, error) {
+	rsp, err := c.PostApiOrganizationsOrgDomainsIdVerify(ctx, org, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiOrganizationsOrgDomainsIdVerifyResponse(rsp)
 }
 
 // GetApiOrganizationsOrgInvitesWithResponse Invite list
@@ -37586,6 +42711,411 @@ func (c *ClientWithResponses) GetMetricsWithResponse(ctx context.Context, reqEdi
 	return ParseGetMetricsResponse(rsp)
 }
 
+// GetScimV2DomainIdGroupsWithResponse S c i m group list
+//
+// S c i m group list. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /scim/v2/{domain_id}/Groups (the `GetScimV2DomainIdGroups` operationId).
+func (c *ClientWithResponses) GetScimV2DomainIdGroupsWithResponse(ctx context.Context, domainId string, params *GetScimV2DomainIdGroupsParams, reqEditors ...RequestEditorFn) (*GetScimV2DomainIdGroupsResponse, error) {
+	rsp, err := c.GetScimV2DomainIdGroups(ctx, domainId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetScimV2DomainIdGroupsResponse(rsp)
+}
+
+// PostScimV2DomainIdGroupsWithBodyWithResponse S c i m group create
+//
+// S c i m group create. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /scim/v2/{domain_id}/Groups (the `PostScimV2DomainIdGroups` operationId).
+func (c *ClientWithResponses) PostScimV2DomainIdGroupsWithBodyWithResponse(ctx context.Context, domainId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostScimV2DomainIdGroupsResponse, error) {
+	rsp, err := c.PostScimV2DomainIdGroupsWithBody(ctx, domainId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostScimV2DomainIdGroupsResponse(rsp)
+}
+
+// PostScimV2DomainIdGroupsWithResponse S c i m group create
+//
+// S c i m group create. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /scim/v2/{domain_id}/Groups (the `PostScimV2DomainIdGroups` operationId).
+func (c *ClientWithResponses) PostScimV2DomainIdGroupsWithResponse(ctx context.Context, domainId string, body PostScimV2DomainIdGroupsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostScimV2DomainIdGroupsResponse, error) {
+	rsp, err := c.PostScimV2DomainIdGroups(ctx, domainId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostScimV2DomainIdGroupsResponse(rsp)
+}
+
+// PostScimV2DomainIdGroupsWithApplicationScimPlusJSONBodyWithResponse S c i m group create
+//
+// S c i m group create. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes a body of the `application/scim+json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /scim/v2/{domain_id}/Groups (the `PostScimV2DomainIdGroups` operationId).
+func (c *ClientWithResponses) PostScimV2DomainIdGroupsWithApplicationScimPlusJSONBodyWithResponse(ctx context.Context, domainId string, body PostScimV2DomainIdGroupsApplicationScimPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*PostScimV2DomainIdGroupsResponse, error) {
+	rsp, err := c.PostScimV2DomainIdGroupsWithApplicationScimPlusJSONBody(ctx, domainId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostScimV2DomainIdGroupsResponse(rsp)
+}
+
+// DeleteScimV2DomainIdGroupsIdWithResponse S c i m group delete
+//
+// S c i m group delete. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /scim/v2/{domain_id}/Groups/{id} (the `DeleteScimV2DomainIdGroupsId` operationId).
+func (c *ClientWithResponses) DeleteScimV2DomainIdGroupsIdWithResponse(ctx context.Context, domainId string, id string, reqEditors ...RequestEditorFn) (*DeleteScimV2DomainIdGroupsIdResponse, error) {
+	rsp, err := c.DeleteScimV2DomainIdGroupsId(ctx, domainId, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteScimV2DomainIdGroupsIdResponse(rsp)
+}
+
+// GetScimV2DomainIdGroupsIdWithResponse S c i m group get
+//
+// S c i m group get. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /scim/v2/{domain_id}/Groups/{id} (the `GetScimV2DomainIdGroupsId` operationId).
+func (c *ClientWithResponses) GetScimV2DomainIdGroupsIdWithResponse(ctx context.Context, domainId string, id string, params *GetScimV2DomainIdGroupsIdParams, reqEditors ...RequestEditorFn) (*GetScimV2DomainIdGroupsIdResponse, error) {
+	rsp, err := c.GetScimV2DomainIdGroupsId(ctx, domainId, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetScimV2DomainIdGroupsIdResponse(rsp)
+}
+
+// PatchScimV2DomainIdGroupsIdWithBodyWithResponse S c i m group patch
+//
+// S c i m group patch. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /scim/v2/{domain_id}/Groups/{id} (the `PatchScimV2DomainIdGroupsId` operationId).
+func (c *ClientWithResponses) PatchScimV2DomainIdGroupsIdWithBodyWithResponse(ctx context.Context, domainId string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchScimV2DomainIdGroupsIdResponse, error) {
+	rsp, err := c.PatchScimV2DomainIdGroupsIdWithBody(ctx, domainId, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchScimV2DomainIdGroupsIdResponse(rsp)
+}
+
+// PatchScimV2DomainIdGroupsIdWithResponse S c i m group patch
+//
+// S c i m group patch. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /scim/v2/{domain_id}/Groups/{id} (the `PatchScimV2DomainIdGroupsId` operationId).
+func (c *ClientWithResponses) PatchScimV2DomainIdGroupsIdWithResponse(ctx context.Context, domainId string, id string, body PatchScimV2DomainIdGroupsIdJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchScimV2DomainIdGroupsIdResponse, error) {
+	rsp, err := c.PatchScimV2DomainIdGroupsId(ctx, domainId, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchScimV2DomainIdGroupsIdResponse(rsp)
+}
+
+// PatchScimV2DomainIdGroupsIdWithApplicationScimPlusJSONBodyWithResponse S c i m group patch
+//
+// S c i m group patch. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes a body of the `application/scim+json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /scim/v2/{domain_id}/Groups/{id} (the `PatchScimV2DomainIdGroupsId` operationId).
+func (c *ClientWithResponses) PatchScimV2DomainIdGroupsIdWithApplicationScimPlusJSONBodyWithResponse(ctx context.Context, domainId string, id string, body PatchScimV2DomainIdGroupsIdApplicationScimPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchScimV2DomainIdGroupsIdResponse, error) {
+	rsp, err := c.PatchScimV2DomainIdGroupsIdWithApplicationScimPlusJSONBody(ctx, domainId, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchScimV2DomainIdGroupsIdResponse(rsp)
+}
+
+// PutScimV2DomainIdGroupsIdWithBodyWithResponse S c i m group replace
+//
+// S c i m group replace. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /scim/v2/{domain_id}/Groups/{id} (the `PutScimV2DomainIdGroupsId` operationId).
+func (c *ClientWithResponses) PutScimV2DomainIdGroupsIdWithBodyWithResponse(ctx context.Context, domainId string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutScimV2DomainIdGroupsIdResponse, error) {
+	rsp, err := c.PutScimV2DomainIdGroupsIdWithBody(ctx, domainId, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutScimV2DomainIdGroupsIdResponse(rsp)
+}
+
+// PutScimV2DomainIdGroupsIdWithResponse S c i m group replace
+//
+// S c i m group replace. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /scim/v2/{domain_id}/Groups/{id} (the `PutScimV2DomainIdGroupsId` operationId).
+func (c *ClientWithResponses) PutScimV2DomainIdGroupsIdWithResponse(ctx context.Context, domainId string, id string, body PutScimV2DomainIdGroupsIdJSONRequestBody, reqEditors ...RequestEditorFn) (*PutScimV2DomainIdGroupsIdResponse, error) {
+	rsp, err := c.PutScimV2DomainIdGroupsId(ctx, domainId, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutScimV2DomainIdGroupsIdResponse(rsp)
+}
+
+// PutScimV2DomainIdGroupsIdWithApplicationScimPlusJSONBodyWithResponse S c i m group replace
+//
+// S c i m group replace. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes a body of the `application/scim+json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /scim/v2/{domain_id}/Groups/{id} (the `PutScimV2DomainIdGroupsId` operationId).
+func (c *ClientWithResponses) PutScimV2DomainIdGroupsIdWithApplicationScimPlusJSONBodyWithResponse(ctx context.Context, domainId string, id string, body PutScimV2DomainIdGroupsIdApplicationScimPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*PutScimV2DomainIdGroupsIdResponse, error) {
+	rsp, err := c.PutScimV2DomainIdGroupsIdWithApplicationScimPlusJSONBody(ctx, domainId, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutScimV2DomainIdGroupsIdResponse(rsp)
+}
+
+// GetScimV2DomainIdResourceTypesWithResponse S c i m resource types
+//
+// S c i m resource types. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /scim/v2/{domain_id}/ResourceTypes (the `GetScimV2DomainIdResourceTypes` operationId).
+func (c *ClientWithResponses) GetScimV2DomainIdResourceTypesWithResponse(ctx context.Context, domainId string, reqEditors ...RequestEditorFn) (*GetScimV2DomainIdResourceTypesResponse, error) {
+	rsp, err := c.GetScimV2DomainIdResourceTypes(ctx, domainId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetScimV2DomainIdResourceTypesResponse(rsp)
+}
+
+// GetScimV2DomainIdSchemasWithResponse S c i m schemas
+//
+// S c i m schemas. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /scim/v2/{domain_id}/Schemas (the `GetScimV2DomainIdSchemas` operationId).
+func (c *ClientWithResponses) GetScimV2DomainIdSchemasWithResponse(ctx context.Context, domainId string, reqEditors ...RequestEditorFn) (*GetScimV2DomainIdSchemasResponse, error) {
+	rsp, err := c.GetScimV2DomainIdSchemas(ctx, domainId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetScimV2DomainIdSchemasResponse(rsp)
+}
+
+// GetScimV2DomainIdServiceProviderConfigWithResponse S c i m service provider config
+//
+// S c i m service provider config. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /scim/v2/{domain_id}/ServiceProviderConfig (the `GetScimV2DomainIdServiceProviderConfig` operationId).
+func (c *ClientWithResponses) GetScimV2DomainIdServiceProviderConfigWithResponse(ctx context.Context, domainId string, reqEditors ...RequestEditorFn) (*GetScimV2DomainIdServiceProviderConfigResponse, error) {
+	rsp, err := c.GetScimV2DomainIdServiceProviderConfig(ctx, domainId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetScimV2DomainIdServiceProviderConfigResponse(rsp)
+}
+
+// GetScimV2DomainIdUsersWithResponse S c i m user list
+//
+// S c i m user list. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /scim/v2/{domain_id}/Users (the `GetScimV2DomainIdUsers` operationId).
+func (c *ClientWithResponses) GetScimV2DomainIdUsersWithResponse(ctx context.Context, domainId string, params *GetScimV2DomainIdUsersParams, reqEditors ...RequestEditorFn) (*GetScimV2DomainIdUsersResponse, error) {
+	rsp, err := c.GetScimV2DomainIdUsers(ctx, domainId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetScimV2DomainIdUsersResponse(rsp)
+}
+
+// PostScimV2DomainIdUsersWithBodyWithResponse S c i m user create
+//
+// S c i m user create. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /scim/v2/{domain_id}/Users (the `PostScimV2DomainIdUsers` operationId).
+func (c *ClientWithResponses) PostScimV2DomainIdUsersWithBodyWithResponse(ctx context.Context, domainId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostScimV2DomainIdUsersResponse, error) {
+	rsp, err := c.PostScimV2DomainIdUsersWithBody(ctx, domainId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostScimV2DomainIdUsersResponse(rsp)
+}
+
+// PostScimV2DomainIdUsersWithResponse S c i m user create
+//
+// S c i m user create. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /scim/v2/{domain_id}/Users (the `PostScimV2DomainIdUsers` operationId).
+func (c *ClientWithResponses) PostScimV2DomainIdUsersWithResponse(ctx context.Context, domainId string, body PostScimV2DomainIdUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*PostScimV2DomainIdUsersResponse, error) {
+	rsp, err := c.PostScimV2DomainIdUsers(ctx, domainId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostScimV2DomainIdUsersResponse(rsp)
+}
+
+// PostScimV2DomainIdUsersWithApplicationScimPlusJSONBodyWithResponse S c i m user create
+//
+// S c i m user create. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes a body of the `application/scim+json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /scim/v2/{domain_id}/Users (the `PostScimV2DomainIdUsers` operationId).
+func (c *ClientWithResponses) PostScimV2DomainIdUsersWithApplicationScimPlusJSONBodyWithResponse(ctx context.Context, domainId string, body PostScimV2DomainIdUsersApplicationScimPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*PostScimV2DomainIdUsersResponse, error) {
+	rsp, err := c.PostScimV2DomainIdUsersWithApplicationScimPlusJSONBody(ctx, domainId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostScimV2DomainIdUsersResponse(rsp)
+}
+
+// DeleteScimV2DomainIdUsersIdWithResponse S c i m user delete
+//
+// S c i m user delete. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /scim/v2/{domain_id}/Users/{id} (the `DeleteScimV2DomainIdUsersId` operationId).
+func (c *ClientWithResponses) DeleteScimV2DomainIdUsersIdWithResponse(ctx context.Context, domainId string, id string, reqEditors ...RequestEditorFn) (*DeleteScimV2DomainIdUsersIdResponse, error) {
+	rsp, err := c.DeleteScimV2DomainIdUsersId(ctx, domainId, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteScimV2DomainIdUsersIdResponse(rsp)
+}
+
+// GetScimV2DomainIdUsersIdWithResponse S c i m user get
+//
+// S c i m user get. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /scim/v2/{domain_id}/Users/{id} (the `GetScimV2DomainIdUsersId` operationId).
+func (c *ClientWithResponses) GetScimV2DomainIdUsersIdWithResponse(ctx context.Context, domainId string, id string, reqEditors ...RequestEditorFn) (*GetScimV2DomainIdUsersIdResponse, error) {
+	rsp, err := c.GetScimV2DomainIdUsersId(ctx, domainId, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetScimV2DomainIdUsersIdResponse(rsp)
+}
+
+// PatchScimV2DomainIdUsersIdWithBodyWithResponse S c i m user patch
+//
+// S c i m user patch. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /scim/v2/{domain_id}/Users/{id} (the `PatchScimV2DomainIdUsersId` operationId).
+func (c *ClientWithResponses) PatchScimV2DomainIdUsersIdWithBodyWithResponse(ctx context.Context, domainId string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchScimV2DomainIdUsersIdResponse, error) {
+	rsp, err := c.PatchScimV2DomainIdUsersIdWithBody(ctx, domainId, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchScimV2DomainIdUsersIdResponse(rsp)
+}
+
+// PatchScimV2DomainIdUsersIdWithResponse S c i m user patch
+//
+// S c i m user patch. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /scim/v2/{domain_id}/Users/{id} (the `PatchScimV2DomainIdUsersId` operationId).
+func (c *ClientWithResponses) PatchScimV2DomainIdUsersIdWithResponse(ctx context.Context, domainId string, id string, body PatchScimV2DomainIdUsersIdJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchScimV2DomainIdUsersIdResponse, error) {
+	rsp, err := c.PatchScimV2DomainIdUsersId(ctx, domainId, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchScimV2DomainIdUsersIdResponse(rsp)
+}
+
+// PatchScimV2DomainIdUsersIdWithApplicationScimPlusJSONBodyWithResponse S c i m user patch
+//
+// S c i m user patch. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes a body of the `application/scim+json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /scim/v2/{domain_id}/Users/{id} (the `PatchScimV2DomainIdUsersId` operationId).
+func (c *ClientWithResponses) PatchScimV2DomainIdUsersIdWithApplicationScimPlusJSONBodyWithResponse(ctx context.Context, domainId string, id string, body PatchScimV2DomainIdUsersIdApplicationScimPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchScimV2DomainIdUsersIdResponse, error) {
+	rsp, err := c.PatchScimV2DomainIdUsersIdWithApplicationScimPlusJSONBody(ctx, domainId, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchScimV2DomainIdUsersIdResponse(rsp)
+}
+
+// PutScimV2DomainIdUsersIdWithBodyWithResponse S c i m user replace
+//
+// S c i m user replace. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /scim/v2/{domain_id}/Users/{id} (the `PutScimV2DomainIdUsersId` operationId).
+func (c *ClientWithResponses) PutScimV2DomainIdUsersIdWithBodyWithResponse(ctx context.Context, domainId string, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutScimV2DomainIdUsersIdResponse, error) {
+	rsp, err := c.PutScimV2DomainIdUsersIdWithBody(ctx, domainId, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutScimV2DomainIdUsersIdResponse(rsp)
+}
+
+// PutScimV2DomainIdUsersIdWithResponse S c i m user replace
+//
+// S c i m user replace. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /scim/v2/{domain_id}/Users/{id} (the `PutScimV2DomainIdUsersId` operationId).
+func (c *ClientWithResponses) PutScimV2DomainIdUsersIdWithResponse(ctx context.Context, domainId string, id string, body PutScimV2DomainIdUsersIdJSONRequestBody, reqEditors ...RequestEditorFn) (*PutScimV2DomainIdUsersIdResponse, error) {
+	rsp, err := c.PutScimV2DomainIdUsersId(ctx, domainId, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutScimV2DomainIdUsersIdResponse(rsp)
+}
+
+// PutScimV2DomainIdUsersIdWithApplicationScimPlusJSONBodyWithResponse S c i m user replace
+//
+// S c i m user replace. Needs the domain's SCIM bearer token, with SCIM enabled on the verified domain.
+//
+// Takes a body of the `application/scim+json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /scim/v2/{domain_id}/Users/{id} (the `PutScimV2DomainIdUsersId` operationId).
+func (c *ClientWithResponses) PutScimV2DomainIdUsersIdWithApplicationScimPlusJSONBodyWithResponse(ctx context.Context, domainId string, id string, body PutScimV2DomainIdUsersIdApplicationScimPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*PutScimV2DomainIdUsersIdResponse, error) {
+	rsp, err := c.PutScimV2DomainIdUsersIdWithApplicationScimPlusJSONBody(ctx, domainId, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutScimV2DomainIdUsersIdResponse(rsp)
+}
+
 // ParseGetHealthResponse parses an HTTP response from a GetHealthWithResponse call
 func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -37721,6 +43251,46 @@ func ParsePostApiLoginResponse(rsp *http.Response) (*PostApiLoginResponse, error
 			return nil, err
 		}
 		response.JSON429 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetApiLoginProvidersResponse parses an HTTP response from a GetApiLoginProvidersWithResponse call
+func ParseGetApiLoginProvidersResponse(rsp *http.Response) (*GetApiLoginProvidersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiLoginProvidersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LoginProviders
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
 
 	}
 
@@ -38140,6 +43710,527 @@ func ParseGetApiOrganizationsOrgActivityLogResponse(rsp *http.Response) (*GetApi
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetApiOrganizationsOrgDomainsResponse parses an HTTP response from a GetApiOrganizationsOrgDomainsWithResponse call
+func ParseGetApiOrganizationsOrgDomainsResponse(rsp *http.Response) (*GetApiOrganizationsOrgDomainsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiOrganizationsOrgDomainsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PaginatedDomainList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiOrganizationsOrgDomainsResponse parses an HTTP response from a PostApiOrganizationsOrgDomainsWithResponse call
+func ParsePostApiOrganizationsOrgDomainsResponse(rsp *http.Response) (*PostApiOrganizationsOrgDomainsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiOrganizationsOrgDomainsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Domain
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteApiOrganizationsOrgDomainsIdResponse parses an HTTP response from a DeleteApiOrganizationsOrgDomainsIdWithResponse call
+func ParseDeleteApiOrganizationsOrgDomainsIdResponse(rsp *http.Response) (*DeleteApiOrganizationsOrgDomainsIdResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteApiOrganizationsOrgDomainsIdResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetApiOrganizationsOrgDomainsIdResponse parses an HTTP response from a GetApiOrganizationsOrgDomainsIdWithResponse call
+func ParseGetApiOrganizationsOrgDomainsIdResponse(rsp *http.Response) (*GetApiOrganizationsOrgDomainsIdResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiOrganizationsOrgDomainsIdResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Domain
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePatchApiOrganizationsOrgDomainsIdResponse parses an HTTP response from a PatchApiOrganizationsOrgDomainsIdWithResponse call
+func ParsePatchApiOrganizationsOrgDomainsIdResponse(rsp *http.Response) (*PatchApiOrganizationsOrgDomainsIdResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PatchApiOrganizationsOrgDomainsIdResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Domain
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiOrganizationsOrgDomainsIdScimTokenResponse parses an HTTP response from a PostApiOrganizationsOrgDomainsIdScimTokenWithResponse call
+func ParsePostApiOrganizationsOrgDomainsIdScimTokenResponse(rsp *http.Response) (*PostApiOrganizationsOrgDomainsIdScimTokenResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiOrganizationsOrgDomainsIdScimTokenResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest ScimToken
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiOrganizationsOrgDomainsIdVerifyResponse parses an HTTP response from a PostApiOrganizationsOrgDomainsIdVerifyWithResponse call
+func ParsePostApiOrganizationsOrgDomainsIdVerifyResponse(rsp *http.Response) (*PostApiOrganizationsOrgDomainsIdVerifyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiOrganizationsOrgDomainsIdVerifyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Domain
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
 		var dest Error
@@ -48976,6 +55067,13 @@ func ParsePostApiSignupResponse(rsp *http.Response) (*PostApiSignupResponse, err
 		}
 		response.JSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -49036,6 +55134,13 @@ func ParsePostApiSignupInviteResponse(rsp *http.Response) (*PostApiSignupInviteR
 			return nil, err
 		}
 		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest Error
@@ -49219,6 +55324,1011 @@ func ParseGetMetricsResponse(rsp *http.Response) (*GetMetricsResponse, error) {
 			return nil, err
 		}
 		response.JSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetScimV2DomainIdGroupsResponse parses an HTTP response from a GetScimV2DomainIdGroupsWithResponse call
+func ParseGetScimV2DomainIdGroupsResponse(rsp *http.Response) (*GetScimV2DomainIdGroupsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetScimV2DomainIdGroupsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ScimGroupListResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostScimV2DomainIdGroupsResponse parses an HTTP response from a PostScimV2DomainIdGroupsWithResponse call
+func ParsePostScimV2DomainIdGroupsResponse(rsp *http.Response) (*PostScimV2DomainIdGroupsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostScimV2DomainIdGroupsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest ScimGroup
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteScimV2DomainIdGroupsIdResponse parses an HTTP response from a DeleteScimV2DomainIdGroupsIdWithResponse call
+func ParseDeleteScimV2DomainIdGroupsIdResponse(rsp *http.Response) (*DeleteScimV2DomainIdGroupsIdResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteScimV2DomainIdGroupsIdResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetScimV2DomainIdGroupsIdResponse parses an HTTP response from a GetScimV2DomainIdGroupsIdWithResponse call
+func ParseGetScimV2DomainIdGroupsIdResponse(rsp *http.Response) (*GetScimV2DomainIdGroupsIdResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetScimV2DomainIdGroupsIdResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ScimGroup
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePatchScimV2DomainIdGroupsIdResponse parses an HTTP response from a PatchScimV2DomainIdGroupsIdWithResponse call
+func ParsePatchScimV2DomainIdGroupsIdResponse(rsp *http.Response) (*PatchScimV2DomainIdGroupsIdResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PatchScimV2DomainIdGroupsIdResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ScimGroup
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePutScimV2DomainIdGroupsIdResponse parses an HTTP response from a PutScimV2DomainIdGroupsIdWithResponse call
+func ParsePutScimV2DomainIdGroupsIdResponse(rsp *http.Response) (*PutScimV2DomainIdGroupsIdResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PutScimV2DomainIdGroupsIdResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ScimGroup
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetScimV2DomainIdResourceTypesResponse parses an HTTP response from a GetScimV2DomainIdResourceTypesWithResponse call
+func ParseGetScimV2DomainIdResourceTypesResponse(rsp *http.Response) (*GetScimV2DomainIdResourceTypesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetScimV2DomainIdResourceTypesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ScimResourceTypeListResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetScimV2DomainIdSchemasResponse parses an HTTP response from a GetScimV2DomainIdSchemasWithResponse call
+func ParseGetScimV2DomainIdSchemasResponse(rsp *http.Response) (*GetScimV2DomainIdSchemasResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetScimV2DomainIdSchemasResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ScimSchemaListResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetScimV2DomainIdServiceProviderConfigResponse parses an HTTP response from a GetScimV2DomainIdServiceProviderConfigWithResponse call
+func ParseGetScimV2DomainIdServiceProviderConfigResponse(rsp *http.Response) (*GetScimV2DomainIdServiceProviderConfigResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetScimV2DomainIdServiceProviderConfigResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ScimServiceProviderConfig
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetScimV2DomainIdUsersResponse parses an HTTP response from a GetScimV2DomainIdUsersWithResponse call
+func ParseGetScimV2DomainIdUsersResponse(rsp *http.Response) (*GetScimV2DomainIdUsersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetScimV2DomainIdUsersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ScimUserListResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostScimV2DomainIdUsersResponse parses an HTTP response from a PostScimV2DomainIdUsersWithResponse call
+func ParsePostScimV2DomainIdUsersResponse(rsp *http.Response) (*PostScimV2DomainIdUsersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostScimV2DomainIdUsersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest ScimUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteScimV2DomainIdUsersIdResponse parses an HTTP response from a DeleteScimV2DomainIdUsersIdWithResponse call
+func ParseDeleteScimV2DomainIdUsersIdResponse(rsp *http.Response) (*DeleteScimV2DomainIdUsersIdResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteScimV2DomainIdUsersIdResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetScimV2DomainIdUsersIdResponse parses an HTTP response from a GetScimV2DomainIdUsersIdWithResponse call
+func ParseGetScimV2DomainIdUsersIdResponse(rsp *http.Response) (*GetScimV2DomainIdUsersIdResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetScimV2DomainIdUsersIdResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ScimUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePatchScimV2DomainIdUsersIdResponse parses an HTTP response from a PatchScimV2DomainIdUsersIdWithResponse call
+func ParsePatchScimV2DomainIdUsersIdResponse(rsp *http.Response) (*PatchScimV2DomainIdUsersIdResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PatchScimV2DomainIdUsersIdResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ScimUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON421 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePutScimV2DomainIdUsersIdResponse parses an HTTP response from a PutScimV2DomainIdUsersIdWithResponse call
+func ParsePutScimV2DomainIdUsersIdResponse(rsp *http.Response) (*PutScimV2DomainIdUsersIdResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PutScimV2DomainIdUsersIdResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ScimUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 421:
+		var dest SCIMError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationscimJSON421 = &dest
 
 	}
 

@@ -55,6 +55,12 @@ func Run(t *testing.T, open func(t *testing.T) gatehouse.Store) {
 		{"FirstUser", testFirstUser},
 		{"DeleteResourceScoped", testDeleteResourceScoped},
 		{"DecidedRevision", testDecidedRevision},
+		{"Domains", testDomains},
+		{"SCIMUsers", testSCIMUsers},
+		{"SCIMGroupLinks", testSCIMGroupLinks},
+		{"OIDCLogins", testOIDCLogins},
+		{"JoinOrganization", testJoinOrganization},
+		{"SyncSSORoles", testSyncSSORoles},
 		{"AccessRequests", testAccessRequests},
 		{"ConcurrentApprovals", testConcurrentApprovals},
 	}
