@@ -20,9 +20,22 @@ import (
 // sends them round again.
 
 // Recheck reports whether a request authorized at one revision would be authorized alike
-// on its organization's rules at revision rev. facts reads those rules inside the write's
+// on its organization's rules at revision rev. rules reads those rules inside the write's
 // own transaction, for when no snapshot of rev is at hand.
-type Recheck func(rev int64, facts func() (access.Facts, error)) (bool, error)
+type Recheck func(rev int64, rules RulesAt) (bool, error)
+
+// RulesAt reads an organization's rules at the revision a write transaction holds, inside
+// that transaction (which must not wait for another connection while it holds the
+// organization's row).
+type RulesAt struct {
+	// Facts reads all of them.
+	Facts func() (access.Facts, error)
+	// Changes reads the rule changes that took them from revision from to the held one,
+	// in order: a few rows where Facts reads every rule. ok is false when they cannot be
+	// replayed (a change other than a rule's came between, or the log no longer reaches
+	// back to from): read Facts then.
+	Changes func(from int64) (changes []access.RuleChange, ok bool, err error)
+}
 
 // decidedKey is the context key of a *decided.
 type decidedKey struct{}
@@ -60,7 +73,7 @@ func DecidedRevision(ctx context.Context) (orgID string, rev int64, ok bool) {
 // decision about orgID, when its decision was made at rev, or when its Recheck finds that
 // the rules at rev allow it alike (rev is then the request's revision); ErrStaleDecision
 // otherwise.
-func HoldsDecision(ctx context.Context, orgID string, rev int64, facts func() (access.Facts, error)) error {
+func HoldsDecision(ctx context.Context, orgID string, rev int64, rules RulesAt) error {
 	d, _ := ctx.Value(decidedKey{}).(*decided)
 	if d == nil || d.orgID != orgID {
 		return nil
@@ -73,7 +86,7 @@ func HoldsDecision(ctx context.Context, orgID string, rev int64, facts func() (a
 	if d.recheck == nil {
 		return ErrStaleDecision
 	}
-	ok, err := d.recheck(rev, facts)
+	ok, err := d.recheck(rev, rules)
 	if err != nil {
 		return err
 	}

@@ -116,6 +116,9 @@ type Store interface {
 	// Members lists an organization's memberships with users, oldest first.
 	Members(ctx context.Context, orgID string) ([]Membership, error)
 	Membership(ctx context.Context, orgID string, userID int64) (*Membership, error)
+	// MembershipByID returns the organization's membership with this
+	// membership id.
+	MembershipByID(ctx context.Context, orgID, id string) (*Membership, error)
 	// SetMemberLevel changes a member's level (activity scope "Membership").
 	// Returns access.ErrLastOwnerDemote when the organization would be left
 	// without an owner: the owners are counted inside the transaction, under
@@ -301,6 +304,12 @@ type Store interface {
 	// organization (Enforced is left false: the plan is not stored) and the
 	// RulesRevision it reflects, read in one transaction.
 	AccessFacts(ctx context.Context, orgID string) (access.Facts, int64, error)
+	// RuleChanges returns the rule changes that took the organization's rules
+	// from revision from to the latest revision it logs, in order, and that
+	// revision (from when nothing changed). ok is false when they cannot be
+	// replayed onto the rules of from (a change other than a rule's came
+	// between, or the log no longer reaches back): read AccessFacts then.
+	RuleChanges(ctx context.Context, orgID string, from int64) (changes []access.RuleChange, rev int64, ok bool, err error)
 
 	// ActivityLog returns a page of matching rows (with User filled in),
 	// newest first, and the total count (both without the rows that

@@ -363,3 +363,82 @@ func BenchmarkFilter(b *testing.B) {
 		})
 	}
 }
+
+// appliedSnapshot is BenchmarkDecide's organization compiled, then changed by n object
+// rules put on random objects through Apply: what a server decides on between rebuilds
+// of a table, its overlay holding up to √(objects with rules) objects.
+func appliedSnapshot(org benchOrg, n int) *Snapshot {
+	s := Compile(org.facts)
+	rng := rand.New(rand.NewPCG(21, 22))
+	for range n {
+		o := org.pairs[rng.IntN(len(org.pairs))].object
+		s, _ = s.Apply(0, RuleChange{Rule: Rule{Scope: ScopeObject, Kind: o.Kind, Object: o.ID, Level: Level(rng.IntN(4))}})
+	}
+	return s
+}
+
+// BenchmarkDecideApplied is BenchmarkDecide on a snapshot whose object tables carry an
+// overlay (appliedSnapshot with 100 changes).
+func BenchmarkDecideApplied(b *testing.B) {
+	org := benchFacts(1000, 50, 100_000, 20_000)
+	s := appliedSnapshot(org, 100)
+	mask := len(org.pairs) - 1
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		p := &org.pairs[i&mask]
+		benchSink = s.Decide(p.user, p.object)
+	}
+	b.StopTimer()
+	b.ReportMetric(medianBatch(4001, 64, func(from, n int) {
+		for i := from; i < from+n; i++ {
+			p := &org.pairs[i&mask]
+			benchSink = s.Decide(p.user, p.object)
+		}
+	}), "p50-ns/op")
+}
+
+// BenchmarkFilterApplied is BenchmarkFilter's mixed list on appliedSnapshot with 100 changes.
+func BenchmarkFilterApplied(b *testing.B) {
+	org := benchFacts(1000, 50, 100_000, 20_000)
+	s := appliedSnapshot(org, 100)
+	const n = 10_000
+	mixed := make([]Object, n)
+	for i := range mixed {
+		mixed[i] = org.pairs[i].object
+	}
+	user := int64(0)
+	for u := int64(1); user == 0; u++ {
+		if len(s.RolesOf(u)) == 3 && s.MembershipLevel(u) == MemberLevel {
+			user = u
+		}
+	}
+	out := make([]uint64, (n+63)/64)
+	b.ReportAllocs()
+	for range b.N {
+		filterSink = s.Filter(user, mixed, Editor, out)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/object")
+	b.ReportMetric(medianCall(501, func(int) { filterSink = s.Filter(user, mixed, Editor, out) }), "p50-ns/op")
+}
+
+// BenchmarkApply is the cost of one object rule change (put or removed alternately) to
+// organizations of 1,000 and 100,000 object rules, against BenchmarkCompile's cost of a
+// compilation: the rebuilds of the table every √n changes are included.
+func BenchmarkApply(b *testing.B) {
+	for _, rules := range []int{1_000, 100_000} {
+		b.Run(strconv.Itoa(rules)+"-rules", func(b *testing.B) {
+			org := benchFacts(1000, 50, rules*5, rules)
+			s := Compile(org.facts)
+			rng := rand.New(rand.NewPCG(23, 24))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				o := org.pairs[rng.IntN(len(org.pairs))].object
+				r := Rule{Scope: ScopeObject, Kind: o.Kind, Object: o.ID, Level: Viewer}
+				s, _ = s.Apply(0, RuleChange{Rule: r, Removed: i%2 == 1})
+			}
+		})
+	}
+}

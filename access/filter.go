@@ -74,6 +74,7 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 		lastProject = objs[0].Project
 		mode, allow = f.stand(lastProject, atLeast, kindAllow)
 	}
+	overlaid := s.objects.overlaid
 	// The filter of the previous object's kind: lists are of one kind.
 	lastKind := Kind(0)
 	kt := &s.objects.kinds[0]
@@ -135,6 +136,18 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 			} else {
 				i := filterBit(uint64(o.ID)<<1|1, kt.fshift) // see objectKey
 				probe |= (kt.filter[i/64] >> (i % 64) & 1) << j
+			}
+		}
+		if overlaid {
+			// Objects whose rules changed since their table was built (Snapshot.Apply)
+			// are decided one by one, from the overlay; the table decides the others.
+			for m := ^odd & (1<<len(chunk) - 1); m != 0; m &= m - 1 {
+				j := bits.TrailingZeros64(m)
+				o := &chunk[j]
+				if ov := s.objects.kinds[o.Kind].over; ov != nil && ov.filterHas(uint64(o.ID)<<1|1) {
+					odd |= 1 << j
+					probe &^= 1 << j
+				}
 			}
 		}
 

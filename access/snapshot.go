@@ -71,6 +71,8 @@ type Snapshot struct {
 	// rules and the role levels. Project-specific kind rules are rare and combined in at
 	// decision time.
 	kindBase []candidate
+	// kindRules are the organization-wide kind rules by kind, kept for Apply.
+	kindRules [NumKinds][]target
 
 	// The projects that have rules, by ascending id; projects[i] belongs to projIDs[i].
 	projIDs  []int64
@@ -269,6 +271,7 @@ func (s *Snapshot) compileRules(rules []Rule, now int64) {
 		s.projects[i] = p
 	}
 
+	s.kindRules = kindRules
 	s.kindBase = make([]candidate, len(s.members)*int(NumKinds))
 	for k := range NumKinds {
 		s.fillKindBase(k, kindRules[k])

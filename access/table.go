@@ -9,7 +9,8 @@ import (
 // slot holds what a decision needs from it, so a lookup costs a cache line or two when the
 // snapshot is cold (many organizations loaded); the object tables are split per kind, so
 // that a list of one kind works in the little memory that kind's rules take. A snapshot is
-// never changed once compiled: a change of the facts compiles a new one.
+// never changed once compiled: a change of the facts derives a new one (Snapshot.Apply),
+// which puts the objects it changes in a small overlay in front of a table it shares.
 
 // mix hashes x: one multiplication, then the high half folded into the low one, so that
 // every bit of the result depends on every bit of x and the tables can take their slot
@@ -137,11 +138,16 @@ type objectTable struct {
 	fbase  uint64
 	fshift uint8
 	n      int // objects with rules
+	// over, when not nil, holds the objects whose rules changed since the table was built
+	// (Snapshot.Apply); what it says of an object overrides the table.
+	over *objectOverlay
 }
 
 // objectIndex finds the rules of an object.
 type objectIndex struct {
 	kinds [NumKinds]objectTable
+	// overlaid reports whether a table of kinds has an overlay.
+	overlaid bool
 	// wide holds the rules of objects whose id objectKey cannot pack; normally nil.
 	wide map[wideKey][]target
 }
@@ -204,10 +210,13 @@ func (x *objectIndex) find(k Kind, id int64) ruleSet {
 		return ruleSet{}
 	}
 	t := &x.kinds[k]
-	if t.n == 0 {
-		return ruleSet{}
+	// rulesOf, written out: Decide must not pay for a call.
+	if t.over != nil {
+		if rs, found := t.over.find(key); found {
+			return rs
+		}
 	}
-	if !t.filterHas(key) {
+	if t.n == 0 || !t.filterHas(key) {
 		return ruleSet{}
 	}
 	return t.find(key, mix(key))

@@ -118,29 +118,36 @@ func expiresAt(in *accessControlInput, now time.Time) (int64, error) {
 	return t.UnixNano(), nil
 }
 
-// target fills rl's target (everyone, one role or one member) from in.
-func (s *Server) target(r *http.Request, c *call, in *accessControlInput, idx *memberIndex, rl *access.Rule) error {
+// target fills rl's target (everyone, one role or one member) from in, and
+// returns the index that names it in answers: the one member it targets, read
+// by id, never the organization's member list.
+func (s *Server) target(r *http.Request, c *call, in *accessControlInput, rl *access.Rule) (*memberIndex, error) {
+	idx := &memberIndex{byUser: map[int64]*gatehouse.Membership{}, byMembership: map[string]*gatehouse.Membership{}}
 	if in.OrganizationMember != nil && in.Role != nil {
-		return gatehouse.Errorf(gatehouse.EInvalidInput, "An access control targets one role or one member, not both.")
+		return nil, gatehouse.Errorf(gatehouse.EInvalidInput, "An access control targets one role or one member, not both.")
 	}
 	if in.Role != nil {
 		role, err := s.store.Role(r.Context(), c.org.ID, *in.Role)
 		if gatehouse.ErrorCode(err) == gatehouse.ENotFound {
-			return gatehouse.FieldError(gatehouse.EDoesNotExist, "role", "Role does not exist.")
+			return nil, gatehouse.FieldError(gatehouse.EDoesNotExist, "role", "Role does not exist.")
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rl.Role = role.ID
 	}
 	if in.OrganizationMember != nil {
-		m, ok := idx.byMembership[*in.OrganizationMember]
-		if !ok {
-			return gatehouse.FieldError(gatehouse.EDoesNotExist, "organization_member", "Organization member does not exist.")
+		m, err := s.store.MembershipByID(r.Context(), c.org.ID, *in.OrganizationMember)
+		if gatehouse.ErrorCode(err) == gatehouse.ENotFound {
+			return nil, gatehouse.FieldError(gatehouse.EDoesNotExist, "organization_member", "Organization member does not exist.")
+		}
+		if err != nil {
+			return nil, err
 		}
 		rl.User = m.User.ID
+		idx.byUser[m.User.ID], idx.byMembership[m.ID] = m, m
 	}
-	return nil
+	return idx, nil
 }
 
 // levelText reads access_level: ("", true) means null, i.e. delete.
@@ -162,37 +169,45 @@ func levelText(in *accessControlInput) (string, bool, error) {
 // target, level and expiry filled in; remove: access_level null, which deletes
 // the rule of want's target. setLevel parses the level text into want. The
 // write and its preview answer the same errors.
-func (s *Server) proposedRule(r *http.Request, c *call, in *accessControlInput, idx *memberIndex, want access.Rule, setLevel func(string, *access.Rule) bool) (access.Rule, bool, error) {
-	if err := s.target(r, c, in, idx, &want); err != nil {
-		return want, false, err
+//
+// idx names the member the rule targets, if any (target).
+func (s *Server) proposedRule(r *http.Request, c *call, in *accessControlInput, want access.Rule, setLevel func(string, *access.Rule) bool) (_ access.Rule, idx *memberIndex, remove bool, _ error) {
+	idx, err := s.target(r, c, in, &want)
+	if err != nil {
+		return want, nil, false, err
 	}
 	text, remove, err := levelText(in)
 	if err != nil || remove {
-		return want, remove, err
+		return want, idx, remove, err
 	}
 	if !setLevel(text, &want) {
-		return want, false, gatehouse.FieldError(gatehouse.EInvalidChoice, "access_level", "\""+text+"\" is not a valid choice.")
+		return want, idx, false, gatehouse.FieldError(gatehouse.EInvalidChoice, "access_level", "\""+text+"\" is not a valid choice.")
 	}
 	if want.ExpiresAt, err = expiresAt(in, s.now()); err != nil {
-		return want, false, err
+		return want, idx, false, err
 	}
-	return want, false, nil
+	return want, idx, false, nil
 }
 
 // putAccessControl upserts or (access_level null) deletes the rule that
 // want describes. setLevel parses the level text into want.
 func (s *Server) putAccessControl(w http.ResponseWriter, r *http.Request, c *call, in *accessControlInput, want access.Rule, setLevel func(string, *access.Rule) bool, objectID string) error {
-	idx, err := s.members(r, c.org.ID)
-	if err != nil {
-		return err
-	}
-	want, remove, err := s.proposedRule(r, c, in, idx, want, setLevel)
+	want, idx, remove, err := s.proposedRule(r, c, in, want, setLevel)
 	if err != nil {
 		return err
 	}
 	if remove {
-		sc := want.Scope
-		rules, err := s.store.Rules(r.Context(), gatehouse.RuleFilter{OrganizationID: c.org.ID, OptionalScope: &sc})
+		// Only the rules of the one object, kind or project, found through the
+		// rule table's unique index (organization, scope, project, kind, object,
+		// …): their number does not grow with the organization.
+		f := gatehouse.RuleFilter{OrganizationID: c.org.ID, OptionalScope: &want.Scope, OptionalProject: &want.Project}
+		switch want.Scope {
+		case access.ScopeObject:
+			f.OptionalKind, f.OptionalObject = &want.Kind, &want.Object
+		case access.ScopeKind:
+			f.OptionalKind = &want.Kind
+		}
+		rules, err := s.store.Rules(r.Context(), f)
 		if err != nil {
 			return err
 		}

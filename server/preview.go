@@ -183,7 +183,7 @@ func (s *Server) handleObjectAccessControlsPreview(w http.ResponseWriter, r *htt
 		return err
 	}
 	want := access.Rule{Scope: access.ScopeObject, Project: c.project.ID, Kind: c.kind, Object: c.obj.ID}
-	rule, remove, err := s.proposedRule(r, c, &in, idx, want, setObjectLevel)
+	rule, _, remove, err := s.proposedRule(r, c, &in, want, setObjectLevel)
 	if err != nil {
 		return err
 	}
@@ -209,7 +209,7 @@ func (s *Server) handleKindAccessControlsPreview(w http.ResponseWriter, r *http.
 	if err != nil {
 		return err
 	}
-	rule, remove, err := s.proposedRule(r, c, &in, idx, want, setObjectLevel)
+	rule, _, remove, err := s.proposedRule(r, c, &in, want, setObjectLevel)
 	if err != nil {
 		return err
 	}
@@ -228,7 +228,7 @@ func (s *Server) handleProjectAccessControlsPreview(w http.ResponseWriter, r *ht
 		return err
 	}
 	want := access.Rule{Scope: access.ScopeProject, Project: c.project.ID}
-	rule, remove, err := s.proposedRule(r, c, &in, idx, want, setProjectLevel)
+	rule, _, remove, err := s.proposedRule(r, c, &in, want, setProjectLevel)
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ func (s *Server) runHandler(sw *statusWriter, r *http.Request, n need, h handler
 		s.metrics.staleDecisions.Inc()
 		// Rebuild from the database, not from a cached organization row that
 		// may not show the change yet; the next authorize finds it cached.
-		if err := s.rebuildSnapshot(context.WithoutCancel(r.Context()), c.org.ID); err != nil {
+		if err := s.refreshSnapshot(context.WithoutCancel(r.Context()), c.org.ID, 0); err != nil {
 			return c, err
 		}
 		if body != nil {
@@ -60,15 +60,29 @@ func (s *Server) runHandler(sw *statusWriter, r *http.Request, n need, h handler
 // recheck answers the store's question for a request authorized as c under
 // need n: do the rules at revision rev decide everything it rests on as c's
 // snapshot did (access.Snapshot.Holds)? A snapshot of rev is taken from the
-// cache or compiled from facts, which the store reads in its transaction.
+// cache, derived from the cached one by the rule changes logged since, or
+// compiled from all the facts; the store reads either in its transaction,
+// while it holds the organization's row, so the cheaper the better.
 func (s *Server) recheck(c *call, n need) gatehouse.Recheck {
-	return func(rev int64, facts func() (access.Facts, error)) (bool, error) {
+	return func(rev int64, rules gatehouse.RulesAt) (bool, error) {
 		// The rules must be compiled for the instant of the write, not of the
 		// decision: a rule that expired in between no longer allows it.
 		now := s.now().UnixNano()
 		snap, cached := s.cachedSnapshot(c.org.ID, rev, now)
 		if snap == nil || cached != rev {
-			f, err := facts()
+			snap = nil
+			if base, ok := s.baseSnapshot(c.org.ID, now); ok && base.revision < rev {
+				changes, ok, err := rules.Changes(base.revision)
+				if err != nil {
+					return false, err
+				}
+				if ok {
+					snap = s.applyChanges(c.org.ID, base, rev, now, changes)
+				}
+			}
+		}
+		if snap == nil {
+			f, err := rules.Facts()
 			if err != nil {
 				return false, err
 			}

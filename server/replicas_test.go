@@ -187,7 +187,7 @@ func newWatchingServer(t *testing.T, db *sqlstore.DB) *httptest.Server {
 }
 
 // waitForListeners waits until n connections LISTEN for rule changes.
-func waitForListeners(t *testing.T, url string, n int) {
+func waitForListeners(t testing.TB, url string, n int) {
 	t.Helper()
 	conn, err := pgx.Connect(t.Context(), url)
 	if err != nil {

@@ -42,7 +42,7 @@ func (s *Server) snapshot(ctx context.Context, org *gatehouse.Organization) (*ac
 			if s.recompileSnapshot(org.ID, org.RulesRevision, now) {
 				return nil, nil
 			}
-			return nil, s.rebuildSnapshot(context.WithoutCancel(ctx), org.ID)
+			return nil, s.refreshSnapshot(context.WithoutCancel(ctx), org.ID, org.RulesRevision)
 		})
 		if err != nil {
 			return nil, 0, err
@@ -83,6 +83,59 @@ func (s *Server) recompileSnapshot(orgID string, revision, now int64) bool {
 	f.Now = max(now, cached.at)
 	s.keepSnapshot(orgID, cached.revision, f)
 	return true
+}
+
+// refreshSnapshot brings org's cached snapshot to the latest revision (at
+// least want): from the rule changes logged since its revision when they
+// describe everything that changed, which costs what changed; by reading and
+// compiling all the facts otherwise.
+func (s *Server) refreshSnapshot(ctx context.Context, orgID string, want int64) error {
+	now := s.now().UnixNano()
+	if base, ok := s.baseSnapshot(orgID, now); ok {
+		changes, rev, ok, err := s.store.RuleChanges(ctx, orgID, base.revision)
+		if err != nil {
+			return err
+		}
+		if ok && rev >= want && s.applyChanges(orgID, base, rev, now, changes) != nil {
+			return nil
+		}
+	}
+	return s.rebuildSnapshot(ctx, orgID)
+}
+
+// baseSnapshot returns org's cached snapshot when later changes may be
+// replayed onto it: compiled under the plan in force, none of its rules
+// expired by now.
+func (s *Server) baseSnapshot(orgID string, now int64) (cachedSnapshot, bool) {
+	enforced := s.enforced()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cached, ok := s.snapshots[orgID]
+	return cached, ok && cached.snap.Enforced() == enforced && cached.snap.ValidAt(now)
+}
+
+// applyChanges derives the snapshot of revision rev from base and the rule
+// changes between them, and caches it unless the cache holds a newer one; nil
+// when base cannot take them (access.Snapshot.Apply).
+func (s *Server) applyChanges(orgID string, base cachedSnapshot, rev, now int64, changes []access.RuleChange) *access.Snapshot {
+	if rev == base.revision {
+		return base.snap
+	}
+	snap, ok := base.snap.Apply(now, changes...)
+	if !ok {
+		return nil
+	}
+	s.metrics.applied.Inc()
+	// The facts an expiring snapshot keeps are those of base: a snapshot
+	// derived from it keeps none, and is compiled from the database again
+	// when one of its rules expires.
+	c := cachedSnapshot{revision: rev, snap: snap, at: now}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur, ok := s.snapshots[orgID]; !ok || cur.revision < rev || cur.snap.Enforced() != snap.Enforced() {
+		s.snapshots[orgID] = c
+	}
+	return snap
 }
 
 // rebuildSnapshot loads and compiles one organization's rules into the cache.

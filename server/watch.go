@@ -11,8 +11,9 @@ type rulesWatcher interface {
 }
 
 // WatchRules keeps this replica's snapshots fresh ahead of requests: when
-// another replica changes an organization's rules, the snapshot is rebuilt
-// at once rather than by the next request that needs it. Freshness does not
+// another replica changes an organization's rules, the snapshot is brought
+// up to date at once (from the logged rule changes when they suffice) rather
+// than by the next request that needs it. Freshness does not
 // depend on it: the store drops its cached organization (and so the revision
 // every request compares with its snapshot's) on the same notice; this only
 // takes the rebuild off the request path. It returns when ctx ends, at once
@@ -38,7 +39,7 @@ func (s *Server) WatchRules(ctx context.Context) error {
 			return // nobody here uses it; the first request will build it
 		}
 		_, err, _ := s.rebuilding.Do(orgID, func() (any, error) {
-			return nil, s.rebuildSnapshot(ctx, orgID)
+			return nil, s.refreshSnapshot(ctx, orgID, 0)
 		})
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("rebuilding a snapshot after a change notice", "organization", orgID, "err", err)

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/access"
 )
 
 // The activity-log scopes and verbs the store writes.
@@ -38,6 +39,10 @@ type change struct {
 	item    string
 	actor   int64
 	changes []gatehouse.Change
+	// rules is what the change did to the rules, for the log of rule changes; nil for a
+	// change that is not a rule's (members, roles), which replicas take as a reason to
+	// read the facts again.
+	rules []access.RuleChange
 }
 
 type activityDetail struct {
@@ -52,7 +57,7 @@ func (db *DB) record(ctx context.Context, tx *sql.Tx, c change) error {
 	if err := db.logActivity(ctx, tx, c); err != nil {
 		return err
 	}
-	return db.bumpRevision(ctx, tx, c.org)
+	return db.bumpRevision(ctx, tx, c.org, c.rules)
 }
 
 // logOnly writes c's activity-log row alone, for a change that grants nothing by itself (an
@@ -80,19 +85,22 @@ func (db *DB) logActivity(ctx context.Context, tx *sql.Tx, c change) error {
 	return err
 }
 
-// bumpRevision tells every replica that the organization's access facts changed. When
-// ctx's request was authorized on the organization's rules, it moves the revision only
-// from the one that decision was made on (gatehouse.ErrStaleDecision otherwise), and once
-// tx commits the request carries the new revision, so that its own next write is not
-// taken for a stale one. One bump per transaction.
-func (db *DB) bumpRevision(ctx context.Context, tx *sql.Tx, orgID string) error {
+// bumpRevision tells every replica that the organization's access facts changed, and
+// logs what changed at the new revision: rules, the rule changes (put and removed) that
+// brought it, in order; nil for any other change. When ctx's request was authorized on
+// the organization's rules, it moves the revision only from the one that decision was
+// made on (gatehouse.ErrStaleDecision otherwise), and once tx commits the request carries
+// the new revision, so that its own next write is not taken for a stale one. One bump
+// per transaction.
+func (db *DB) bumpRevision(ctx context.Context, tx *sql.Tx, orgID string, rules []access.RuleChange) error {
+	var rev int64
 	decidedOrg, from, decided := gatehouse.DecidedRevision(ctx)
 	if !decided || decidedOrg != orgID {
-		if err := affected(tx.ExecContext(ctx, `UPDATE organizations SET rules_revision = rules_revision + 1 WHERE id = $1`, orgID)); err != nil {
-			return err
+		err := tx.QueryRowContext(ctx, `UPDATE organizations SET rules_revision = rules_revision + 1 WHERE id = $1 RETURNING rules_revision`, orgID).Scan(&rev)
+		if err != nil {
+			return notFound(err)
 		}
 	} else {
-		var rev int64
 		err := tx.QueryRowContext(ctx, `
 			UPDATE organizations SET rules_revision = rules_revision + 1 WHERE id = $1 AND rules_revision = $2
 			RETURNING rules_revision`, orgID, from).Scan(&rev)
@@ -103,6 +111,9 @@ func (db *DB) bumpRevision(ctx context.Context, tx *sql.Tx, orgID string) error 
 			return err
 		}
 		db.afterCommit(tx, func() { gatehouse.AdvanceDecidedRevision(ctx, orgID, from, rev) })
+	}
+	if err := db.logRuleChanges(ctx, tx, orgID, rev, rules); err != nil {
+		return err
 	}
 	return db.notify(ctx, tx, notice{what: noticeRules, org: orgID})
 }

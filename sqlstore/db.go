@@ -438,9 +438,15 @@ func (db *DB) holdDecision(ctx context.Context, tx *sql.Tx) error {
 // holds asks gatehouse.HoldsDecision, reading the rules in tx when it needs them: a
 // transaction holding the organization's row must not wait for another connection.
 func (db *DB) holds(ctx context.Context, tx *sql.Tx, orgID string, rev int64) error {
-	return gatehouse.HoldsDecision(ctx, orgID, rev, func() (access.Facts, error) {
-		f, _, err := db.accessFacts(ctx, tx, orgID)
-		return f, err
+	return gatehouse.HoldsDecision(ctx, orgID, rev, gatehouse.RulesAt{
+		Facts: func() (access.Facts, error) {
+			f, _, err := db.accessFacts(ctx, tx, orgID)
+			return f, err
+		},
+		Changes: func(from int64) ([]access.RuleChange, bool, error) {
+			changes, _, ok, err := db.ruleChanges(ctx, tx, orgID, from, rev)
+			return changes, ok, err
+		},
 	})
 }
 

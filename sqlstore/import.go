@@ -85,7 +85,7 @@ func (db *DB) ImportMembers(ctx context.Context, orgID string, users []gatehouse
 				return err
 			}
 		}
-		return db.bumpRevision(ctx, tx, orgID)
+		return db.bumpRevision(ctx, tx, orgID, nil)
 	})
 }
 
@@ -114,7 +114,7 @@ func (db *DB) ImportRoleMembers(ctx context.Context, orgID string, ms []gatehous
 				return missingParent(unique(err, "user_uuid", detailInRole), gatehouse.NotFound())
 			}
 		}
-		return db.bumpRevision(ctx, tx, orgID)
+		return db.bumpRevision(ctx, tx, orgID, nil)
 	})
 }
 
@@ -154,6 +154,6 @@ func (db *DB) ImportRules(ctx context.Context, orgID string, rules []gatehouse.R
 				return missingParent(unique(err, "resource", detailRuleExists), gatehouse.NotFound())
 			}
 		}
-		return db.bumpRevision(ctx, tx, orgID)
+		return db.bumpRevision(ctx, tx, orgID, nil)
 	})
 }

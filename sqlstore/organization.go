@@ -160,6 +160,20 @@ func (db *DB) Membership(ctx context.Context, orgID string, userID int64) (*gate
 	return db.membership(ctx, db.db, orgID, userID)
 }
 
+// MembershipByID returns the organization's membership with this id (the id the v2 API
+// names members by).
+func (db *DB) MembershipByID(ctx context.Context, orgID, id string) (*gatehouse.Membership, error) {
+	var m gatehouse.Membership
+	err := scanMembership(db.db.QueryRowContext(ctx, `
+		SELECT `+membershipColumns+`
+		FROM memberships m JOIN users u ON u.id = m.user_id
+		WHERE m.organization_id = $1 AND m.id = $2`, orgID, id), &m)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return &m, nil
+}
+
 func (db *DB) membership(ctx context.Context, q querier, orgID string, userID int64) (*gatehouse.Membership, error) {
 	var m gatehouse.Membership
 	err := scanMembership(q.QueryRowContext(ctx, `

@@ -115,7 +115,7 @@ func (db *DB) DeleteProject(ctx context.Context, id int64) error {
 		if err := db.notify(ctx, tx, notice{what: noticeProjectGone, id: id}); err != nil {
 			return err
 		}
-		return db.bumpRevision(ctx, tx, orgID)
+		return db.bumpRevision(ctx, tx, orgID, nil)
 	})
 }
 

@@ -248,8 +248,23 @@ func (db *DB) DeleteResource(ctx context.Context, projectID int64, kind access.K
 		if err := db.lockOrganization(ctx, tx, orgID); err != nil {
 			return err
 		}
-		var rules int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM access_rules WHERE object_id = $1`, id).Scan(&rules); err != nil {
+		// The rules on the object go with it: logged as removed, so that replicas drop them
+		// without reading every rule again.
+		var gone []access.RuleChange
+		rows, err := tx.QueryContext(ctx, `SELECT `+ruleColumns+` FROM access_rules WHERE object_id = $1 ORDER BY created_at, id`, id)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var r gatehouse.Rule
+			if err := scanRule(rows, &r); err != nil {
+				rows.Close()
+				return err
+			}
+			gone = append(gone, access.RuleChange{Rule: r.Rule, Removed: true})
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
 			return err
 		}
 		if err := affected(tx.ExecContext(ctx, `DELETE FROM resources WHERE id = $1 AND project_id = $2 AND kind = $3`, id, projectID, kind.String())); err != nil {
@@ -258,9 +273,9 @@ func (db *DB) DeleteResource(ctx context.Context, projectID int64, kind access.K
 		if err := db.notify(ctx, tx, notice{what: noticeObject, id: id, project: projectID}); err != nil {
 			return err
 		}
-		if rules == 0 {
+		if len(gone) == 0 {
 			return nil
 		}
-		return db.bumpRevision(ctx, tx, orgID)
+		return db.bumpRevision(ctx, tx, orgID, gone)
 	})
 }

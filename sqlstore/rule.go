@@ -208,7 +208,7 @@ func (db *DB) insertRule(ctx context.Context, tx *sql.Tx, r *gatehouse.Rule, row
 		return missingParent(unique(err, "resource", detailRuleExists), gatehouse.NotFound())
 	}
 	return db.record(ctx, tx, change{org: r.OrganizationID, project: r.Project, object: r.Object, scope: scopeAccessControl, verb: created,
-		item: r.ID, actor: actor, changes: ruleChanges(&r.Rule, false)})
+		item: r.ID, actor: actor, changes: ruleChanges(&r.Rule, false), rules: []access.RuleChange{{Rule: r.Rule}}})
 }
 
 // CreateRule inserts r (setting ID, CreatedBy when 0, CreatedAt, UpdatedAt; the fields its
@@ -300,6 +300,7 @@ func (db *DB) putRule(ctx context.Context, tx *sql.Tx, r *gatehouse.Rule, actor 
 		*r = existing
 		return nil
 	}
+	was := existing.Rule
 	existing.Level, existing.ProjectLevel, existing.ExpiresAt, existing.UpdatedAt = stored.Level, stored.ProjectLevel, stored.ExpiresAt, db.clock()
 	if _, err := tx.ExecContext(ctx, `UPDATE access_rules SET level = $1, project_level = $2, expires_at = $3, updated_at = $4 WHERE id = $5`,
 		row.level, row.projectLevel, expiry(existing.ExpiresAt), ts(existing.UpdatedAt), existing.ID); err != nil {
@@ -307,7 +308,7 @@ func (db *DB) putRule(ctx context.Context, tx *sql.Tx, r *gatehouse.Rule, actor 
 	}
 	*r = existing
 	return db.record(ctx, tx, change{org: r.OrganizationID, project: existing.Project, object: existing.Object, scope: scopeAccessControl, verb: updated,
-		item: existing.ID, actor: actor, changes: cs})
+		item: existing.ID, actor: actor, changes: cs, rules: []access.RuleChange{{Rule: was, Removed: true}, {Rule: existing.Rule}}})
 }
 
 // Rule returns the organization's rule with this id; an expired rule is not found.
@@ -382,7 +383,7 @@ func (db *DB) DeleteRule(ctx context.Context, orgID, id string, actor int64) err
 			return err
 		}
 		return db.record(ctx, tx, change{org: orgID, project: r.Project, object: r.Object, scope: scopeAccessControl, verb: deleted,
-			item: id, actor: actor, changes: ruleChanges(&r.Rule, true)})
+			item: id, actor: actor, changes: ruleChanges(&r.Rule, true), rules: []access.RuleChange{{Rule: r.Rule, Removed: true}}})
 	})
 }
 
@@ -403,7 +404,7 @@ func (db *DB) sweepTarget(ctx context.Context, tx *sql.Tx, orgID string, row rul
 		return err
 	}
 	return db.record(ctx, tx, change{org: orgID, project: gone.Project, object: gone.Object, scope: scopeAccessControl, verb: expired,
-		item: gone.ID, changes: ruleChanges(&gone.Rule, true)})
+		item: gone.ID, changes: ruleChanges(&gone.Rule, true), rules: []access.RuleChange{{Rule: gone.Rule, Removed: true}}})
 }
 
 // ExpireRules deletes up to limit rules whose expiry has passed by the store's clock,
@@ -436,7 +437,7 @@ func (db *DB) ExpireRules(ctx context.Context, limit int) (int, error) {
 			}
 			n++
 			return db.record(ctx, tx, change{org: d.org, project: r.Project, object: r.Object, scope: scopeAccessControl, verb: expired,
-				item: r.ID, changes: ruleChanges(&r.Rule, true)})
+				item: r.ID, changes: ruleChanges(&r.Rule, true), rules: []access.RuleChange{{Rule: r.Rule, Removed: true}}})
 		})
 		if err != nil && gatehouse.ErrorCode(err) != gatehouse.ENotFound {
 			return n, err

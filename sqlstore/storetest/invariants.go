@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -256,16 +257,27 @@ func testDecidedRevision(t *testing.T, e *env) {
 	e.rule(org.ID, access.Rule{Scope: access.ScopeKind, Kind: access.Cohorts, Level: access.Viewer}, alice.ID)
 	now := e.revision(org.ID)
 
-	refuse := func(rev int64, facts func() (access.Facts, error)) (bool, error) { return false, nil }
+	refuse := func(rev int64, rules gatehouse.RulesAt) (bool, error) { return false, nil }
 	var asked []int64
-	allow := func(rev int64, facts func() (access.Facts, error)) (bool, error) {
-		f, err := facts()
+	var replayable []bool
+	allow := func(rev int64, rules gatehouse.RulesAt) (bool, error) {
+		f, err := rules.Facts()
 		if err != nil {
 			return false, err
 		}
 		if len(f.Members) != 2 || len(f.Rules) == 0 {
 			return false, fmt.Errorf("facts at %d = %+v, want 2 members and the rules", rev, f)
 		}
+		// The changes since the decision replay onto its rules exactly when only rules
+		// changed in between: the kind rule first, then the rules the writes put.
+		changes, ok, err := rules.Changes(old)
+		if err != nil {
+			return false, err
+		}
+		if ok && (len(changes) == 0 || changes[0] != (access.RuleChange{Rule: access.Rule{Scope: access.ScopeKind, Kind: access.Cohorts, Level: access.Viewer}})) {
+			return false, fmt.Errorf("changes from %d to %d = %+v, want the kind rule first", old, rev, changes)
+		}
+		replayable = append(replayable, ok)
 		asked = append(asked, rev)
 		return true, nil
 	}
@@ -339,6 +351,11 @@ func testDecidedRevision(t *testing.T, e *env) {
 		if len(asked) != 1 {
 			t.Errorf("%s asked the recheck again after its own write (%v)", w.name, asked)
 		}
+	}
+	// PutRule and SetMemberLevel came after rule changes only; everything after them
+	// after a change of membership, which no rule change describes.
+	if len(replayable) < 3 || !replayable[0] || !replayable[1] || slices.Contains(replayable[2:], true) {
+		t.Errorf("the changes since the decision were replayable %v, want the first two only", replayable)
 	}
 	// Without a decision in ctx nothing is compared.
 	if err := s.CreateResource(ctx, &gatehouse.Resource{ProjectID: p.ID, Kind: access.Cohorts}); err != nil {

@@ -1,0 +1,318 @@
+package access
+
+import (
+	"maps"
+	"math"
+	"math/bits"
+	"slices"
+)
+
+// A permission change is usually one rule put or taken away, and an organization may have
+// hundreds of thousands of rules: compiling them all again for each change would make the
+// cost of a change grow with the organization. Apply derives the next snapshot from the
+// last one instead, sharing everything the change does not touch.
+
+// RuleChange is one rule put into an organization's facts or taken out of them.
+type RuleChange struct {
+	Rule    Rule
+	Removed bool
+}
+
+// Apply returns a snapshot that decides exactly as Compile would on the facts of s with
+// changes applied in order (a removal takes out one rule like it: same scope, kind, object,
+// project, target and level, the fields Compile reads), compiled for instant now. s is not
+// changed and stays valid. ok is false, and nothing is derived, when s may not decide at
+// now (a rule of it has expired: ValidAt): compile the facts again then.
+//
+// A change costs what it touches, not the size of the organization: an object rule copies
+// a small overlay of the objects changed since its kind's table was built (folded into
+// the table once it grows to about the square root of the table's size); a kind or project
+// rule recomputes one kind's or one project's levels for every member.
+func (s *Snapshot) Apply(now int64, changes ...RuleChange) (next *Snapshot, ok bool) {
+	if !s.ValidAt(now) {
+		return nil, false
+	}
+	next = s
+	for i := range changes {
+		next = next.change(&changes[i].Rule, !changes[i].Removed, now)
+	}
+	return next, true
+}
+
+func (s *Snapshot) change(r *Rule, add bool, now int64) *Snapshot {
+	// A rule expired at now is not in s (s is valid at now, so none of its rules has
+	// expired), and Compile would leave it out.
+	if r.ExpiredAt(now) {
+		return s
+	}
+	t, ok := s.compileRule(r)
+	if !ok {
+		return s
+	}
+	ns := *s
+	switch r.Scope {
+	case ScopeObject:
+		key, ok := objectKey(r.Object)
+		if !ok {
+			wk := wideKey{r.Kind, r.Object}
+			ts, changed := edit(s.objects.wide[wk], t, add)
+			if !changed {
+				return s
+			}
+			wide := maps.Clone(s.objects.wide)
+			if wide == nil {
+				wide = map[wideKey][]target{}
+			}
+			if len(ts) == 0 {
+				delete(wide, wk)
+			} else {
+				wide[wk] = ts
+			}
+			ns.objects.wide = wide
+			break
+		}
+		table, changed := s.objects.kinds[r.Kind].with(key, t, add)
+		if !changed {
+			return s
+		}
+		ns.objects.kinds[r.Kind] = table
+		ns.objects.overlaid = false
+		for k := range ns.objects.kinds {
+			ns.objects.overlaid = ns.objects.overlaid || ns.objects.kinds[k].over != nil
+		}
+	case ScopeKind:
+		if r.Project == 0 {
+			ts, changed := edit(s.kindRules[r.Kind], t, add)
+			if !changed {
+				return s
+			}
+			ns.kindRules[r.Kind] = ts
+			ns.kindBase = slices.Clone(s.kindBase)
+			ns.fillKindBase(r.Kind, ts)
+			break
+		}
+		p := s.projectCopy(r.Project)
+		ts, changed := edit(p.kinds[r.Kind], t, add)
+		if !changed {
+			return s
+		}
+		p.kinds[r.Kind] = ts
+		ns.setProject(r.Project, p)
+	case ScopeProject:
+		p := s.projectCopy(r.Project)
+		ts, changed := edit(p.rules, t, add)
+		if !changed {
+			return s
+		}
+		p.rules, p.levels = ts, nil
+		if len(ts) > 0 {
+			p.levels = s.projectLevels(ts)
+		}
+		ns.setProject(r.Project, p)
+	}
+	// A removed rule may have been the one expiring first: the bound is kept, earlier than
+	// it need be, which only compiles the facts again sooner than necessary.
+	if add && r.ExpiresAt != 0 && (ns.validUntil == 0 || r.ExpiresAt < ns.validUntil) {
+		ns.validUntil = r.ExpiresAt
+	}
+	return &ns
+}
+
+// edit returns a new slice: ts with t added, or with one t removed (changed is false when
+// there is none). ts is shared with older snapshots and never written to.
+func edit(ts []target, t target, add bool) (out []target, changed bool) {
+	if add {
+		out = make([]target, len(ts), len(ts)+1)
+		copy(out, ts)
+		return append(out, t), true
+	}
+	i := slices.Index(ts, t)
+	if i < 0 {
+		return ts, false
+	}
+	out = make([]target, 0, len(ts)-1)
+	out = append(out, ts[:i]...)
+	return append(out, ts[i+1:]...), true
+}
+
+func (p *projectRules) empty() bool {
+	if len(p.rules) > 0 {
+		return false
+	}
+	for _, ts := range p.kinds {
+		if len(ts) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// projectCopy returns a copy of project id's rules that may be changed, empty when it has none.
+func (s *Snapshot) projectCopy(id int64) *projectRules {
+	if p := s.project(id); p != nil {
+		c := *p
+		return &c
+	}
+	return &projectRules{}
+}
+
+// setProject makes p the rules of project id in s, a copy made by change: it replaces
+// the project slices it shares with the original snapshot rather than changing them.
+func (s *Snapshot) setProject(id int64, p *projectRules) {
+	i, found := slices.BinarySearch(s.projIDs, id)
+	ids, projects := slices.Clone(s.projIDs), slices.Clone(s.projects)
+	switch {
+	case p.empty() && found:
+		ids, projects = slices.Delete(ids, i, i+1), slices.Delete(projects, i, i+1)
+	case p.empty():
+	case found:
+		projects[i] = p
+	default:
+		ids, projects = slices.Insert(ids, i, id), slices.Insert(projects, i, p)
+	}
+	s.projIDs, s.projects = ids, projects
+}
+
+// objectOverlay holds the rules of the objects of one kind whose rules changed since the
+// kind's table was built; it takes precedence over the table. It is never changed once
+// built, only replaced, so that snapshots can share it.
+type objectOverlay struct {
+	keys  []uint64   // open addressing; len is a power of two ≥ 2 × len(list)
+	at    []int32    // at[i] is the index in list of keys[i]
+	shift uint8      // 64 - log2(len(keys))
+	list  []overRule // in the order they were first changed
+	// filter is a hashed filter of the keys, like objectTable's, for Filter.
+	filter []uint64
+	fshift uint8
+}
+
+// overRule is the rules of one object now; none when the object's rules all went.
+type overRule struct {
+	key   uint64
+	rules []target
+}
+
+// find returns the object's rules; found is false when the overlay does not know it and
+// the table decides.
+func (o *objectOverlay) find(key uint64) (rs ruleSet, found bool) {
+	mask := len(o.keys) - 1
+	for i := int(mix(key) >> o.shift); ; i = (i + 1) & mask {
+		switch o.keys[i] {
+		case key:
+			ts := o.list[o.at[i]].rules
+			if len(ts) == 0 {
+				return ruleSet{}, true
+			}
+			return ruleSet{ts[0], ts[1:]}, true
+		case 0:
+			return ruleSet{}, false
+		}
+	}
+}
+
+func (o *objectOverlay) filterHas(key uint64) bool {
+	i := filterBit(key, o.fshift)
+	return o.filter[i/64]&(1<<(i%64)) != 0
+}
+
+// newOverlay indexes list.
+func newOverlay(list []overRule) *objectOverlay {
+	size := tableSize(len(list))
+	o := &objectOverlay{keys: make([]uint64, size), at: make([]int32, size), list: list}
+	o.shift = uint8(64 - bits.TrailingZeros(uint(size)))
+	mask := size - 1
+	for li, e := range list {
+		i := int(mix(e.key) >> o.shift)
+		for o.keys[i] != 0 {
+			i = (i + 1) & mask
+		}
+		o.keys[i], o.at[i] = e.key, int32(li)
+	}
+	fbits := 6
+	for fbits < maxFilterBits && 1<<fbits < filterBitsPer*len(list) {
+		fbits++
+	}
+	o.filter, o.fshift = make([]uint64, 1<<(fbits-6)), uint8(64-fbits)
+	for _, e := range list {
+		i := filterBit(e.key, o.fshift)
+		o.filter[i/64] |= 1 << (i % 64)
+	}
+	return o
+}
+
+// rulesOf returns the rules on the object whose key is key, overlay first.
+func (t *objectTable) rulesOf(key uint64) ruleSet {
+	if t.over != nil {
+		if rs, found := t.over.find(key); found {
+			return rs
+		}
+	}
+	if t.n == 0 || !t.filterHas(key) {
+		return ruleSet{}
+	}
+	return t.find(key, mix(key))
+}
+
+// with returns a copy of t with rule r on the object key added (add) or one like it
+// removed; changed is false when there was nothing to remove. t is not changed.
+func (t objectTable) with(key uint64, r target, add bool) (objectTable, bool) {
+	rs := t.rulesOf(key)
+	cur := make([]target, 0, rs.len()+1)
+	for i := range rs.len() {
+		cur = append(cur, rs.at(i))
+	}
+	next, changed := edit(cur, r, add)
+	if !changed {
+		return t, false
+	}
+	var list []overRule
+	if t.over != nil {
+		list = t.over.list
+	}
+	i := slices.IndexFunc(list, func(e overRule) bool { return e.key == key })
+	if i >= 0 {
+		list = slices.Clone(list)
+		list[i].rules = next
+	} else {
+		list = append(list[:len(list):len(list)], overRule{key, next})
+	}
+	t.over = newOverlay(list)
+	if len(list) > overlayLimit(t.n) {
+		t = t.compacted()
+	}
+	return t, true
+}
+
+// minOverlay is the overlay size below which a table is never built again: tests lower it.
+var minOverlay = 64
+
+// overlayLimit is how many changed objects an overlay on a table of n objects holds
+// before the table is built again: about √n, so that a change costs O(√n) for the copy
+// of the overlay plus O(n) every √n changes for the rebuild.
+func overlayLimit(n int) int {
+	return max(minOverlay, int(math.Sqrt(float64(n))))
+}
+
+// compacted returns t built again with its overlay folded in.
+func (t objectTable) compacted() objectTable {
+	var rules []objectRule
+	for i, key := range t.keys {
+		if key == 0 {
+			continue
+		}
+		if _, found := t.over.find(key); found {
+			continue
+		}
+		m := &t.meta[i]
+		rules = append(rules, objectRule{key, m.first})
+		for _, r := range t.more[m.lo : m.lo+m.n] {
+			rules = append(rules, objectRule{key, r})
+		}
+	}
+	for _, e := range t.over.list {
+		for _, r := range e.rules {
+			rules = append(rules, objectRule{e.key, r})
+		}
+	}
+	return buildObjectTable(rules)
+}
