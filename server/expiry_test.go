@@ -74,6 +74,23 @@ func TestExpiringRules(t *testing.T) {
 		if n := listed(); n != 0 {
 			t.Errorf("rules listed at the expiry, before any sweep = %d, want 0", n)
 		}
+		// Granted again before any sweep, through v1's role_access on a role whose
+		// expiring v2 rule sits there: the write sweeps the expired rule and puts
+		// the new one in one transaction, which moves the revision twice.
+		role := e.owner.must("POST", e.orgPath("/roles"), map[string]any{"name": "Shippers"}, 201).str("id")
+		put(map[string]any{"access_level": "editor", "role": role, "expires_at": expiry.Add(time.Minute).Format(time.RFC3339)})
+		clock.Set(expiry.Add(time.Minute))
+		if got := e.owner.do("POST", flag+"/role_access", map[string]any{"role_id": role}); got.status != 201 {
+			t.Fatalf("POST role_access over an expired, unswept rule = %d %s, want 201", got.status, got.raw)
+		}
+		again := expiry.Add(time.Hour)
+		if got := put(map[string]any{"access_level": "editor", "organization_member": e.membershipID(m), "expires_at": again.Format(time.RFC3339)}); got.status != 200 {
+			t.Fatalf("PUT over an expired, unswept rule = %d %s, want 200", got.status, got.raw)
+		}
+		if got := edit(m); got != 200 {
+			t.Errorf("PATCH after the grant again = %d, want 200", got)
+		}
+		clock.Set(again)
 		if n, err := db.ExpireRules(t.Context(), 10); err != nil || n != 1 {
 			t.Fatalf("ExpireRules() = %d, %v, want 1", n, err)
 		}

@@ -101,6 +101,11 @@ func (db *DB) bumpRevision(ctx context.Context, tx *sql.Tx, orgID string, rules 
 			return notFound(err)
 		}
 	} else {
+		// A transaction that already moved the revision (putting a rule over an
+		// expired one sweeps it first) moves it on from its own.
+		if own, ok := db.bumpedIn(tx, orgID); ok {
+			from = own
+		}
 		err := tx.QueryRowContext(ctx, `
 			UPDATE organizations SET rules_revision = rules_revision + 1 WHERE id = $1 AND rules_revision = $2
 			RETURNING rules_revision`, orgID, from).Scan(&rev)
@@ -115,7 +120,20 @@ func (db *DB) bumpRevision(ctx context.Context, tx *sql.Tx, orgID string, rules 
 	if err := db.logRuleChanges(ctx, tx, orgID, rev, rules); err != nil {
 		return err
 	}
-	return db.notify(ctx, tx, notice{what: noticeRules, org: orgID})
+	return db.notify(ctx, tx, notice{what: noticeRules, org: orgID, rev: rev})
+}
+
+// bumpedIn returns the revision tx last moved organization orgID to, if it did.
+func (db *DB) bumpedIn(tx *sql.Tx, orgID string) (int64, bool) {
+	db.pendingMu.Lock()
+	defer db.pendingMu.Unlock()
+	ns := db.pending[tx]
+	for i := len(ns) - 1; i >= 0; i-- {
+		if n := ns[i]; n.what == noticeRules && n.org == orgID && n.rev != 0 {
+			return n.rev, true
+		}
+	}
+	return 0, false
 }
 
 // activityWhere returns f's conditions on activity_log a, and their arguments, leaving out

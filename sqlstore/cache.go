@@ -146,6 +146,9 @@ type notice struct {
 	kind    access.Kind
 	creator int64
 	at      int64
+	// rev is, for noticeRules, the revision the transaction moved the
+	// organization to; in this process only, not in a notice's payload.
+	rev int64
 }
 
 type noticeKind byte
