@@ -341,11 +341,17 @@ func (c *cache) reset(until int64) {
 	c.liveUntil.Store(until)
 }
 
-func (c *cache) userID(uuid string) (int64, bool) {
+// userByUUID is the cached user with this uuid, under one read lock: a batch check about
+// many members makes this call for each.
+func (c *cache) userByUUID(uuid string) (gatehouse.User, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	id, ok := c.userIDs[uuid]
-	return id, ok
+	if !ok {
+		return gatehouse.User{}, false
+	}
+	u, ok := c.users[id]
+	return u, ok
 }
 
 func (c *cache) key(hash string) *cachedKey {

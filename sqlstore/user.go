@@ -109,14 +109,8 @@ func (db *DB) User(ctx context.Context, id int64) (*gatehouse.User, error) {
 func (db *DB) UserByUUID(ctx context.Context, uuid string) (*gatehouse.User, error) {
 	gen, cached := db.cache.begin()
 	if cached {
-		if id, ok := db.cache.userID(uuid); ok {
-			us, err := db.UsersByID(ctx, []int64{id})
-			if err != nil {
-				return nil, err
-			}
-			if len(us) == 1 {
-				return &us[0], nil
-			}
+		if u, ok := db.cache.userByUUID(uuid); ok {
+			return &u, nil
 		}
 	}
 	u, err := db.user(ctx, db.db, `u.uuid = $1`, uuid)
