@@ -290,6 +290,24 @@ func (s *Server) answerRequest(w http.ResponseWriter, r *http.Request, c *call, 
 }
 
 // pending refuses a request that is decided already; the store asks again inside the write.
+// toDecide is the request the path names, and what it asks about, for approving or
+// denying it: the caller must be one who may decide it (the decision rests on their level
+// on its object, for the write's recheck) and it must still be pending.
+func (s *Server) toDecide(r *http.Request, c *call) (*gatehouse.AccessRequest, access.RequestSubject, error) {
+	rq, subject, err := s.requestFromPath(r, c)
+	if err != nil {
+		return nil, subject, err
+	}
+	if err := c.snap.MayDecide(c.user.ID, subject); err != nil {
+		return nil, subject, denied(err)
+	}
+	c.rests = subject.Object
+	if err := pending(rq); err != nil {
+		return nil, subject, err
+	}
+	return rq, subject, nil
+}
+
 func pending(rq *gatehouse.AccessRequest) error {
 	if rq.Status != gatehouse.RequestPending {
 		return gatehouse.Errorf(gatehouse.EInvalidInput, "This request was %s already.", rq.Status)
@@ -306,15 +324,8 @@ func (s *Server) handleAccessRequestApprove(w http.ResponseWriter, r *http.Reque
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	rq, subject, err := s.requestFromPath(r, c)
+	rq, subject, err := s.toDecide(r, c)
 	if err != nil {
-		return err
-	}
-	if err := c.snap.MayDecide(c.user.ID, subject); err != nil {
-		return denied(err)
-	}
-	c.rests = subject.Object
-	if err := pending(rq); err != nil {
 		return err
 	}
 	level := rq.Level
@@ -356,15 +367,8 @@ func (s *Server) handleAccessRequestDeny(w http.ResponseWriter, r *http.Request,
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	rq, subject, err := s.requestFromPath(r, c)
+	rq, subject, err := s.toDecide(r, c)
 	if err != nil {
-		return err
-	}
-	if err := c.snap.MayDecide(c.user.ID, subject); err != nil {
-		return denied(err)
-	}
-	c.rests = subject.Object
-	if err := pending(rq); err != nil {
 		return err
 	}
 	reason, err := reasonOf(in.Reason)
