@@ -743,23 +743,40 @@ func (s *Server) handleSCIMGroupList(w http.ResponseWriter, r *http.Request, c *
 }
 
 // memberIDs resolves SCIM member values (user ids) to the users that are members of the
-// organization; others are left out, since a role holds members only.
+// organization; others are left out, since a role holds members only. Each value is looked
+// up on its own (the uuid from the store's cache, then that one membership): a PATCH adding
+// one member to a group must not read the organization's whole member list.
 func (s *Server) memberIDs(ctx context.Context, c *call, values []string) ([]int64, error) {
-	members, err := s.store.Members(ctx, c.scim.OrganizationID)
-	if err != nil {
-		return nil, err
-	}
-	byUUID := map[string]int64{}
-	for _, m := range members {
-		byUUID[m.User.UUID] = m.User.ID
-	}
 	var out []int64
 	for _, v := range values {
-		if id, ok := byUUID[v]; ok && !slices.Contains(out, id) {
-			out = append(out, id)
+		u, err := s.store.UserByUUID(ctx, v)
+		if gatehouse.ErrorCode(err) == gatehouse.ENotFound {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		_, err = s.store.Membership(ctx, c.scim.OrganizationID, u.ID)
+		if gatehouse.ErrorCode(err) == gatehouse.ENotFound {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(out, u.ID) {
+			out = append(out, u.ID)
 		}
 	}
 	return out, nil
+}
+
+// groupMemberIDs is memberIDs of a group body's members.
+func (s *Server) groupMemberIDs(ctx context.Context, c *call, in *scimGroupInput) ([]int64, error) {
+	values := make([]string, len(in.Members))
+	for i, m := range in.Members {
+		values[i] = m.Value
+	}
+	return s.memberIDs(ctx, c, values)
 }
 
 // setRoleMembers adds users to the role (add), takes them out (remove), or makes them
@@ -859,11 +876,7 @@ func (s *Server) handleSCIMGroupCreate(w http.ResponseWriter, r *http.Request, c
 	if err := s.store.LinkSCIMGroup(ctx, c.scim.ID, role.ID, deref(in.ExternalID)); err != nil {
 		return err
 	}
-	values := make([]string, len(in.Members))
-	for i, m := range in.Members {
-		values[i] = m.Value
-	}
-	users, err := s.memberIDs(ctx, c, values)
+	users, err := s.groupMemberIDs(ctx, c, &in)
 	if err != nil {
 		return err
 	}
@@ -957,11 +970,7 @@ func (s *Server) handleSCIMGroupReplace(w http.ResponseWriter, r *http.Request, 
 			return err
 		}
 	}
-	values := make([]string, len(in.Members))
-	for i, m := range in.Members {
-		values[i] = m.Value
-	}
-	users, err := s.memberIDs(ctx, c, values)
+	users, err := s.groupMemberIDs(ctx, c, &in)
 	if err != nil {
 		return err
 	}
