@@ -167,8 +167,7 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 		for i := range np {
 			tab, sl, key, j := tables[i], slots[i], keys[i], at[i]
 			var rs ruleSet
-			if k := tab.keys[sl]; k == key {
-				m := &tab.meta[sl]
+			if m := &tab.slots[sl]; m.key == key {
 				if m.n == 0 {
 					// One rule, the common case, decided here: it gives its level to
 					// whoever it reaches; to anyone else the type level applies.
@@ -183,7 +182,7 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 					continue
 				}
 				rs = ruleSet{m.first, tab.more[m.lo : m.lo+m.n]}
-			} else if k != 0 {
+			} else if m.key != 0 {
 				rs = tab.find(key, mix(key))
 			}
 			bit := typeAllow >> j & 1

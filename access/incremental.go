@@ -171,6 +171,7 @@ func (s *Snapshot) setProject(id int64, p *projectRules) {
 		ids, projects = slices.Insert(ids, i, id), slices.Insert(projects, i, p)
 	}
 	s.projIDs, s.projects = ids, projects
+	s.indexProjects()
 }
 
 // objectOverlay holds the rules of the objects of one kind whose rules changed since the
@@ -296,14 +297,15 @@ func overlayLimit(n int) int {
 // compacted returns t built again with its overlay folded in.
 func (t objectTable) compacted() objectTable {
 	var rules []objectRule
-	for i, key := range t.keys {
+	for i := range t.slots {
+		m := &t.slots[i]
+		key := m.key
 		if key == 0 {
 			continue
 		}
 		if _, found := t.over.find(key); found {
 			continue
 		}
-		m := &t.meta[i]
 		rules = append(rules, objectRule{key, m.first})
 		for _, r := range t.more[m.lo : m.lo+m.n] {
 			rules = append(rules, objectRule{key, r})

@@ -77,6 +77,11 @@ type Snapshot struct {
 	// The projects that have rules, by ascending id; projects[i] belongs to projIDs[i].
 	projIDs  []int64
 	projects []*projectRules
+	// projAt[id-projBase] is project id's rules (nil: none) when the ids are close
+	// together, as one installation's are: one load where a search of projIDs costs a
+	// branch the processor cannot predict for each id it passes. nil otherwise.
+	projAt   []*projectRules
+	projBase int64
 
 	objects objectIndex
 
@@ -270,6 +275,7 @@ func (s *Snapshot) compileRules(rules []Rule, now int64) {
 		}
 		s.projects[i] = p
 	}
+	s.indexProjects()
 
 	s.kindRules = kindRules
 	s.kindBase = make([]candidate, len(s.members)*int(NumKinds))
@@ -336,8 +342,35 @@ func (s *Snapshot) projectLevels(rules []target) []ProjectLevel {
 	return levels
 }
 
+// maxProjectSpan bounds the ids projAt spans, in slots per project with rules (plus a few):
+// a direct table stays small even when the projects with rules are spread out.
+const maxProjectSpan = 16
+
+// indexProjects builds projAt from projIDs and projects.
+func (s *Snapshot) indexProjects() {
+	s.projAt, s.projBase = nil, 0
+	if len(s.projIDs) == 0 {
+		return
+	}
+	lo, hi := s.projIDs[0], s.projIDs[len(s.projIDs)-1]
+	if span := uint64(hi - lo); span >= uint64(maxProjectSpan*(len(s.projIDs)+4)) {
+		return
+	}
+	s.projBase = lo
+	s.projAt = make([]*projectRules, hi-lo+1)
+	for i, id := range s.projIDs {
+		s.projAt[id-lo] = s.projects[i]
+	}
+}
+
 // project returns the rules of project id, nil when it has none.
 func (s *Snapshot) project(id int64) *projectRules {
+	if s.projAt != nil {
+		if i := uint64(id - s.projBase); i < uint64(len(s.projAt)) {
+			return s.projAt[i]
+		}
+		return nil
+	}
 	if len(s.projIDs) <= 8 {
 		for i, p := range s.projIDs {
 			if p == id {

@@ -234,3 +234,38 @@ func TestMalformedRulesReachNobody(t *testing.T) {
 		t.Errorf("Decide(%+v) = %+v, want %+v", o, got, want)
 	}
 }
+
+// TestProjectLookup closes projects whose ids lie close together (found through a direct
+// table) and far apart (found by search), and asks about the projects around them: only
+// the closed ones are closed, whichever way they are found.
+func TestProjectLookup(t *testing.T) {
+	for _, closed := range [][]int64{
+		{5, 6, 9},    // close together
+		{5, 1 << 40}, // far apart
+		{-3, 2},      // below zero
+		{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 200}, // more than a scan covers
+	} {
+		f := Facts{Enforced: true, Members: []Member{{User: 1, Level: MemberLevel}}}
+		shut := map[int64]bool{}
+		for _, p := range closed {
+			f.Rules = append(f.Rules, Rule{Scope: ScopeProject, Project: p, ProjectLevel: ProjectNone})
+			shut[p] = true
+		}
+		s := Compile(f)
+		var asked []int64
+		for _, p := range closed {
+			asked = append(asked, p-1, p, p+1)
+		}
+		asked = append(asked, 0, -1<<62, 1<<62)
+		for _, p := range asked {
+			_, ok := s.ProjectAccess(1, p)
+			if ok == shut[p] {
+				t.Errorf("projects %v closed: project %d open = %v", closed, p, ok)
+			}
+			d := s.Decide(1, Object{ID: 1, Kind: FeatureFlags, Project: p})
+			if (d.Level == None) != shut[p] {
+				t.Errorf("projects %v closed: decision in project %d = %v", closed, p, d)
+			}
+		}
+	}
+}

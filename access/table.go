@@ -109,9 +109,11 @@ func (r *ruleSet) at(i int) target {
 	return r.more[i-1]
 }
 
-// objectMeta is the rules of the object in the same slot of objectTable.keys: the first
-// one inline, since most objects have one rule, and the others in objectTable.more[lo : lo+n].
-type objectMeta struct {
+// objectSlot is one object in objectTable: its key (0: empty), its first rule inline, since
+// most objects have one, and the others in objectTable.more[lo : lo+n]. Key and rules share
+// a slot, so that a lookup that finds the object costs one cache miss, not two.
+type objectSlot struct {
+	key   uint64
 	first target
 	lo, n int32
 }
@@ -119,8 +121,7 @@ type objectMeta struct {
 // objectTable finds the rules of objects of one kind: an open-addressing table whose slot
 // comes from the top bits of mix(key), behind a filter with a hash of its own, cheaper.
 type objectTable struct {
-	keys  []uint64 // len is a power of two with at least one empty (0) slot; nil without rules
-	meta  []objectMeta
+	slots []objectSlot // len is a power of two with at least one empty slot; nil without rules
 	more  []target
 	shift uint8 // 64 - log2(len(keys))
 	// filter has a bit set for every object with rules (and a few without): a clear bit
@@ -224,11 +225,10 @@ func (x *objectIndex) find(k Kind, id int64) ruleSet {
 
 // find returns the rules on the object whose key is key and hash h; t must have rules.
 func (t *objectTable) find(key, h uint64) ruleSet {
-	mask := len(t.keys) - 1
+	mask := len(t.slots) - 1
 	for i := t.slot(h); ; i = (i + 1) & mask {
-		switch t.keys[i] {
+		switch m := &t.slots[i]; m.key {
 		case key:
-			m := &t.meta[i]
 			return ruleSet{m.first, t.more[m.lo : m.lo+m.n]}
 		case 0:
 			return ruleSet{}
@@ -247,7 +247,7 @@ func buildObjectTable(rules []objectRule) objectTable {
 	// factor ≤ 3/4: the filter turns away most lookups of absent keys, so probes are
 	// mostly for present keys, which linear probing finds in a couple of steps at that load.
 	size := 1 << bits.Len(uint(len(rules)+len(rules)/3))
-	t.keys, t.meta = make([]uint64, size), make([]objectMeta, size)
+	t.slots = make([]objectSlot, size)
 	t.shift = uint8(64 - bits.TrailingZeros(uint(size)))
 	mask := size - 1
 	// First pass: place each object and count its rules beyond the first; slot remembers
@@ -256,29 +256,29 @@ func buildObjectTable(rules []objectRule) objectTable {
 	more := 0
 	for i, r := range rules {
 		s := t.slot(mix(r.key))
-		for t.keys[s] != 0 && t.keys[s] != r.key {
+		for t.slots[s].key != 0 && t.slots[s].key != r.key {
 			s = (s + 1) & mask
 		}
-		if t.keys[s] == 0 {
-			t.keys[s], t.meta[s].first = r.key, r.t
+		if t.slots[s].key == 0 {
+			t.slots[s].key, t.slots[s].first = r.key, r.t
 			slot[i] = ^int32(s)
 			t.n++
 			continue
 		}
-		t.meta[s].n++
+		t.slots[s].n++
 		slot[i] = int32(s)
 		more++
 	}
 	var lo int32
-	for s := range t.meta {
-		m := &t.meta[s]
+	for s := range t.slots {
+		m := &t.slots[s]
 		m.lo, lo = lo, lo+m.n
 		m.n = 0
 	}
 	t.more = make([]target, more)
 	for i, r := range rules {
 		if s := slot[i]; s >= 0 {
-			m := &t.meta[s]
+			m := &t.slots[s]
 			t.more[m.lo+m.n] = r.t
 			m.n++
 		}
@@ -296,8 +296,8 @@ func (t *objectTable) newFilter() {
 		fbits++
 	}
 	lo, hi := uint64(math.MaxUint64), uint64(0)
-	for _, key := range t.keys {
-		if key != 0 {
+	for i := range t.slots {
+		if key := t.slots[i].key; key != 0 {
 			lo, hi = min(lo, key>>1), max(hi, key>>1)
 		}
 	}
@@ -308,8 +308,8 @@ func (t *objectTable) newFilter() {
 	} else {
 		t.filter, t.dense, t.fbase, t.fshift = make([]uint64, 1<<(fbits-6)), false, 0, uint8(64-fbits)
 	}
-	for _, key := range t.keys {
-		if key != 0 {
+	for i := range t.slots {
+		if key := t.slots[i].key; key != 0 {
 			t.setFilter(key)
 		}
 	}
