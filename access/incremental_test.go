@@ -105,6 +105,7 @@ func FuzzApply(f *testing.F) {
 			t.Fatal("Apply refused a snapshot with no expired rule")
 		}
 		checkApplied(t, got, after)
+		checkApplied(t, got.Compacted(), after)
 		if !reflect.DeepEqual(decideAll(s), before) {
 			t.Fatal("Apply changed the snapshot it started from")
 		}
@@ -137,6 +138,10 @@ func TestApplyChainAgreesWithCompile(t *testing.T) {
 				t.Fatal("Apply refused a snapshot with no expired rule")
 			}
 			checkApplied(t, s, facts)
+			if s.NeedsCompaction() || rng.IntN(4) == 0 {
+				s = s.Compacted()
+				checkApplied(t, s, facts)
+			}
 		}
 	}
 }
@@ -183,6 +188,9 @@ func TestApplyLargeTable(t *testing.T) {
 				rules = append(rules, c.Rule)
 			}
 			s, _ = s.Apply(t0, c)
+			if step%100 == 99 && s.NeedsCompaction() {
+				s = s.Compacted() // as the server does in the background
+			}
 			if step%150 != 149 {
 				continue
 			}
@@ -256,4 +264,165 @@ func TestApplyCostDoesNotGrowWithRules(t *testing.T) {
 		t.Fatalf("bytes allocated per change: %.0f at 1,000 rules, %.0f at 100,000", small, large)
 	}
 	t.Logf("bytes allocated per change: %.0f at 1,000 rules, %.0f at 100,000", small, large)
+}
+
+// TestCompactionPatchesTheTable folds overlays into a table by patching a copy of it, not
+// by building it again, across removals (which move later entries of a probe back),
+// changes, and objects newer than the table (past its dense filter's end); every object
+// then finds the rules a table built from scratch finds. A table whose unreachable rules
+// would outnumber its live ones is built again instead.
+func TestCompactionPatchesTheTable(t *testing.T) {
+	const objects = 5000
+	rules := map[uint64][]target{}
+	var all []objectRule
+	for i := range objects * 3 {
+		key, _ := objectKey(int64(1000 + i%objects))
+		r := target{idx: int32(i % 7), rank: rankMember, level: Level(1 + i%3)}
+		rules[key] = append(rules[key], r)
+		all = append(all, objectRule{key, r})
+	}
+	tab := buildObjectTable(all)
+	rng := rand.New(rand.NewPCG(5, 6))
+	for round := range 40 {
+		var list []overRule
+		seen := map[uint64]bool{}
+		for range 70 {
+			id := int64(1000 + rng.IntN(objects+2000)) // some newer than the table
+			key, _ := objectKey(id)
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			var next []target
+			if rng.IntN(3) > 0 { // else: every rule of the object goes
+				for range 1 + rng.IntN(3) {
+					next = append(next, target{idx: int32(rng.IntN(7)), rank: rankMember, level: Level(1 + rng.IntN(3))})
+				}
+			}
+			rules[key] = next
+			list = append(list, overRule{key, next})
+		}
+		tab.over = newOverlay(list)
+		p, ok := tab.patched()
+		if !ok {
+			if tab.garbage*2 <= len(tab.more) {
+				t.Fatalf("round %d: a table with room (%d of %d slots, %d of %d rules unreachable) was built again", round, tab.n, len(tab.slots), tab.garbage, len(tab.more))
+			}
+			p = tab.rebuilt()
+		}
+		tab = p
+		fresh := buildObjectTable(func() (rs []objectRule) {
+			for key, ts := range rules {
+				for _, r := range ts {
+					rs = append(rs, objectRule{key, r})
+				}
+			}
+			return rs
+		}())
+		if tab.n != fresh.n {
+			t.Fatalf("round %d: %d objects with rules, want %d", round, tab.n, fresh.n)
+		}
+		for id := int64(900); id < 1000+objects+2100; id++ {
+			key, _ := objectKey(id)
+			var got, want []target
+			for rs, i := tab.rulesOf(key), 0; i < rs.len(); i++ {
+				got = append(got, rs.at(i))
+			}
+			for rs, i := fresh.rulesOf(key), 0; i < rs.len(); i++ {
+				want = append(want, rs.at(i))
+			}
+			slices.SortFunc(got, compareTargets)
+			slices.SortFunc(want, compareTargets)
+			if !slices.Equal(got, want) {
+				t.Fatalf("round %d: object %d has rules %v, want %v", round, id, got, want)
+			}
+		}
+	}
+	// Rewriting one object's many rules over and over leaves only unreachable ones
+	// behind: the fold builds the table again rather than keep them.
+	key, _ := objectKey(1000)
+	many := make([]target, 200)
+	rebuilt := false
+	for range 100 {
+		before := tab.garbage
+		tab.over = newOverlay([]overRule{{key, many}})
+		tab = tab.compacted()
+		rebuilt = rebuilt || tab.garbage < before
+		if tab.garbage*2 > len(tab.more) {
+			t.Fatalf("%d of %d rules unreachable after a fold, want at most half", tab.garbage, len(tab.more))
+		}
+	}
+	if !rebuilt {
+		t.Fatal("100 rewrites of 200 rules never built the table again")
+	}
+}
+
+func compareTargets(a, b target) int {
+	if a.idx != b.idx {
+		return int(a.idx - b.idx)
+	}
+	if a.rank != b.rank {
+		return int(a.rank) - int(b.rank)
+	}
+	return int(a.level) - int(b.level)
+}
+
+// TestApplyLeavesFoldingToCompacted: past the soft limit Apply keeps the overlay and
+// NeedsCompaction says so; Compacted folds it in, deciding alike; only at the hard limit
+// does Apply fold by itself.
+func TestApplyLeavesFoldingToCompacted(t *testing.T) {
+	facts := Facts{Enforced: true, Now: t0, Members: []Member{{User: 1, Level: MemberLevel}}}
+	for i := range 10_000 {
+		facts.Rules = append(facts.Rules, Rule{Scope: ScopeObject, Kind: FeatureFlags, Object: int64(1 + i), User: 1, Level: Viewer})
+	}
+	s := Compile(facts)
+	limit := overlayLimit(10_000)
+	overlay := func(s *Snapshot) int {
+		if o := s.objects.kinds[FeatureFlags].over; o != nil {
+			return len(o.list)
+		}
+		return 0
+	}
+	put := func(s *Snapshot, from, n int) *Snapshot {
+		for i := from; i < from+n; i++ {
+			s, _ = s.Apply(t0, RuleChange{Rule: Rule{Scope: ScopeObject, Kind: FeatureFlags, Object: int64(1 + i), User: 1, Level: Editor}})
+		}
+		return s
+	}
+	s = put(s, 0, limit)
+	if s.NeedsCompaction() {
+		t.Fatalf("an overlay of %d (limit %d) needs compaction", overlay(s), limit)
+	}
+	s = put(s, limit, 1)
+	if !s.NeedsCompaction() || overlay(s) != limit+1 {
+		t.Fatalf("past the limit: NeedsCompaction %v, overlay %d; want true, %d (Apply does not fold)", s.NeedsCompaction(), overlay(s), limit+1)
+	}
+	c := s.Compacted()
+	if c.NeedsCompaction() || overlay(c) != 0 || overlay(s) != limit+1 {
+		t.Fatalf("Compacted: needs %v, overlay %d, original's %d; want false, 0, %d", c.NeedsCompaction(), overlay(c), overlay(s), limit+1)
+	}
+	for _, id := range []int64{1, int64(limit + 1), int64(limit + 2), 10_000, 10_001} {
+		o := Object{ID: id, Kind: FeatureFlags, Project: 1}
+		if g, w := c.Decide(1, o), s.Decide(1, o); g != w {
+			t.Fatalf("object %d: compacted decides %+v, overlaid %+v", id, g, w)
+		}
+	}
+	s = put(s, limit+1, overlayHardLimit*limit)
+	if overlay(s) > overlayHardLimit*limit {
+		t.Fatalf("overlay of %d past the hard limit %d: Apply did not fold it", overlay(s), overlayHardLimit*limit)
+	}
+	checkDecisions := Compile(func() Facts {
+		f := facts
+		f.Rules = slices.Clone(facts.Rules)
+		for i := range (overlayHardLimit+1)*limit + 1 {
+			f.Rules[i].Level = Editor
+		}
+		return f
+	}())
+	for id := int64(1); id <= 10_000; id += 37 {
+		o := Object{ID: id, Kind: FeatureFlags, Project: 1}
+		if g, w := s.Decide(1, o), checkDecisions.Decide(1, o); g != w {
+			t.Fatalf("object %d: %+v, Compile's %+v", id, g, w)
+		}
+	}
 }

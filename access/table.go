@@ -139,6 +139,8 @@ type objectTable struct {
 	fbase  uint64
 	fshift uint8
 	n      int // objects with rules
+	// garbage counts the entries of more that no slot reaches any longer (patched).
+	garbage int
 	// over, when not nil, holds the objects whose rules changed since the table was built
 	// (Snapshot.Apply); what it says of an object overrides the table.
 	over *objectOverlay

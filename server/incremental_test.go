@@ -3,7 +3,11 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -246,4 +250,65 @@ func newWatchingServerOn(t testing.TB, db gatehouse.Store) *httptest.Server {
 	srv := httptest.NewServer(validated(t, h))
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// TestSnapshotsCompactInTheBackground: rule changes on more objects than an overlay holds
+// leave the folding to a goroutine of the server (gatehouse_snapshot_compactions_total
+// moves), which reads no facts, and every decision afterwards is the rule's.
+func TestSnapshotsCompactInTheBackground(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		store := &readCounter{Store: sqltest.Open(t, dialect)}
+		e := newEnvOn(t, store, license.Enterprise)
+		bob := e.member(access.MemberLevel)
+		ms := e.membershipID(bob)
+		levels := []string{"viewer", "editor", "manager"}
+		var flags []string
+		for range 100 { // more than the smallest overlay's limit (64)
+			flags = append(flags, e.owner.create(0))
+		}
+		bob.must("GET", flags[0], nil, 200)
+		store.reset()
+		for i, f := range flags {
+			e.owner.must("PUT", f+"/access_controls", map[string]any{"access_level": levels[i%3], "organization_member": ms}, 200)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for metric(t, e, "gatehouse_snapshot_compactions_total") == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("no snapshot compacted after 100 object rule changes")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		for i, f := range flags {
+			if got := fmt.Sprint(bob.must("GET", f, nil, 200).get("user_access_level")); got != levels[i%3] {
+				t.Fatalf("flag %d: bob's level %s after the compaction, want %s", i, got, levels[i%3])
+			}
+		}
+		store.mu.Lock()
+		defer store.mu.Unlock()
+		if store.facts != 0 {
+			t.Errorf("%d reads of all the facts; the compaction must replay changes only", store.facts)
+		}
+	})
+}
+
+// metric returns the value of an unlabelled counter or gauge from e's /metrics.
+func metric(t *testing.T, e *env, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(e.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for l := range strings.Lines(string(body)) {
+		if rest, ok := strings.CutPrefix(l, name+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			return v
+		}
+	}
+	t.Fatalf("/metrics has no %s:\n%s", name, body)
+	return 0
 }

@@ -26,6 +26,9 @@ type metrics struct {
 	// applied counts snapshots brought to a later revision by replaying the
 	// logged rule changes, without reading the organization's facts.
 	applied prometheus.Counter
+	// compactions counts snapshots whose overlays were folded into their
+	// tables in the background (compactSnapshot).
+	compactions prometheus.Counter
 	// staleDecisions counts writes refused because the rules changed after
 	// their request was authorized, each then authorized and handled again.
 	staleDecisions prometheus.Counter
@@ -64,6 +67,9 @@ func newMetrics(reg *prometheus.Registry, store any) *metrics {
 		applied: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gatehouse_snapshot_changes_applied_total", Help: "Organization access snapshots brought to a later revision from the logged rule changes alone.",
 		}),
+		compactions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gatehouse_snapshot_compactions_total", Help: "Organization access snapshots whose changes since their compilation were folded in, in the background.",
+		}),
 		rebuildS: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "gatehouse_snapshot_rebuild_duration_seconds", Help: "Time to load and compile one organization's access snapshot.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
@@ -72,7 +78,7 @@ func newMetrics(reg *prometheus.Registry, store any) *metrics {
 			Name: "gatehouse_stale_decisions_total", Help: "Writes found to rest on rules that changed after their request was authorized, and authorized again.",
 		}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.decisions, m.rebuilds, m.rebuildS, m.applied, m.staleDecisions,
+	reg.MustRegister(m.requests, m.latency, m.decisions, m.rebuilds, m.rebuildS, m.applied, m.compactions, m.staleDecisions,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, k := range access.Kinds {
 		for r, name := range resultNames {

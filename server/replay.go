@@ -68,10 +68,16 @@ func (s *Server) recheck(c *call, n need) gatehouse.Recheck {
 		// The rules must be compiled for the instant of the write, not of the
 		// decision: a rule that expired in between no longer allows it.
 		now := s.now().UnixNano()
-		snap, cached := s.cachedSnapshot(c.org.ID, rev, now)
-		if snap == nil || cached != rev {
-			snap = nil
-			if base, ok := s.baseSnapshot(c.org.ID, now); ok && base.revision < rev {
+		var snap *access.Snapshot
+		// One look at the cache: a request outside this transaction may bring it to
+		// rev at any moment, and a second look that found it there (having missed it
+		// at the first) read all the organization's rules while every other writer
+		// waited (p99 400 ms at 100,000 rules, gatehouse-load --ops rules).
+		if base, ok := s.baseSnapshot(c.org.ID, now); ok {
+			switch {
+			case base.revision == rev:
+				snap = base.snap
+			case base.revision < rev:
 				changes, ok, err := rules.Changes(base.revision)
 				if err != nil {
 					return false, err

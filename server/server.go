@@ -104,6 +104,7 @@ type Server struct {
 
 	mu         sync.Mutex
 	snapshots  map[string]cachedSnapshot
+	compacting map[string]bool // organizations whose snapshot a goroutine is compacting (mu)
 	rebuilding singleflight.Group
 }
 
@@ -120,6 +121,7 @@ func New(cfg Config) *Server {
 		cop:        http.NewCrossOriginProtection(),
 		limiter:    newLoginLimiter(cfg.Store),
 		snapshots:  make(map[string]cachedSnapshot),
+		compacting: make(map[string]bool),
 	}
 	s.trustedProxies = cfg.TrustedProxies
 	if cfg.PublicURL != nil {

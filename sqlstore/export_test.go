@@ -24,3 +24,6 @@ func OpenAt(ctx context.Context, databaseURL string, version int64) (*DB, error)
 	}
 	return db, nil
 }
+
+// WriteTx runs fn in a write transaction, as the store's writes do.
+func (db *DB) WriteTx(ctx context.Context, fn func(tx *sql.Tx) error) error { return db.tx(ctx, fn) }

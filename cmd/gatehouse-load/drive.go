@@ -26,9 +26,23 @@ const (
 	// application using Gatehouse as its authorization service asks about its users.
 	opCheckOther = "check-other"
 	opBatchOther = "batch-other"
+	// A permission change: an administrator's key puts or removes one member's rule on
+	// one flag (PUT …/access_controls), each its own transaction, revision and log row.
+	opRules = "rules"
 )
 
-var allOps = []string{opNoop, opList, opRetrieve, opUpdate, opCheck, opBatch, opCheckOther, opBatchOther}
+var allOps = []string{opNoop, opList, opRetrieve, opUpdate, opCheck, opBatch, opCheckOther, opBatchOther, opRules}
+
+// defaultOps leaves out rules: permission changes during the run would move what the
+// other operations measure.
+var defaultOps = allOps[:len(allOps)-1]
+
+// ruleFlags is how many flags each client's rule changes go round: each flag's rule for
+// the client's target member goes viewer, editor, none, removed, in turn, so that every
+// write changes a rule and the organization's rule count stays where the seed put it.
+const ruleFlags = 64
+
+var ruleLevels = []string{`"viewer"`, `"editor"`, `"none"`, `null`}
 
 func validOp(op string) bool { return slices.Contains(allOps, op) }
 
@@ -45,10 +59,11 @@ type driver struct {
 	ws      *workspace
 	cfg     *config
 	clients []*http.Client
+	writes  []int // rule changes sent by each client (one goroutine per client uses it)
 }
 
 func newDriver(base, noop string, ws *workspace, cfg *config) *driver {
-	d := &driver{base: base, noop: noop, ws: ws, cfg: cfg}
+	d := &driver{base: base, noop: noop, ws: ws, cfg: cfg, writes: make([]int, cfg.clients)}
 	for range cfg.clients {
 		d.clients = append(d.clients, &http.Client{
 			// Buffers that hold a whole batch answer: with the default 4 KB the
@@ -80,6 +95,15 @@ func (d *driver) request(ctx context.Context, op string, c int, rng *rand.Rand) 
 		id := cl.Editable[rng.IntN(len(cl.Editable))]
 		method, path = http.MethodPatch, p+"/feature_flags/"+strconv.FormatInt(id, 10)
 		body = []byte(`{"name":"Flag renamed ` + strconv.Itoa(rng.IntN(1_000_000)) + `"}`)
+	case opRules:
+		// Client c's flags are its own (distinct from the other clients'), so that no
+		// two clients change one rule and each write is a change.
+		i := d.writes[c]
+		d.writes[c]++
+		id := d.ws.Flags[(c*ruleFlags+i%ruleFlags)%len(d.ws.Flags)]
+		key = d.ws.Admin
+		method, path = http.MethodPut, p+"/feature_flags/"+strconv.FormatInt(id, 10)+"/access_controls"
+		body = []byte(`{"access_level":` + ruleLevels[(i/ruleFlags)%len(ruleLevels)] + `,"organization_member":"` + d.ws.Targets[c] + `"}`)
 	case opCheck, opBatch, opCheckOther, opBatchOther:
 		n := 1
 		if op == opBatch || op == opBatchOther {
@@ -302,7 +326,7 @@ func report(w io.Writer, dialect string, cfg *config, results []*result) {
 			percentile(r.latencies, 0.50), percentile(r.latencies, 0.99), share)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "(list: GET of one of the first %d 100-item pages of %d flags, with can_edit; batch: %d decisions in one POST …/access/check; *-other: asked with an administrator's key about other members of %d, by user_uuid; no-op: a plain Go HTTP server in its own process)\n", cfg.listPages, cfg.flags, batchSize, cfg.members)
+	fmt.Fprintf(w, "(list: GET of one of the first %d 100-item pages of %d flags, with can_edit; batch: %d decisions in one POST …/access/check; *-other: asked with an administrator's key about other members of %d, by user_uuid; rules: an administrator's key changing one member's rule on one flag, the organization holding %d object rules; no-op: a plain Go HTTP server in its own process)\n", cfg.listPages, cfg.flags, batchSize, cfg.members, cfg.grants)
 }
 
 func percentile(d []time.Duration, p float64) time.Duration {

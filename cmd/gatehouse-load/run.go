@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,7 +60,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.IntVar(&c.flags, "flags", 10_000, "feature flags")
 	fs.IntVar(&c.grants, "grants", 500, "per-flag role grants (object rules)")
 	fs.IntVar(&c.listPages, "list-pages", 1, "list requests ask for one of the first N 100-item pages, at random (1: always the first page, as a UI's first view)")
-	ops := fs.String("ops", strings.Join(allOps, ","), "operations to drive, comma-separated")
+	ops := fs.String("ops", strings.Join(defaultOps, ","), "operations to drive, comma-separated, of "+strings.Join(allOps, ","))
 	fs.StringVar(&c.scale, "scale", "", "instead of driving load, measure restarts at these sizes (objects, comma-separated, e.g. 10000,100000,1000000;\nmembers = objects/10, rules = objects/5): time to /_ready, first decision, first list page, memory;\non SQLite, and on PostgreSQL too when --database-url names a server")
 	fs.StringVar(&c.chart, "chart", "", "with --scale: draw the figures into this PNG file")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "have the server process write a CPU profile of its run to this file (gatehouse serve --cpuprofile)")
@@ -85,6 +86,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		return nil, errors.New("--clients must be at least 1 and fewer than --members")
 	case c.maxRequests < 1 || c.roles < 1 || c.flags < 100 || c.grants < 0 || c.listPages < 1 || c.listPages > c.flags/100:
 		return nil, errors.New("--max-requests and --roles must be positive, --flags at least 100, --grants not negative, --list-pages between 1 and flags/100")
+	case c.grants > c.roles*c.flags/2:
+		return nil, errors.New("--grants must be at most half of --roles × --flags (one grant per role and flag)")
+	case slices.Contains(c.ops, opRules) && c.flags < c.clients*ruleFlags:
+		return nil, fmt.Errorf("--ops rules needs --flags of at least %d × --clients: each client changes rules on flags of its own", ruleFlags)
 	case *seedOnly && c.wsFile == "":
 		return nil, errors.New("--seed-only needs --workspace, the file the driving run reads")
 	case *seedOnly && c.databaseURL == "":

@@ -26,6 +26,9 @@ type workspace struct {
 	// users; Others are the uuids of members it asks about.
 	Admin  string   `json:"admin_api_key"`
 	Others []string `json:"others"`
+	// Targets are membership ids of plain members, one per client, whose object rules
+	// the rules operation changes with the administrator's key.
+	Targets []string `json:"targets"`
 }
 
 // client is one load client's identity and what it may do.
@@ -52,7 +55,7 @@ func readWorkspace(path string) (*workspace, error) {
 	if err := json.Unmarshal(data, ws); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if len(ws.Clients) == 0 || len(ws.Flags) == 0 || ws.Admin == "" || len(ws.Others) == 0 {
+	if len(ws.Clients) == 0 || len(ws.Flags) == 0 || ws.Admin == "" || len(ws.Others) == 0 || len(ws.Targets) < len(ws.Clients) {
 		return nil, fmt.Errorf("%s: not a workspace written by --seed-only", path)
 	}
 	return ws, nil
@@ -61,9 +64,10 @@ func readWorkspace(path string) (*workspace, error) {
 // seed creates one organization shaped like a busy PostHog workspace: an owner, members
 // (every tenth an admin) in 1–3 roles each, roles viewer or editor per kind, "view only"
 // as the organization default for feature flags, flags made by members, and per-flag
-// grants to roles. Rules, roles and the organization go through the store's own writes,
-// as the API's would (activity log and revision included); members, role members and flags
-// through its bulk imports, so that an organization of 100,000 members seeds in seconds.
+// grants to roles. Roles, the default rule and the organization go through the store's own
+// writes, as the API's would (activity log and revision included); members, role members,
+// flags and grants through its bulk imports, so that an organization of 100,000 members
+// or 100,000 rules seeds in seconds.
 func seed(ctx context.Context, st *sqlstore.DB, cfg *config) (*workspace, error) {
 	rng := mrand.New(mrand.NewPCG(1, 2))
 	suffix := randomHex(4) // so that --keep-database can seed the same database twice
@@ -143,17 +147,22 @@ func seed(ctx context.Context, st *sqlstore.DB, cfg *config) (*workspace, error)
 		ws.Flags = append(ws.Flags, f.ID)
 	}
 	seen := map[[2]string]bool{}
-	for len(seen) < cfg.grants {
+	grants := make([]gatehouse.Rule, 0, cfg.grants)
+	for len(grants) < cfg.grants {
 		role, flag := roles[rng.IntN(len(roles))].ID, ws.Flags[rng.IntN(len(ws.Flags))]
 		if seen[[2]string{role, strconv.FormatInt(flag, 10)}] {
 			continue
 		}
 		seen[[2]string{role, strconv.FormatInt(flag, 10)}] = true
-		g := &gatehouse.Rule{OrganizationID: org.ID, CreatedBy: owner.ID, Rule: access.Rule{
-			Scope: access.ScopeObject, Project: project.ID, Kind: access.FeatureFlags, Object: flag, Role: role, Level: access.Editor}}
-		if err := st.CreateRule(ctx, g, owner.ID); err != nil {
-			return nil, err
-		}
+		grants = append(grants, gatehouse.Rule{OrganizationID: org.ID, CreatedBy: owner.ID, Rule: access.Rule{
+			Scope: access.ScopeObject, Project: project.ID, Kind: access.FeatureFlags, Object: flag, Role: role, Level: access.Editor}})
+	}
+	if err := st.ImportRules(ctx, org.ID, grants); err != nil {
+		return nil, err
+	}
+	// As after any bulk load: the planner must know how large the tables now are.
+	if err := st.Analyze(ctx); err != nil {
+		return nil, err
 	}
 
 	// The clients are plain members, so that every request is decided by the rules, not
@@ -202,6 +211,15 @@ func seed(ctx context.Context, st *sqlstore.DB, cfg *config) (*workspace, error)
 	}
 	for _, i := range rng.Perm(len(users) - 1)[:min(1000, len(users)-1)] {
 		ws.Others = append(ws.Others, users[1+i].UUID)
+	}
+	members, err := st.Members(ctx, org.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range members {
+		if m.Level == access.MemberLevel && len(ws.Targets) < cfg.clients {
+			ws.Targets = append(ws.Targets, m.ID)
+		}
 	}
 	return ws, nil
 }
