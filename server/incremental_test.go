@@ -74,10 +74,7 @@ func (s *readCounter) reset() {
 // are brought up to date from the logged rule changes, never by reading all the facts.
 func TestRuleWritesReadWhatTheyChange(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect string) {
-		store := &readCounter{Store: sqltest.Open(t, dialect)}
-		e := newEnvOn(t, store, license.Enterprise)
-		bob := e.member(access.MemberLevel)
-		ms := e.membershipID(bob)
+		store, e, bob, ms := countingEnv(t, dialect)
 		flag := e.owner.create(0)
 		for range 20 { // rules elsewhere, which none of the writes may read
 			e.owner.must("PUT", e.owner.create(0)+"/access_controls", map[string]any{"access_level": "viewer", "organization_member": ms}, 200)
@@ -257,10 +254,7 @@ func newWatchingServerOn(t testing.TB, db gatehouse.Store) *httptest.Server {
 // moves), which reads no facts, and every decision afterwards is the rule's.
 func TestSnapshotsCompactInTheBackground(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect string) {
-		store := &readCounter{Store: sqltest.Open(t, dialect)}
-		e := newEnvOn(t, store, license.Enterprise)
-		bob := e.member(access.MemberLevel)
-		ms := e.membershipID(bob)
+		store, e, bob, ms := countingEnv(t, dialect)
 		levels := []string{"viewer", "editor", "manager"}
 		var flags []string
 		for range 100 { // more than the smallest overlay's limit (64)
@@ -311,4 +305,14 @@ func metric(t *testing.T, e *env, name string) float64 {
 	}
 	t.Fatalf("/metrics has no %s:\n%s", name, body)
 	return 0
+}
+
+// countingEnv starts a server on a store that counts its reads, with one plain member,
+// bob, and bob's membership id.
+func countingEnv(t *testing.T, dialect string) (*readCounter, *env, *client, string) {
+	t.Helper()
+	store := &readCounter{Store: sqltest.Open(t, dialect)}
+	e := newEnvOn(t, store, license.Enterprise)
+	bob := e.member(access.MemberLevel)
+	return store, e, bob, e.membershipID(bob)
 }

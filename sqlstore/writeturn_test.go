@@ -16,11 +16,7 @@ import (
 // SQLite's one writer in the order they came, not at random (database/sql hands a freed
 // connection to a random waiter, which let some writers wait many turns).
 func TestSQLiteWritersTakeTurnsInOrder(t *testing.T) {
-	db, err := sqlstore.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "g.db"), time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openSQLiteFile(t)
 	held, release := make(chan struct{}), make(chan struct{})
 	go db.WriteTx(context.Background(), func(*sql.Tx) error {
 		close(held)
@@ -58,11 +54,7 @@ func TestSQLiteWritersTakeTurnsInOrder(t *testing.T) {
 // TestSQLiteQueuedWriterHonoursItsContext: a write waiting for its turn gives up when its
 // request does.
 func TestSQLiteQueuedWriterHonoursItsContext(t *testing.T) {
-	db, err := sqlstore.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "g.db"), time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openSQLiteFile(t)
 	held, release := make(chan struct{}), make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -77,10 +69,20 @@ func TestSQLiteQueuedWriterHonoursItsContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	ran := false
-	err = db.WriteTx(ctx, func(*sql.Tx) error { ran = true; return nil })
+	err := db.WriteTx(ctx, func(*sql.Tx) error { ran = true; return nil })
 	close(release)
 	<-done
 	if err == nil || ran {
 		t.Fatalf("a queued write whose context ended: err %v, ran %v; want an error, not run", err, ran)
 	}
+}
+
+func openSQLiteFile(t *testing.T) *sqlstore.DB {
+	t.Helper()
+	db, err := sqlstore.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "g.db"), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

@@ -216,10 +216,12 @@ func seed(ctx context.Context, st *sqlstore.DB, cfg *config) (*workspace, error)
 	if err != nil {
 		return nil, err
 	}
+	membership := make(map[int64]string, len(members))
 	for _, m := range members {
-		if m.Level == access.MemberLevel && len(ws.Targets) < cfg.clients {
-			ws.Targets = append(ws.Targets, m.ID)
-		}
+		membership[m.User.ID] = m.ID
+	}
+	for _, c := range ws.Clients { // plain members: their rules decide for them
+		ws.Targets = append(ws.Targets, membership[c.User])
 	}
 	return ws, nil
 }
