@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -180,6 +181,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	results := d.drive(ctx)
 	report(stdout, dialect, cfg, results)
+	reportSnapshots(ctx, stdout, apiBase)
 	if api != nil {
 		if err := api.stop(); err != nil {
 			return fmt.Errorf("gatehouse serve: %w\n%s", err, api.lastLines())
@@ -249,4 +251,31 @@ func prepareDatabase(ctx context.Context, cfg *config) (string, func(), error) {
 		_, _ = admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 		admin.Close()
 	}, nil
+}
+
+// reportSnapshots prints the server's snapshot counters from its /metrics: how often
+// it compiled an organization's rules, brought a snapshot forward from logged changes,
+// or folded changes in, over its life (seeding and warm-up included).
+func reportSnapshots(ctx context.Context, w io.Writer, base string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	if err != nil {
+		return
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var parts []string
+	for l := range strings.Lines(string(body)) {
+		for _, name := range []string{"gatehouse_snapshot_rebuilds_total", "gatehouse_snapshot_changes_applied_total", "gatehouse_snapshot_compactions_total", "gatehouse_stale_decisions_total"} {
+			if v, ok := strings.CutPrefix(l, name+" "); ok {
+				parts = append(parts, strings.TrimSuffix(strings.TrimPrefix(name, "gatehouse_"), "_total")+" "+strings.TrimSpace(v))
+			}
+		}
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(w, "server counters: %s\n", strings.Join(parts, ", "))
+	}
 }

@@ -44,7 +44,7 @@ func TestRunSmall(t *testing.T) {
 func runSmall(t *testing.T, databaseURL string) {
 	t.Helper()
 	args := []string{"--duration", "400ms", "--slice", "25ms", "--members", "12", "--roles", "3",
-		"--flags", "300", "--grants", "20", "--clients", "2", "--max-requests", "200", "--database-url", databaseURL,
+		"--flags", "600", "--grants", "20", "--clients", "2", "--max-requests", "200", "--database-url", databaseURL,
 		"--ops", strings.Join(allOps, ","),
 		"--server", gatehouseBinary(t)}
 	var stdout, stderr bytes.Buffer
@@ -112,7 +112,7 @@ func TestParseConfigRejects(t *testing.T) {
 		{"--duration", "0s"},
 		{"--list-pages", "1000", "--flags", "1000"},
 		{"--grants", "501", "--roles", "1", "--flags", "1000"}, // more grants than role × flag pairs allow
-		{"--ops", "rules", "--flags", "500", "--clients", "8"}, // clients would share flags
+		{"--ops", "rules", "--flags", "2000", "--clients", "8"}, // clients would share flags
 		{"extra"},
 		{"--seed-only", "--database-url", "sqlite:/tmp/x.db"},                       // no workspace file
 		{"--seed-only", "--workspace", "/tmp/ws.json"},                              // no database to keep
@@ -133,7 +133,7 @@ func TestRunAgainstURL(t *testing.T) {
 	getenv := func(string) string { return "" }
 	var out bytes.Buffer
 	seedArgs := []string{"--seed-only", "--database-url", dbURL, "--workspace", wsFile,
-		"--members", "12", "--roles", "3", "--flags", "200", "--grants", "10", "--clients", "2"}
+		"--members", "12", "--roles", "3", "--flags", "600", "--grants", "10", "--clients", "2"}
 	if err := run(t.Context(), seedArgs, getenv, &out, &out); err != nil {
 		t.Fatalf("seed: %v\n%s", err, &out)
 	}
@@ -144,7 +144,7 @@ func TestRunAgainstURL(t *testing.T) {
 	defer srv.stop()
 	out.Reset()
 	args := []string{"--url", srv.base, "--workspace", wsFile, "--duration", "200ms", "--slice", "20ms",
-		"--clients", "2", "--members", "12", "--flags", "200", "--max-requests", "50", "--ops", strings.Join(allOps, ",")}
+		"--clients", "2", "--members", "12", "--flags", "600", "--max-requests", "50", "--ops", strings.Join(allOps, ",")}
 	if err := run(t.Context(), args, getenv, &out, &out); err != nil {
 		t.Fatalf("drive: %v\n%s", err, &out)
 	}
