@@ -111,7 +111,7 @@ func TestParseConfigRejects(t *testing.T) {
 		{"--clients", "50", "--members", "50"},
 		{"--duration", "0s"},
 		{"--list-pages", "1000", "--flags", "1000"},
-		{"--grants", "501", "--roles", "1", "--flags", "1000"}, // more grants than role × flag pairs allow
+		{"--grants", "501", "--roles", "1", "--flags", "1000"},  // more grants than role × flag pairs allow
 		{"--ops", "rules", "--flags", "2000", "--clients", "8"}, // clients would share flags
 		{"extra"},
 		{"--seed-only", "--database-url", "sqlite:/tmp/x.db"},                       // no workspace file
