@@ -54,10 +54,87 @@ type activityDetail struct {
 // record writes c's activity-log row and bumps the organization's rules revision: the two
 // writes every permission change makes in its own transaction.
 func (db *DB) record(ctx context.Context, tx *sql.Tx, c change) error {
+	if db.dialect == Postgres {
+		return db.recordPostgres(ctx, tx, c)
+	}
 	if err := db.logActivity(ctx, tx, c); err != nil {
 		return err
 	}
 	return db.bumpRevision(ctx, tx, c.org, c.rules)
+}
+
+// recordPostgres is record in one statement: the activity row, the revision moved (from
+// the decided one, when ctx carries a decision), the logged rule changes with the row
+// that falls out of the log deleted, and the change notice. A permission change holds its
+// organization's row until it commits, and every other change of that organization waits
+// for it: five round trips made one shortened that wait (gatehouse-load --ops rules on a
+// durable PostgreSQL). What it writes is what logActivity and bumpRevision write.
+func (db *DB) recordPostgres(ctx context.Context, tx *sql.Tx, c change) error {
+	detail, err := c.detail(ctx)
+	if err != nil {
+		return err
+	}
+	var changes any // NULL: not a rule's change
+	if c.rules != nil {
+		text, err := encodeRuleChanges(c.rules)
+		if err != nil {
+			return err
+		}
+		changes = text
+	}
+	from := int64(-1) // no decision: move the revision from wherever it is
+	decidedOrg, decidedRev, decided := gatehouse.DecidedRevision(ctx)
+	decided = decided && decidedOrg == c.org
+	if decided {
+		from = decidedRev
+		// A transaction that already moved the revision moves it on from its own.
+		if own, ok := db.bumpedIn(tx, c.org); ok {
+			from = own
+		}
+	}
+	n := notice{what: noticeRules, org: c.org}
+	var rev int64
+	err = tx.QueryRowContext(ctx, `
+		WITH activity AS (
+			INSERT INTO activity_log (organization_id, project_id, object_id, scope, activity, item_id, user_id, detail, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		), rev AS (
+			UPDATE organizations SET rules_revision = rules_revision + 1
+			WHERE id = $1 AND ($10::bigint < 0 OR rules_revision = $10)
+			RETURNING rules_revision
+		), logged AS (
+			INSERT INTO rule_changes (organization_id, revision, changes) SELECT $1, rules_revision, $11 FROM rev
+		), pruned AS (
+			DELETE FROM rule_changes WHERE organization_id = $1 AND revision = (SELECT rules_revision - $12 FROM rev)
+		)
+		SELECT rules_revision, pg_notify($13, $14) IS NULL FROM rev`,
+		c.org, nullable(c.project), nullable(c.object), c.scope, c.verb, c.item, nullable(c.actor), detail, ts(db.clock()),
+		from, changes, keptRuleChanges, changesChannel, n.payload(),
+	).Scan(&rev, new(bool))
+	switch {
+	case errors.Is(err, sql.ErrNoRows) && decided:
+		return gatehouse.ErrStaleDecision
+	case err != nil:
+		return notFound(err)
+	}
+	if decided {
+		db.afterCommit(tx, func() { gatehouse.AdvanceDecidedRevision(ctx, c.org, from, rev) })
+	}
+	n.rev = rev
+	db.pendingMu.Lock()
+	db.pending[tx] = append(db.pending[tx], n)
+	db.pendingMu.Unlock()
+	return nil
+}
+
+// detail is c's activity row's detail column.
+func (c change) detail(ctx context.Context) (string, error) {
+	cs := c.changes
+	if cs == nil {
+		cs = []gatehouse.Change{}
+	}
+	detail, err := json.Marshal(activityDetail{Changes: cs, Actor: gatehouse.ActorName(ctx)})
+	return string(detail), err
 }
 
 // logOnly writes c's activity-log row alone, for a change that grants nothing by itself (an
@@ -70,17 +147,14 @@ func (db *DB) logOnly(ctx context.Context, tx *sql.Tx, c change) error {
 // logActivity writes c's activity-log row alone: for changes that move no one's access
 // (an organization's domains), which need no snapshot rebuilt.
 func (db *DB) logActivity(ctx context.Context, tx *sql.Tx, c change) error {
-	if c.changes == nil {
-		c.changes = []gatehouse.Change{}
-	}
-	detail, err := json.Marshal(activityDetail{Changes: c.changes, Actor: gatehouse.ActorName(ctx)})
+	detail, err := c.detail(ctx)
 	if err != nil {
 		return err
 	}
 	_, err = tx.ExecContext(ctx, `
 		INSERT INTO activity_log (organization_id, project_id, object_id, scope, activity, item_id, user_id, detail, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		c.org, nullable(c.project), nullable(c.object), c.scope, c.verb, c.item, nullable(c.actor), string(detail), ts(db.clock()),
+		c.org, nullable(c.project), nullable(c.object), c.scope, c.verb, c.item, nullable(c.actor), detail, ts(db.clock()),
 	)
 	return err
 }

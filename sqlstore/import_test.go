@@ -6,6 +6,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/access"
+	"github.com/gatehouse/gatehouse/sqlstore"
 	"github.com/gatehouse/gatehouse/sqlstore/sqltest"
 )
 
@@ -13,9 +14,8 @@ import (
 // reads, with the rules revision moved so that every replica recompiles; a bad row fails
 // the whole import and leaves nothing behind.
 func TestImports(t *testing.T) {
-	for _, dialect := range sqltest.Dialects {
-		t.Run(dialect, func(t *testing.T) {
-			db := sqltest.Open(t, dialect)
+	onEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		{
 			ctx := t.Context()
 			owner, org, p := seedOrg(t, db)
 			users := make([]gatehouse.User, 30)
@@ -80,6 +80,44 @@ func TestImports(t *testing.T) {
 			if err := db.ImportRoleMembers(ctx, org.ID, other); err == nil {
 				t.Error("a role membership of a non-member was imported")
 			}
-		})
+		}
+	})
+}
+
+// TestRuleChangeLogIsBounded: past 1,000 changes the log drops one row per change, on
+// both engines, so that it holds the latest 1,000 revisions however many changes the
+// organization has seen.
+func TestRuleChangeLogIsBounded(t *testing.T) {
+	onEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		{
+			ctx := t.Context()
+			owner, org, p := seedOrg(t, db)
+			flag := &gatehouse.Resource{Kind: access.FeatureFlags, ProjectID: p.ID, CreatedBy: owner.ID}
+			if err := db.CreateResource(ctx, flag); err != nil {
+				t.Fatal(err)
+			}
+			levels := []access.Level{access.Viewer, access.Editor}
+			for i := range 1010 {
+				r := &gatehouse.Rule{OrganizationID: org.ID, Rule: access.Rule{Scope: access.ScopeObject, Object: flag.ID, Level: levels[i%2]}}
+				if err := db.PutRule(ctx, r, owner.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var rows, oldest, newest int64
+			err := db.SQL().QueryRowContext(ctx, `SELECT COUNT(*), MIN(revision), MAX(revision) FROM rule_changes WHERE organization_id = $1`, org.ID).Scan(&rows, &oldest, &newest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rows != 1000 || newest-oldest != 999 {
+				t.Fatalf("the log holds %d rows, revisions %d to %d; want the latest 1,000", rows, oldest, newest)
+			}
+		}
+	})
+}
+
+// onEachEngine runs f as a subtest on a fresh store of each engine.
+func onEachEngine(t *testing.T, f func(t *testing.T, db *sqlstore.DB)) {
+	for _, dialect := range sqltest.Dialects {
+		t.Run(dialect, func(t *testing.T) { f(t, sqltest.Open(t, dialect)) })
 	}
 }

@@ -48,6 +48,7 @@ func (db *DB) normalize(ctx context.Context, tx *sql.Tx, orgID string, r *access
 		return ruleRow{}, gatehouse.FieldError(gatehouse.EInvalid, "scope", "Unknown rule scope.")
 	}
 	row := ruleRow{scope: scope}
+	memberChecked, isMember := false, false
 	switch r.Scope {
 	case access.ScopeProject:
 		r.Kind, r.Object, r.Level = 0, 0, access.None
@@ -56,12 +57,17 @@ func (db *DB) normalize(ctx context.Context, tx *sql.Tx, orgID string, r *access
 	case access.ScopeObject:
 		r.ProjectLevel = access.ProjectNone
 		var kind string
+		// The target member's membership is read in the same statement: a rule write
+		// holds its organization's row, and every other change of the organization
+		// waits for each of its round trips.
 		err := tx.QueryRowContext(ctx, `
-			SELECT r.project_id, r.kind FROM resources r JOIN projects p ON p.id = r.project_id
-			WHERE r.id = $1 AND p.organization_id = $2`, r.Object, orgID).Scan(&r.Project, &kind)
+			SELECT r.project_id, r.kind, EXISTS (SELECT 1 FROM memberships WHERE organization_id = $2 AND user_id = $3)
+			FROM resources r JOIN projects p ON p.id = r.project_id
+			WHERE r.id = $1 AND p.organization_id = $2`, r.Object, orgID, r.User).Scan(&r.Project, &kind, &isMember)
 		if err != nil {
 			return row, notFound(err)
 		}
+		memberChecked = true
 		k, ok := access.KindFromPath(kind)
 		if !ok {
 			return row, fmt.Errorf("sqlstore: resource %d has unknown kind %q", r.Object, kind)
@@ -113,7 +119,10 @@ func (db *DB) normalize(ctx context.Context, tx *sql.Tx, orgID string, r *access
 			return row, err
 		}
 	}
-	if r.User != 0 {
+	if r.User != 0 && memberChecked && !isMember {
+		return row, gatehouse.FieldError(gatehouse.EDoesNotExist, "organization_member", "User is not a member of the organization.")
+	}
+	if r.User != 0 && !memberChecked {
 		if err := check(`SELECT 1 FROM memberships WHERE organization_id = $1 AND user_id = $2`, r.User,
 			gatehouse.FieldError(gatehouse.EDoesNotExist, "organization_member", "User is not a member of the organization.")); err != nil {
 			return row, err

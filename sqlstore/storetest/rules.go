@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -276,5 +277,60 @@ func testCascades(t *testing.T, e *env) {
 	rules, _ = s.Rules(ctx, gatehouse.RuleFilter{OrganizationID: org.ID})
 	if diff := cmp.Diff([]string{everyone.ID}, ruleIDs(rules)); diff != "" {
 		t.Errorf("Rules() after DeleteRole mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// testRuleChangeLog: every rule change is logged at the revision it made, in order, and
+// replays from any revision the log still reaches; a change that is not a rule's breaks
+// the replay across it; the log keeps the latest revisions only (1,000), dropping one row
+// per change past that, so that a replica further behind reads the facts.
+func testRuleChangeLog(t *testing.T, e *env) {
+	ctx, s := e.ctx, e.s
+	alice, bob, carol := e.user("alice@example.com"), e.user("bob@example.com"), e.user("carol@example.com")
+	org, p := e.org("Acme", alice)
+	e.join(org.ID, bob, access.MemberLevel)
+	flag := e.resource(p.ID, access.FeatureFlags, "f", alice.ID)
+	start := e.revision(org.ID)
+
+	put := func(l access.Level) access.Rule {
+		t.Helper()
+		r := &gatehouse.Rule{OrganizationID: org.ID, Rule: access.Rule{Scope: access.ScopeObject, Object: flag.ID, User: bob.ID, Level: l}}
+		if err := s.PutRule(ctx, r, alice.ID); err != nil {
+			t.Fatalf("PutRule(%v) = %v", l, err)
+		}
+		return r.Rule
+	}
+	viewer := put(access.Viewer)
+	editor := put(access.Editor)
+	changes, rev, ok, err := s.RuleChanges(ctx, org.ID, start)
+	want := []access.RuleChange{{Rule: viewer}, {Rule: viewer, Removed: true}, {Rule: editor}}
+	if err != nil || !ok || rev != start+2 || !slices.Equal(changes, want) {
+		t.Fatalf("RuleChanges(from %d) = %+v, %d, %v, %v; want %+v, %d, true", start, changes, rev, ok, err, want, start+2)
+	}
+	if changes, rev, ok, err := s.RuleChanges(ctx, org.ID, start+2); err != nil || !ok || rev != start+2 || len(changes) != 0 {
+		t.Fatalf("RuleChanges(from the latest) = %+v, %d, %v, %v; want nothing, %d, true", changes, rev, ok, err, start+2)
+	}
+
+	e.join(org.ID, carol, access.MemberLevel) // not a rule's change
+	put(access.Manager)
+	if _, _, ok, err := s.RuleChanges(ctx, org.ID, start+2); err != nil || ok {
+		t.Fatalf("RuleChanges across a membership change: ok %v, %v; want false", ok, err)
+	}
+	after := e.revision(org.ID)
+
+	levels := []access.Level{access.Viewer, access.Editor}
+	for i := range 1005 {
+		put(levels[i%2])
+	}
+	latest := e.revision(org.ID)
+	if latest != after+1005 {
+		t.Fatalf("revision %d after 1,005 rule changes from %d", latest, after)
+	}
+	changes, rev, ok, err = s.RuleChanges(ctx, org.ID, latest-1000)
+	if err != nil || !ok || rev != latest || len(changes) != 2*1000 {
+		t.Fatalf("RuleChanges(from %d, 1,000 back) = %d changes, %d, %v, %v; want 2,000, %d, true", latest-1000, len(changes), rev, ok, err, latest)
+	}
+	if _, _, ok, err := s.RuleChanges(ctx, org.ID, latest-1001); err != nil || ok {
+		t.Fatalf("RuleChanges(from %d, past the log) ok %v, %v; want false", latest-1001, ok, err)
 	}
 }

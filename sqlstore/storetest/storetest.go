@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) gatehouse.Store) {
 		{"Rules", testRules},
 		{"RuleTargets", testRuleTargets},
 		{"RuleExpiry", testRuleExpiry},
+		{"RuleChangeLog", testRuleChangeLog},
 		{"Cascades", testCascades},
 		{"PermissionChanges", testPermissionChanges},
 		{"AccessFacts", testAccessFacts},
