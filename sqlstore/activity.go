@@ -120,6 +120,7 @@ func (db *DB) recordPostgres(ctx context.Context, tx *sql.Tx, c change) error {
 	if decided {
 		db.afterCommit(tx, func() { gatehouse.AdvanceDecidedRevision(ctx, c.org, from, rev) })
 	}
+	db.afterCommit(tx, func() { db.recent.remember(c.org, rev, c.rules) })
 	n.rev = rev
 	db.pendingMu.Lock()
 	db.pending[tx] = append(db.pending[tx], n)

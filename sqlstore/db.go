@@ -67,7 +67,8 @@ type DB struct {
 	forShare string
 	stmts    stmts
 
-	cache *cache
+	cache  *cache
+	recent recentChanges // the rule changes this process committed lately
 	// pending holds each open write transaction's notices (see notify), and
 	// committed what each does once it has committed (see afterCommit).
 	barriers  barriers

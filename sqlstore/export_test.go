@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+
+	"github.com/gatehouse/gatehouse/access"
 )
 
 // SQL exposes the connection to the tests of package sqlstore_test.
@@ -27,3 +29,14 @@ func OpenAt(ctx context.Context, databaseURL string, version int64) (*DB, error)
 
 // WriteTx runs fn in a write transaction, as the store's writes do.
 func (db *DB) WriteTx(ctx context.Context, fn func(tx *sql.Tx) error) error { return db.tx(ctx, fn) }
+
+// RecentChanges is what a write's recheck finds in memory of the changes after revision
+// from up to to; known is false when it must read the log.
+func (db *DB) RecentChanges(orgID string, from, to int64) (changes []access.RuleChange, ok, known bool) {
+	return db.recent.between(orgID, from, to)
+}
+
+// LoggedChanges reads the changes after revision from up to the latest from the log itself.
+func (db *DB) LoggedChanges(ctx context.Context, orgID string, from int64) ([]access.RuleChange, int64, bool, error) {
+	return db.ruleChanges(ctx, db.db, orgID, from, -1)
+}

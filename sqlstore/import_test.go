@@ -2,7 +2,9 @@ package sqlstore_test
 
 import (
 	"fmt"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/access"
@@ -91,11 +93,7 @@ func TestRuleChangeLogIsBounded(t *testing.T) {
 	onEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
 		{
 			ctx := t.Context()
-			owner, org, p := seedOrg(t, db)
-			flag := &gatehouse.Resource{Kind: access.FeatureFlags, ProjectID: p.ID, CreatedBy: owner.ID}
-			if err := db.CreateResource(ctx, flag); err != nil {
-				t.Fatal(err)
-			}
+			owner, org, flag := seedFlag(t, db)
 			levels := []access.Level{access.Viewer, access.Editor}
 			for i := range 1010 {
 				r := &gatehouse.Rule{OrganizationID: org.ID, Rule: access.Rule{Scope: access.ScopeObject, Object: flag.ID, Level: levels[i%2]}}
@@ -120,4 +118,66 @@ func onEachEngine(t *testing.T, f func(t *testing.T, db *sqlstore.DB)) {
 	for _, dialect := range sqltest.Dialects {
 		t.Run(dialect, func(t *testing.T) { f(t, sqltest.Open(t, dialect)) })
 	}
+}
+
+// TestRecentChangesAreTheLog: the rule changes a write's recheck takes from memory are
+// the log's, for every span of the latest revisions, on both engines: the same changes in
+// the same order, and no replay across a change that is not a rule's.
+func TestRecentChangesAreTheLog(t *testing.T) {
+	onEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := t.Context()
+		owner, org, flag := seedFlag(t, db)
+		put := func(l access.Level, expires int64) {
+			r := &gatehouse.Rule{OrganizationID: org.ID, Rule: access.Rule{Scope: access.ScopeObject, Object: flag.ID, Level: l, ExpiresAt: expires}}
+			if err := db.PutRule(ctx, r, owner.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, start, err := db.AccessFacts(ctx, org.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 30 {
+			put(access.Level(1+i%3), 0)
+			if i == 10 { // not a rule's change
+				if err := db.ImportMembers(ctx, org.ID, []gatehouse.User{{Email: "m@example.com", FirstName: "M"}}, access.MemberLevel); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if i == 20 {
+				put(access.Manager, time.Now().Add(time.Hour).UnixNano())
+			}
+		}
+		_, latest, err := db.AccessFacts(ctx, org.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, known := db.RecentChanges(org.ID, latest-1, latest); !known {
+			t.Fatal("the latest change this process committed is not in memory")
+		}
+		for from := start; from < latest; from++ {
+			logged, rev, loggedOK, err := db.LoggedChanges(ctx, org.ID, from)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok, known := db.RecentChanges(org.ID, from, latest)
+			if !known {
+				continue
+			}
+			if ok != loggedOK || ok && (rev != latest || !slices.Equal(got, logged)) {
+				t.Fatalf("from %d: memory %v %+v, log %v %+v (to %d)", from, ok, got, loggedOK, logged, rev)
+			}
+		}
+	})
+}
+
+// seedFlag is seedOrg with one feature flag in the organization's project.
+func seedFlag(t *testing.T, db *sqlstore.DB) (*gatehouse.User, *gatehouse.Organization, *gatehouse.Resource) {
+	t.Helper()
+	owner, org, p := seedOrg(t, db)
+	flag := &gatehouse.Resource{Kind: access.FeatureFlags, ProjectID: p.ID, CreatedBy: owner.ID}
+	if err := db.CreateResource(t.Context(), flag); err != nil {
+		t.Fatal(err)
+	}
+	return owner, org, flag
 }

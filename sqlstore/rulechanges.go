@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/gatehouse/gatehouse/access"
 )
@@ -74,6 +76,7 @@ func decodeRuleChanges(s string) ([]access.RuleChange, error) {
 // logRuleChanges records what revision rev of orgID's facts changed (rules nil: not only
 // rules) and forgets the revision that falls out of the log: one row each way, by key.
 func (db *DB) logRuleChanges(ctx context.Context, tx *sql.Tx, orgID string, rev int64, rules []access.RuleChange) error {
+	db.afterCommit(tx, func() { db.recent.remember(orgID, rev, rules) })
 	var changes any // NULL
 	if rules != nil {
 		text, err := encodeRuleChanges(rules)
@@ -106,6 +109,11 @@ func (db *DB) RuleChanges(ctx context.Context, orgID string, from int64) (change
 // ruleChanges is RuleChanges in q, up to revision to (-1: the latest), which q must hold
 // when given: then the changes must reach it.
 func (db *DB) ruleChanges(ctx context.Context, q querier, orgID string, from, to int64) (changes []access.RuleChange, rev int64, ok bool, err error) {
+	if to >= 0 {
+		if changes, ok, known := db.recent.between(orgID, from, to); known {
+			return changes, to, ok, nil
+		}
+	}
 	query := `SELECT revision, changes FROM rule_changes WHERE organization_id = $1 AND revision > $2`
 	args := []any{orgID, from}
 	if to >= 0 {
@@ -149,4 +157,69 @@ func (db *DB) ruleChanges(ctx context.Context, q querier, orgID string, from, to
 		return nil, 0, false, nil
 	}
 	return changes, rev, true, nil
+}
+
+// recentChanges keeps, per organization, the rule changes of the latest revisions this
+// process committed, as the log holds them. A write's recheck, holding its organization's
+// row, needs the changes since its decision, and they are nearly always the ones the
+// writers queued before it committed here a moment ago: reading them from memory saves a
+// round trip while every other writer of the organization waits. A committed revision's
+// changes never change, so what is kept here is what the log says.
+type recentChanges struct {
+	mu   sync.Mutex
+	orgs map[string]*orgChanges
+}
+
+// orgChanges is a ring of the latest recentKept revisions of one organization.
+type orgChanges struct {
+	revs [recentKept]int64
+	logs [recentKept][]access.RuleChange // nil: not a rule's change (no replay)
+	rule [recentKept]bool
+}
+
+const (
+	recentKept = 64
+	recentOrgs = 1024 // organizations kept; past it, the memory starts again
+)
+
+func (r *recentChanges) remember(orgID string, rev int64, rules []access.RuleChange) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.orgs == nil || len(r.orgs) >= recentOrgs {
+		r.orgs = map[string]*orgChanges{}
+	}
+	o := r.orgs[orgID]
+	if o == nil {
+		o = &orgChanges{}
+		r.orgs[orgID] = o
+	}
+	i := rev % recentKept
+	o.revs[i], o.logs[i], o.rule[i] = rev, slices.Clone(rules), rules != nil
+}
+
+// between returns the changes after revision from up to to, in order, when every one of
+// those revisions is kept (known); ok is false when one of them is not a rule's change.
+func (r *recentChanges) between(orgID string, from, to int64) (changes []access.RuleChange, ok, known bool) {
+	if to <= from || to-from > recentKept {
+		return nil, false, false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o := r.orgs[orgID]
+	if o == nil {
+		return nil, false, false
+	}
+	ok = true
+	for rev := from + 1; rev <= to; rev++ {
+		i := rev % recentKept
+		if o.revs[i] != rev {
+			return nil, false, false
+		}
+		ok = ok && o.rule[i]
+		changes = append(changes, o.logs[i]...)
+	}
+	if !ok {
+		return nil, false, true
+	}
+	return changes, true, true
 }
