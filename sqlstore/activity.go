@@ -82,16 +82,7 @@ func (db *DB) recordPostgres(ctx context.Context, tx *sql.Tx, c change) error {
 		}
 		changes = text
 	}
-	from := int64(-1) // no decision: move the revision from wherever it is
-	decidedOrg, decidedRev, decided := gatehouse.DecidedRevision(ctx)
-	decided = decided && decidedOrg == c.org
-	if decided {
-		from = decidedRev
-		// A transaction that already moved the revision moves it on from its own.
-		if own, ok := db.bumpedIn(tx, c.org); ok {
-			from = own
-		}
-	}
+	from, decided := db.bumpFrom(ctx, tx, c.org)
 	n := notice{what: noticeRules, org: c.org}
 	var rev int64
 	err = tx.QueryRowContext(ctx, `
@@ -111,20 +102,12 @@ func (db *DB) recordPostgres(ctx context.Context, tx *sql.Tx, c change) error {
 		c.org, nullable(c.project), nullable(c.object), c.scope, c.verb, c.item, nullable(c.actor), detail, ts(db.clock()),
 		from, changes, keptRuleChanges, changesChannel, n.payload(),
 	).Scan(&rev, new(bool))
-	switch {
-	case errors.Is(err, sql.ErrNoRows) && decided:
-		return gatehouse.ErrStaleDecision
-	case err != nil:
-		return notFound(err)
+	if err := bumpErr(err, decided); err != nil {
+		return err
 	}
-	if decided {
-		db.afterCommit(tx, func() { gatehouse.AdvanceDecidedRevision(ctx, c.org, from, rev) })
-	}
-	db.afterCommit(tx, func() { db.recent.remember(c.org, rev, c.rules) })
+	db.bumped(ctx, tx, c.org, from, rev, decided, c.rules)
 	n.rev = rev
-	db.pendingMu.Lock()
-	db.pending[tx] = append(db.pending[tx], n)
-	db.pendingMu.Unlock()
+	db.pend(tx, n) // the statement sent the notice to the other replicas
 	return nil
 }
 
@@ -168,34 +151,59 @@ func (db *DB) logActivity(ctx context.Context, tx *sql.Tx, c change) error {
 // the new revision, so that its own next write is not taken for a stale one. One bump
 // per transaction.
 func (db *DB) bumpRevision(ctx context.Context, tx *sql.Tx, orgID string, rules []access.RuleChange) error {
+	from, decided := db.bumpFrom(ctx, tx, orgID)
 	var rev int64
-	decidedOrg, from, decided := gatehouse.DecidedRevision(ctx)
-	if !decided || decidedOrg != orgID {
-		err := tx.QueryRowContext(ctx, `UPDATE organizations SET rules_revision = rules_revision + 1 WHERE id = $1 RETURNING rules_revision`, orgID).Scan(&rev)
-		if err != nil {
-			return notFound(err)
-		}
-	} else {
-		// A transaction that already moved the revision (putting a rule over an
-		// expired one sweeps it first) moves it on from its own.
-		if own, ok := db.bumpedIn(tx, orgID); ok {
-			from = own
-		}
-		err := tx.QueryRowContext(ctx, `
-			UPDATE organizations SET rules_revision = rules_revision + 1 WHERE id = $1 AND rules_revision = $2
-			RETURNING rules_revision`, orgID, from).Scan(&rev)
-		if errors.Is(err, sql.ErrNoRows) {
-			return gatehouse.ErrStaleDecision
-		}
-		if err != nil {
-			return err
-		}
-		db.afterCommit(tx, func() { gatehouse.AdvanceDecidedRevision(ctx, orgID, from, rev) })
+	err := tx.QueryRowContext(ctx, `
+		UPDATE organizations SET rules_revision = rules_revision + 1
+		WHERE id = $1 AND (CAST($2 AS BIGINT) < 0 OR rules_revision = $2)
+		RETURNING rules_revision`, orgID, from).Scan(&rev)
+	if err := bumpErr(err, decided); err != nil {
+		return err
 	}
 	if err := db.logRuleChanges(ctx, tx, orgID, rev, rules); err != nil {
 		return err
 	}
+	db.bumped(ctx, tx, orgID, from, rev, decided, rules)
 	return db.notify(ctx, tx, notice{what: noticeRules, org: orgID, rev: rev})
+}
+
+// bumpFrom returns the revision a bump in tx must move orgID's rules from: the one ctx's
+// request was decided on (decided), or the one tx itself already moved them to (putting
+// a rule over an expired one sweeps it first); -1, not decided, when ctx carries no
+// decision about orgID and the revision moves from wherever it is.
+func (db *DB) bumpFrom(ctx context.Context, tx *sql.Tx, orgID string) (from int64, decided bool) {
+	decidedOrg, rev, ok := gatehouse.DecidedRevision(ctx)
+	if !ok || decidedOrg != orgID {
+		return -1, false
+	}
+	if own, ok := db.bumpedIn(tx, orgID); ok {
+		return own, true
+	}
+	return rev, true
+}
+
+// bumpErr is the error of a bump's UPDATE … RETURNING: no row is a stale decision when
+// the bump was decided, else an organization that does not exist.
+func bumpErr(err error, decided bool) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows) && decided:
+		return gatehouse.ErrStaleDecision
+	}
+	return notFound(err)
+}
+
+// bumped records, for once tx commits, that it moved orgID's rules from from to rev with
+// rules: the request carries the new revision (so that its own next write is not taken
+// for a stale one), and the changes are kept in memory for the next writes' rechecks.
+func (db *DB) bumped(ctx context.Context, tx *sql.Tx, orgID string, from, rev int64, decided bool, rules []access.RuleChange) {
+	db.afterCommit(tx, func() {
+		if decided {
+			gatehouse.AdvanceDecidedRevision(ctx, orgID, from, rev)
+		}
+		db.recent.remember(orgID, rev, rules)
+	})
 }
 
 // bumpedIn returns the revision tx last moved organization orgID to, if it did.

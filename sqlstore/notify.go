@@ -89,10 +89,15 @@ func (db *DB) notify(ctx context.Context, tx *sql.Tx, n notice) error {
 			return err
 		}
 	}
+	db.pend(tx, n)
+	return nil
+}
+
+// pend keeps n for this process to apply once tx has ended (settle).
+func (db *DB) pend(tx *sql.Tx, n notice) {
 	db.pendingMu.Lock()
 	db.pending[tx] = append(db.pending[tx], n)
 	db.pendingMu.Unlock()
-	return nil
 }
 
 // settle applies tx's notices to this process once tx has ended, committed

@@ -174,20 +174,3 @@ func (db *DB) SyncSSORoles(ctx context.Context, orgID string, userID int64, grou
 	}
 	return joined, left, nil
 }
-
-func (db *DB) rolesIn(ctx context.Context, q querier, orgID string) ([]gatehouse.Role, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+roleColumns+` FROM roles WHERE organization_id = $1 ORDER BY created_at, id`, orgID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []gatehouse.Role
-	for rows.Next() {
-		var r gatehouse.Role
-		if err := scanRole(rows, &r); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}

@@ -56,16 +56,7 @@ func TestPostgresConcurrentOpen(t *testing.T) {
 // reads through the change notice, and after the listeners' connections are
 // cut the changes made meanwhile are not missed.
 func TestPostgresReplicaCaches(t *testing.T) {
-	url := sqltest.NewDatabaseURL(t, sqlstore.Postgres)
-	open := func() *sqlstore.DB {
-		db, err := sqlstore.Open(t.Context(), url, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
-	a, b := open(), open()
+	url, a, b := twoReplicas(t)
 	ctx, now := t.Context(), time.Now()
 	u := &gatehouse.User{Email: "r@example.com", FirstName: "R", PasswordHash: "h"}
 	if err := a.CreateUser(ctx, u); err != nil {
@@ -191,16 +182,7 @@ func TestPostgresReplicaCaches(t *testing.T) {
 // very next read there is refused, with no polling. Without the barrier replica b answers
 // from memory until its listener catches up.
 func TestPostgresDeprovisionBarrier(t *testing.T) {
-	url := sqltest.NewDatabaseURL(t, sqlstore.Postgres)
-	open := func() *sqlstore.DB {
-		db, err := sqlstore.Open(t.Context(), url, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
-	a, b := open(), open()
+	_, a, b := twoReplicas(t)
 	ctx, now := gatehouse.WithActorName(t.Context(), "SCIM (acme.test)"), time.Now()
 	owner := &gatehouse.User{Email: "o@example.com", FirstName: "O", PasswordHash: "h"}
 	if err := a.CreateUser(ctx, owner); err != nil {
@@ -255,4 +237,20 @@ func TestPostgresDeprovisionBarrier(t *testing.T) {
 			t.Fatalf("round %d: replica b decides on revision %d right after the deprovisioning, want past %d", i, after.RulesRevision, before.RulesRevision)
 		}
 	}
+}
+
+// twoReplicas opens two stores on one fresh PostgreSQL database, as two replicas would,
+// and returns the database's URL with them.
+func twoReplicas(t *testing.T) (url string, a, b *sqlstore.DB) {
+	t.Helper()
+	url = sqltest.NewDatabaseURL(t, sqlstore.Postgres)
+	open := func() *sqlstore.DB {
+		db, err := sqlstore.Open(t.Context(), url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	return url, open(), open()
 }

@@ -110,20 +110,12 @@ func (db *DB) CreateRole(ctx context.Context, r *gatehouse.Role, actor int64) er
 
 // Roles lists an organization's roles, oldest first.
 func (db *DB) Roles(ctx context.Context, orgID string) ([]gatehouse.Role, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT `+roleColumns+` FROM roles WHERE organization_id = $1 ORDER BY created_at, id`, orgID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []gatehouse.Role{}
-	for rows.Next() {
-		var r gatehouse.Role
-		if err := scanRole(rows, &r); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return db.rolesIn(ctx, db.db, orgID)
+}
+
+// rolesIn is Roles read through q (a transaction, or the pool).
+func (db *DB) rolesIn(ctx context.Context, q querier, orgID string) ([]gatehouse.Role, error) {
+	return collect(ctx, q, scanRole, `SELECT `+roleColumns+` FROM roles WHERE organization_id = $1 ORDER BY created_at, id`, orgID)
 }
 
 // Role returns the organization's role with this id.

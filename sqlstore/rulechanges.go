@@ -76,7 +76,6 @@ func decodeRuleChanges(s string) ([]access.RuleChange, error) {
 // logRuleChanges records what revision rev of orgID's facts changed (rules nil: not only
 // rules) and forgets the revision that falls out of the log: one row each way, by key.
 func (db *DB) logRuleChanges(ctx context.Context, tx *sql.Tx, orgID string, rev int64, rules []access.RuleChange) error {
-	db.afterCommit(tx, func() { db.recent.remember(orgID, rev, rules) })
 	var changes any // NULL
 	if rules != nil {
 		text, err := encodeRuleChanges(rules)
