@@ -29,9 +29,13 @@ const (
 	// A permission change: an administrator's key puts or removes one member's rule on
 	// one flag (PUT …/access_controls), each its own transaction, revision and log row.
 	opRules = "rules"
+	// The transport floor of a batch: the batch's body sent to the no-op process, which
+	// reads it and answers with as many bytes as the server's batch answer. What moving
+	// the bytes costs the two processes, with nothing parsed or decided.
+	opNoopBatch = "noop-batch"
 )
 
-var allOps = []string{opNoop, opList, opRetrieve, opUpdate, opCheck, opBatch, opCheckOther, opBatchOther, opRules}
+var allOps = []string{opNoop, opList, opRetrieve, opUpdate, opCheck, opBatch, opCheckOther, opBatchOther, opNoopBatch, opRules}
 
 // defaultOps leaves out rules: permission changes during the run would move what the
 // other operations measure.
@@ -62,6 +66,9 @@ type driver struct {
 	cfg     *config
 	clients []*http.Client
 	writes  []int // rule changes sent by each client (one goroutine per client uses it)
+	// batchAnswer is the size of the server's answer to a batch check, learnt before the
+	// run, which the no-op's batch answer matches.
+	batchAnswer int
 }
 
 func newDriver(base, noop string, ws *workspace, cfg *config) *driver {
@@ -106,9 +113,9 @@ func (d *driver) request(ctx context.Context, op string, c int, rng *rand.Rand) 
 		key = d.ws.Admin
 		method, path = http.MethodPut, p+"/feature_flags/"+strconv.FormatInt(id, 10)+"/access_controls"
 		body = []byte(`{"access_level":` + ruleLevels[(i/ruleFlags)%len(ruleLevels)] + `,"organization_member":"` + d.ws.Targets[c] + `"}`)
-	case opCheck, opBatch, opCheckOther, opBatchOther:
+	case opCheck, opBatch, opCheckOther, opBatchOther, opNoopBatch:
 		n := 1
-		if op == opBatch || op == opBatchOther {
+		if op == opBatch || op == opBatchOther || op == opNoopBatch {
 			n = batchSize
 		}
 		other := op == opCheckOther || op == opBatchOther
@@ -137,6 +144,9 @@ func (d *driver) request(ctx context.Context, op string, c int, rng *rand.Rand) 
 			b = append(b, '}')
 		}
 		method, path, body = http.MethodPost, p+"/access/check", append(b, `]}`...)
+		if op == opNoopBatch {
+			base, path = d.noop, "/_noop?bytes="+strconv.Itoa(d.batchAnswer)
+		}
 	}
 	req, err := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(body))
 	if err != nil {
@@ -170,7 +180,11 @@ func (d *driver) do(ctx context.Context, op string, c int, rng *rand.Rand) (ok b
 // so that a misconfigured run does not report the speed of error answers.
 func (d *driver) check(ctx context.Context) error {
 	rng := rand.New(rand.NewPCG(0, 0))
-	for _, op := range d.cfg.ops {
+	ops := d.cfg.ops
+	if slices.Contains(ops, opNoopBatch) {
+		ops = append([]string{opBatch}, ops...) // first, to learn the size of its answer
+	}
+	for _, op := range ops {
 		for c := range d.clients {
 			req, err := d.request(ctx, op, c, rng)
 			if err != nil {
@@ -184,6 +198,9 @@ func (d *driver) check(ctx context.Context) error {
 			resp.Body.Close()
 			if resp.StatusCode/100 != 2 {
 				return fmt.Errorf("%s %s: %s: %s", req.Method, req.URL.Path, resp.Status, body)
+			}
+			if op == opBatch {
+				d.batchAnswer = len(body)
 			}
 		}
 	}
@@ -328,7 +345,7 @@ func report(w io.Writer, dialect string, cfg *config, results []*result) {
 			percentile(r.latencies, 0.50), percentile(r.latencies, 0.99), share)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "(list: GET of one of the first %d 100-item pages of %d flags, with can_edit; batch: %d decisions in one POST …/access/check; *-other: asked with an administrator's key about other members of %d, by user_uuid; rules: an administrator's key changing one member's rule on one flag, the organization holding %d object rules; no-op: a plain Go HTTP server in its own process)\n", cfg.listPages, cfg.flags, batchSize, cfg.members, cfg.grants)
+	fmt.Fprintf(w, "(list: GET of one of the first %d 100-item pages of %d flags, with can_edit; batch: %d decisions in one POST …/access/check; *-other: asked with an administrator's key about other members of %d, by user_uuid; rules: an administrator's key changing one member's rule on one flag, the organization holding %d object rules; no-op: a plain Go HTTP server in its own process; noop-batch: a batch's body to the no-op, which answers with as many bytes as the batch answer)\n", cfg.listPages, cfg.flags, batchSize, cfg.members, cfg.grants)
 }
 
 func percentile(d []time.Duration, p float64) time.Duration {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,6 +41,18 @@ func serveNoop(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"ok":true}`)
 	})
+	// The transport floor of a batch: the body is read and an answer of the asked size
+	// written, the bytes a batch check moves with nothing decided.
+	mux.HandleFunc("POST /_noop", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			return
+		}
+		n, _ := strconv.Atoi(r.URL.Query().Get("bytes"))
+		n = min(max(n, 0), len(noopAnswer))
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(n))
+		_, _ = w.Write(noopAnswer[:n])
+	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
 	fmt.Fprintf(stdout, "listening http://%s\n", ln.Addr())
@@ -51,6 +65,9 @@ func serveNoop(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 	}
 	return nil
 }
+
+// noopAnswer is what the no-op's POST answers with, cut to the size asked for.
+var noopAnswer = bytes.Repeat([]byte(" "), 1<<20)
 
 // process is a child process serving HTTP: the server under test or the no-op baseline.
 type process struct {

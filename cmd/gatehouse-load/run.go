@@ -188,7 +188,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		sent := 0
 		for _, r := range results {
-			if r.op != opNoop {
+			if r.op != opNoop && r.op != opNoopBatch {
 				sent += r.requests
 			}
 		}
