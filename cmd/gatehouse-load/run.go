@@ -38,6 +38,7 @@ type config struct {
 	listPages   int
 	ops         []string
 	cpuProfile  string
+	replica     bool // a second server on the same PostgreSQL database, probed for changes made through the first
 	scale       string // object counts for the scale run; "" = the load run
 	chart       string // the scale run's PNG
 }
@@ -64,6 +65,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	ops := fs.String("ops", strings.Join(defaultOps, ","), "operations to drive, comma-separated, of "+strings.Join(allOps, ","))
 	fs.StringVar(&c.scale, "scale", "", "instead of driving load, measure restarts at these sizes (objects, comma-separated, e.g. 10000,100000,1000000;\nmembers = objects/10, rules = objects/5): time to /_ready, first decision, first list page, memory;\non SQLite, and on PostgreSQL too when --database-url names a server")
 	fs.StringVar(&c.chart, "chart", "", "with --scale: draw the figures into this PNG file")
+	fs.BoolVar(&c.replica, "replica", false, "with a PostgreSQL --database-url: start a second gatehouse serve on the same database and, throughout the run,\nchange a rule through the first and time until the second's decisions show it")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "have the server process write a CPU profile of its run to this file (gatehouse serve --cpuprofile)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -101,6 +103,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		return nil, errors.New("--scale seeds fresh databases of its own: not with --url, --seed-only or --keep-database")
 	case c.chart != "" && c.scale == "":
 		return nil, errors.New("--chart draws the figures of --scale")
+	case c.replica && (c.url != "" || c.scale != "" || *seedOnly || !strings.HasPrefix(c.databaseURL, "postgres")):
+		return nil, errors.New("--replica needs a PostgreSQL --database-url and servers started by this command (replicas share a PostgreSQL database)")
+	case c.replica && c.flags <= c.clients*ruleFlags:
+		return nil, fmt.Errorf("--replica needs --flags above %d × --clients: its rule is on a flag the rules operation leaves alone", ruleFlags)
 	case c.url != "" && c.cpuProfile != "":
 		return nil, errors.New("--cpuprofile needs a server started by this command; profile a server started by hand with its own --cpuprofile")
 	}
@@ -122,6 +128,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var (
 		ws      *workspace
 		api     *process
+		replica *process
 		apiBase = cfg.url
 		dialect = "the server at " + cfg.url
 	)
@@ -163,6 +170,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		defer api.stop()
 		apiBase = api.base
+		if cfg.replica {
+			if replica, err = startServer(ctx, bin, dbURL, ""); err != nil {
+				return err
+			}
+			defer replica.stop()
+		}
 	}
 	noop, err := startNoop(ctx)
 	if err != nil {
@@ -179,20 +192,37 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if api != nil {
 		linesBefore = api.lines.Load()
 	}
+	var probed chan *probeResult
+	probeCtx, stopProbe := context.WithCancel(ctx)
+	defer stopProbe()
+	if replica != nil {
+		probed = make(chan *probeResult, 1)
+		go func() { probed <- probe(probeCtx, apiBase, replica.base, ws, cfg.clients) }()
+	}
 	results := d.drive(ctx)
+	stopProbe()
 	report(stdout, dialect, cfg, results)
 	reportSnapshots(ctx, stdout, apiBase)
+	probeSent := 0
+	if probed != nil {
+		pr := <-probed
+		if pr.err != nil {
+			return fmt.Errorf("replica probe: %w", pr.err)
+		}
+		pr.report(stdout)
+		probeSent = pr.sent
+	}
 	if api != nil {
 		if err := api.stop(); err != nil {
 			return fmt.Errorf("gatehouse serve: %w\n%s", err, api.lastLines())
 		}
-		sent := 0
+		sent := probeSent
 		for _, r := range results {
 			if r.op != opNoop && r.op != opNoopBatch {
 				sent += r.requests
 			}
 		}
-		fmt.Fprintf(stdout, "gatehouse serve wrote %d log lines for the %d measured requests it served (logging as shipped: a JSON line per request on stderr, read by this command as a collector would)\n",
+		fmt.Fprintf(stdout, "gatehouse serve wrote %d log lines for the %d requests it served in the run (logging as shipped: a JSON line per request on stderr, read by this command as a collector would)\n",
 			api.lines.Load()-linesBefore, sent)
 		if cfg.cpuProfile != "" {
 			fmt.Fprintf(stdout, "server CPU profile: %s (go tool pprof -top %s)\n", cfg.cpuProfile, cfg.cpuProfile)

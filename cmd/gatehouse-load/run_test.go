@@ -37,16 +37,32 @@ func TestRunSmall(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) { runSmall(t, "") })
 	t.Run("postgres", func(t *testing.T) {
 		// Skips without PostgreSQL, except under CI, where it fails: CI must run it.
-		runSmall(t, sqltest.PostgresURL(t))
+		out := runSmall(t, sqltest.PostgresURL(t), "--replica")
+		// A second server on the same database saw the probe's changes, none lost.
+		var line string
+		for l := range strings.Lines(out) {
+			if strings.HasPrefix(l, "replica: ") {
+				line = l
+			}
+		}
+		n := 0
+		if f := strings.Fields(line); len(f) > 1 {
+			n, _ = strconv.Atoi(f[1])
+		}
+		if n == 0 || !strings.Contains(line, "; 0 not shown") {
+			t.Errorf("replica probe: want changes reaching the second server, none lost:\n%s", out)
+		}
 	})
 }
 
-func runSmall(t *testing.T, databaseURL string) {
+// runSmall runs the command with extra arguments and returns its output.
+func runSmall(t *testing.T, databaseURL string, extra ...string) string {
 	t.Helper()
 	args := []string{"--duration", "400ms", "--slice", "25ms", "--members", "12", "--roles", "3",
 		"--flags", "600", "--grants", "20", "--clients", "2", "--max-requests", "200", "--database-url", databaseURL,
 		"--ops", strings.Join(allOps, ","),
 		"--server", gatehouseBinary(t)}
+	args = append(args, extra...)
 	var stdout, stderr bytes.Buffer
 	if err := run(t.Context(), args, func(string) string { return "" }, &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, &stdout, &stderr)
@@ -78,6 +94,7 @@ func runSmall(t *testing.T, databaseURL string) {
 	if served == 0 || logged < served {
 		t.Errorf("the server logged %d lines for %d requests; want a line per request:\n%s", logged, served, out)
 	}
+	return out
 }
 
 // gatehouseBinary builds the server once for the package's tests.
@@ -114,6 +131,9 @@ func TestParseConfigRejects(t *testing.T) {
 		{"--grants", "501", "--roles", "1", "--flags", "1000"},  // more grants than role × flag pairs allow
 		{"--ops", "rules", "--flags", "2000", "--clients", "8"}, // clients would share flags
 		{"extra"},
+		{"--replica"}, // replicas share a PostgreSQL database
+		{"--replica", "--database-url", "sqlite:/tmp/x.db"},
+		{"--replica", "--database-url", "postgres://x/y", "--flags", "2048", "--clients", "8"}, // no flag left for the probe
 		{"--seed-only", "--database-url", "sqlite:/tmp/x.db"},                       // no workspace file
 		{"--seed-only", "--workspace", "/tmp/ws.json"},                              // no database to keep
 		{"--url", "http://127.0.0.1:8000"},                                          // no workspace to drive
