@@ -44,6 +44,13 @@ func probeFlag(ws *workspace, clients int) int64 {
 // decide as writer does, until ctx ends.
 func probe(ctx context.Context, writer, replica string, ws *workspace, clients int) *probeResult {
 	res := &probeResult{}
+	// An error once the run has ended is the run ending, not a failure.
+	stop := func(err error) *probeResult {
+		if ctx.Err() == nil {
+			res.err = err
+		}
+		return res
+	}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2}, Timeout: 30 * time.Second}
 	flag := probeFlag(ws, clients)
 	p := "/api/projects/" + strconv.FormatInt(ws.Project, 10)
@@ -53,25 +60,18 @@ func probe(ctx context.Context, writer, replica string, ws *workspace, clients i
 	before, err := decision(ctx, hc, writer, p, key, check)
 	res.sent++
 	if err != nil {
-		res.err = err
-		return res
+		return stop(err)
 	}
 	for i := 0; ctx.Err() == nil; i++ {
 		body := []byte(`{"access_level":` + probeLevels[i%len(probeLevels)] + `,"organization_member":"` + ws.Targets[0] + `"}`)
 		if err := send(ctx, hc, http.MethodPut, writer+put, ws.Admin, body, nil); err != nil {
-			if ctx.Err() == nil {
-				res.err = err
-			}
-			return res
+			return stop(err)
 		}
 		acked := time.Now()
 		res.sent += 2
 		want, err := decision(ctx, hc, writer, p, key, check)
 		if err != nil {
-			if ctx.Err() == nil {
-				res.err = err
-			}
-			return res
+			return stop(err)
 		}
 		if want == before {
 			res.skipped++
@@ -81,10 +81,7 @@ func probe(ctx context.Context, writer, replica string, ws *workspace, clients i
 		for {
 			got, err := decision(ctx, hc, replica, p, key, check)
 			if err != nil {
-				if ctx.Err() == nil {
-					res.err = err
-				}
-				return res
+				return stop(err)
 			}
 			if got == want {
 				res.delays = append(res.delays, time.Since(acked))

@@ -38,7 +38,7 @@ type config struct {
 	listPages   int
 	ops         []string
 	cpuProfile  string
-	replica     bool // a second server on the same PostgreSQL database, probed for changes made through the first
+	replica     bool   // a second server on the same PostgreSQL database, probed for changes made through the first
 	scale       string // object counts for the scale run; "" = the load run
 	chart       string // the scale run's PNG
 }

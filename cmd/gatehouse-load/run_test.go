@@ -134,10 +134,10 @@ func TestParseConfigRejects(t *testing.T) {
 		{"--replica"}, // replicas share a PostgreSQL database
 		{"--replica", "--database-url", "sqlite:/tmp/x.db"},
 		{"--replica", "--database-url", "postgres://x/y", "--flags", "2048", "--clients", "8"}, // no flag left for the probe
-		{"--seed-only", "--database-url", "sqlite:/tmp/x.db"},                       // no workspace file
-		{"--seed-only", "--workspace", "/tmp/ws.json"},                              // no database to keep
-		{"--url", "http://127.0.0.1:8000"},                                          // no workspace to drive
-		{"--url", "http://127.0.0.1:8000", "--workspace", "w", "--cpuprofile", "p"}, // not our process
+		{"--seed-only", "--database-url", "sqlite:/tmp/x.db"},                                  // no workspace file
+		{"--seed-only", "--workspace", "/tmp/ws.json"},                                         // no database to keep
+		{"--url", "http://127.0.0.1:8000"},                                                     // no workspace to drive
+		{"--url", "http://127.0.0.1:8000", "--workspace", "w", "--cpuprofile", "p"},            // not our process
 	} {
 		if _, err := parseConfig(args, func(string) string { return "" }, &bytes.Buffer{}); err == nil {
 			t.Errorf("parseConfig(%q) = nil error, want one", args)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -130,22 +129,7 @@ func scaleOne(ctx context.Context, cfg *config, bin string, shape scaleShape, st
 	res.ready = time.Since(start) // startServer returns once /_ready answered 200
 	client := &http.Client{Timeout: 5 * time.Minute}
 	ask := func(method, path string, body []byte) error {
-		req, err := http.NewRequestWithContext(ctx, method, srv.base+path, bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Authorization", "Bearer "+target.key)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, out)
-		}
-		return nil
+		return send(ctx, client, method, srv.base+path, target.key, body, nil)
 	}
 	p := "/api/projects/" + strconv.FormatInt(target.project, 10)
 	check := fmt.Appendf(nil, `{"checks":[{"kind":"feature_flags","id":%d,"action":"edit"}]}`, target.flag)
