@@ -37,6 +37,10 @@ func parseScope(s string) (access.Scope, bool) {
 type ruleRow struct {
 	scope, kind         string
 	level, projectLevel string
+	// For an object rule, the rule already on its object and target (expired or not),
+	// read with the object: err is sql.ErrNoRows when there is none.
+	existing    gatehouse.Rule
+	existingErr error
 }
 
 // normalize clears the fields r's scope ignores and, for an object rule, takes project and
@@ -56,17 +60,31 @@ func (db *DB) normalize(ctx context.Context, tx *sql.Tx, orgID string, r *access
 		r.Object, r.ProjectLevel = 0, access.ProjectNone
 	case access.ScopeObject:
 		r.ProjectLevel = access.ProjectNone
-		var kind string
-		// The target member's membership is read in the same statement: a rule write
-		// holds its organization's row, and every other change of the organization
-		// waits for each of its round trips.
-		err := tx.QueryRowContext(ctx, `
-			SELECT r.project_id, r.kind, EXISTS (SELECT 1 FROM memberships WHERE organization_id = $2 AND user_id = $3)
+		var (
+			kind    string
+			project int64
+		)
+		// The target member's membership and the rule already on the object for the
+		// same target are read in the same statement: a rule write holds its
+		// organization's row, and every other change of the organization waits for
+		// each of its round trips.
+		q := tx.QueryRowContext(ctx, `
+			SELECT r.project_id, r.kind, EXISTS (SELECT 1 FROM memberships WHERE organization_id = $2 AND user_id = $3),
+				`+ruleColumnsOf("a")+`
 			FROM resources r JOIN projects p ON p.id = r.project_id
-			WHERE r.id = $1 AND p.organization_id = $2`, r.Object, orgID, r.User).Scan(&r.Project, &kind, &isMember)
-		if err != nil {
+			LEFT JOIN access_rules a ON a.organization_id = $2 AND a.scope = 'object' AND a.object_id = r.id
+				AND a.project_id = r.project_id AND a.kind = r.kind
+				AND COALESCE(a.role_id, '') = $4 AND COALESCE(a.user_id, 0) = $3
+			WHERE r.id = $1 AND p.organization_id = $2`, r.Object, orgID, r.User, r.Role)
+		switch err := scanRule(scanAfter(q, &project, &kind, &isMember), &row.existing); {
+		case errors.Is(err, sql.ErrNoRows): // no such object
 			return row, notFound(err)
+		case errors.Is(err, errNoRule):
+			row.existingErr = sql.ErrNoRows
+		case err != nil:
+			return row, err
 		}
+		r.Project = project
 		memberChecked = true
 		k, ok := access.KindFromPath(kind)
 		if !ok {
@@ -179,15 +197,37 @@ func expiryText(n int64) any {
 
 const ruleColumns = `id, organization_id, scope, project_id, kind, object_id, role_id, user_id, level, project_level, created_by, created_at, updated_at, expires_at`
 
+// ruleColumnsOf is ruleColumns of the table named t in a query.
+func ruleColumnsOf(t string) string {
+	return t + "." + strings.ReplaceAll(ruleColumns, ", ", ", "+t+".")
+}
+
+// errNoRule is scanRule's answer for a row whose rule columns are all NULL: an outer
+// join that found no rule.
+var errNoRule = errors.New("sqlstore: no rule in the row")
+
 func scanRule(s scanner, r *gatehouse.Rule) error {
 	var scope, kind, level, projectLevel string
-	err := s.Scan(&r.ID, &r.OrganizationID, &scope, orZero(&r.Project), &kind, orZero(&r.Object), orZero(&r.Role), orZero(&r.User),
-		&level, &projectLevel, orZero(&r.CreatedBy), scanTime(&r.CreatedAt), scanTime(&r.UpdatedAt), scanExpiry(&r.ExpiresAt))
+	err := s.Scan(orZero(&r.ID), orZero(&r.OrganizationID), orZero(&scope), orZero(&r.Project), orZero(&kind), orZero(&r.Object), orZero(&r.Role), orZero(&r.User),
+		orZero(&level), orZero(&projectLevel), orZero(&r.CreatedBy), scanTime(&r.CreatedAt), scanTime(&r.UpdatedAt), scanExpiry(&r.ExpiresAt))
 	if err != nil {
 		return err
 	}
+	if r.ID == "" {
+		return errNoRule
+	}
 	return parseRule(&r.Rule, scope, kind, level, projectLevel)
 }
+
+// scanAfter is s with first scanned before the columns its caller scans.
+func scanAfter(s scanner, first ...any) scanner {
+	return scanRow(func(dest ...any) error { return s.Scan(append(first, dest...)...) })
+}
+
+// scanRow is a scanner made of a function.
+type scanRow func(dest ...any) error
+
+func (f scanRow) Scan(dest ...any) error { return f(dest...) }
 
 func parseRule(r *access.Rule, scope, kind, level, projectLevel string) error {
 	var ok [4]bool
@@ -278,12 +318,16 @@ func (db *DB) putRule(ctx context.Context, tx *sql.Tx, r *gatehouse.Rule, actor 
 	if err != nil {
 		return err
 	}
-	var existing gatehouse.Rule
-	err = scanRule(tx.QueryRowContext(ctx, `
-		SELECT `+ruleColumns+` FROM access_rules
-		WHERE organization_id = $1 AND scope = $2 AND COALESCE(project_id, 0) = $3 AND kind = $4
-			AND COALESCE(object_id, 0) = $5 AND COALESCE(role_id, '') = $6 AND COALESCE(user_id, 0) = $7`,
-		r.OrganizationID, row.scope, stored.Project, row.kind, stored.Object, stored.Role, stored.User), &existing)
+	existing := row.existing
+	if stored.Scope == access.ScopeObject { // read with the object
+		err = row.existingErr
+	} else {
+		err = scanRule(tx.QueryRowContext(ctx, `
+			SELECT `+ruleColumns+` FROM access_rules
+			WHERE organization_id = $1 AND scope = $2 AND COALESCE(project_id, 0) = $3 AND kind = $4
+				AND COALESCE(object_id, 0) = $5 AND COALESCE(role_id, '') = $6 AND COALESCE(user_id, 0) = $7`,
+			r.OrganizationID, row.scope, stored.Project, row.kind, stored.Object, stored.Role, stored.User), &existing)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		if err := db.insertRule(ctx, tx, &stored, row, actor); err != nil {
 			return err
@@ -384,12 +428,13 @@ func (db *DB) DeleteRule(ctx context.Context, orgID, id string, actor int64) err
 		if err := db.lockOrganization(ctx, tx, orgID); err != nil {
 			return err
 		}
-		r, err := db.rule(ctx, tx, orgID, id)
+		// Read as it goes, in one round trip under the organization's row; an expired
+		// rule is not found, as Rule has it (the sweep records its expiry).
+		var r gatehouse.Rule
+		err := scanRule(tx.QueryRowContext(ctx, `DELETE FROM access_rules WHERE organization_id = $1 AND id = $2
+			AND (expires_at IS NULL OR expires_at > $3) RETURNING `+ruleColumns, orgID, id, ts(db.clock())), &r)
 		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM access_rules WHERE id = $1`, id); err != nil {
-			return err
+			return notFound(err)
 		}
 		return db.record(ctx, tx, change{org: orgID, project: r.Project, object: r.Object, scope: scopeAccessControl, verb: deleted,
 			item: id, actor: actor, changes: ruleChanges(&r.Rule, true), rules: []access.RuleChange{{Rule: r.Rule, Removed: true}}})

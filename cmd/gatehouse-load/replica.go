@@ -62,6 +62,11 @@ func probe(ctx context.Context, writer, replica string, ws *workspace, clients i
 	if err != nil {
 		return stop(err)
 	}
+	// The replica's first decision compiles the organization: a restart's cost, measured
+	// by --scale, not a change's.
+	if _, err := decision(ctx, hc, replica, p, key, check); err != nil {
+		return stop(err)
+	}
 	for i := 0; ctx.Err() == nil; i++ {
 		body := []byte(`{"access_level":` + probeLevels[i%len(probeLevels)] + `,"organization_member":"` + ws.Targets[0] + `"}`)
 		if err := send(ctx, hc, http.MethodPut, writer+put, ws.Admin, body, nil); err != nil {

@@ -334,3 +334,62 @@ func testRuleChangeLog(t *testing.T, e *env) {
 		t.Fatalf("RuleChanges(from %d, past the log) ok %v, %v; want false", latest-1001, ok, err)
 	}
 }
+
+// testPutRuleTargets: a put finds the rule already on its own scope and target and no
+// other: rules for two members, two roles and everyone on two objects of one kind, and a
+// kind rule for the same member, are each changed by their own put and left by the others'.
+func testPutRuleTargets(t *testing.T, e *env) {
+	ctx, s := e.ctx, e.s
+	alice, bob, carol := e.user("alice@example.com"), e.user("bob@example.com"), e.user("carol@example.com")
+	org, p := e.org("Acme", alice)
+	e.join(org.ID, bob, access.MemberLevel)
+	e.join(org.ID, carol, access.MemberLevel)
+	design, product := e.role(org.ID, "Design", alice.ID), e.role(org.ID, "Product", alice.ID)
+	one, two := e.resource(p.ID, access.FeatureFlags, "one", alice.ID), e.resource(p.ID, access.FeatureFlags, "two", alice.ID)
+
+	var rules []access.Rule
+	for _, o := range []int64{one.ID, two.ID} {
+		for _, target := range []access.Rule{{User: bob.ID}, {User: carol.ID}, {Role: design.ID}, {Role: product.ID}, {}} {
+			target.Scope, target.Object = access.ScopeObject, o
+			rules = append(rules, target)
+		}
+	}
+	rules = append(rules, access.Rule{Scope: access.ScopeKind, Kind: access.FeatureFlags, User: bob.ID})
+	put := func(i int, l access.Level) *gatehouse.Rule {
+		t.Helper()
+		r := &gatehouse.Rule{OrganizationID: org.ID, Rule: rules[i]}
+		r.Level = l
+		if err := s.PutRule(ctx, r, alice.ID); err != nil {
+			t.Fatalf("PutRule(%+v) = %v", rules[i], err)
+		}
+		return r
+	}
+	ids := map[string]int{}
+	for i := range rules {
+		ids[put(i, access.Viewer).ID] = i
+	}
+	if len(ids) != len(rules) {
+		t.Fatalf("%d puts on distinct targets made %d rules", len(rules), len(ids))
+	}
+	for i := range rules {
+		if r := put(i, access.Editor); ids[r.ID] != i || r.Level != access.Editor {
+			t.Errorf("PutRule(%+v, editor) changed rule %d (%v), want its own (%d)", rules[i], ids[r.ID], r.Level, i)
+		}
+		got, err := s.Rules(ctx, gatehouse.RuleFilter{OrganizationID: org.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(rules) {
+			t.Fatalf("after put %d: %d rules, want %d", i, len(got), len(rules))
+		}
+		for _, r := range got {
+			want := access.Viewer
+			if ids[r.ID] <= i {
+				want = access.Editor
+			}
+			if r.Level != want {
+				t.Errorf("after put %d: rule %d is %v, want %v", i, ids[r.ID], r.Level, want)
+			}
+		}
+	}
+}

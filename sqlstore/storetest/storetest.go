@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) gatehouse.Store) {
 		{"RoleNamesFoldUnicode", testRoleNamesFoldUnicode},
 		{"Rules", testRules},
 		{"RuleTargets", testRuleTargets},
+		{"PutRuleTargets", testPutRuleTargets},
 		{"RuleExpiry", testRuleExpiry},
 		{"RuleChangeLog", testRuleChangeLog},
 		{"Cascades", testCascades},
