@@ -197,6 +197,10 @@ func bumpErr(err error, decided bool) error {
 // bumped records, for once tx commits, that it moved orgID's rules from from to rev with
 // rules: the request carries the new revision (so that its own next write is not taken
 // for a stale one), and the changes are kept in memory for the next writes' rechecks.
+//
+// Until then the revision is in flight: the next writer, given the organization's row the
+// moment tx commits, finds rev there before this goroutine has kept its changes, and
+// waits for them rather than reading the log while every other writer waits for it.
 func (db *DB) bumped(ctx context.Context, tx *sql.Tx, orgID string, from, rev int64, decided bool, rules []access.RuleChange) {
 	db.afterCommit(tx, func() {
 		if decided {
@@ -204,6 +208,10 @@ func (db *DB) bumped(ctx context.Context, tx *sql.Tx, orgID string, from, rev in
 		}
 		db.recent.remember(orgID, rev, rules)
 	})
+	landed := db.recent.fly(orgID, rev)
+	db.pendingMu.Lock()
+	db.ended[tx] = append(db.ended[tx], landed) // after the commit's remember, or without it
+	db.pendingMu.Unlock()
 }
 
 // bumpedIn returns the revision tx last moved organization orgID to, if it did.

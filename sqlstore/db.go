@@ -75,6 +75,7 @@ type DB struct {
 	pendingMu sync.Mutex
 	pending   map[*sql.Tx][]notice
 	committed map[*sql.Tx][]func()
+	ended     map[*sql.Tx][]func() // what each does once it has ended, committed or not
 	watchMu   sync.Mutex
 	watchers  []*watcher
 	// stopListening ends the PostgreSQL listener; listenDone closes when it has.
@@ -138,7 +139,7 @@ func open(ctx context.Context, databaseURL string, now func() time.Time) (*DB, e
 	if now == nil {
 		now = time.Now
 	}
-	db := &DB{now: now, cache: newCache(), pending: map[*sql.Tx][]notice{}, committed: map[*sql.Tx][]func(){}}
+	db := &DB{now: now, cache: newCache(), pending: map[*sql.Tx][]notice{}, committed: map[*sql.Tx][]func(){}, ended: map[*sql.Tx][]func(){}}
 	switch {
 	case strings.HasPrefix(databaseURL, "sqlite:"):
 		path := strings.TrimPrefix(databaseURL, "sqlite:")

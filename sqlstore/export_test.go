@@ -33,7 +33,26 @@ func (db *DB) WriteTx(ctx context.Context, fn func(tx *sql.Tx) error) error { re
 // RecentChanges is what a write's recheck finds in memory of the changes after revision
 // from up to to; known is false when it must read the log.
 func (db *DB) RecentChanges(orgID string, from, to int64) (changes []access.RuleChange, ok, known bool) {
-	return db.recent.between(orgID, from, to)
+	changes, ok, known, _ = db.recent.between(orgID, from, to)
+	return changes, ok, known
+}
+
+// Fly marks rev as made by a transaction of this process that has not ended, as a write
+// does once it has moved the revision; land ends it, committed with rules or not.
+func (db *DB) Fly(orgID string, rev int64) (land func(rules []access.RuleChange, committed bool)) {
+	landed := db.recent.fly(orgID, rev)
+	return func(rules []access.RuleChange, committed bool) {
+		if committed {
+			db.recent.remember(orgID, rev, rules)
+		}
+		landed()
+	}
+}
+
+// RecheckChanges is what a write's recheck, holding revision to, finds after from.
+func (db *DB) RecheckChanges(ctx context.Context, orgID string, from, to int64) ([]access.RuleChange, bool, error) {
+	changes, _, ok, err := db.ruleChanges(ctx, db.db, orgID, from, to)
+	return changes, ok, err
 }
 
 // LoggedChanges reads the changes after revision from up to the latest from the log itself.

@@ -181,3 +181,32 @@ func seedFlag(t *testing.T, db *sqlstore.DB) (*gatehouse.User, *gatehouse.Organi
 	}
 	return owner, org, flag
 }
+
+// TestRecheckWaitsForRevisionInFlight: a recheck that holds a revision this process made
+// but has not yet kept in memory waits for it instead of reading the log (which, here,
+// does not have it: a read would answer "cannot replay"), and reads the log when the
+// transaction that made it ended without committing.
+func TestRecheckWaitsForRevisionInFlight(t *testing.T) {
+	onEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := t.Context()
+		_, org, flag := seedFlag(t, db)
+		_, latest, err := db.AccessFacts(ctx, org.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules := []access.RuleChange{{Rule: access.Rule{Scope: access.ScopeObject, Kind: access.FeatureFlags, Object: flag.ID, Level: access.Editor}}}
+
+		land := db.Fly(org.ID, latest+1)
+		go func() { time.Sleep(5 * time.Millisecond); land(rules, true) }()
+		got, ok, err := db.RecheckChanges(ctx, org.ID, latest, latest+1)
+		if err != nil || !ok || !slices.Equal(got, rules) {
+			t.Errorf("recheck with revision %d in flight, then committed = %+v, %v, %v; want the flight's changes", latest+1, got, ok, err)
+		}
+
+		land = db.Fly(org.ID, latest+2)
+		go func() { time.Sleep(5 * time.Millisecond); land(nil, false) }()
+		if got, ok, err := db.RecheckChanges(ctx, org.ID, latest+1, latest+2); err != nil || ok {
+			t.Errorf("recheck with revision %d in flight, then rolled back = %+v, %v, %v; want the log's answer (not replayable)", latest+2, got, ok, err)
+		}
+	})
+}

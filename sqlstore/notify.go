@@ -107,12 +107,17 @@ func (db *DB) settle(tx *sql.Tx) {
 	ns := db.pending[tx]
 	delete(db.pending, tx)
 	delete(db.committed, tx) // rolled back: what was to follow its commit does not
+	ended := db.ended[tx]
+	delete(db.ended, tx)
 	db.pendingMu.Unlock()
 	for _, n := range ns {
 		db.cache.invalidate(n)
 		if n.what == noticeRules && db.dialect != Postgres {
 			db.rulesChanged(n.org)
 		}
+	}
+	for _, f := range ended {
+		f()
 	}
 }
 

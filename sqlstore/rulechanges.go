@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/gatehouse/gatehouse/access"
 )
@@ -108,10 +109,26 @@ func (db *DB) RuleChanges(ctx context.Context, orgID string, from int64) (change
 // ruleChanges is RuleChanges in q, up to revision to (-1: the latest), which q must hold
 // when given: then the changes must reach it.
 func (db *DB) ruleChanges(ctx context.Context, q querier, orgID string, from, to int64) (changes []access.RuleChange, rev int64, ok bool, err error) {
-	if to >= 0 {
-		if changes, ok, known := db.recent.between(orgID, from, to); known {
+	for to >= 0 {
+		changes, ok, known, wait := db.recent.between(orgID, from, to)
+		if known {
 			return changes, to, ok, nil
 		}
+		if wait == nil {
+			break
+		}
+		// A revision this process made is committed (q holds it) but not yet kept.
+		t := time.NewTimer(flightWait)
+		select {
+		case <-wait:
+			t.Stop()
+			continue
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, 0, false, ctx.Err()
+		}
+		break
 	}
 	query := `SELECT revision, changes FROM rule_changes WHERE organization_id = $1 AND revision > $2`
 	args := []any{orgID, from}
@@ -169,11 +186,52 @@ type recentChanges struct {
 	orgs map[string]*orgChanges
 }
 
-// orgChanges is a ring of the latest recentKept revisions of one organization.
+// orgChanges is a ring of the latest recentKept revisions of one organization, and the
+// revisions this process's transactions have made but not yet ended with.
 type orgChanges struct {
-	revs [recentKept]int64
-	logs [recentKept][]access.RuleChange // nil: not a rule's change (no replay)
-	rule [recentKept]bool
+	revs     [recentKept]int64
+	logs     [recentKept][]access.RuleChange // nil: not a rule's change (no replay)
+	rule     [recentKept]bool
+	inFlight map[int64]chan struct{} // closed when the transaction has ended
+}
+
+// flightWait bounds how long a recheck waits for a revision in flight before it reads the
+// log: the committing goroutine only has to be scheduled.
+const flightWait = 20 * time.Millisecond
+
+// fly marks rev of orgID as made by a transaction of this process that has not ended; the
+// returned func, called once it has ended (after remember, if it committed), lands it.
+func (r *recentChanges) fly(orgID string, rev int64) (landed func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o := r.org(orgID)
+	if o.inFlight == nil {
+		o.inFlight = map[int64]chan struct{}{}
+	}
+	done := make(chan struct{})
+	o.inFlight[rev] = done
+	return func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		// Compared, not only deleted: after a rollback another transaction may make rev.
+		if o.inFlight[rev] == done {
+			delete(o.inFlight, rev)
+		}
+		close(done)
+	}
+}
+
+// org returns orgID's changes, made if new; r.mu is held.
+func (r *recentChanges) org(orgID string) *orgChanges {
+	if r.orgs == nil || len(r.orgs) >= recentOrgs {
+		r.orgs = map[string]*orgChanges{}
+	}
+	o := r.orgs[orgID]
+	if o == nil {
+		o = &orgChanges{}
+		r.orgs[orgID] = o
+	}
+	return o
 }
 
 const (
@@ -184,41 +242,35 @@ const (
 func (r *recentChanges) remember(orgID string, rev int64, rules []access.RuleChange) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.orgs == nil || len(r.orgs) >= recentOrgs {
-		r.orgs = map[string]*orgChanges{}
-	}
-	o := r.orgs[orgID]
-	if o == nil {
-		o = &orgChanges{}
-		r.orgs[orgID] = o
-	}
+	o := r.org(orgID)
 	i := rev % recentKept
 	o.revs[i], o.logs[i], o.rule[i] = rev, slices.Clone(rules), rules != nil
 }
 
 // between returns the changes after revision from up to to, in order, when every one of
 // those revisions is kept (known); ok is false when one of them is not a rule's change.
-func (r *recentChanges) between(orgID string, from, to int64) (changes []access.RuleChange, ok, known bool) {
+// When one is not kept but in flight, wait is closed once it has landed.
+func (r *recentChanges) between(orgID string, from, to int64) (changes []access.RuleChange, ok, known bool, wait <-chan struct{}) {
 	if to <= from || to-from > recentKept {
-		return nil, false, false
+		return nil, false, false, nil
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	o := r.orgs[orgID]
 	if o == nil {
-		return nil, false, false
+		return nil, false, false, nil
 	}
 	ok = true
 	for rev := from + 1; rev <= to; rev++ {
 		i := rev % recentKept
 		if o.revs[i] != rev {
-			return nil, false, false
+			return nil, false, false, o.inFlight[rev]
 		}
 		ok = ok && o.rule[i]
 		changes = append(changes, o.logs[i]...)
 	}
 	if !ok {
-		return nil, false, true
+		return nil, false, true, nil
 	}
-	return changes, true, true
+	return changes, true, true, nil
 }
