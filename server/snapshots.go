@@ -145,10 +145,11 @@ func (s *Server) applyChanges(orgID string, base cachedSnapshot, rev, now int64,
 // compactSnapshot replaces org's cached snapshot with one whose overlays are folded in
 // (access.Snapshot.Compacted), deciding alike. Folding copies tables (milliseconds at
 // 100,000 rules), so it is done here, off the way of every request and every write's
-// recheck, which only ever add to an overlay. Changes that land meanwhile are replayed
-// onto the folded snapshot before it takes the cache's place, so that nothing waits for it
-// and nothing is lost; after a few tries in an organization changing too fast to catch
-// up, it leaves the overlay to the next change's call.
+// recheck, which only ever add to an overlay, and once: changes that land meanwhile are
+// replayed onto the folded snapshot (a few each, from the log) until it catches up with
+// the cache, so that nothing waits for it and nothing is lost. An organization changing
+// faster than that for all of compactionCatchUps rounds leaves the overlay to the next
+// change's call.
 func (s *Server) compactSnapshot(orgID string) {
 	defer func() {
 		s.mu.Lock()
@@ -156,26 +157,20 @@ func (s *Server) compactSnapshot(orgID string) {
 		s.mu.Unlock()
 	}()
 	ctx := context.Background()
-	for range 3 {
-		now := s.now().UnixNano()
-		base, ok := s.baseSnapshot(orgID, now)
-		if !ok || !base.snap.NeedsCompaction() {
-			return
-		}
-		folded, rev := base.snap.Compacted(), base.revision
-		if cur, ok := s.baseSnapshot(orgID, now); ok && cur.revision > rev {
-			changes, to, ok, err := s.store.RuleChanges(ctx, orgID, rev)
-			if err != nil || !ok {
-				return
-			}
-			if folded, ok = folded.Apply(now, changes...); !ok {
-				return
-			}
-			rev = to
-		}
+	now := s.now().UnixNano()
+	base, ok := s.baseSnapshot(orgID, now)
+	if !ok || !base.snap.NeedsCompaction() {
+		return
+	}
+	folded, rev := base.snap.Compacted(), base.revision
+	for range compactionCatchUps {
 		s.mu.Lock()
 		cur, ok := s.snapshots[orgID]
-		if ok && cur.revision == rev && cur.snap.Enforced() == folded.Enforced() {
+		if !ok || cur.snap.Enforced() != folded.Enforced() {
+			s.mu.Unlock()
+			return
+		}
+		if cur.revision == rev {
 			cur.snap = folded
 			s.snapshots[orgID] = cur
 			s.mu.Unlock()
@@ -183,8 +178,25 @@ func (s *Server) compactSnapshot(orgID string) {
 			return
 		}
 		s.mu.Unlock()
+		if cur.revision < rev {
+			// The log is ahead of the cache: the change that brings the cache here is
+			// being applied.
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		changes, to, ok, err := s.store.RuleChanges(ctx, orgID, rev)
+		if err != nil || !ok {
+			return
+		}
+		if folded, ok = folded.Apply(now, changes...); !ok {
+			return
+		}
+		rev = to
 	}
 }
+
+// compactionCatchUps bounds the rounds in which a folded snapshot catches up with changes.
+const compactionCatchUps = 16
 
 // rebuildSnapshot loads and compiles one organization's rules into the cache.
 func (s *Server) rebuildSnapshot(ctx context.Context, orgID string) error {

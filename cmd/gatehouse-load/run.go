@@ -202,7 +202,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	results := d.drive(ctx)
 	stopProbe()
 	report(stdout, dialect, cfg, results)
-	reportSnapshots(ctx, stdout, apiBase)
+	reportSnapshots(ctx, stdout, "server", apiBase)
 	probeSent := 0
 	if probed != nil {
 		pr := <-probed
@@ -210,6 +210,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return fmt.Errorf("replica probe: %w", pr.err)
 		}
 		pr.report(stdout)
+		reportSnapshots(ctx, stdout, "replica", replica.base)
 		probeSent = pr.sent
 	}
 	if api != nil {
@@ -286,7 +287,7 @@ func prepareDatabase(ctx context.Context, cfg *config) (string, func(), error) {
 // reportSnapshots prints the server's snapshot counters from its /metrics: how often
 // it compiled an organization's rules, brought a snapshot forward from logged changes,
 // or folded changes in, over its life (seeding and warm-up included).
-func reportSnapshots(ctx context.Context, w io.Writer, base string) {
+func reportSnapshots(ctx context.Context, w io.Writer, name, base string) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
 	if err != nil {
 		return
@@ -306,6 +307,6 @@ func reportSnapshots(ctx context.Context, w io.Writer, base string) {
 		}
 	}
 	if len(parts) > 0 {
-		fmt.Fprintf(w, "server counters: %s\n", strings.Join(parts, ", "))
+		fmt.Fprintf(w, "%s counters: %s\n", name, strings.Join(parts, ", "))
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"net/http/cookiejar"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -40,11 +39,7 @@ func TestCrashDuringWriteStorm(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("needs SIGKILL")
 	}
-	bin := filepath.Join(t.TempDir(), "gatehouse")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := builtBinary(t)
 	priv, pub, err := license.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)

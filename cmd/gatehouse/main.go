@@ -10,6 +10,9 @@ import (
 )
 
 func main() {
+	if env := reexecEnv(os.Args, os.Environ()); env != nil {
+		reexec(env)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
