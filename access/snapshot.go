@@ -103,6 +103,7 @@ func Compile(f Facts) *Snapshot {
 			s.members = append(s.members, m)
 		}
 	}
+	s.memberTab.indexDirect()
 	s.compileRoles(f.Roles)
 	s.compileRules(f.Rules, f.Now)
 	return s
@@ -365,12 +366,17 @@ func (s *Snapshot) indexProjects() {
 
 // project returns the rules of project id, nil when it has none.
 func (s *Snapshot) project(id int64) *projectRules {
+	if i := uint64(id - s.projBase); i < uint64(len(s.projAt)) {
+		return s.projAt[i]
+	}
 	if s.projAt != nil {
-		if i := uint64(id - s.projBase); i < uint64(len(s.projAt)) {
-			return s.projAt[i]
-		}
 		return nil
 	}
+	return s.projectSearch(id)
+}
+
+// projectSearch is project without a direct table.
+func (s *Snapshot) projectSearch(id int64) *projectRules {
 	if len(s.projIDs) <= 8 {
 		for i, p := range s.projIDs {
 			if p == id {
@@ -399,7 +405,15 @@ func (s *Snapshot) KindLevel(user, project int64, k Kind) Decision {
 }
 
 func (s *Snapshot) decide(user int64, o Object, object bool) Decision {
-	m := s.memberTab.find(user)
+	// memberTab.find, with its direct table read here rather than through a call.
+	var m *memberSlot
+	if i := uint64(user - s.memberTab.base); i < uint64(len(s.memberTab.direct)) {
+		if sl := &s.memberTab.direct[i]; sl.used {
+			m = sl
+		}
+	} else {
+		m = s.memberTab.find(user)
+	}
 	if m == nil || o.Kind >= NumKinds {
 		return Decision{Level: None, Source: SourceOrganization}
 	}
@@ -419,7 +433,13 @@ func (s *Snapshot) decide(user int64, o Object, object bool) Decision {
 	pl := ProjectMember
 	var pr *projectRules
 	if len(s.projIDs) > 0 {
-		if pr = s.project(o.Project); pr != nil && pr.levels != nil {
+		// project, with its direct table read here rather than through a call.
+		if i := uint64(o.Project - s.projBase); i < uint64(len(s.projAt)) {
+			pr = s.projAt[i]
+		} else if s.projAt == nil {
+			pr = s.projectSearch(o.Project)
+		}
+		if pr != nil && pr.levels != nil {
 			pl = pr.levels[mi]
 		}
 	}
@@ -432,7 +452,19 @@ func (s *Snapshot) decide(user int64, o Object, object bool) Decision {
 		return Decision{Level: Manager, Source: SourceProjectAdmin}
 	}
 	if object {
-		if rs := s.objects.find(o.Kind, o.ID); rs.len() > 0 {
+		// objects.find, written out for the common table (no overlay, a dense filter):
+		// most objects have no rules and the filter says so without a call, and one that
+		// passes it is probed without testing it again.
+		var rs ruleSet
+		if t := &s.objects.kinds[o.Kind]; t.over == nil && t.dense && uint64(o.ID)+1<<62 < 1<<63 {
+			key := uint64(o.ID)<<1 | 1
+			if i := key>>1 - t.fbase; t.n != 0 && i < uint64(len(t.filter))*64 && t.filter[i/64]&(1<<(i%64)) != 0 {
+				rs = t.find(key, mix(key))
+			}
+		} else {
+			rs = s.objects.find(o.Kind, o.ID)
+		}
+		if rs.len() > 0 {
 			best, everyone, hasEveryone := noCandidate, None, false
 			for i := range rs.len() {
 				switch t := rs.at(i); {

@@ -41,6 +41,43 @@ type memberSlot struct {
 type memberTable struct {
 	slots []memberSlot // len is a power of two
 	shift uint8        // 64 - log2(len(slots))
+	// direct, when the members' user ids lie close together (as in a self-hosted
+	// workspace, where most users belong to the one organization), holds each member's
+	// slot at its user id minus base, and slots is dropped: one read instead of a hash
+	// and a probe.
+	direct []memberSlot
+	base   int64
+}
+
+// maxMemberSpan bounds the ids direct spans, in slots per member (plus a few): never more
+// than the hash table it replaces.
+const maxMemberSpan = 2
+
+// indexDirect builds direct from slots when the members' ids are close enough.
+func (t *memberTable) indexDirect() {
+	n, lo, hi := 0, int64(0), int64(0)
+	for _, sl := range t.slots {
+		if !sl.used {
+			continue
+		}
+		if n == 0 || sl.user < lo {
+			lo = sl.user
+		}
+		if n == 0 || sl.user > hi {
+			hi = sl.user
+		}
+		n++
+	}
+	if n == 0 || uint64(hi-lo) >= uint64(maxMemberSpan*n+64) || hi-lo < 0 {
+		return
+	}
+	t.direct, t.base = make([]memberSlot, hi-lo+1), lo
+	for _, sl := range t.slots {
+		if sl.used {
+			t.direct[sl.user-lo] = sl
+		}
+	}
+	t.slots = nil
 }
 
 func newMemberTable(n int) memberTable {
@@ -65,6 +102,20 @@ func (t *memberTable) insert(user int64, idx int32, admin bool) bool {
 
 // find returns user's slot, or nil when user is not a member.
 func (t *memberTable) find(user int64) *memberSlot {
+	if i := uint64(user - t.base); i < uint64(len(t.direct)) {
+		if sl := &t.direct[i]; sl.used {
+			return sl
+		}
+		return nil
+	}
+	return t.probe(user)
+}
+
+// probe is find in the hash table, which a table with direct has not.
+func (t *memberTable) probe(user int64) *memberSlot {
+	if t.direct != nil {
+		return nil
+	}
 	mask := len(t.slots) - 1
 	for i := int(mix(uint64(user)) >> t.shift); ; i = (i + 1) & mask {
 		sl := &t.slots[i]

@@ -102,3 +102,85 @@ func TestWideObjectIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestMemberTableDirectAndHashed: members whose user ids lie close together are found
+// through the direct table, others through the hash table, and both answer alike for
+// members and for every id that is not one (between, below and above them, extremes).
+func TestMemberTableDirectAndHashed(t *testing.T) {
+	for _, tt := range []struct {
+		base, step int64
+		direct     bool
+	}{
+		{1, 1, true},
+		{-50, 2, true},
+		{1_000_000, 3, false},
+		{7, 1 << 40, false},
+		{math.MinInt64 + 10, 1 << 55, false},
+	} {
+		const n = 300
+		tab := newMemberTable(n)
+		for i := range int64(n) {
+			tab.insert(tt.base+i*tt.step, int32(i), i%10 == 0)
+		}
+		tab.indexDirect()
+		if got := tab.direct != nil; got != tt.direct {
+			t.Errorf("base %d step %d: direct table %v, want %v", tt.base, tt.step, got, tt.direct)
+		}
+		for i := range int64(n) {
+			m := tab.find(tt.base + i*tt.step)
+			if m == nil || m.idx != int32(i) || m.admin != (i%10 == 0) {
+				t.Fatalf("base %d step %d: member %d found as %+v", tt.base, tt.step, i, m)
+			}
+			if tt.step > 1 && tab.find(tt.base+i*tt.step+1) != nil {
+				t.Fatalf("base %d step %d: id %d between members found", tt.base, tt.step, tt.base+i*tt.step+1)
+			}
+		}
+		for _, id := range []int64{tt.base - 1, tt.base + n*tt.step, math.MinInt64, math.MaxInt64, 0} {
+			if (id-tt.base)%tt.step == 0 && id >= tt.base && id < tt.base+n*tt.step {
+				continue // a member
+			}
+			if m := tab.find(id); m != nil {
+				t.Errorf("base %d step %d: non-member %d found as %+v", tt.base, tt.step, id, m)
+			}
+		}
+	}
+}
+
+// TestDecideAlikeForSpreadUserIDs: the same organization with its members' user ids
+// spread apart (so that they are found by hashing, not directly) decides every question
+// alike.
+func TestDecideAlikeForSpreadUserIDs(t *testing.T) {
+	org := benchFactsOf(5, 0, 300, 12, 3000, 900, 1<<12)
+	spread := func(u int64) int64 { return u*7919 + 13 }
+	f := org.facts
+	g := Facts{Enforced: f.Enforced, Now: f.Now}
+	for _, m := range f.Members {
+		m.User = spread(m.User)
+		g.Members = append(g.Members, m)
+	}
+	for _, r := range f.Roles {
+		r.Members = slices.Clone(r.Members)
+		for i := range r.Members {
+			r.Members[i] = spread(r.Members[i])
+		}
+		g.Roles = append(g.Roles, r)
+	}
+	for _, r := range f.Rules {
+		if r.User != 0 {
+			r.User = spread(r.User)
+		}
+		g.Rules = append(g.Rules, r)
+	}
+	dense, sparse := Compile(f), Compile(g)
+	if dense.memberTab.direct == nil || sparse.memberTab.direct != nil {
+		t.Fatalf("direct tables: dense %v, spread %v; want only the dense one", dense.memberTab.direct != nil, sparse.memberTab.direct != nil)
+	}
+	for _, p := range org.pairs {
+		o := p.object
+		want := dense.Decide(p.user, o)
+		o.Creator = spread(o.Creator)
+		if got := sparse.Decide(spread(p.user), o); got != want {
+			t.Fatalf("Decide(%d, %+v) = %+v with spread ids, %+v without", p.user, p.object, got, want)
+		}
+	}
+}
