@@ -366,13 +366,19 @@ func (s *Snapshot) indexProjects() {
 
 // project returns the rules of project id, nil when it has none.
 func (s *Snapshot) project(id int64) *projectRules {
-	if i := uint64(id - s.projBase); i < uint64(len(s.projAt)) {
-		return s.projAt[i]
-	}
-	if s.projAt != nil {
-		return nil
+	if pr, ok := s.directProject(id); ok {
+		return pr
 	}
 	return s.projectSearch(id)
+}
+
+// directProject is project through projAt; ok is false without one. Small enough to be
+// inlined into Decide.
+func (s *Snapshot) directProject(id int64) (pr *projectRules, ok bool) {
+	if i := uint64(id - s.projBase); i < uint64(len(s.projAt)) {
+		return s.projAt[i], true
+	}
+	return nil, s.projAt != nil
 }
 
 // projectSearch is project without a direct table.
@@ -405,14 +411,10 @@ func (s *Snapshot) KindLevel(user, project int64, k Kind) Decision {
 }
 
 func (s *Snapshot) decide(user int64, o Object, object bool) Decision {
-	// memberTab.find, with its direct table read here rather than through a call.
-	var m *memberSlot
-	if i := uint64(user - s.memberTab.base); i < uint64(len(s.memberTab.direct)) {
-		if sl := &s.memberTab.direct[i]; sl.used {
-			m = sl
-		}
-	} else {
-		m = s.memberTab.find(user)
+	// memberTab.find, its direct table read without a call.
+	m, in := s.memberTab.atDirect(user)
+	if !in {
+		m = s.memberTab.probe(user)
 	}
 	if m == nil || o.Kind >= NumKinds {
 		return Decision{Level: None, Source: SourceOrganization}
@@ -433,10 +435,9 @@ func (s *Snapshot) decide(user int64, o Object, object bool) Decision {
 	pl := ProjectMember
 	var pr *projectRules
 	if len(s.projIDs) > 0 {
-		// project, with its direct table read here rather than through a call.
-		if i := uint64(o.Project - s.projBase); i < uint64(len(s.projAt)) {
-			pr = s.projAt[i]
-		} else if s.projAt == nil {
+		// project, its direct table read without a call.
+		var direct bool
+		if pr, direct = s.directProject(o.Project); !direct {
 			pr = s.projectSearch(o.Project)
 		}
 		if pr != nil && pr.levels != nil {
@@ -456,9 +457,9 @@ func (s *Snapshot) decide(user int64, o Object, object bool) Decision {
 		// most objects have no rules and the filter says so without a call, and one that
 		// passes it is probed without testing it again.
 		var rs ruleSet
-		if t := &s.objects.kinds[o.Kind]; t.over == nil && t.dense && uint64(o.ID)+1<<62 < 1<<63 {
-			key := uint64(o.ID)<<1 | 1
-			if i := key>>1 - t.fbase; t.n != 0 && i < uint64(len(t.filter))*64 && t.filter[i/64]&(1<<(i%64)) != 0 {
+		t := &s.objects.kinds[o.Kind]
+		if key, ok := objectKey(o.ID); ok && t.over == nil && t.dense {
+			if t.n != 0 && t.filterHas(key) {
 				rs = t.find(key, mix(key))
 			}
 		} else {

@@ -102,13 +102,22 @@ func (t *memberTable) insert(user int64, idx int32, admin bool) bool {
 
 // find returns user's slot, or nil when user is not a member.
 func (t *memberTable) find(user int64) *memberSlot {
-	if i := uint64(user - t.base); i < uint64(len(t.direct)) {
-		if sl := &t.direct[i]; sl.used {
-			return sl
-		}
-		return nil
+	if sl, in := t.atDirect(user); in {
+		return sl
 	}
 	return t.probe(user)
+}
+
+// atDirect is find in the direct table: in is false when user lies outside it (or there
+// is none), and the hash table must be probed. Small enough to be inlined into Decide.
+func (t *memberTable) atDirect(user int64) (sl *memberSlot, in bool) {
+	if i := uint64(user - t.base); i < uint64(len(t.direct)) {
+		if sl := &t.direct[i]; sl.used {
+			return sl, true
+		}
+		return nil, true
+	}
+	return nil, false
 }
 
 // probe is find in the hash table, which a table with direct has not.
