@@ -107,13 +107,14 @@ var benchSink Decision
 
 var floorSink int
 
-// mapHitFloors are the median times of one hit in a Go map of n string keys, in random
-// order: what a decision would cost if every answer were precomputed and looked up by the
-// question, keyed as an application would key a cache of answers (the user's uuid, the
-// kind and the object's id: "0b5e…-…:feature_flag:123456"). prebuilt looks up keys made
-// beforehand, the least a lookup costs; built makes each key from the question (user and
-// object) first, as a caller holding only the question must.
-func mapHitFloors(n int) (prebuilt, built float64) {
+// mapHitRuns are the floors Decide is measured against: one hit in a Go map of n string
+// keys, in random order, what a decision would cost if every answer were precomputed and
+// looked up by the question, keyed as an application would key a cache of answers (the
+// user's uuid, the kind and the object's id: "0b5e…-…:feature_flag:123456"). prebuilt
+// looks up keys made beforehand, the least a lookup costs; built makes each key from the
+// question (user and object) first, as a caller holding only the question must. Each runs
+// the lookups from..from+cnt, as medianTurns asks.
+func mapHitRuns(n int) (prebuilt, built func(from, cnt int)) {
 	keys := make([]string, n)
 	uuids := make([]string, n)
 	objects := make([]int64, n)
@@ -131,21 +132,31 @@ func mapHitFloors(n int) (prebuilt, built float64) {
 		order[i] = int32(rng.IntN(n))
 	}
 	mask := len(order) - 1
-	prebuilt = medianBatch(4001, 64, func(from, cnt int) {
+	prebuilt = func(from, cnt int) {
 		for i := from; i < from+cnt; i++ {
 			floorSink += m[keys[order[i&mask]]]
 		}
-	})
+	}
 	buf := make([]byte, 0, 64)
-	built = medianBatch(4001, 64, func(from, cnt int) {
+	built = func(from, cnt int) {
 		for i := from; i < from+cnt; i++ {
 			q := order[i&mask]
 			buf = append(append(buf[:0], uuids[q]...), ":feature_flag:"...)
 			buf = strconv.AppendInt(buf, objects[q], 10)
 			floorSink += m[string(buf)] // no allocation: the compiler looks up the bytes
 		}
-	})
+	}
 	return prebuilt, built
+}
+
+// reportMapHitRatios times decide beside the map-hit floors of n keys (medianTurns) and
+// reports its median and its ratios to them.
+func reportMapHitRatios(b *testing.B, n int, decide func(from, cnt int)) {
+	prebuilt, built := mapHitRuns(n)
+	p50 := medianTurns(4001, 64, decide, prebuilt, built)
+	b.ReportMetric(p50[0], "p50-ns/op")
+	b.ReportMetric(p50[0]/p50[1], "x-map-hit")
+	b.ReportMetric(p50[0]/p50[2], "x-map-hit-from-question")
 }
 
 // bitsetScanFloor is the median time of the least a filter over objs can do: read each
@@ -202,6 +213,44 @@ func medianBatch(batches, batch int, run func(from, n int)) float64 {
 	return (times[batches/2] - clock[batches/2]) / float64(batch)
 }
 
+// medianTurns is medianBatch for operations measured side by side, for their ratios: they
+// take turns of turnBatches batches each, round after round, so that whatever the machine's
+// neighbours do weighs on all of them alike (one measured after the other, a ratio moved by
+// a tenth from one run to the next). The first warmBatches of a turn bring that operation's
+// memory back into the caches and are not counted, so that each is measured in its own
+// steady state, as it would be alone. It returns the medians in the order of runs.
+func medianTurns(batches, batch int, runs ...func(from, n int)) []float64 {
+	const turnBatches, warmBatches = 400, 200
+	clock := make([]float64, batches)
+	for i := range clock {
+		start := time.Now()
+		clock[i] = float64(time.Since(start))
+	}
+	slices.Sort(clock)
+	times := make([][]float64, len(runs))
+	next := make([]int, len(runs)) // each operation's next batch, so that it goes on where its turn ended
+	for len(times[0]) < batches {
+		for r, run := range runs {
+			for range warmBatches {
+				run(next[r]*batch, batch)
+				next[r]++
+			}
+			for range min(turnBatches, batches-len(times[r])) {
+				start := time.Now()
+				run(next[r]*batch, batch)
+				times[r] = append(times[r], float64(time.Since(start)))
+				next[r]++
+			}
+		}
+	}
+	p50 := make([]float64, len(runs))
+	for r, ts := range times {
+		slices.Sort(ts)
+		p50[r] = (ts[len(ts)/2] - clock[batches/2]) / float64(batch)
+	}
+	return p50
+}
+
 // medianCall is the median time of n calls of run, for operations long enough (microseconds)
 // to time one by one.
 func medianCall(n int, run func(i int)) float64 {
@@ -234,16 +283,12 @@ func BenchmarkDecide(b *testing.B) {
 		benchSink = s.Decide(p.user, p.object)
 	}
 	b.StopTimer()
-	p50 := medianBatch(4001, 64, func(from, n int) {
+	reportMapHitRatios(b, 12_000, func(from, n int) {
 		for i := from; i < from+n; i++ {
 			p := &org.pairs[i&mask]
 			benchSink = s.Decide(p.user, p.object)
 		}
 	})
-	b.ReportMetric(p50, "p50-ns/op")
-	prebuilt, built := mapHitFloors(12_000)
-	b.ReportMetric(p50/prebuilt, "x-map-hit")
-	b.ReportMetric(p50/built, "x-map-hit-from-question")
 	b.ReportMetric(float64(size)*100_000/objects, "snapshot-B/100k-objects")
 	runtime.KeepAlive(s)
 }
@@ -283,16 +328,12 @@ func BenchmarkDecide1000Orgs(b *testing.B) {
 		benchSink = t.s.Decide(t.user, t.object)
 	}
 	b.StopTimer()
-	p50 := medianBatch(4001, 64, func(from, n int) {
+	reportMapHitRatios(b, 1_000_000, func(from, n int) {
 		for i := from; i < from+n; i++ {
 			t := &triples[i&mask]
 			benchSink = t.s.Decide(t.user, t.object)
 		}
 	})
-	b.ReportMetric(p50, "p50-ns/op")
-	prebuilt, built := mapHitFloors(1_000_000)
-	b.ReportMetric(p50/prebuilt, "x-map-hit")
-	b.ReportMetric(p50/built, "x-map-hit-from-question")
 	b.ReportMetric(float64(size)*100_000/(orgs*objects), "snapshot-B/100k-objects")
 	runtime.KeepAlive(snaps)
 }

@@ -15,6 +15,7 @@ const (
 	rankEveryone
 	rankRole
 	rankMember
+	numRanks
 )
 
 // candidate is the best rule seen so far at one step of the decision.
@@ -59,7 +60,10 @@ type Snapshot struct {
 	members   []Member
 	memberTab memberTable
 
+	// roleIDs[i] is role i's id. It is roleIDOf[1:]: roleIDOf[c.role+1] names a
+	// candidate's role, "" for the candidates of no role (role -1), without a branch.
 	roleIDs    []string
+	roleIDOf   []string
 	roleNames  []string
 	roleIdx    map[string]int32
 	roleLevels [][NumKinds]Level // by role index, as in Facts.Roles
@@ -112,6 +116,7 @@ func Compile(f Facts) *Snapshot {
 // compileRoles indexes the roles, first entry per id, in index order.
 func (s *Snapshot) compileRoles(all []Role) {
 	var roles []*Role
+	s.roleIDOf = []string{""}
 	for i := range all {
 		r := &all[i]
 		if _, dup := s.roleIdx[r.ID]; dup {
@@ -119,10 +124,11 @@ func (s *Snapshot) compileRoles(all []Role) {
 		}
 		s.roleIdx[r.ID] = int32(len(roles))
 		roles = append(roles, r)
-		s.roleIDs = append(s.roleIDs, r.ID)
+		s.roleIDOf = append(s.roleIDOf, r.ID)
 		s.roleNames = append(s.roleNames, r.Name)
 		s.roleLevels = append(s.roleLevels, r.Levels)
 	}
+	s.roleIDs = s.roleIDOf[1:]
 	s.roleWords = (len(roles) + 63) / 64
 	s.roleBits = make([]uint64, len(s.members)*s.roleWords)
 	for ri, r := range roles {
@@ -477,13 +483,13 @@ func (s *Snapshot) decide(user int64, o Object, object bool) Decision {
 					}
 				}
 			}
-			switch {
-			case best.rank == rankMember:
-				return Decision{Level: best.level, Source: SourceExplicitMember}
-			case best.rank == rankRole:
-				return Decision{Level: best.level, Source: SourceExplicitRole, Role: s.roleIDs[best.role]}
-			case hasEveryone:
-				return Decision{Level: everyone, Source: SourceObjectDefault}
+			// A rule for everyone on the object counts only when no rule for the member
+			// or one of their roles reaches them, whatever its level.
+			if best.rank == noRank && hasEveryone {
+				best = candidate{level: everyone, rank: rankEveryone, role: -1}
+			}
+			if best.rank != noRank {
+				return Decision{Level: best.level, Source: objectSource[best.rank], Role: s.roleIDOf[best.role+1]}
 			}
 		}
 	}
@@ -497,16 +503,29 @@ func (s *Snapshot) decide(user int64, o Object, object bool) Decision {
 			}
 		}
 	}
-	switch best.rank {
-	case rankEveryone:
-		return Decision{Level: best.level, Source: SourceOrganizationDefault}
-	case rankRole:
-		return Decision{Level: best.level, Source: SourceRole, Role: s.roleIDs[best.role]}
-	case rankMember:
-		return Decision{Level: best.level, Source: SourceExplicitMember}
-	}
-	return Decision{Level: Editor, Source: SourceDefault}
+	return s.kindDecision(best)
 }
+
+// kindDecision is the decision a kind-level candidate gives. Written as table reads rather
+// than a switch on the rank, because which rank wins varies from one question to the next
+// and a mispredicted branch costs Decide more than the reads.
+func (s *Snapshot) kindDecision(best candidate) Decision {
+	return Decision{
+		Level:  max(best.level, kindFloor[best.rank]),
+		Source: kindSource[best.rank],
+		Role:   s.roleIDOf[best.role+1],
+	}
+}
+
+// kindSource is the source of a kind-level decision by the rank of its candidate; kindFloor
+// its least level: no rule at all leaves every member's default, editor.
+var (
+	kindSource = [numRanks]Source{noRank: SourceDefault, rankEveryone: SourceOrganizationDefault, rankRole: SourceRole, rankMember: SourceExplicitMember}
+	kindFloor  = [numRanks]Level{noRank: Editor}
+	// objectSource is the source of a decision by an object's rules, by the rank of the
+	// candidate that won.
+	objectSource = [numRanks]Source{rankEveryone: SourceObjectDefault, rankRole: SourceExplicitRole, rankMember: SourceExplicitMember}
+)
 
 // ProjectAccess returns user's level in project; ok is false when the user may not enter it
 // (not a member, or project rules give none), exactly when Decide answers no access for
