@@ -109,3 +109,49 @@ func (b *blockingWriter) Write(p []byte) (int, error) {
 	<-b.release
 	return b.lockedBuffer.Write(p)
 }
+
+// TestLogWriterGathersLines: lines that arrive one at a time, as a steady stream of
+// requests logs them, go out a batch per system call rather than one each, and a line
+// reaches the destination without waiting for Close.
+func TestLogWriterGathersLines(t *testing.T) {
+	var out countingWriter
+	w := newLogWriter(&out)
+	defer w.Close()
+	const lines = 400
+	for i := range lines {
+		fmt.Fprintf(w, "{\"i\":%d}\n", i)
+		time.Sleep(100 * time.Microsecond)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(out.String(), "\n") < lines {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d lines reached the destination 5 s after the last was written", strings.Count(out.String(), "\n"), lines)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// 400 lines over at least 40 ms: a batch every logGather (5 ms) makes about 10 writes;
+	// a write per line, 400.
+	if n := out.writes(); n > lines/4 {
+		t.Errorf("%d lines went out in %d writes: the writer did not let them gather", lines, n)
+	}
+}
+
+// countingWriter is a lockedBuffer that counts the calls to Write.
+type countingWriter struct {
+	lockedBuffer
+	mu sync.Mutex
+	n  int
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	c.n++
+	c.mu.Unlock()
+	return c.lockedBuffer.Write(p)
+}
+
+func (c *countingWriter) writes() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
