@@ -5,6 +5,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"path"
 	"runtime/debug"
@@ -138,11 +139,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		elapsed := time.Since(start)
 		s.metrics.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
 		s.metrics.latency.WithLabelValues(route).Observe(elapsed.Seconds())
-		attrs := []any{"request_id", id, "method", r.Method, "route", route, "status", sw.status, "duration_ms", float64(elapsed.Microseconds()) / 1000}
-		if sw.userID != 0 {
-			attrs = append(attrs, "user_id", sw.userID)
+		// Attributes rather than key-value pairs: a line per request is on every
+		// request's path, and pairs are boxed and converted one by one.
+		attrs := [...]slog.Attr{slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),
+			slog.Int("status", sw.status), slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000), slog.Int64("user_id", sw.userID)}
+		n := len(attrs)
+		if sw.userID == 0 {
+			n--
 		}
-		s.log.InfoContext(r.Context(), "request", attrs...)
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs[:n]...)
 	}()
 	// Only a request from the network meets the edge: the UI's in-process
 	// calls (Do) carry the page's context, or none at startup, and are not
