@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strconv"
 )
 
@@ -28,8 +29,9 @@ type checkRequest struct {
 }
 
 // parseChecks reads {"checks": [{"kind": …, "id": …, "action": …,
-// "user_uuid": …}, …]} in its plain form; ok is false for anything else.
-func parseChecks(data []byte) (checks []checkInput, ok bool) {
+// "user_uuid": …}, …]} in its plain form, appending the checks to dst[:0]
+// (which it reuses when it is large enough); ok is false for anything else.
+func parseChecks(dst []checkInput, data []byte) (checks []checkInput, ok bool) {
 	p := jsonScan{b: data}
 	if !p.lit('{') {
 		return nil, false
@@ -39,7 +41,7 @@ func parseChecks(data []byte) (checks []checkInput, ok bool) {
 	}
 	// One check per object in the body at most: sizing the slice up front
 	// spares growing (and copying) it a dozen times.
-	checks = make([]checkInput, 0, bytes.Count(data, []byte{'}'}))
+	checks = slices.Grow(dst[:0], bytes.Count(data, []byte{'}'}))
 	if !p.lit(']') {
 		for {
 			ch, ok := p.check()

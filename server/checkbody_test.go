@@ -35,7 +35,7 @@ func FuzzCheckBody(f *testing.F) {
 	}
 	f.Add([]byte(`{}`), "none", "none", "role \"<ü>\" \\ \u2028 \x01 \xff", false)
 	f.Fuzz(func(t *testing.T, body []byte, level, source, reason string, allowed bool) {
-		if fast, ok := parseChecks(body); ok {
+		if fast, ok := parseChecks(nil, body); ok {
 			var slow checkRequest
 			if err := decodeBytes(body, &slow); err != nil {
 				t.Fatalf("parseChecks(%q) accepted what encoding/json refuses: %v", body, err)
@@ -84,7 +84,7 @@ func BenchmarkCheckBody(b *testing.B) {
 	b.SetBytes(int64(body.Len()))
 	b.ReportAllocs()
 	for b.Loop() {
-		checks, ok := parseChecks(body.Bytes())
+		checks, ok := parseChecks(nil, body.Bytes())
 		if !ok || len(checks) != 100 {
 			b.Fatal("parseChecks refused the body")
 		}
