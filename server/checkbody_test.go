@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strconv"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/access"
 )
 
 // FuzzCheckBody holds access/check's fast paths to encoding/json: whatever
@@ -94,6 +97,37 @@ func BenchmarkCheckBody(b *testing.B) {
 				b.Fatal("idNumber refused an id")
 			}
 			out = appendCheckResult(out, false, "viewer", "organization_default", reason)
+		}
+	}
+}
+
+// TestHeadIndex: a batch's objects are found whatever order the store gave their heads
+// in, duplicates and missing ones included, and an id of 0 (a string id) finds nothing.
+func TestHeadIndex(t *testing.T) {
+	head := func(id int64) access.Object { return access.Object{ID: id, Project: id * 10} }
+	for _, tc := range []struct {
+		name  string
+		heads []int64
+		ask   []int64
+	}{
+		{"in order", []int64{5, 3, 9}, []int64{5, 3, 9}},
+		{"repeated", []int64{5, 5, 3}, []int64{5, 5, 3, 5}},
+		{"one read from the database last", []int64{5, 9, 3}, []int64{5, 3, 9}},
+		{"missing", []int64{5, 9}, []int64{5, 3, 9, 0, 7}},
+		{"reversed", []int64{9, 5, 3}, []int64{3, 5, 9}},
+		{"none", nil, []int64{1, 0}},
+	} {
+		var heads []access.Object
+		for _, id := range tc.heads {
+			heads = append(heads, head(id))
+		}
+		x := headIndex{heads: heads}
+		for _, id := range tc.ask {
+			h, ok := x.find(id)
+			want := id != 0 && slices.Contains(tc.heads, id)
+			if ok != want || ok && h != head(id) {
+				t.Errorf("%s: find(%d) = %+v, %v; want found %v", tc.name, id, h, ok, want)
+			}
 		}
 	}
 }
