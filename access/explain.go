@@ -10,7 +10,29 @@ func (s *Snapshot) Explain(d Decision, o Object) string {
 // AppendExplain appends Explain's line to dst: a batch of decisions can explain each
 // one into the same buffer without allocating.
 func (s *Snapshot) AppendExplain(dst []byte, d Decision, o Object) []byte {
-	noun := o.Kind.Noun()
+	return s.appendExplained(dst, s.ExplainKey(d, o))
+}
+
+// ExplainKey is all that Explain's line for decision d on object o depends on besides
+// the snapshot: decisions with equal keys are explained by the same line, so a batch of
+// decisions can write each line it repeats once (the line is made from the key alone).
+type ExplainKey struct {
+	d    Decision
+	kind Kind
+	// onObject: a member rule of d's was on the object itself, not on its kind.
+	onObject bool
+}
+
+// ExplainKey returns the key of Explain's line for d on o.
+func (s *Snapshot) ExplainKey(d Decision, o Object) ExplainKey {
+	// The decision does not say whether the member rule was on the object or on the kind;
+	// an object with member rules is the one place where it can have been on the object.
+	return ExplainKey{d: d, kind: o.Kind, onObject: d.Source == SourceExplicitMember && s.hasMemberRules(o)}
+}
+
+// appendExplained appends the line of k to dst.
+func (s *Snapshot) appendExplained(dst []byte, k ExplainKey) []byte {
+	d, noun := k.d, k.kind.Noun()
 	switch d.Source {
 	case SourceOrganization:
 		return append(dst, "no access: you are not a member of this organization"...)
@@ -24,9 +46,7 @@ func (s *Snapshot) AppendExplain(dst []byte, d Decision, o Object) []byte {
 		return append(dst, "manager: project admin"...)
 	case SourceExplicitMember:
 		dst = append(dst, levelPhrase(d.Level)...)
-		// The decision does not say whether the member rule was on the object or on the kind;
-		// an object with member rules is the one place where it can have been on the object.
-		if s.hasMemberRules(o) {
+		if k.onObject {
 			dst = append(append(dst, " through a rule for you on this "...), noun...)
 		} else {
 			dst = append(append(append(dst, " through a rule for you on "...), noun...), 's')

@@ -528,6 +528,7 @@ func (s *Server) handleAccessCheck(w http.ResponseWriter, r *http.Request, c *ca
 	// allocated.
 	b := append((*out)[:0], `{"results":[`...)
 	var reason []byte
+	var memo resultMemo
 	for i, ck := range checks {
 		if i > 0 {
 			b = append(b, ',')
@@ -552,8 +553,15 @@ func (s *Server) handleAccessCheck(w http.ResponseWriter, r *http.Request, c *ca
 			b = appendCheckResult(b, false, "none", "none", reason)
 			continue
 		}
+		key, allowed := c.snap.ExplainKey(d, obj), d.Allows(ck.need)
+		if from, to, ok := memo.find(key, allowed); ok {
+			b = append(b, b[from:to]...)
+			continue
+		}
+		from := len(b)
 		reason = c.snap.AppendExplain(reason[:0], d, obj)
-		b = appendCheckResult(b, d.Allows(ck.need), d.Level.String(), d.Source.String(), reason)
+		b = appendCheckResult(b, allowed, d.Level.String(), d.Source.String(), reason)
+		memo.add(key, allowed, from, len(b))
 	}
 	*out = append(b, "]}\n"...)
 	writeJSON(w, http.StatusOK, *out)
@@ -586,6 +594,37 @@ func (x *headIndex) find(id int64) (h access.Object, ok bool) {
 		h = x.heads[i]
 	}
 	return h, ok
+}
+
+// resultMemo remembers where the last few distinct results of a batch were
+// written, by what they depend on, so that a result the batch repeats (one
+// member asking about many objects mostly gets a few answers over and over)
+// is copied rather than explained and written again.
+type resultMemo struct {
+	at   [4]memoEntry
+	n    int // entries used
+	next int // the entry to replace next
+}
+
+type memoEntry struct {
+	key      access.ExplainKey
+	allowed  bool
+	from, to int // the result's bytes in the answer
+}
+
+func (m *resultMemo) find(key access.ExplainKey, allowed bool) (from, to int, ok bool) {
+	for i := range m.n {
+		if e := &m.at[i]; e.key == key && e.allowed == allowed {
+			return e.from, e.to, true
+		}
+	}
+	return 0, 0, false
+}
+
+func (m *resultMemo) add(key access.ExplainKey, allowed bool, from, to int) {
+	m.at[m.next] = memoEntry{key, allowed, from, to}
+	m.next = (m.next + 1) % len(m.at)
+	m.n = min(m.n+1, len(m.at))
 }
 
 // checkItem is one check of a batch, read and resolved.

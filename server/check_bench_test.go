@@ -1,0 +1,103 @@
+package server_test
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/license"
+	"github.com/gatehouse/gatehouse/sqlstore/sqltest"
+)
+
+// BenchmarkAccessCheck serves access/check in the process, without the network, so that
+// its figures (time and allocations per request) are the server's alone: one decision,
+// and a batch of 100 decisions on 100 flags. The load command measures the same requests
+// over the network against a no-op server.
+//
+//	go test ./server -run '^$' -bench AccessCheck -benchmem
+func BenchmarkAccessCheck(b *testing.B) {
+	db := sqltest.Open(b, "sqlite")
+	e := newEnvOn(b, db, license.Enterprise)
+	m := e.member(1)
+	var ids []int64
+	for i := range 100 {
+		ids = append(ids, int64(e.owner.must("POST", e.projPath("/feature_flags"), map[string]any{"key": fmt.Sprintf("flag-%d", i)}, 201).num("id")))
+	}
+	handler := e.srv.Config.Handler
+	for _, n := range []int{1, 100} {
+		b.Run(fmt.Sprintf("checks=%d", n), func(b *testing.B) {
+			var body strings.Builder
+			body.WriteString(`{"checks":[`)
+			for i := range n {
+				if i > 0 {
+					body.WriteByte(',')
+				}
+				fmt.Fprintf(&body, `{"kind":"feature_flags","id":%d,"action":"edit"}`, ids[i])
+			}
+			body.WriteString(`]}`)
+			data := []byte(body.String())
+			path := e.projPath("/access/check")
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest("POST", path, bytes.NewReader(data))
+				req.Header.Set("Authorization", "Bearer "+m.token)
+				req.Header.Set("Content-Type", "application/json")
+				rec := httptest.NewRecorder()
+				handler.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("access/check = %d %s", rec.Code, rec.Body)
+				}
+			}
+		})
+	}
+}
+
+// TestAccessCheckBatchAnswersAsSingles: a batch answers each check exactly as that check
+// asked alone does, over answers that repeat and answers that differ only in what the
+// batch may copy from an earlier result (a member rule on the object or on its kind, a
+// role's name, allowed or not for the same level, hidden and missing objects).
+func TestAccessCheckBatchAnswersAsSingles(t *testing.T) {
+	e := newEnv(t, "sqlite", license.Enterprise)
+	m := e.member(1)
+	var flags []string
+	for range 8 {
+		flags = append(flags, e.owner.create(0))
+	}
+	id := func(path string) string { return path[strings.LastIndex(path, "/")+1:] }
+	e.role("Readers", 0, 21, m)
+	e.owner.must("PUT", flags[1]+"/access_controls", map[string]any{"access_level": "editor", "organization_member": e.membershipID(m)}, 200)
+	e.owner.must("PUT", flags[2]+"/access_controls", map[string]any{"access_level": "none", "organization_member": e.membershipID(m)}, 200)
+	e.owner.must("PUT", flags[3]+"/access_controls", map[string]any{"access_level": "viewer"}, 200)
+	e.owner.must("PUT", e.projPath("/access_controls"), map[string]any{"access_level": "member"}, 200)
+	e.owner.must("PUT", e.projPath("/resource_access_controls"), map[string]any{"resource": "feature_flag", "access_level": "editor", "organization_member": e.membershipID(m)}, 200)
+	dash := e.owner.create(5)
+	var checks []map[string]any
+	for i := range 40 {
+		f := flags[i%len(flags)]
+		action := []string{"view", "edit", "manage"}[i%3]
+		checks = append(checks, map[string]any{"kind": "feature_flags", "id": id(f), "action": action})
+		if i%7 == 0 {
+			checks = append(checks, map[string]any{"kind": "dashboards", "id": id(dash), "action": action},
+				map[string]any{"kind": "feature_flags", "id": 1 << 40, "action": action})
+		}
+	}
+	batch := m.must("POST", e.projPath("/access/check"), map[string]any{"checks": checks}, 200).list("results")
+	if len(batch) != len(checks) {
+		t.Fatalf("%d results for %d checks", len(batch), len(checks))
+	}
+	seen := map[string]bool{}
+	for i, ch := range checks {
+		single := m.must("POST", e.projPath("/access/check"), map[string]any{"checks": []any{ch}}, 200).list("results")[0]
+		if !reflect.DeepEqual(batch[i], single) {
+			t.Errorf("check %d %v: in the batch %v, alone %v", i, ch, batch[i], single)
+		}
+		seen[fmt.Sprint(single)] = true
+	}
+	if len(seen) < 6 {
+		t.Errorf("only %d distinct answers: the batch does not exercise what it should", len(seen))
+	}
+}
