@@ -45,6 +45,9 @@ type Store interface {
 	// UsersByID returns the users with these ids, in any order; unknown ids are left out.
 	UsersByID(ctx context.Context, ids []int64) ([]User, error)
 	UserByUUID(ctx context.Context, uuid string) (*User, error)
+	// UserIDsByUUID returns the ids of the users with these uuids, in their order, 0 for a
+	// uuid that names no user: one call for a batch of checks about many users.
+	UserIDsByUUID(ctx context.Context, uuids []string) ([]int64, error)
 	// UserByEmail compares case-insensitively.
 	UserByEmail(ctx context.Context, email string) (*User, error)
 	// UpdateUser saves FirstName, PasswordHash, CurrentOrganizationID and CurrentProjectID.

@@ -458,31 +458,36 @@ func (s *Server) handleAccessCheck(w http.ResponseWriter, r *http.Request, c *ca
 	if len(in) > maxChecks {
 		return gatehouse.FieldError(gatehouse.EMaxLength, "checks", "Ensure this field has no more than 1000 elements.")
 	}
+	// Other members are named by uuid. Whether the caller may ask about others
+	// does not depend on whom, so it is asked before any uuid is looked up, and
+	// a refused caller learns nothing of which uuids are members. The uuids are
+	// looked up all at once, from the store's memory: never the member list,
+	// whose length grows with the organization.
+	others := sc.uuids[:0]
+	for _, ch := range in {
+		if ch.UserUUID != nil && *ch.UserUUID != c.user.UUID {
+			others = append(others, *ch.UserUUID)
+		}
+	}
+	sc.uuids = others
+	var subjects []int64
+	if len(others) > 0 && c.snap.MayAskAbout(c.user.ID, 0) == nil {
+		if subjects, err = s.store.UserIDsByUUID(r.Context(), others); err != nil {
+			return err
+		}
+	}
 	checks, ids := slices.Grow(sc.checks[:0], len(in))[:len(in)], sc.ids[:0]
-	var byUUID map[string]int64
 	for i, ch := range in {
 		ck := checkItem{user: c.user.ID}
 		if ch.UserUUID != nil && *ch.UserUUID != c.user.UUID {
-			// The uuid is not the caller's, so it names someone else (or no
-			// member, 0): whether the caller may ask about others does not depend
-			// on whom, so it is asked before the uuid is looked up, and a
-			// refused caller learns nothing of which uuids are members.
+			// Errors come in the order of the checks, as each would alone.
 			if err := c.snap.MayAskAbout(c.user.ID, 0); err != nil {
 				return err
 			}
-			subject, ok := byUUID[*ch.UserUUID]
-			if !ok {
-				// One lookup per distinct uuid, from the store's cache: never
-				// the member list, whose length grows with the organization.
-				u, err := s.memberByUUID(r.Context(), c, *ch.UserUUID, "user_uuid")
-				if err != nil {
-					return err
-				}
-				if byUUID == nil {
-					byUUID = map[string]int64{}
-				}
-				subject = u.ID
-				byUUID[*ch.UserUUID] = subject
+			subject := subjects[0]
+			subjects = subjects[1:]
+			if subject == 0 || !access.IsMember(c.snap.MembershipLevel(subject)) {
+				return gatehouse.FieldError(gatehouse.EDoesNotExist, "user_uuid", "User does not exist.")
 			}
 			ck.user = subject
 		}
@@ -643,6 +648,7 @@ type checkScratch struct {
 	in     []checkInput
 	checks []checkItem
 	ids    []int64
+	uuids  []string
 }
 
 var checkScratches = sync.Pool{New: func() any { return new(checkScratch) }}
@@ -655,7 +661,8 @@ func (sc *checkScratch) put() {
 	}
 	clear(sc.in)
 	clear(sc.checks)
-	sc.in, sc.checks, sc.ids = sc.in[:0], sc.checks[:0], sc.ids[:0]
+	clear(sc.uuids)
+	sc.in, sc.checks, sc.ids, sc.uuids = sc.in[:0], sc.checks[:0], sc.ids[:0], sc.uuids[:0]
 	checkScratches.Put(sc)
 }
 

@@ -354,6 +354,23 @@ func (c *cache) userByUUID(uuid string) (gatehouse.User, bool) {
 	return u, ok
 }
 
+// userIDsByUUID sets ids[i] to the id of the cached user with uuids[i], under one read
+// lock, and returns the uuids it does not hold (their ids stay 0).
+func (c *cache) userIDsByUUID(uuids []string, ids []int64) (missing []string) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for i, u := range uuids {
+		if id, ok := c.userIDs[u]; ok {
+			if _, ok := c.users[id]; ok {
+				ids[i] = id
+				continue
+			}
+		}
+		missing = append(missing, u)
+	}
+	return missing
+}
+
 func (c *cache) key(hash string) *cachedKey {
 	c.mu.RLock()
 	defer c.mu.RUnlock()

@@ -117,4 +117,10 @@ func TestUserByUUIDFromCache(t *testing.T) {
 	if _, err := db.UserByUUID(ctx, "00000000-0000-0000-0000-000000000000"); err == nil {
 		t.Error("an unknown uuid was answered without the database")
 	}
+	if ids, err := db.UserIDsByUUID(ctx, []string{u.UUID, u.UUID}); err != nil || ids[0] != u.ID || ids[1] != u.ID {
+		t.Errorf("UserIDsByUUID of a uuid seen before = %v, %v; want it from memory", ids, err)
+	}
+	if _, err := db.UserIDsByUUID(ctx, []string{u.UUID, "00000000-0000-0000-0000-000000000000"}); err == nil {
+		t.Error("UserIDsByUUID answered an unknown uuid without the database")
+	}
 }

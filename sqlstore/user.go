@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -118,6 +119,61 @@ func (db *DB) UserByUUID(ctx context.Context, uuid string) (*gatehouse.User, err
 		db.cache.putUsers(gen, []gatehouse.User{*u})
 	}
 	return u, err
+}
+
+// UserIDsByUUID returns the ids of the users with these uuids, in their order, 0 for a
+// uuid that names no user. Known users are answered from memory under one lock (a batch of
+// checks about 100 members spent a fifth of its server time on 100 UserByUUID calls); the
+// others are read whole, as UserByUUID would, and kept.
+func (db *DB) UserIDsByUUID(ctx context.Context, uuids []string) ([]int64, error) {
+	ids := make([]int64, len(uuids))
+	gen, cached := db.cache.begin()
+	var missing []string
+	if cached {
+		missing = db.cache.userIDsByUUID(uuids, ids)
+	} else {
+		missing = uuids
+	}
+	if len(missing) == 0 {
+		return ids, nil
+	}
+	missing = slices.Compact(slices.Sorted(slices.Values(missing)))
+	found := make(map[string]int64, len(missing))
+	var read []gatehouse.User
+	for start := 0; start < len(missing); start += idsPerQuery {
+		chunk := missing[start:min(start+idsPerQuery, len(missing))]
+		args := make([]any, len(chunk))
+		for i, u := range chunk {
+			args[i] = u
+		}
+		if err := func() error {
+			rows, err := db.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users u WHERE u.uuid IN (`+placeholders(1, len(args))+`)`, args...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var u gatehouse.User
+				if err := rows.Scan(userScanners(&u, false)...); err != nil {
+					return err
+				}
+				found[u.UUID] = u.ID
+				read = append(read, u)
+			}
+			return rows.Err()
+		}(); err != nil {
+			return nil, err
+		}
+	}
+	if cached {
+		db.cache.putUsers(gen, read)
+	}
+	for i, u := range uuids {
+		if ids[i] == 0 {
+			ids[i] = found[u]
+		}
+	}
+	return ids, nil
 }
 
 // UserByEmail returns the user with this email, compared case-insensitively.

@@ -62,6 +62,17 @@ func testUsers(t *testing.T, e *env) {
 			t.Errorf("%s mismatch (-want +got):\n%s", l.name, diff)
 		}
 	}
+	// Twice: the first call may read the database, the second may answer from memory.
+	for range 2 {
+		uuids := []string{alice.UUID, "not-a-uuid", bob.UUID, alice.UUID}
+		ids, err := s.UserIDsByUUID(ctx, uuids)
+		if want := []int64{alice.ID, 0, bob.ID, alice.ID}; err != nil || !slices.Equal(ids, want) {
+			t.Errorf("UserIDsByUUID(%q) = %v, %v; want %v", uuids, ids, err, want)
+		}
+	}
+	if ids, err := s.UserIDsByUUID(ctx, nil); err != nil || len(ids) != 0 {
+		t.Errorf("UserIDsByUUID(none) = %v, %v; want none", ids, err)
+	}
 	_, err := s.User(ctx, bob.ID+1000)
 	wantNotFound(t, "User(unknown)", err)
 	_, err = s.UserByUUID(ctx, "not-a-uuid")

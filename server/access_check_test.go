@@ -101,3 +101,42 @@ func TestAccessCheckBatchAnswersAsSingles(t *testing.T) {
 		t.Errorf("only %d distinct answers: the batch does not exercise what it should", len(seen))
 	}
 }
+
+// TestAccessCheckAboutOthers: an admin's batch about other members names each by uuid;
+// a uuid of no member (unknown, or a user who left) is refused as it would be alone, and
+// a batch's errors come in the order of its checks, whichever kind they are.
+func TestAccessCheckAboutOthers(t *testing.T) {
+	e := newEnv(t, "sqlite", license.Enterprise)
+	a, b, left := e.member(1), e.member(1), e.member(1)
+	left.must("DELETE", e.orgPath("/members/"+left.uuid), nil, 204)
+	flag := e.owner.create(0)
+	fid := flag[strings.LastIndex(flag, "/")+1:]
+	e.owner.must("PUT", flag+"/access_controls", map[string]any{"access_level": "none", "organization_member": e.membershipID(b)}, 200)
+	about := func(uuid string) map[string]any {
+		return map[string]any{"user_uuid": uuid, "kind": "feature_flags", "id": fid, "action": "view"}
+	}
+	res := e.owner.must("POST", e.projPath("/access/check"), map[string]any{"checks": []any{about(a.uuid), about(b.uuid), about(a.uuid), about(e.owner.uuid)}}, 200)
+	for i, want := range []bool{true, false, true, true} {
+		if got := res.get(fmt.Sprintf("results.%d.allowed", i)); got != want {
+			t.Errorf("check %d: allowed %v, want %v (%s)", i, got, want, res.raw)
+		}
+	}
+	badKind := map[string]any{"kind": "unicorns", "id": fid, "action": "view"}
+	for _, tc := range []struct {
+		name   string
+		checks []any
+		code   string
+		attr   string
+	}{
+		{"unknown uuid", []any{about(a.uuid), about("00000000-0000-0000-0000-000000000000")}, "does_not_exist", "user_uuid"},
+		{"a user who left", []any{about(left.uuid)}, "does_not_exist", "user_uuid"},
+		{"a bad kind before an unknown uuid", []any{badKind, about("00000000-0000-0000-0000-000000000000")}, "invalid_choice", "kind"},
+		{"an unknown uuid before a bad kind", []any{about("00000000-0000-0000-0000-000000000000"), badKind}, "does_not_exist", "user_uuid"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.owner.do("POST", e.projPath("/access/check"), map[string]any{"checks": tc.checks}).wantError(400, "validation_error", tc.code, tc.attr)
+		})
+	}
+	// A plain member asking about anyone else is refused before any uuid is looked up.
+	a.do("POST", e.projPath("/access/check"), map[string]any{"checks": []any{about(b.uuid)}}).wantError(403, "authentication_error", "permission_denied", "")
+}
