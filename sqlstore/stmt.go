@@ -76,7 +76,10 @@ func (db *DB) queryHot(ctx context.Context, query string, args ...any) (*sql.Row
 // idArgs turns a chunk of ids into arguments padded to a power of two (the
 // last id repeated: duplicates change nothing in an IN list), so that an IN
 // query has one of a few texts and its statement can be cached.
-func idArgs(chunk []int64) []any {
+func idArgs(chunk []int64) []any { return inArgs(chunk) }
+
+// inArgs is idArgs for values of any type (uuids, say).
+func inArgs[T any](chunk []T) []any {
 	n := 1
 	for n < len(chunk) {
 		n *= 2

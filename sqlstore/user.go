@@ -141,28 +141,13 @@ func (db *DB) UserIDsByUUID(ctx context.Context, uuids []string) ([]int64, error
 	found := make(map[string]int64, len(missing))
 	var read []gatehouse.User
 	for start := 0; start < len(missing); start += idsPerQuery {
-		chunk := missing[start:min(start+idsPerQuery, len(missing))]
-		args := make([]any, len(chunk))
-		for i, u := range chunk {
-			args[i] = u
-		}
-		if err := func() error {
-			rows, err := db.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users u WHERE u.uuid IN (`+placeholders(1, len(args))+`)`, args...)
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var u gatehouse.User
-				if err := rows.Scan(userScanners(&u, false)...); err != nil {
-					return err
-				}
-				found[u.UUID] = u.ID
-				read = append(read, u)
-			}
-			return rows.Err()
-		}(); err != nil {
+		var err error
+		from := len(read)
+		if read, err = db.appendUsersIn(ctx, read, "uuid", inArgs(missing[start:min(start+idsPerQuery, len(missing))])); err != nil {
 			return nil, err
+		}
+		for _, u := range read[from:] {
+			found[u.UUID] = u.ID
 		}
 	}
 	if cached {
@@ -174,6 +159,24 @@ func (db *DB) UserIDsByUUID(ctx context.Context, uuids []string) ([]int64, error
 		}
 	}
 	return ids, nil
+}
+
+// appendUsersIn appends to out the users whose column (id or uuid) is one of args, at
+// most idsPerQuery of them.
+func (db *DB) appendUsersIn(ctx context.Context, out []gatehouse.User, column string, args []any) ([]gatehouse.User, error) {
+	rows, err := db.queryHot(ctx, `SELECT `+userColumns+` FROM users u WHERE u.`+column+` IN (`+placeholders(1, len(args))+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var u gatehouse.User
+		if err := rows.Scan(userScanners(&u, false)...); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
 }
 
 // UserByEmail returns the user with this email, compared case-insensitively.
@@ -363,23 +366,8 @@ func (db *DB) UsersByID(ctx context.Context, ids []int64) ([]gatehouse.User, err
 		}
 	}()
 	for start := 0; start < len(ids); start += idsPerQuery {
-		chunk := ids[start:min(start+idsPerQuery, len(ids))]
-		args := idArgs(chunk)
-		if err := func() error {
-			rows, err := db.queryHot(ctx, `SELECT `+userColumns+` FROM users u WHERE u.id IN (`+placeholders(1, len(args))+`)`, args...)
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var u gatehouse.User
-				if err := rows.Scan(userScanners(&u, false)...); err != nil {
-					return err
-				}
-				out = append(out, u)
-			}
-			return rows.Err()
-		}(); err != nil {
+		var err error
+		if out, err = db.appendUsersIn(ctx, out, "id", idArgs(ids[start:min(start+idsPerQuery, len(ids))])); err != nil {
 			return nil, err
 		}
 	}
