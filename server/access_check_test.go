@@ -27,24 +27,40 @@ func BenchmarkAccessCheck(b *testing.B) {
 	for i := range 100 {
 		ids = append(ids, int64(e.owner.must("POST", e.projPath("/feature_flags"), map[string]any{"key": fmt.Sprintf("flag-%d", i)}, 201).num("id")))
 	}
+	var others []string
+	for range 100 {
+		others = append(others, e.member(1).uuid)
+	}
 	handler := e.srv.Config.Handler
-	for _, n := range []int{1, 100} {
-		b.Run(fmt.Sprintf("checks=%d", n), func(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		n     int
+		other bool // the owner asks about 100 other members
+	}{{"checks=1", 1, false}, {"checks=100", 100, false}, {"others=100", 100, true}} {
+		b.Run(bc.name, func(b *testing.B) {
 			var body strings.Builder
 			body.WriteString(`{"checks":[`)
-			for i := range n {
+			for i := range bc.n {
 				if i > 0 {
 					body.WriteByte(',')
 				}
-				fmt.Fprintf(&body, `{"kind":"feature_flags","id":%d,"action":"edit"}`, ids[i])
+				fmt.Fprintf(&body, `{"kind":"feature_flags","id":%d,"action":"edit"`, ids[i])
+				if bc.other {
+					fmt.Fprintf(&body, `,"user_uuid":%q`, others[i])
+				}
+				body.WriteByte('}')
 			}
 			body.WriteString(`]}`)
 			data := []byte(body.String())
 			path := e.projPath("/access/check")
+			token := m.token
+			if bc.other {
+				token = e.owner.token
+			}
 			b.ReportAllocs()
 			for b.Loop() {
 				req := httptest.NewRequest("POST", path, bytes.NewReader(data))
-				req.Header.Set("Authorization", "Bearer "+m.token)
+				req.Header.Set("Authorization", "Bearer "+token)
 				req.Header.Set("Content-Type", "application/json")
 				rec := httptest.NewRecorder()
 				handler.ServeHTTP(rec, req)
