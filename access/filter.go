@@ -161,7 +161,7 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 			o := &chunk[j]
 			key := uint64(o.ID)<<1 | 1 // objectKey, known to pack
 			tab := &s.objects.kinds[o.Kind]
-			tables[np], slots[np], keys[np], at[np] = tab, int32(tab.slot(mix(key))), key, uint8(j)
+			tables[np], slots[np], keys[np], at[np] = tab, int32(tab.home(key)), key, uint8(j)
 			np++
 		}
 		for i := range np {

@@ -1,6 +1,7 @@
 package access
 
 import (
+	"cmp"
 	"maps"
 	"math"
 	"math/bits"
@@ -231,10 +232,7 @@ func newOverlay(list []overRule) *objectOverlay {
 		}
 		o.keys[i], o.at[i] = e.key, int32(li)
 	}
-	fbits := 6
-	for fbits < maxFilterBits && 1<<fbits < filterBitsPer*len(list) {
-		fbits++
-	}
+	fbits := filterBitsFor(len(list))
 	o.filter, o.fshift = make([]uint64, 1<<(fbits-6)), uint8(64-fbits)
 	for _, e := range list {
 		i := filterBit(e.key, o.fshift)
@@ -382,6 +380,9 @@ func (t objectTable) patched() (objectTable, bool) {
 	if t.slots == nil {
 		return t, false
 	}
+	if t.dense {
+		return t.patchedDense()
+	}
 	p := t
 	p.over = nil
 	p.slots = slices.Clone(t.slots)
@@ -429,6 +430,61 @@ func (t objectTable) patched() (objectTable, bool) {
 		sl.first, sl.lo, sl.n = e.rules[0], int32(len(p.more)), int32(len(e.rules)-1)
 		p.more = append(p.more, e.rules[1:]...)
 	}
+	if p.garbage*2 > len(p.more) {
+		return t, false
+	}
+	return p, true
+}
+
+// patchedDense is patched for a dense table: the overlay's objects, in key order, are
+// merged into a copy of the table's (replaced, left out when they have no rules left, or
+// added), and the filter's bits and ranks follow.
+func (t objectTable) patchedDense() (objectTable, bool) {
+	list := slices.SortedFunc(slices.Values(t.over.list), func(a, b overRule) int { return cmp.Compare(a.key, b.key) })
+	p := t
+	p.over = nil
+	p.filter = slices.Clone(t.filter)
+	p.more = slices.Clone(t.more)
+	p.slots = make([]objectSlot, 0, len(t.slots)+len(list))
+	if last := list[len(list)-1].key >> 1; last >= p.fbase && last-p.fbase >= uint64(len(p.filter))*64 {
+		// Past the dense filter's end (a newer object): grow it, within the bound
+		// buildDense keeps.
+		need := (last-p.fbase)/64 + 1
+		if need > uint64(denseFilterFactor<<maxFilterBits)/64 {
+			return t, false
+		}
+		p.filter = append(p.filter, make([]uint64, need-uint64(len(p.filter)))...)
+	}
+	add := func(key uint64, rules []target) {
+		p.slots = append(p.slots, objectSlot{key: key, first: rules[0], lo: int32(len(p.more)), n: int32(len(rules) - 1)})
+		p.more = append(p.more, rules[1:]...)
+	}
+	i := 0
+	for _, e := range list {
+		for i < len(t.slots) && t.slots[i].key < e.key {
+			p.slots = append(p.slots, t.slots[i])
+			i++
+		}
+		fi, ok := p.filterIndex(e.key)
+		if !ok {
+			if len(e.rules) == 0 {
+				continue // nothing there, nothing to put
+			}
+			return t, false // before the filter's start: build it again
+		}
+		if i < len(t.slots) && t.slots[i].key == e.key {
+			p.garbage += int(t.slots[i].n)
+			i++
+		}
+		if len(e.rules) == 0 {
+			p.filter[fi/64] &^= 1 << (fi % 64)
+			continue
+		}
+		p.filter[fi/64] |= 1 << (fi % 64)
+		add(e.key, e.rules)
+	}
+	p.slots = append(p.slots, t.slots[i:]...)
+	p.indexRanks()
 	if p.garbage*2 > len(p.more) {
 		return t, false
 	}

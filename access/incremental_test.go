@@ -270,25 +270,38 @@ func TestApplyCostDoesNotGrowWithRules(t *testing.T) {
 // by building it again, across removals (which move later entries of a probe back),
 // changes, and objects newer than the table (past its dense filter's end); every object
 // then finds the rules a table built from scratch finds. A table whose unreachable rules
-// would outnumber its live ones is built again instead.
+// would outnumber its live ones is built again instead. Both layouts: ids in sequence
+// make a dense table, ids far apart a hashed one.
 func TestCompactionPatchesTheTable(t *testing.T) {
+	for _, layout := range []struct {
+		name   string
+		spread int64
+	}{{"dense", 1}, {"hashed", 1_000_003}} {
+		t.Run(layout.name, func(t *testing.T) { testCompactionPatches(t, layout.spread) })
+	}
+}
+
+func testCompactionPatches(t *testing.T, spread int64) {
 	const objects = 5000
+	id := func(n int) int64 { return 1000 + int64(n-1000)*spread }
 	rules := map[uint64][]target{}
 	var all []objectRule
 	for i := range objects * 3 {
-		key, _ := objectKey(int64(1000 + i%objects))
+		key, _ := objectKey(id(1000 + i%objects))
 		r := target{idx: int32(i % 7), rank: rankMember, level: Level(1 + i%3)}
 		rules[key] = append(rules[key], r)
 		all = append(all, objectRule{key, r})
 	}
 	tab := buildObjectTable(all)
+	if tab.dense != (spread == 1) {
+		t.Fatalf("ids %d apart made a table dense %v", spread, tab.dense)
+	}
 	rng := rand.New(rand.NewPCG(5, 6))
 	for round := range 40 {
 		var list []overRule
 		seen := map[uint64]bool{}
 		for range 70 {
-			id := int64(1000 + rng.IntN(objects+2000)) // some newer than the table
-			key, _ := objectKey(id)
+			key, _ := objectKey(id(1000 + rng.IntN(objects+2000))) // some newer than the table
 			if seen[key] {
 				continue
 			}
@@ -322,8 +335,8 @@ func TestCompactionPatchesTheTable(t *testing.T) {
 		if tab.n != fresh.n {
 			t.Fatalf("round %d: %d objects with rules, want %d", round, tab.n, fresh.n)
 		}
-		for id := int64(900); id < 1000+objects+2100; id++ {
-			key, _ := objectKey(id)
+		for n := 900; n < 1000+objects+2100; n++ {
+			key, _ := objectKey(id(n))
 			var got, want []target
 			for rs, i := tab.rulesOf(key), 0; i < rs.len(); i++ {
 				got = append(got, rs.at(i))
@@ -334,7 +347,7 @@ func TestCompactionPatchesTheTable(t *testing.T) {
 			slices.SortFunc(got, compareTargets)
 			slices.SortFunc(want, compareTargets)
 			if !slices.Equal(got, want) {
-				t.Fatalf("round %d: object %d has rules %v, want %v", round, id, got, want)
+				t.Fatalf("round %d: object %d has rules %v, want %v", round, id(n), got, want)
 			}
 		}
 	}

@@ -459,14 +459,15 @@ func (s *Snapshot) decide(user int64, o Object, object bool) Decision {
 		return Decision{Level: Manager, Source: SourceProjectAdmin}
 	}
 	if object {
-		// objects.find, written out for the common table (no overlay, a dense filter):
-		// most objects have no rules and the filter says so without a call, and one that
-		// passes it is probed without testing it again.
+		// objects.find, written out for the common table (no overlay, dense): most
+		// objects have no rules and the filter says so without a call, and one that
+		// passes it is at its rank in the filter.
 		var rs ruleSet
 		t := &s.objects.kinds[o.Kind]
 		if key, ok := objectKey(o.ID); ok && t.over == nil && t.dense {
-			if t.n != 0 && t.filterHas(key) {
-				rs = t.find(key, mix(key))
+			if i, ok := t.denseIndex(key); ok {
+				m := &t.slots[i]
+				rs = ruleSet{m.first, t.more[m.lo : m.lo+m.n]}
 			}
 		} else {
 			rs = s.objects.find(o.Kind, o.ID)

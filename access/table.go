@@ -5,9 +5,9 @@ import (
 	"math/bits"
 )
 
-// The snapshot's lookups are open-addressing hash tables of its own rather than Go maps: a
-// slot holds what a decision needs from it, so a lookup costs a cache line or two when the
-// snapshot is cold (many organizations loaded); the object tables are split per kind, so
+// The snapshot's lookups are tables of its own (direct, ranked or open-addressing) rather
+// than Go maps: a slot holds what a decision needs from it, so a lookup costs a cache line
+// or two when the snapshot is cold (many organizations loaded); the object tables are split per kind, so
 // that a list of one kind works in the little memory that kind's rules take. A snapshot is
 // never changed once compiled: a change of the facts derives a new one (Snapshot.Apply),
 // which puts the objects it changes in a small overlay in front of a table it shares.
@@ -178,12 +178,20 @@ type objectSlot struct {
 	lo, n int32
 }
 
-// objectTable finds the rules of objects of one kind: an open-addressing table whose slot
-// comes from the top bits of mix(key), behind a filter with a hash of its own, cheaper.
+// objectTable finds the rules of objects of one kind, behind a filter that answers "no
+// rules" for most objects. Dense (the usual case), the objects lie in key order and an
+// object's slot is its rank among the filter's set bits: a population count, no hash and
+// no probe, and no empty slots. Hashed, when the ids are too spread out for a filter bit
+// per id, an open-addressing table whose slot comes from the top bits of mix(key), behind
+// a filter with a hash of its own, cheaper.
 type objectTable struct {
-	slots []objectSlot // len is a power of two with at least one empty slot; nil without rules
+	// slots holds the objects. Hashed: an open-addressing table, len a power of two
+	// with at least one empty slot, nil without rules. Dense: the objects in key order,
+	// one slot each, object i at its rank among the set bits of filter (denseIndex).
+	slots []objectSlot
 	more  []target
-	shift uint8 // 64 - log2(len(keys))
+	shift uint8    // hashed: 64 - log2(len(slots))
+	rank  []uint32 // dense: rank[w] is how many objects the filter's words before w hold
 	// filter has a bit set for every object with rules (and a few without): a clear bit
 	// answers "no rules" from one word that usually sits in L1, which is what makes Filter
 	// cheap for the many objects that have no rules.
@@ -233,8 +241,18 @@ const (
 	denseFilterFactor = 4
 )
 
-// slot is where key, whose hash is h, starts its probe.
+// slot is where key, whose hash is h, starts its probe in a hashed table.
 func (t *objectTable) slot(h uint64) int { return int(h >> t.shift) }
+
+// home is the slot to look for key in first: its own in a dense table (whose filter
+// must have key), where its probe starts in a hashed one.
+func (t *objectTable) home(key uint64) int {
+	if t.dense {
+		i, _ := t.denseIndex(key)
+		return i
+	}
+	return t.slot(mix(key))
+}
 
 // filterBit is key's bit in a filter of 64 - shift bits: bits 16 and up of mix(key), apart
 // from the top bits that choose a slot for all but tables of over 2^24 slots. A
@@ -285,8 +303,16 @@ func (x *objectIndex) find(k Kind, id int64) ruleSet {
 	return t.find(key, mix(key))
 }
 
-// find returns the rules on the object whose key is key and hash h; t must have rules.
+// find returns the rules on the object whose key is key and hash h (unused by a dense
+// table); t must have rules.
 func (t *objectTable) find(key, h uint64) ruleSet {
+	if t.dense {
+		if i, ok := t.denseIndex(key); ok {
+			m := &t.slots[i]
+			return ruleSet{m.first, t.more[m.lo : m.lo+m.n]}
+		}
+		return ruleSet{}
+	}
 	mask := len(t.slots) - 1
 	for i := t.slot(h); ; i = (i + 1) & mask {
 		switch m := &t.slots[i]; m.key {
@@ -298,11 +324,16 @@ func (t *objectTable) find(key, h uint64) ruleSet {
 	}
 }
 
-// buildObjectTable lays out rules of one kind, in any order.
+// buildObjectTable lays out rules of one kind, in any order: dense when the objects' ids
+// span at most denseFilterFactor times the bits a hashed filter would have (an id past its
+// end has no rules: a table changes only by patching, which extends it), hashed otherwise.
 func buildObjectTable(rules []objectRule) objectTable {
+	if t, ok := buildDense(rules); ok {
+		return t
+	}
 	var t objectTable
 	if len(rules) == 0 {
-		t.newFilter()
+		t.newHashedFilter()
 		return t
 	}
 	// Sized for as many objects as rules, a bound that most tables come close to. Load
@@ -312,25 +343,71 @@ func buildObjectTable(rules []objectRule) objectTable {
 	t.slots = make([]objectSlot, size)
 	t.shift = uint8(64 - bits.TrailingZeros(uint(size)))
 	mask := size - 1
+	t.placeRules(rules, func(key uint64) int {
+		s := t.slot(mix(key))
+		for t.slots[s].key != 0 && t.slots[s].key != key {
+			s = (s + 1) & mask
+		}
+		return s
+	})
+	t.newHashedFilter()
+	return t
+}
+
+// buildDense builds the dense form of a table of rules, when they fit one: bit id−fbase
+// of the filter is set for each object with rules, and the objects lie in slots in key
+// order, each at its rank among the filter's set bits, so that finding one costs a
+// population count and no probe.
+func buildDense(rules []objectRule) (t objectTable, ok bool) {
+	if len(rules) == 0 {
+		return t, false
+	}
+	lo, hi := uint64(math.MaxUint64), uint64(0)
+	for _, r := range rules {
+		lo, hi = min(lo, r.key>>1), max(hi, r.key>>1)
+	}
+	// The rules bound the objects from above, so this bound is checked before the
+	// filter is made, and the exact one once the filter has counted the objects.
+	span := hi - lo + 1
+	if span > denseFilterFactor<<filterBitsFor(len(rules)) {
+		return t, false
+	}
+	t.dense, t.fbase, t.filter = true, lo, make([]uint64, (span+63)/64)
+	for _, r := range rules {
+		t.setFilter(r.key)
+	}
+	t.indexRanks()
+	if span > denseFilterFactor<<filterBitsFor(t.n) {
+		return objectTable{}, false
+	}
+	t.slots = make([]objectSlot, t.n)
+	t.placeRules(rules, func(key uint64) int {
+		i, _ := t.denseIndex(key)
+		return i
+	})
+	return t, true
+}
+
+// placeRules lays rules out in t.slots and t.more, the slot of each object being where
+// locate says: its first rule in the slot, the others in more. It counts t.n.
+func (t *objectTable) placeRules(rules []objectRule, locate func(key uint64) int) {
 	// First pass: place each object and count its rules beyond the first; slot remembers
 	// where each rule went, negative for a first rule.
 	slot := make([]int32, len(rules))
-	more := 0
+	more, n := 0, 0
 	for i, r := range rules {
-		s := t.slot(mix(r.key))
-		for t.slots[s].key != 0 && t.slots[s].key != r.key {
-			s = (s + 1) & mask
-		}
+		s := locate(r.key)
 		if t.slots[s].key == 0 {
 			t.slots[s].key, t.slots[s].first = r.key, r.t
 			slot[i] = ^int32(s)
-			t.n++
+			n++
 			continue
 		}
 		t.slots[s].n++
 		slot[i] = int32(s)
 		more++
 	}
+	t.n = n
 	var lo int32
 	for s := range t.slots {
 		m := &t.slots[s]
@@ -345,31 +422,47 @@ func buildObjectTable(rules []objectRule) objectTable {
 			m.n++
 		}
 	}
-	t.newFilter()
-	return t
 }
 
-// newFilter gives t its filter, with every object of t set: dense when the ids with rules
-// span at most denseFilterFactor times the bits a hashed filter would have (an id past its
-// end has no rules: the table never changes); hashed otherwise.
-func (t *objectTable) newFilter() {
+// indexRanks counts the objects of a dense filter: t.rank[w] is how many bits are set
+// in the words before w, and t.n all of them.
+func (t *objectTable) indexRanks() {
+	t.rank = make([]uint32, len(t.filter))
+	var c uint32
+	for w, word := range t.filter {
+		t.rank[w] = c
+		c += uint32(bits.OnesCount64(word))
+	}
+	t.n = int(c)
+}
+
+// denseIndex is the slot of the object whose key is key in a dense table; ok is false
+// when the object has no rules. Small enough to be inlined into Decide.
+func (t *objectTable) denseIndex(key uint64) (i int, ok bool) {
+	b := key>>1 - t.fbase
+	if b >= uint64(len(t.filter))*64 {
+		return 0, false
+	}
+	w := t.filter[b/64]
+	if w>>(b%64)&1 == 0 {
+		return 0, false
+	}
+	return int(t.rank[b/64]) + bits.OnesCount64(w&(1<<(b%64)-1)), true
+}
+
+// filterBitsFor is log2 of the bits of a hashed filter for n objects.
+func filterBitsFor(n int) int {
 	fbits := 6
-	for fbits < maxFilterBits && 1<<fbits < filterBitsPer*t.n {
+	for fbits < maxFilterBits && 1<<fbits < filterBitsPer*n {
 		fbits++
 	}
-	lo, hi := uint64(math.MaxUint64), uint64(0)
-	for i := range t.slots {
-		if key := t.slots[i].key; key != 0 {
-			lo, hi = min(lo, key>>1), max(hi, key>>1)
-		}
-	}
-	span := hi - lo + 1
-	if t.n > 0 && span <= denseFilterFactor<<fbits {
-		words := (span + 63) / 64
-		t.filter, t.dense, t.fbase, t.fshift = make([]uint64, words), true, lo, 0
-	} else {
-		t.filter, t.dense, t.fbase, t.fshift = make([]uint64, 1<<(fbits-6)), false, 0, uint8(64-fbits)
-	}
+	return fbits
+}
+
+// newHashedFilter gives a hashed table its filter, with every object of t set.
+func (t *objectTable) newHashedFilter() {
+	fbits := filterBitsFor(t.n)
+	t.filter, t.dense, t.fbase, t.fshift = make([]uint64, 1<<(fbits-6)), false, 0, uint8(64-fbits)
 	for i := range t.slots {
 		if key := t.slots[i].key; key != 0 {
 			t.setFilter(key)
