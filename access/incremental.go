@@ -407,21 +407,7 @@ func (t objectTable) patched() (objectTable, bool) {
 			if (p.n+1)*4 > len(p.slots)*3 {
 				return t, false
 			}
-			fi, ok := p.filterIndex(e.key)
-			if !ok && p.dense {
-				// Past the dense filter's end (a newer object): grow it, within
-				// the bound newFilter keeps.
-				need := (e.key>>1-p.fbase)/64 + 1
-				if e.key>>1 < p.fbase || need > uint64(denseFilterFactor<<maxFilterBits)/64 {
-					return t, false
-				}
-				p.filter = append(p.filter, make([]uint64, need-uint64(len(p.filter)))...)
-				fi, ok = p.filterIndex(e.key)
-			}
-			if !ok {
-				return t, false
-			}
-			p.filter[fi/64] |= 1 << (fi % 64)
+			p.setFilter(e.key) // hashed: every key has its bit
 			*sl = objectSlot{key: e.key}
 			p.n++
 		default:
@@ -443,6 +429,9 @@ func (t objectTable) patchedDense() (objectTable, bool) {
 	list := slices.SortedFunc(slices.Values(t.over.list), func(a, b overRule) int { return cmp.Compare(a.key, b.key) })
 	p := t
 	p.over = nil
+	if len(list) == 0 {
+		return p, true
+	}
 	p.filter = slices.Clone(t.filter)
 	p.more = slices.Clone(t.more)
 	p.slots = make([]objectSlot, 0, len(t.slots)+len(list))
