@@ -183,7 +183,7 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 				}
 				rs = ruleSet{m.first, tab.more[m.lo : m.lo+m.n]}
 			} else if m.key != 0 {
-				rs = tab.find(key, mix(key))
+				rs = tab.tableRules(key) // a hashed table's collision: probe on
 			}
 			bit := typeAllow >> j & 1
 			if l, ok := f.objectLevel(rs); ok {

@@ -248,10 +248,7 @@ func (t *objectTable) rulesOf(key uint64) ruleSet {
 			return rs
 		}
 	}
-	if t.n == 0 || !t.filterHas(key) {
-		return ruleSet{}
-	}
-	return t.find(key, mix(key))
+	return t.tableRules(key)
 }
 
 // with returns a copy of t with rule r on the object key added (add) or one like it

@@ -291,21 +291,18 @@ func (x *objectIndex) find(k Kind, id int64) ruleSet {
 		return ruleSet{}
 	}
 	t := &x.kinds[k]
-	// rulesOf, written out: Decide must not pay for a call.
+	// rulesOf, written out: Decide must not pay for a call more.
 	if t.over != nil {
 		if rs, found := t.over.find(key); found {
 			return rs
 		}
 	}
-	if t.n == 0 || !t.filterHas(key) {
-		return ruleSet{}
-	}
-	return t.find(key, mix(key))
+	return t.tableRules(key)
 }
 
-// find returns the rules on the object whose key is key and hash h (unused by a dense
-// table); t must have rules.
-func (t *objectTable) find(key, h uint64) ruleSet {
+// tableRules returns the rules the table itself holds for the object whose key is key
+// (not its overlay's), from the filter and then the object's slot, in either layout.
+func (t *objectTable) tableRules(key uint64) ruleSet {
 	if t.dense {
 		if i, ok := t.denseIndex(key); ok {
 			m := &t.slots[i]
@@ -313,8 +310,16 @@ func (t *objectTable) find(key, h uint64) ruleSet {
 		}
 		return ruleSet{}
 	}
+	if t.n == 0 || !t.filterHas(key) {
+		return ruleSet{}
+	}
+	return t.probe(key)
+}
+
+// probe finds the object whose key is key in a hashed table, which must have rules.
+func (t *objectTable) probe(key uint64) ruleSet {
 	mask := len(t.slots) - 1
-	for i := t.slot(h); ; i = (i + 1) & mask {
+	for i := t.slot(mix(key)); ; i = (i + 1) & mask {
 		switch m := &t.slots[i]; m.key {
 		case key:
 			return ruleSet{m.first, t.more[m.lo : m.lo+m.n]}

@@ -31,7 +31,7 @@ func TestObjectFilterModes(t *testing.T) {
 			}
 			has := func(tab objectTable, id int64) bool {
 				key, _ := objectKey(id)
-				rs := tab.find(key, mix(key))
+				rs := tab.tableRules(key)
 				return tab.filterHas(key) && rs.len() > 0
 			}
 			for _, id := range tc.ids {
