@@ -54,10 +54,21 @@ func (s *Server) members(r *http.Request, orgID string) (*memberIndex, error) {
 // so that the answer does not tell which uuids have accounts.
 func (s *Server) memberByUUID(ctx context.Context, c *call, uuid, attr string) (*gatehouse.User, error) {
 	u, err := s.store.UserByUUID(ctx, uuid)
-	if gatehouse.ErrorCode(err) == gatehouse.ENotFound || err == nil && !access.IsMember(c.snap.MembershipLevel(u.ID)) {
-		return nil, gatehouse.FieldError(gatehouse.EDoesNotExist, attr, "User does not exist.")
+	if gatehouse.ErrorCode(err) == gatehouse.ENotFound || err == nil && !isMember(c, u.ID) {
+		return nil, noSuchMember(attr)
 	}
 	return u, err
+}
+
+// isMember reports whether user (0: no user) is a member of c's organization.
+func isMember(c *call, user int64) bool {
+	return user != 0 && access.IsMember(c.snap.MembershipLevel(user))
+}
+
+// noSuchMember is the answer for a uuid that names no member of the caller's
+// organization, whether or not it names a user.
+func noSuchMember(attr string) error {
+	return gatehouse.FieldError(gatehouse.EDoesNotExist, attr, "User does not exist.")
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -465,7 +476,7 @@ func (s *Server) handleAccessCheck(w http.ResponseWriter, r *http.Request, c *ca
 	// whose length grows with the organization.
 	others := sc.uuids[:0]
 	for _, ch := range in {
-		if ch.UserUUID != nil && *ch.UserUUID != c.user.UUID {
+		if ch.aboutOther(c.user.UUID) {
 			others = append(others, *ch.UserUUID)
 		}
 	}
@@ -479,15 +490,15 @@ func (s *Server) handleAccessCheck(w http.ResponseWriter, r *http.Request, c *ca
 	checks, ids := slices.Grow(sc.checks[:0], len(in))[:len(in)], sc.ids[:0]
 	for i, ch := range in {
 		ck := checkItem{user: c.user.ID}
-		if ch.UserUUID != nil && *ch.UserUUID != c.user.UUID {
+		if ch.aboutOther(c.user.UUID) {
 			// Errors come in the order of the checks, as each would alone.
 			if err := c.snap.MayAskAbout(c.user.ID, 0); err != nil {
 				return err
 			}
 			subject := subjects[0]
 			subjects = subjects[1:]
-			if subject == 0 || !access.IsMember(c.snap.MembershipLevel(subject)) {
-				return gatehouse.FieldError(gatehouse.EDoesNotExist, "user_uuid", "User does not exist.")
+			if !isMember(c, subject) {
+				return noSuchMember("user_uuid")
 			}
 			ck.user = subject
 		}

@@ -24,6 +24,12 @@ type checkInput struct {
 	Action   string          `json:"action" api:"required,enum=view|edit|manage"`
 }
 
+// aboutOther reports whether the check names a user other than the caller
+// (whose uuid is me), whom it is then about.
+func (ch *checkInput) aboutOther(me string) bool {
+	return ch.UserUUID != nil && *ch.UserUUID != me
+}
+
 type checkRequest struct {
 	Checks []checkInput `json:"checks" api:"required"`
 }

@@ -326,7 +326,7 @@ func (s *Server) handleRolePreview(w http.ResponseWriter, r *http.Request, c *ca
 		switch {
 		case !ok:
 			// A user of another organization is answered like an unknown one.
-			return gatehouse.FieldError(gatehouse.EDoesNotExist, "add_members", "User does not exist.")
+			return noSuchMember("add_members")
 		case inRole[u]:
 			return gatehouse.FieldError(gatehouse.EUnique, "add_members", "User is already part of the role.")
 		}
