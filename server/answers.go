@@ -140,7 +140,12 @@ func (c *documentCache) get(res *gatehouse.Resource) document {
 	if ok {
 		return doc
 	}
-	doc = newDocument(res)
+	// The document outlives the call and its fields are slices of the bytes
+	// it was decoded from, which belong to the caller (a row buffer, a
+	// request body) and may be written over: it is made from its own copy.
+	owned := *res
+	owned.Data = bytes.Clone(res.Data)
+	doc = newDocument(&owned)
 	c.mu.Lock()
 	if len(c.m) >= maxDocuments {
 		clear(c.m)

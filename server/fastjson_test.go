@@ -216,3 +216,22 @@ func BenchmarkResourcePage(b *testing.B) {
 		}
 	})
 }
+
+// TestDocumentOwnsItsBytes: a cached document keeps its own copy of the bytes
+// it was decoded from, so a caller that writes over its buffer afterwards
+// (FuzzFastJSON's engine does; a reused row buffer would) changes no answer.
+func TestDocumentOwnsItsBytes(t *testing.T) {
+	original := `{"name":"kept","n":1}`
+	buf := []byte(original)
+	res := &gatehouse.Resource{ID: 9_000_001, Kind: access.Kinds[0], Key: "k", Data: buf}
+	documents.get(res)
+	copy(buf, `{"name":"lost","n":}`)
+	again := &gatehouse.Resource{ID: res.ID, Kind: res.Kind, Key: "k", Data: []byte(original)}
+	got, err := slowEncode(newResourceAnswer(again, access.Decision{}, nil))
+	if err != nil {
+		t.Fatalf("the cached document no longer encodes: %v", err)
+	}
+	if !bytes.Contains(got, []byte(`"name":"kept"`)) || !bytes.Contains(got, []byte(`"n":1`)) {
+		t.Fatalf("answer = %s, want the document as stored (name kept, n 1)", got)
+	}
+}
