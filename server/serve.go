@@ -147,7 +147,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if sw.userID == 0 {
 			n--
 		}
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs[:n]...)
+		// The handler itself, with no caller's pc: Logger looks the caller up on
+		// every line, for a source the log does not print.
+		if h := s.log.Handler(); h.Enabled(r.Context(), slog.LevelInfo) {
+			rec := slog.NewRecord(start.Add(elapsed), slog.LevelInfo, "request", 0)
+			rec.AddAttrs(attrs[:n]...)
+			_ = h.Handle(r.Context(), rec)
+		}
 	}()
 	// Only a request from the network meets the edge: the UI's in-process
 	// calls (Do) carry the page's context, or none at startup, and are not

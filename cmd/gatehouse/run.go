@@ -175,7 +175,7 @@ A licence that expires while the server runs takes effect at once, on every repl
 	// request must not put a system call, or a slow log collector, on every request.
 	logs := newLogWriter(stderr)
 	defer logs.Close() // last: the lines of the shutdown itself go out too
-	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	logger := slog.New(newLineHandler(logs))
 
 	lic, reloadLicense, err := loadLicence(getenv, logger)
 	if err != nil {
