@@ -174,9 +174,10 @@ type Store interface {
 	// a list decides in memory before reading its page's rows. The answer may
 	// be shared with other callers: it must not be modified.
 	ResourceHeads(ctx context.Context, projectID int64, kind access.Kind) ([]access.Object, error)
-	// HeadsByID returns what the decision needs of the resources with these
-	// ids (deleted or not), in any order; unknown ids are left out.
-	HeadsByID(ctx context.Context, ids []int64) ([]access.Object, error)
+	// HeadsByID appends to dst what the decision needs of the resources with
+	// these ids (deleted or not), in any order; unknown ids are left out. A
+	// caller answering many requests passes the same dst[:0] each time.
+	HeadsByID(ctx context.Context, dst []access.Object, ids []int64) ([]access.Object, error)
 	// ResourcesByID returns the resources with these ids, in the order given.
 	ResourcesByID(ctx context.Context, ids []int64) ([]Resource, error)
 	// UpdateResource saves Key, Deleted and Data and sets UpdatedAt. EUnique attr "key" as CreateResource.

@@ -177,7 +177,7 @@ func (s *Server) requestFromPath(r *http.Request, c *call) (*gatehouse.AccessReq
 	}
 	subject := access.RequestSubject{Requester: rq.RequestedBy, Project: rq.Project, Kind: rq.Kind}
 	if rq.Object != 0 {
-		heads, err := s.store.HeadsByID(r.Context(), []int64{rq.Object})
+		heads, err := s.store.HeadsByID(r.Context(), nil, []int64{rq.Object})
 		if err != nil {
 			return nil, subject, err
 		}
@@ -257,7 +257,7 @@ func (s *Server) requestHeads(r *http.Request, rqs []gatehouse.AccessRequest) (m
 	if len(ids) == 0 {
 		return out, nil
 	}
-	heads, err := s.store.HeadsByID(r.Context(), ids)
+	heads, err := s.store.HeadsByID(r.Context(), nil, ids)
 	if err != nil {
 		return nil, err
 	}

@@ -256,7 +256,7 @@ func (s *Server) resolveObject(ctx context.Context, c *call, n need, id string) 
 		c.res, err = s.store.Resource(ctx, c.project.ID, k, num)
 	default:
 		var heads []access.Object
-		if heads, err = s.store.HeadsByID(ctx, []int64{num}); err == nil {
+		if heads, err = s.store.HeadsByID(ctx, nil, []int64{num}); err == nil {
 			if len(heads) != 1 || heads[0].Project != c.project.ID || heads[0].Kind != k {
 				return gatehouse.NotFound()
 			}

@@ -21,7 +21,7 @@ func (s *Server) visibleObjects(ctx context.Context, c *call, ids []int64) ([]in
 	if len(ids) == 0 {
 		return []int64{}, nil
 	}
-	heads, err := s.store.HeadsByID(ctx, ids)
+	heads, err := s.store.HeadsByID(ctx, nil, ids)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/gatehouse/gatehouse/access"
@@ -50,11 +51,11 @@ func (db *DB) ResourceHeads(ctx context.Context, projectID int64, kind access.Ki
 	return out, nil
 }
 
-// HeadsByID returns what the decision needs of the resources with these
-// ids (deleted or not, of any kind), in no particular order; unknown ids are
-// left out. A batch of access checks reads nothing more.
-func (db *DB) HeadsByID(ctx context.Context, ids []int64) ([]access.Object, error) {
-	out := make([]access.Object, 0, len(ids))
+// HeadsByID appends to dst what the decision needs of the resources with
+// these ids (deleted or not, of any kind), in no particular order; unknown ids
+// are left out. A batch of access checks reads nothing more.
+func (db *DB) HeadsByID(ctx context.Context, dst []access.Object, ids []int64) ([]access.Object, error) {
+	out := slices.Grow(dst, len(ids))
 	// An object's head never changes (its id, project, kind and creator are
 	// fixed when it is made), so only deletions invalidate it.
 	gen, cached := db.cache.begin()

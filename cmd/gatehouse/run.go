@@ -173,6 +173,7 @@ A licence that expires while the server runs takes effect at once, on every repl
 	}
 	// The log is written from memory by a goroutine of its own (logWriter): a line per
 	// request must not put a system call, or a slow log collector, on every request.
+	defer keepHeapFloor(getenv, heapFloor)()
 	logs := newLogWriter(stderr)
 	defer logs.Close() // last: the lines of the shutdown itself go out too
 	logger := slog.New(newLineHandler(logs))

@@ -81,7 +81,7 @@ func testReadsAfterWrites(t *testing.T, e *env) {
 	r1 := e.resource(p.ID, access.FeatureFlags, "a", u.ID)
 	r2 := e.resource(p.ID, access.FeatureFlags, "b", 0)
 	for range 2 {
-		heads, err := s.HeadsByID(ctx, []int64{r1.ID, r2.ID, 1 << 40})
+		heads, err := s.HeadsByID(ctx, nil, []int64{r1.ID, r2.ID, 1 << 40})
 		if err != nil || len(heads) != 2 {
 			t.Fatalf("HeadsByID() = %+v, %v, want two heads", heads, err)
 		}
@@ -132,7 +132,7 @@ func testReadsAfterWrites(t *testing.T, e *env) {
 	if rs, err := s.ResourcesByID(ctx, []int64{r1.ID, r2.ID}); err != nil || len(rs) != 1 {
 		t.Errorf("ResourcesByID() after DeleteResource = %+v, %v, want only %d", rs, err, r2.ID)
 	}
-	if heads, err := s.HeadsByID(ctx, []int64{r1.ID, r2.ID}); err != nil || len(heads) != 1 || heads[0].ID != r2.ID {
+	if heads, err := s.HeadsByID(ctx, nil, []int64{r1.ID, r2.ID}); err != nil || len(heads) != 1 || heads[0].ID != r2.ID {
 		t.Errorf("HeadsByID() after DeleteResource = %+v, %v, want only %d", heads, err, r2.ID)
 	}
 
@@ -209,7 +209,7 @@ func testReadsAfterWrites(t *testing.T, e *env) {
 	}
 	_, _, err = s.ProjectOrganization(ctx, other.ID)
 	wantNotFound(t, "ProjectOrganization() after DeleteProject", err)
-	if heads, err := s.HeadsByID(ctx, []int64{r2.ID}); err != nil || len(heads) != 1 {
+	if heads, err := s.HeadsByID(ctx, nil, []int64{r2.ID}); err != nil || len(heads) != 1 {
 		t.Errorf("HeadsByID() of another project's object after DeleteProject = %+v, %v, want it", heads, err)
 	}
 

@@ -230,10 +230,21 @@ func testResourcesByID(t *testing.T, e *env) {
 		} else if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
 			t.Errorf("ResourcesByID(%s) mismatch (-want +got):\n%s", tt.name, diff)
 		}
-		heads, err := s.HeadsByID(ctx, tt.ids)
+		// Appending first, while the heads may not be in memory yet: what dst
+		// holds stays, the heads come after it, on either path.
+		kept := access.Object{ID: -1, Project: -2, Creator: -3}
+		appended, err := s.HeadsByID(ctx, []access.Object{kept}, tt.ids)
+		if err != nil || len(appended) == 0 || appended[0] != kept {
+			t.Errorf("HeadsByID(%s) onto a head = %+v, %v; want the head first", tt.name, appended, err)
+			continue
+		}
+		heads, err := s.HeadsByID(ctx, nil, tt.ids)
 		if err != nil {
 			t.Errorf("HeadsByID(%s) = %v", tt.name, err)
 			continue
+		}
+		if len(appended) != len(heads)+1 {
+			t.Errorf("HeadsByID(%s) onto a head gave %d heads after it, alone %d", tt.name, len(appended)-1, len(heads))
 		}
 		var wantHeads []access.Object
 		for i := range tt.want {
