@@ -474,10 +474,17 @@ func (s *Server) handleAccessCheck(w http.ResponseWriter, r *http.Request, c *ca
 	// a refused caller learns nothing of which uuids are members. The uuids are
 	// looked up all at once, from the store's memory: never the member list,
 	// whose length grows with the organization.
+	// A run of checks about one member (a batch about one user, the usual
+	// shape) looks the uuid up once: the loop below takes the next id where
+	// the uuid changes, by the same test.
 	others := sc.uuids[:0]
-	for _, ch := range in {
-		if ch.aboutOther(c.user.UUID) {
-			others = append(others, *ch.UserUUID)
+	var last *checkInput
+	for i := range in {
+		if ch := &in[i]; ch.aboutOther(c.user.UUID) {
+			if !ch.sameMember(last) {
+				others = append(others, *ch.UserUUID)
+			}
+			last = ch
 		}
 	}
 	sc.uuids = others
@@ -488,15 +495,20 @@ func (s *Server) handleAccessCheck(w http.ResponseWriter, r *http.Request, c *ca
 		}
 	}
 	checks, ids := slices.Grow(sc.checks[:0], len(in))[:len(in)], sc.ids[:0]
-	for i, ch := range in {
+	var subject int64
+	last = nil
+	for i := range in {
+		ch := &in[i]
 		ck := checkItem{user: c.user.ID}
 		if ch.aboutOther(c.user.UUID) {
 			// Errors come in the order of the checks, as each would alone.
 			if err := c.snap.MayAskAbout(c.user.ID, 0); err != nil {
 				return err
 			}
-			subject := subjects[0]
-			subjects = subjects[1:]
+			if !ch.sameMember(last) {
+				subject, subjects = subjects[0], subjects[1:]
+			}
+			last = ch
 			if !isMember(c, subject) {
 				return noSuchMember("user_uuid")
 			}

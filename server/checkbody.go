@@ -30,6 +30,12 @@ func (ch *checkInput) aboutOther(me string) bool {
 	return ch.UserUUID != nil && *ch.UserUUID != me
 }
 
+// sameMember reports whether the check names the same user as prev, a check
+// about another member before it (nil for none).
+func (ch *checkInput) sameMember(prev *checkInput) bool {
+	return prev != nil && *prev.UserUUID == *ch.UserUUID
+}
+
 type checkRequest struct {
 	Checks []checkInput `json:"checks" api:"required"`
 }
@@ -77,6 +83,7 @@ type jsonScan struct {
 	i      int
 	recent [4]string
 	next   int
+	uuid   *string // the last user_uuid read
 }
 
 func (p *jsonScan) ws() {
@@ -123,6 +130,18 @@ func (p *jsonScan) plainBytes() ([]byte, bool) {
 // actions check after check, so the last few strings are reused instead of
 // allocated again.
 func (p *jsonScan) plainString() (string, bool) {
+	// A string read lately is compared whole where it stands, quotes included
+	// (it was checked for escapes when it was first read): a batch about one
+	// member repeats a 36-character uuid in every check.
+	p.ws()
+	if rest := p.b[p.i:]; len(rest) > 0 && rest[0] == '"' {
+		for _, s := range p.recent {
+			if n := len(s); n > 0 && len(rest) > n+1 && rest[n+1] == '"' && string(rest[1:n+1]) == s {
+				p.i += n + 2
+				return s, true
+			}
+		}
+	}
 	b, ok := p.plainBytes()
 	if !ok {
 		return "", false
@@ -167,7 +186,13 @@ func (p *jsonScan) check() (ch checkInput, ok bool) {
 				if !ok {
 					return ch, false
 				}
-				ch.UserUUID = &s
+				// Checks about the same member share one copy of the uuid, which
+				// nothing writes to.
+				if p.uuid == nil || *p.uuid != s {
+					u := s // s itself would be moved to the heap for every check
+					p.uuid = &u
+				}
+				ch.UserUUID = p.uuid
 			}
 		case "kind":
 			bit = seenKind

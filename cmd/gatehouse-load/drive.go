@@ -26,6 +26,9 @@ const (
 	// application using Gatehouse as its authorization service asks about its users.
 	opCheckOther = "check-other"
 	opBatchOther = "batch-other"
+	// A batch about one other member (chosen per request): what an application asks to
+	// show one user what they may do, against batch-other's 100 different members.
+	opBatchAnother = "batch-another"
 	// A permission change: an administrator's key puts or removes one member's rule on
 	// one flag (PUT …/access_controls), each its own transaction, revision and log row.
 	opRules = "rules"
@@ -35,7 +38,7 @@ const (
 	opNoopBatch = "noop-batch"
 )
 
-var allOps = []string{opNoop, opList, opRetrieve, opUpdate, opCheck, opBatch, opCheckOther, opBatchOther, opNoopBatch, opRules}
+var allOps = []string{opNoop, opList, opRetrieve, opUpdate, opCheck, opBatch, opCheckOther, opBatchAnother, opBatchOther, opNoopBatch, opRules}
 
 // defaultOps leaves out rules: permission changes during the run would move what the
 // other operations measure.
@@ -113,15 +116,16 @@ func (d *driver) request(ctx context.Context, op string, c int, rng *rand.Rand) 
 		key = d.ws.Admin
 		method, path = http.MethodPut, p+"/feature_flags/"+strconv.FormatInt(id, 10)+"/access_controls"
 		body = []byte(`{"access_level":` + ruleLevels[(i/ruleFlags)%len(ruleLevels)] + `,"organization_member":"` + d.ws.Targets[c] + `"}`)
-	case opCheck, opBatch, opCheckOther, opBatchOther, opNoopBatch:
+	case opCheck, opBatch, opCheckOther, opBatchAnother, opBatchOther, opNoopBatch:
 		n := 1
-		if op == opBatch || op == opBatchOther || op == opNoopBatch {
+		if op != opCheck && op != opCheckOther {
 			n = batchSize
 		}
-		other := op == opCheckOther || op == opBatchOther
+		other := op == opCheckOther || op == opBatchAnother || op == opBatchOther
 		if other {
 			key = d.ws.Admin
 		}
+		another := d.ws.Others[rng.IntN(len(d.ws.Others))]
 		// Appended by hand: the driver shares the machine with the server, and
 		// formatting 100 checks with fmt cost it more than the server spends
 		// reading them.
@@ -139,7 +143,10 @@ func (d *driver) request(ctx context.Context, op string, c int, rng *rand.Rand) 
 			b = strconv.AppendInt(b, d.ws.Flags[rng.IntN(len(d.ws.Flags))], 10)
 			b = append(append(b, `,"action":`...), action...)
 			if other {
-				b = append(append(append(b, `,"user_uuid":"`...), d.ws.Others[rng.IntN(len(d.ws.Others))]...), '"')
+				if op != opBatchAnother {
+					another = d.ws.Others[rng.IntN(len(d.ws.Others))]
+				}
+				b = append(append(append(b, `,"user_uuid":"`...), another...), '"')
 			}
 			b = append(b, '}')
 		}
@@ -345,7 +352,7 @@ func report(w io.Writer, dialect string, cfg *config, results []*result) {
 			percentile(r.latencies, 0.50), percentile(r.latencies, 0.99), share)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "(list: GET of one of the first %d 100-item pages of %d flags, with can_edit; batch: %d decisions in one POST …/access/check; *-other: asked with an administrator's key about other members of %d, by user_uuid; rules: an administrator's key changing one member's rule on one flag, the organization holding %d object rules; no-op: a plain Go HTTP server in its own process; noop-batch: a batch's body to the no-op, which answers with as many bytes as the batch answer)\n", cfg.listPages, cfg.flags, batchSize, cfg.members, cfg.grants)
+	fmt.Fprintf(w, "(list: GET of one of the first %d 100-item pages of %d flags, with can_edit; batch: %d decisions in one POST …/access/check; *-other: asked with an administrator's key about other members of %d, by user_uuid (batch-another: the whole batch about one of them); rules: an administrator's key changing one member's rule on one flag, the organization holding %d object rules; no-op: a plain Go HTTP server in its own process; noop-batch: a batch's body to the no-op, which answers with as many bytes as the batch answer)\n", cfg.listPages, cfg.flags, batchSize, cfg.members, cfg.grants)
 }
 
 func percentile(d []time.Duration, p float64) time.Duration {
