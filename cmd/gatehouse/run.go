@@ -176,7 +176,7 @@ A licence that expires while the server runs takes effect at once, on every repl
 	defer keepHeapFloor(getenv, heapFloor)()
 	logs := newLogWriter(stderr)
 	defer logs.Close() // last: the lines of the shutdown itself go out too
-	logger := slog.New(newLineHandler(logs))
+	logger := slog.New(server.NewLogHandler(logs))
 
 	lic, reloadLicense, err := loadLicence(getenv, logger)
 	if err != nil {

@@ -1,33 +1,32 @@
-package main
+package server
 
 import (
 	"context"
 	"io"
 	"log/slog"
-	"math"
 	"strconv"
-	"sync"
 	"time"
 )
 
-// lineHandler writes the log as slog.JSONHandler does, byte for byte, and
-// faster for the records that make up nearly all of it: a line per request,
-// of plain strings and numbers. slog's handler formats each float through
+// NewLogHandler returns the log handler gatehouse serve writes with:
+// slog.JSONHandler's lines byte for byte, written faster for the records that
+// make up nearly all of the log, the request lines of ServeHTTP, made of plain
+// strings and numbers. slog's handler formats each float through
 // encoding/json and walks every attribute through its general machinery;
 // on a single access check that was a thirteenth of the server's time.
 // Anything else (groups, other kinds, text that needs escaping, derived
 // loggers) goes to slog.JSONHandler, so this decides how fast a line is
-// written, never what it says; FuzzLineHandler holds it to that.
+// written, never what it says; FuzzLogHandler holds it to that.
 //
-// The writer must take whole lines from several goroutines at once, as
-// logWriter does: the two handlers write to it independently.
+// w must take whole lines from several goroutines at once (gatehouse serve's
+// log writer does): the fast path and slog's handler write to it independently.
+func NewLogHandler(w io.Writer) slog.Handler {
+	return &lineHandler{w: w, slow: slog.NewJSONHandler(w, nil)}
+}
+
 type lineHandler struct {
 	w    io.Writer
 	slow *slog.JSONHandler
-}
-
-func newLineHandler(w io.Writer) *lineHandler {
-	return &lineHandler{w: w, slow: slog.NewJSONHandler(w, nil)}
 }
 
 func (h *lineHandler) Enabled(ctx context.Context, l slog.Level) bool {
@@ -37,15 +36,9 @@ func (h *lineHandler) Enabled(ctx context.Context, l slog.Level) bool {
 func (h *lineHandler) WithAttrs(as []slog.Attr) slog.Handler { return h.slow.WithAttrs(as) }
 func (h *lineHandler) WithGroup(name string) slog.Handler    { return h.slow.WithGroup(name) }
 
-var lineBuffers = sync.Pool{New: func() any { return new([]byte) }}
-
 func (h *lineHandler) Handle(ctx context.Context, r slog.Record) error {
-	buf := lineBuffers.Get().(*[]byte)
-	defer func() {
-		if cap(*buf) <= 16<<10 {
-			lineBuffers.Put(buf)
-		}
-	}()
+	buf := getBuffer()
+	defer putBuffer(buf)
 	line, ok := appendLine((*buf)[:0], r)
 	*buf = line
 	if !ok {
@@ -93,7 +86,7 @@ func appendLine(b []byte, r slog.Record) (_ []byte, ok bool) {
 		case slog.KindDuration:
 			b = strconv.AppendInt(b, int64(v.Duration()), 10)
 		case slog.KindFloat64:
-			b, ok = appendJSONFloat(b, v.Float64())
+			b, ok = appendFloat(b, v.Float64())
 		default:
 			ok = false
 		}
@@ -105,34 +98,11 @@ func appendLine(b []byte, r slog.Record) (_ []byte, ok bool) {
 	return append(b, "}\n"...), true
 }
 
-// appendPlain appends s as a JSON string when it needs no escaping (printable
-// ASCII without quotes or backslashes); ok is false otherwise.
+// appendPlain appends s as a JSON string when it needs no escaping; ok is
+// false otherwise.
 func appendPlain(b []byte, s string) (_ []byte, ok bool) {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			return b, false
-		}
-	}
-	return append(append(append(b, '"'), s...), '"'), true
-}
-
-// appendJSONFloat appends f as encoding/json writes a float64; ok is false
-// for the values it refuses (NaN, infinities).
-func appendJSONFloat(b []byte, f float64) (_ []byte, ok bool) {
-	if math.IsInf(f, 0) || math.IsNaN(f) {
+	if !plainASCII([]byte(s)) {
 		return b, false
 	}
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	b = strconv.AppendFloat(b, f, format, -1, 64)
-	if format == 'e' {
-		// clean up e-09 to e-9, as encoding/json does
-		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
-	}
-	return b, true
+	return append(append(append(b, '"'), s...), '"'), true
 }

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"bytes"
@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-// FuzzLineHandler: lineHandler writes every record as slog.JSONHandler does,
+// FuzzLogHandler: NewLogHandler's handler writes every record as slog.JSONHandler does,
 // whether its fast path takes the record or hands it on.
-func FuzzLineHandler(f *testing.F) {
+func FuzzLogHandler(f *testing.F) {
 	f.Add("request", "request_id", "Zx8-q_1", int64(200), 0.412, int64(1764566400), uint8(0))
 	f.Add("request", "route", "/api/projects/{project}/access/check", int64(-7), 1e21, int64(0), uint8(1))
 	f.Add("a \"quoted\" line\n", "k", "é\u2028<&>\x00\xff", int64(math.MaxInt64), 1e-7, int64(-62135596801), uint8(2))
@@ -36,7 +36,7 @@ func FuzzLineHandler(f *testing.F) {
 			r.AddAttrs(slog.Any("any", []int{1, 2}), slog.String(key, text))
 		}
 		var fast, slow bytes.Buffer
-		errFast := newLineHandler(&fast).Handle(context.Background(), r.Clone())
+		errFast := NewLogHandler(&fast).Handle(context.Background(), r.Clone())
 		errSlow := slog.NewJSONHandler(&slow, nil).Handle(context.Background(), r.Clone())
 		if (errFast == nil) != (errSlow == nil) || !bytes.Equal(fast.Bytes(), slow.Bytes()) {
 			t.Fatalf("lineHandler wrote %q (%v)\nslog.JSONHandler  %q (%v)", fast.Bytes(), errFast, slow.Bytes(), errSlow)
@@ -44,10 +44,10 @@ func FuzzLineHandler(f *testing.F) {
 	})
 }
 
-// TestLineHandlerTakesRequestLines: the line the server writes for each
+// TestLogHandlerTakesRequestLines: the line the server writes for each
 // request goes by the fast path (were it handed on, the handler would be
 // right but no faster), and a line it cannot write is handed on whole.
-func TestLineHandlerTakesRequestLines(t *testing.T) {
+func TestLogHandlerTakesRequestLines(t *testing.T) {
 	r := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
 	r.AddAttrs(slog.String("request_id", "Zx8-q_1AbC"), slog.String("method", "POST"), slog.String("route", "/api/projects/{project}/access/check"),
 		slog.Int("status", 200), slog.Float64("duration_ms", 0.412), slog.Int64("user_id", 12))
@@ -55,7 +55,7 @@ func TestLineHandlerTakesRequestLines(t *testing.T) {
 		t.Fatal("a request line is not taken by the fast path")
 	}
 	var out bytes.Buffer
-	h := newLineHandler(&out)
+	h := NewLogHandler(&out)
 	r = slog.NewRecord(time.Now(), slog.LevelWarn, "odd", 0)
 	r.AddAttrs(slog.String("path", "/a\"b"), slog.Any("err", context.Canceled))
 	if _, ok := appendLine(nil, r); ok {
@@ -69,16 +69,16 @@ func TestLineHandlerTakesRequestLines(t *testing.T) {
 	}
 }
 
-// BenchmarkLineHandler: a request line through lineHandler and through
+// BenchmarkLogHandler: a request line through lineHandler and through
 // slog.JSONHandler, the handler it replaces.
-func BenchmarkLineHandler(b *testing.B) {
+func BenchmarkLogHandler(b *testing.B) {
 	r := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
 	r.AddAttrs(slog.String("request_id", "Zx8-q_1AbCdEfGhI"), slog.String("method", "POST"), slog.String("route", "/api/projects/{project}/access/check"),
 		slog.Int("status", 200), slog.Float64("duration_ms", 0.412), slog.Int64("user_id", 12))
 	for _, h := range []struct {
 		name string
 		h    slog.Handler
-	}{{"lineHandler", newLineHandler(discard{})}, {"slog.JSONHandler", slog.NewJSONHandler(discard{}, nil)}} {
+	}{{"lineHandler", NewLogHandler(discard{})}, {"slog.JSONHandler", slog.NewJSONHandler(discard{}, nil)}} {
 		b.Run(h.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for range b.N {
