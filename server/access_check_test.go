@@ -161,3 +161,16 @@ func TestAccessCheckAboutOthers(t *testing.T) {
 	// A plain member asking about anyone else is refused before any uuid is looked up.
 	a.do("POST", e.projPath("/access/check"), map[string]any{"checks": []any{about(b.uuid)}}).wantError(403, "authentication_error", "permission_denied", "")
 }
+
+// TestAccessCheckNeedsChecks: a body without "checks", or with null, is refused as
+// PostHog refuses a missing or null field; an empty list is a batch of none.
+func TestAccessCheckNeedsChecks(t *testing.T) {
+	e := newEnv(t, "sqlite", license.Enterprise)
+	e.owner.do("POST", e.projPath("/access/check"), map[string]any{"name": "x"}).wantError(400, "validation_error", "required", "checks")
+	e.owner.do("POST", e.projPath("/access/check"), map[string]any{}).wantError(400, "validation_error", "required", "checks")
+	e.owner.do("POST", e.projPath("/access/check"), map[string]any{"checks": nil}).wantError(400, "validation_error", "null", "checks")
+	res := e.owner.must("POST", e.projPath("/access/check"), map[string]any{"checks": []any{}}, 200)
+	if n := len(res.list("results")); n != 0 {
+		t.Errorf("an empty batch answered %d results: %s", n, res.raw)
+	}
+}

@@ -707,6 +707,16 @@ func readChecks(dst []checkInput, data []byte) ([]checkInput, error) {
 	if err := decodeBytes(data, &in); err != nil {
 		return nil, err
 	}
+	if in.Checks == nil {
+		// Absent or null: not a batch of none, which is "checks": [].
+		var probe struct {
+			Checks json.RawMessage `json:"checks"`
+		}
+		if _ = json.Unmarshal(data, &probe); probe.Checks != nil {
+			return nil, gatehouse.FieldError(gatehouse.ENull, "checks", "This field may not be null.")
+		}
+		return nil, gatehouse.FieldError(gatehouse.ERequired, "checks", "This field is required.")
+	}
 	return in.Checks, nil
 }
 
