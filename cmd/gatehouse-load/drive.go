@@ -36,9 +36,18 @@ const (
 	// reads it and answers with as many bytes as the server's batch answer. What moving
 	// the bytes costs the two processes, with nothing parsed or decided.
 	opNoopBatch = "noop-batch"
+	// The same for a batch about one other member, whose body names the member in
+	// every check.
+	opNoopBatchAnother = "noop-batch-another"
 )
 
-var allOps = []string{opNoop, opList, opRetrieve, opUpdate, opCheck, opBatch, opCheckOther, opBatchAnother, opBatchOther, opNoopBatch, opRules}
+// noopMirrors maps each no-op batch to the operation whose bytes it moves.
+var noopMirrors = map[string]string{opNoopBatch: opBatch, opNoopBatchAnother: opBatchAnother}
+
+// isNoop reports whether op goes to the no-op process rather than the server.
+func isNoop(op string) bool { return op == opNoop || noopMirrors[op] != "" }
+
+var allOps = []string{opNoop, opList, opRetrieve, opUpdate, opCheck, opBatch, opCheckOther, opBatchAnother, opBatchOther, opNoopBatch, opNoopBatchAnother, opRules}
 
 // defaultOps leaves out rules: permission changes during the run would move what the
 // other operations measure.
@@ -69,13 +78,13 @@ type driver struct {
 	cfg     *config
 	clients []*http.Client
 	writes  []int // rule changes sent by each client (one goroutine per client uses it)
-	// batchAnswer is the size of the server's answer to a batch check, learnt before the
-	// run, which the no-op's batch answer matches.
-	batchAnswer int
+	// answers is the size of the server's answer to each batch a no-op batch mirrors,
+	// learnt before the run, which the no-op's answer matches.
+	answers map[string]int
 }
 
 func newDriver(base, noop string, ws *workspace, cfg *config) *driver {
-	d := &driver{base: base, noop: noop, ws: ws, cfg: cfg, writes: make([]int, cfg.clients)}
+	d := &driver{base: base, noop: noop, ws: ws, cfg: cfg, writes: make([]int, cfg.clients), answers: map[string]int{}}
 	for range cfg.clients {
 		d.clients = append(d.clients, &http.Client{
 			// Buffers that hold a whole batch answer: with the default 4 KB the
@@ -116,7 +125,11 @@ func (d *driver) request(ctx context.Context, op string, c int, rng *rand.Rand) 
 		key = d.ws.Admin
 		method, path = http.MethodPut, p+"/feature_flags/"+strconv.FormatInt(id, 10)+"/access_controls"
 		body = []byte(`{"access_level":` + ruleLevels[(i/ruleFlags)%len(ruleLevels)] + `,"organization_member":"` + d.ws.Targets[c] + `"}`)
-	case opCheck, opBatch, opCheckOther, opBatchAnother, opBatchOther, opNoopBatch:
+	case opCheck, opBatch, opCheckOther, opBatchAnother, opBatchOther, opNoopBatch, opNoopBatchAnother:
+		asked := op // a no-op batch is built as the batch it mirrors
+		if m := noopMirrors[op]; m != "" {
+			op = m
+		}
 		n := 1
 		if op != opCheck && op != opCheckOther {
 			n = batchSize
@@ -151,8 +164,8 @@ func (d *driver) request(ctx context.Context, op string, c int, rng *rand.Rand) 
 			b = append(b, '}')
 		}
 		method, path, body = http.MethodPost, p+"/access/check", append(b, `]}`...)
-		if op == opNoopBatch {
-			base, path = d.noop, "/_noop?bytes="+strconv.Itoa(d.batchAnswer)
+		if asked != op {
+			base, path = d.noop, "/_noop?bytes="+strconv.Itoa(d.answers[op])
 		}
 	}
 	req, err := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(body))
@@ -188,8 +201,10 @@ func (d *driver) do(ctx context.Context, op string, c int, rng *rand.Rand) (ok b
 func (d *driver) check(ctx context.Context) error {
 	rng := rand.New(rand.NewPCG(0, 0))
 	ops := d.cfg.ops
-	if slices.Contains(ops, opNoopBatch) {
-		ops = append([]string{opBatch}, ops...) // first, to learn the size of its answer
+	for _, op := range d.cfg.ops {
+		if m := noopMirrors[op]; m != "" {
+			ops = append([]string{m}, ops...) // first, to learn the size of its answer
+		}
 	}
 	for _, op := range ops {
 		for c := range d.clients {
@@ -206,8 +221,8 @@ func (d *driver) check(ctx context.Context) error {
 			if resp.StatusCode/100 != 2 {
 				return fmt.Errorf("%s %s: %s: %s", req.Method, req.URL.Path, resp.Status, body)
 			}
-			if op == opBatch {
-				d.batchAnswer = len(body)
+			if !isNoop(op) {
+				d.answers[op] = len(body)
 			}
 		}
 	}
@@ -352,7 +367,7 @@ func report(w io.Writer, dialect string, cfg *config, results []*result) {
 			percentile(r.latencies, 0.50), percentile(r.latencies, 0.99), share)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "(list: GET of one of the first %d 100-item pages of %d flags, with can_edit; batch: %d decisions in one POST …/access/check; *-other: asked with an administrator's key about other members of %d, by user_uuid (batch-another: the whole batch about one of them); rules: an administrator's key changing one member's rule on one flag, the organization holding %d object rules; no-op: a plain Go HTTP server in its own process; noop-batch: a batch's body to the no-op, which answers with as many bytes as the batch answer)\n", cfg.listPages, cfg.flags, batchSize, cfg.members, cfg.grants)
+	fmt.Fprintf(w, "(list: GET of one of the first %d 100-item pages of %d flags, with can_edit; batch: %d decisions in one POST …/access/check; *-other: asked with an administrator's key about other members of %d, by user_uuid (batch-another: the whole batch about one of them); rules: an administrator's key changing one member's rule on one flag, the organization holding %d object rules; no-op: a plain Go HTTP server in its own process; noop-batch, noop-batch-another: the body of batch, of batch-another, to the no-op, which answers with as many bytes as the server did)\n", cfg.listPages, cfg.flags, batchSize, cfg.members, cfg.grants)
 }
 
 func percentile(d []time.Duration, p float64) time.Duration {

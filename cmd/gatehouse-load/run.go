@@ -219,7 +219,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		sent := probeSent
 		for _, r := range results {
-			if r.op != opNoop && r.op != opNoopBatch {
+			if !isNoop(r.op) {
 				sent += r.requests
 			}
 		}
