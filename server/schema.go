@@ -687,6 +687,11 @@ func kindUpdateSchema(k access.Kind) map[string]any {
 			delete(props, name)
 		}
 	}
+	if kindSpecs[k].stringID {
+		// A recording's id is chosen on create only: an update ignores it
+		// (handleResourceUpdate keeps the key of a kind whose id it is).
+		delete(props, "id")
+	}
 	props["deleted"] = map[string]any{"type": "boolean"}
 	sc["description"] = "A change to a " + k.Noun() + ": the fields it sends are set, the others kept."
 	return sc

@@ -1949,7 +1949,6 @@ type SessionRecordingUpdate struct {
 	RecordingDuration *float32 `json:"recording_duration,omitempty"`
 	Viewed            *bool    `json:"viewed,omitempty"`
 	Deleted           *bool    `json:"deleted,omitempty"`
-	Id                *string  `json:"id,omitempty"`
 }
 
 // SignupInput defines model for SignupInput.
