@@ -174,3 +174,12 @@ func TestAccessCheckNeedsChecks(t *testing.T) {
 		t.Errorf("an empty batch answered %d results: %s", n, res.raw)
 	}
 }
+
+// TestNamesAreExact: a body naming a field in another case is read as PostHog
+// reads it, as a body without that field.
+func TestNamesAreExact(t *testing.T) {
+	e := newEnv(t, "sqlite", license.Enterprise)
+	flag := e.owner.create(0)
+	e.owner.do("PUT", flag+"/access_controls", map[string]any{"aCcess_level": "editor"}).wantError(400, "validation_error", "required", "access_level")
+	e.owner.do("POST", e.projPath("/access/check"), map[string]any{"Checks": []any{}}).wantError(400, "validation_error", "required", "checks")
+}

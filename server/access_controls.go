@@ -709,10 +709,8 @@ func readChecks(dst []checkInput, data []byte) ([]checkInput, error) {
 	}
 	if in.Checks == nil {
 		// Absent or null: not a batch of none, which is "checks": [].
-		var probe struct {
-			Checks json.RawMessage `json:"checks"`
-		}
-		if _ = json.Unmarshal(data, &probe); probe.Checks != nil {
+		var members map[string]json.RawMessage
+		if _ = json.Unmarshal(data, &members); members["checks"] != nil {
 			return nil, gatehouse.FieldError(gatehouse.ENull, "checks", "This field may not be null.")
 		}
 		return nil, gatehouse.FieldError(gatehouse.ERequired, "checks", "This field is required.")

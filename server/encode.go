@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -185,7 +186,20 @@ func readBodyInto(r *http.Request, scratch []byte) ([]byte, error) {
 	return data, nil
 }
 
-func decodeBytes(data []byte, v any) error {
+func decodeBytes(data []byte, v any) error { return decodeNamed(data, v, true) }
+
+// decodeSCIM is decode for SCIM, whose attribute names are case-insensitive
+// (RFC 7643, section 2.1): identity providers differ in how they write them.
+func decodeSCIM(r *http.Request, v any) error {
+	data, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	return decodeNamed(data, v, false)
+}
+
+// decodeNamed is decodeBytes, reading names exactly or, for SCIM, in any case.
+func decodeNamed(data []byte, v any, exact bool) error {
 	if len(strings.TrimSpace(string(data))) == 0 {
 		data = []byte("{}")
 	}
@@ -195,6 +209,9 @@ func decodeBytes(data []byte, v any) error {
 	trimmed := strings.TrimSpace(string(data))
 	if !strings.HasPrefix(trimmed, "{") {
 		return gatehouse.Errorf(gatehouse.EInvalidInput, "Invalid data. Expected a dictionary, but got %s.", jsonTypeName(trimmed))
+	}
+	if exact {
+		data = exactNames(data, reflect.TypeOf(v))
 	}
 	if err := json.Unmarshal(data, v); err != nil {
 		var typeErr *json.UnmarshalTypeError
@@ -312,3 +329,81 @@ func listOf[T any](w http.ResponseWriter, r *http.Request, items []T) error {
 
 func itoa(n int) string     { return strconv.Itoa(n) }
 func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
+
+// exactNames returns data without the object members whose names match a
+// field of t (the type data decodes into) only when case is ignored.
+// encoding/json would take "Access_Level" for access_level; the API reads
+// names exactly, as PostHog's does, so such a member is an unknown name,
+// ignored like any other. data is returned as it is when it has none.
+func exactNames(data []byte, t reflect.Type) []byte {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		var items []json.RawMessage
+		if json.Unmarshal(data, &items) != nil {
+			return data
+		}
+		changed := false
+		for i, item := range items {
+			if kept := exactNames(item, t.Elem()); !bytes.Equal(kept, item) {
+				items[i], changed = kept, true
+			}
+		}
+		if !changed {
+			return data
+		}
+		out, _ := json.Marshal(items)
+		return out
+	case reflect.Struct:
+	default:
+		return data
+	}
+	var members map[string]json.RawMessage
+	if json.Unmarshal(data, &members) != nil {
+		return data
+	}
+	fields := jsonFields(t)
+	changed := false
+	for name, raw := range members {
+		if ft, ok := fields[name]; ok {
+			if kept := exactNames(raw, ft); !bytes.Equal(kept, raw) {
+				members[name], changed = kept, true
+			}
+			continue
+		}
+		for field := range fields {
+			if strings.EqualFold(field, name) {
+				delete(members, name)
+				changed = true
+				break
+			}
+		}
+	}
+	if !changed {
+		return data
+	}
+	out, _ := json.Marshal(members)
+	return out
+}
+
+// jsonFields maps the JSON names of struct type t's fields, as
+// encoding/json reads them, to their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	fields := map[string]reflect.Type{}
+	for _, f := range reflect.VisibleFields(t) {
+		if !f.IsExported() || f.Anonymous && f.Type.Kind() == reflect.Struct {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		fields[name] = f.Type
+	}
+	return fields
+}

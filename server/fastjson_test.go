@@ -235,3 +235,40 @@ func TestDocumentOwnsItsBytes(t *testing.T) {
 		t.Fatalf("answer = %s, want the document as stored (name kept, n 1)", got)
 	}
 }
+
+// TestExactNames: a member whose name matches a field only when case is
+// ignored is dropped, at any depth of the type; exact names, unknown names and
+// everything else are left as they are.
+func TestExactNames(t *testing.T) {
+	type item struct {
+		Kind string `json:"kind"`
+	}
+	type body struct {
+		Level  *string         `json:"access_level"`
+		Raw    json.RawMessage `json:"raw"`
+		Checks []item          `json:"checks"`
+		Plain  string
+	}
+	for _, tc := range []struct{ in, want string }{
+		{`{"access_level":"editor"}`, `{"access_level":"editor"}`},
+		{`{"aCcess_level":"editor","other":1}`, `{"other":1}`},
+		{`{"ACCESS_LEVEL":"x","access_level":"editor"}`, `{"access_level":"editor"}`},
+		{`{"checks":[{"KIND":"a"},{"kind":"b"}]}`, `{"checks":[{},{"kind":"b"}]}`},
+		{`{"raw":{"Access_Level":1}}`, `{"raw":{"Access_Level":1}}`},
+		{`{"plain":"x","Plain":"y"}`, `{"Plain":"y"}`},
+		{`[1]`, `[1]`},
+		{`{"checks":7}`, `{"checks":7}`},
+	} {
+		var got, want any
+		if err := json.Unmarshal(exactNames([]byte(tc.in), reflect.TypeOf(&body{})), &got); err != nil {
+			t.Fatalf("exactNames(%s): %v", tc.in, err)
+		}
+		_ = json.Unmarshal([]byte(tc.want), &want)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("exactNames(%s) = %v, want %s", tc.in, got, tc.want)
+		}
+	}
+	if in := []byte(`{"access_level":"editor"}`); &exactNames(in, reflect.TypeOf(&body{}))[0] != &in[0] {
+		t.Error("exactNames copied a body it left unchanged")
+	}
+}

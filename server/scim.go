@@ -467,7 +467,7 @@ func scimUserFields(in *scimUserInput, su *gatehouse.SCIMUser) error {
 // without a password, when there is none) and made a member.
 func (s *Server) handleSCIMUserCreate(w http.ResponseWriter, r *http.Request, c *call) error {
 	var in scimUserInput
-	if err := decode(r, &in); err != nil {
+	if err := decodeSCIM(r, &in); err != nil {
 		return err
 	}
 	su := &gatehouse.SCIMUser{DomainID: c.scim.ID}
@@ -496,7 +496,7 @@ func (s *Server) handleSCIMUserGet(w http.ResponseWriter, r *http.Request, c *ca
 // handleSCIMUserReplace serves PUT Users/{id}.
 func (s *Server) handleSCIMUserReplace(w http.ResponseWriter, r *http.Request, c *call) error {
 	var in scimUserInput
-	if err := decode(r, &in); err != nil {
+	if err := decodeSCIM(r, &in); err != nil {
 		return err
 	}
 	cur, err := s.scimUserFromPath(r, c)
@@ -532,7 +532,7 @@ type scimOp struct {
 
 func readPatch(r *http.Request) ([]scimOp, error) {
 	var in scimPatchInput
-	if err := decode(r, &in); err != nil {
+	if err := decodeSCIM(r, &in); err != nil {
 		return nil, err
 	}
 	if len(in.Operations) == 0 {
@@ -845,7 +845,7 @@ func memberValues(v any) ([]string, error) {
 // rather than duplicated; a new role has the levels a role made in the API would.
 func (s *Server) handleSCIMGroupCreate(w http.ResponseWriter, r *http.Request, c *call) error {
 	var in scimGroupInput
-	if err := decode(r, &in); err != nil {
+	if err := decodeSCIM(r, &in); err != nil {
 		return err
 	}
 	name := strings.TrimSpace(deref(in.DisplayName))
@@ -948,7 +948,7 @@ func (s *Server) renameRole(ctx context.Context, c *call, roleID, name string) e
 // handleSCIMGroupReplace serves PUT Groups/{id}: its name and exactly its members.
 func (s *Server) handleSCIMGroupReplace(w http.ResponseWriter, r *http.Request, c *call) error {
 	var in scimGroupInput
-	if err := decode(r, &in); err != nil {
+	if err := decodeSCIM(r, &in); err != nil {
 		return err
 	}
 	if strings.TrimSpace(deref(in.DisplayName)) == "" {
