@@ -135,10 +135,11 @@ func (d *driver) request(ctx context.Context, op string, c int, rng *rand.Rand) 
 			n = batchSize
 		}
 		other := op == opCheckOther || op == opBatchAnother || op == opBatchOther
+		var another string // the member a batch-another asks about
 		if other {
 			key = d.ws.Admin
+			another = d.ws.Others[rng.IntN(len(d.ws.Others))]
 		}
-		another := d.ws.Others[rng.IntN(len(d.ws.Others))]
 		// Appended by hand: the driver shares the machine with the server, and
 		// formatting 100 checks with fmt cost it more than the server spends
 		// reading them.
