@@ -341,6 +341,9 @@ func exactNames(data []byte, t reflect.Type) []byte {
 	}
 	switch t.Kind() {
 	case reflect.Slice, reflect.Array:
+		if !holdsNames(t.Elem()) {
+			return data // a json.RawMessage, a list of strings: no names to read
+		}
 		var items []json.RawMessage
 		if json.Unmarshal(data, &items) != nil {
 			return data
@@ -388,22 +391,18 @@ func exactNames(data []byte, t reflect.Type) []byte {
 	return out
 }
 
-// jsonFields maps the JSON names of struct type t's fields, as
-// encoding/json reads them, to their types.
+// holdsNames reports whether values of type t are (or hold) JSON objects
+// read into struct fields by name.
+func holdsNames(t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+		t = t.Elem()
+	}
+	return t.Kind() == reflect.Struct
+}
+
+// jsonFields maps the JSON names of struct type t's fields to their types.
 func jsonFields(t reflect.Type) map[string]reflect.Type {
 	fields := map[string]reflect.Type{}
-	for _, f := range reflect.VisibleFields(t) {
-		if !f.IsExported() || f.Anonymous && f.Type.Kind() == reflect.Struct {
-			continue
-		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		fields[name] = f.Type
-	}
+	eachJSONField(t, func(name string, f reflect.StructField) { fields[name] = f.Type })
 	return fields
 }

@@ -530,51 +530,36 @@ func (g *schemaGen) of(t reflect.Type, in bool) map[string]any {
 func (g *schemaGen) object(t reflect.Type, in bool) map[string]any {
 	props := map[string]any{}
 	required := []any{}
-	var walk func(t reflect.Type)
-	walk = func(t reflect.Type) {
-		for f := range t.Fields() {
-			tag := f.Tag.Get("json")
-			if tag == "-" || !f.IsExported() && !f.Anonymous {
-				continue
-			}
-			name, opts, _ := strings.Cut(tag, ",")
-			if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
-				walk(f.Type)
-				continue
-			}
-			if name == "" {
-				name = f.Name
-			}
-			p := g.of(f.Type, in)
-			apiTag := f.Tag.Get("api")
-			for a := range strings.SplitSeq(apiTag, ",") {
-				switch {
-				case a == "nullable":
-					p["nullable"] = true
-				case strings.HasPrefix(a, "format="):
-					p["format"] = strings.TrimPrefix(a, "format=")
-				case strings.HasPrefix(a, "enumof="):
-					p["enum"] = enumSets[strings.TrimPrefix(a, "enumof=")]()
-				case strings.HasPrefix(a, "enum="):
-					var enum []any
-					for v := range strings.SplitSeq(strings.TrimPrefix(a, "enum="), "|") {
-						if n, err := strconv.Atoi(v); err == nil {
-							enum = append(enum, n)
-						} else {
-							enum = append(enum, v)
-						}
+	eachJSONField(t, func(name string, f reflect.StructField) {
+		_, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		p := g.of(f.Type, in)
+		apiTag := f.Tag.Get("api")
+		for a := range strings.SplitSeq(apiTag, ",") {
+			switch {
+			case a == "nullable":
+				p["nullable"] = true
+			case strings.HasPrefix(a, "format="):
+				p["format"] = strings.TrimPrefix(a, "format=")
+			case strings.HasPrefix(a, "enumof="):
+				p["enum"] = enumSets[strings.TrimPrefix(a, "enumof=")]()
+			case strings.HasPrefix(a, "enum="):
+				var enum []any
+				for v := range strings.SplitSeq(strings.TrimPrefix(a, "enum="), "|") {
+					if n, err := strconv.Atoi(v); err == nil {
+						enum = append(enum, n)
+					} else {
+						enum = append(enum, v)
 					}
-					p["enum"] = enum
 				}
-			}
-			props[name] = p
-			tagged := slices.Contains(strings.Split(apiTag, ","), "required")
-			if tagged || !in && !strings.Contains(opts, "omitempty") {
-				required = append(required, name)
+				p["enum"] = enum
 			}
 		}
-	}
-	walk(t)
+		props[name] = p
+		tagged := slices.Contains(strings.Split(apiTag, ","), "required")
+		if tagged || !in && !strings.Contains(opts, "omitempty") {
+			required = append(required, name)
+		}
+	})
 	out := map[string]any{"type": "object", "properties": props}
 	if len(required) > 0 {
 		out["required"] = required
@@ -707,4 +692,26 @@ func (s *Server) handleSchema(w http.ResponseWriter, r *http.Request, c *call) e
 // from a server with no public URL: what clients are generated from.
 func Schema() []byte {
 	return New(Config{}).schemaDocument()
+}
+
+// eachJSONField calls fn with each field of struct type t as encoding/json
+// reads and writes it, under its JSON name; the fields of an embedded struct
+// without a name of its own come inline. The schema and the body decoder's
+// exact names (exactNames) both read fields through it.
+func eachJSONField(t reflect.Type, fn func(name string, f reflect.StructField)) {
+	for f := range t.Fields() {
+		tag := f.Tag.Get("json")
+		if tag == "-" || !f.IsExported() && !f.Anonymous {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			eachJSONField(f.Type, fn)
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		fn(name, f)
+	}
 }
