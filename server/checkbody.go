@@ -99,6 +99,11 @@ func (p *jsonScan) ws() {
 
 // lit skips whitespace and then c, reporting whether c was there.
 func (p *jsonScan) lit(c byte) bool {
+	// Bodies are mostly written without whitespace: c itself first.
+	if p.i < len(p.b) && p.b[p.i] == c {
+		p.i++
+		return true
+	}
 	p.ws()
 	if p.i < len(p.b) && p.b[p.i] == c {
 		p.i++
@@ -114,14 +119,13 @@ func (p *jsonScan) plainBytes() ([]byte, bool) {
 		return nil, false
 	}
 	start := p.i
-	for ; p.i < len(p.b); p.i++ {
-		switch c := p.b[p.i]; {
-		case c == '"':
-			p.i++
-			return p.b[start : p.i-1], true
-		case c < 0x20 || c >= 0x7f || c == '\\':
-			return nil, false
-		}
+	// One table read a byte: plain holds printable ASCII other than '"' and '\\'.
+	for p.i < len(p.b) && plain[p.b[p.i]] {
+		p.i++
+	}
+	if p.i < len(p.b) && p.b[p.i] == '"' {
+		p.i++
+		return p.b[start : p.i-1], true
 	}
 	return nil, false
 }

@@ -78,13 +78,34 @@ type driver struct {
 	cfg     *config
 	clients []*http.Client
 	writes  []int // rule changes sent by each client (one goroutine per client uses it)
-	// answers is the size of the server's answer to each batch a no-op batch mirrors,
-	// learnt before the run, which the no-op's answer matches.
-	answers map[string]int
+	// answers holds, for each batch a no-op batch mirrors, the sizes of each client's
+	// answers from the server so far, whose mean the no-op's answer to that client
+	// matches: a batch's answer depends on its member and its flags, and one size for
+	// every client (the last one's to the first check) made the no-op answer 17 KB
+	// where the server answered 12.5 KB on average.
+	answers map[string][]answerSizes
+}
+
+// answerSizes sums the sizes of one client's answers to one operation. Only that
+// client's goroutine touches it.
+type answerSizes struct{ bytes, n int }
+
+func (a *answerSizes) add(n int) { a.bytes, a.n = a.bytes+n, a.n+1 }
+
+func (a *answerSizes) mean() int {
+	if a.n == 0 {
+		return 0
+	}
+	return a.bytes / a.n
 }
 
 func newDriver(base, noop string, ws *workspace, cfg *config) *driver {
-	d := &driver{base: base, noop: noop, ws: ws, cfg: cfg, writes: make([]int, cfg.clients), answers: map[string]int{}}
+	d := &driver{base: base, noop: noop, ws: ws, cfg: cfg, writes: make([]int, cfg.clients), answers: map[string][]answerSizes{}}
+	for _, op := range cfg.ops {
+		if m := noopMirrors[op]; m != "" {
+			d.answers[m] = make([]answerSizes, cfg.clients)
+		}
+	}
 	for range cfg.clients {
 		d.clients = append(d.clients, &http.Client{
 			// Buffers that hold a whole batch answer: with the default 4 KB the
@@ -166,7 +187,7 @@ func (d *driver) request(ctx context.Context, op string, c int, rng *rand.Rand) 
 		}
 		method, path, body = http.MethodPost, p+"/access/check", append(b, `]}`...)
 		if asked != op {
-			base, path = d.noop, "/_noop?bytes="+strconv.Itoa(d.answers[op])
+			base, path = d.noop, "/_noop?bytes="+strconv.Itoa(d.answers[op][c].mean())
 		}
 	}
 	req, err := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(body))
@@ -191,8 +212,12 @@ func (d *driver) do(ctx context.Context, op string, c int, rng *rand.Rand) (ok b
 		return false, err
 	}
 	defer resp.Body.Close()
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err != nil {
 		return false, err
+	}
+	if sizes := d.answers[op]; sizes != nil {
+		sizes[c].add(int(n))
 	}
 	return resp.StatusCode/100 == 2, nil
 }
@@ -222,8 +247,8 @@ func (d *driver) check(ctx context.Context) error {
 			if resp.StatusCode/100 != 2 {
 				return fmt.Errorf("%s %s: %s: %s", req.Method, req.URL.Path, resp.Status, body)
 			}
-			if !isNoop(op) {
-				d.answers[op] = len(body)
+			if sizes := d.answers[op]; sizes != nil {
+				sizes[c].add(len(body))
 			}
 		}
 	}
@@ -277,6 +302,7 @@ type result struct {
 	errors    int
 	elapsed   time.Duration // the sum of its turns
 	latencies []time.Duration
+	rates     []float64 // requests a second in each of its turns, round by round
 }
 
 // drive gives each operation turns of cfg.slice, round after round, until cfg.duration is
@@ -311,6 +337,7 @@ func (d *driver) turn(ctx context.Context, res *result, rngs []*rand.Rand) {
 	budget := d.cfg.maxRequests - res.requests
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	n := 0 // requests in this turn
 	start := time.Now()
 	end := start.Add(d.cfg.slice)
 	for c := range d.clients {
@@ -335,40 +362,69 @@ func (d *driver) turn(ctx context.Context, res *result, rngs []*rand.Rand) {
 			mu.Lock()
 			res.latencies = append(res.latencies, lat...)
 			res.requests += len(lat)
+			n += len(lat)
 			res.errors += errs
 			mu.Unlock()
 		})
 	}
 	wg.Wait()
-	res.elapsed += time.Since(start)
+	took := time.Since(start)
+	res.elapsed += took
+	res.rates = append(res.rates, float64(n)/took.Seconds())
 }
 
 // report prints one line per operation: throughput, latency and throughput as a share of
 // the no-op handler's.
 func report(w io.Writer, dialect string, cfg *config, results []*result) {
 	var noop float64
+	var noopRates []float64
 	for _, r := range results {
 		if r.op == opNoop && r.elapsed > 0 {
 			noop = float64(r.requests) / r.elapsed.Seconds()
+			noopRates = r.rates
 		}
 	}
 	fmt.Fprintf(w, "\n%s, %d clients, %v in turns of %v\n", dialect, cfg.clients, cfg.duration, cfg.slice)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "operation\trequests\terrors\treq/s\tp50\tp99\tof no-op\t")
+	fmt.Fprintln(tw, "operation\trequests\terrors\treq/s\tp50\tp99\tof no-op\tby round\t")
 	for _, r := range results {
 		rate := 0.0
 		if r.elapsed > 0 {
 			rate = float64(r.requests) / r.elapsed.Seconds()
 		}
-		share := "-"
+		share, byRound := "-", "-"
 		if noop > 0 {
 			share = fmt.Sprintf("%.1f%%", 100*rate/noop)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%v\t%v\t%s\t\n", r.op, r.requests, r.errors, rate,
-			percentile(r.latencies, 0.50), percentile(r.latencies, 0.99), share)
+		if m, ok := medianRatio(r.rates, noopRates); ok {
+			byRound = fmt.Sprintf("%.1f%%", 100*m)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%v\t%v\t%s\t%s\t\n", r.op, r.requests, r.errors, rate,
+			percentile(r.latencies, 0.50), percentile(r.latencies, 0.99), share, byRound)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "(list: GET of one of the first %d 100-item pages of %d flags, with can_edit; batch: %d decisions in one POST …/access/check; *-other: asked with an administrator's key about other members of %d, by user_uuid (batch-another: the whole batch about one of them); rules: an administrator's key changing one member's rule on one flag, the organization holding %d object rules; no-op: a plain Go HTTP server in its own process; noop-batch, noop-batch-another: the body of batch, of batch-another, to the no-op, which answers with as many bytes as the server did)\n", cfg.listPages, cfg.flags, batchSize, cfg.members, cfg.grants)
+	fmt.Fprintf(w, "(list: GET of one of the first %d 100-item pages of %d flags, with can_edit; batch: %d decisions in one POST …/access/check; *-other: asked with an administrator's key about other members of %d, by user_uuid (batch-another: the whole batch about one of them); rules: an administrator's key changing one member's rule on one flag, the organization holding %d object rules; no-op: a plain Go HTTP server in its own process; noop-batch, noop-batch-another: the body of batch, of batch-another, to the no-op, which answers each client with as many bytes as the server did on average; of no-op: the whole run's rates; by round: the median over rounds of each turn's rate to the no-op's turn of the same round)\n", cfg.listPages, cfg.flags, batchSize, cfg.members, cfg.grants)
+}
+
+// medianRatio is the median over rounds of rates[i]/base[i]: each operation's turn
+// beside the no-op's turn of the same round, a quarter of a second apart, so that a
+// burst of the machine's neighbours during a few turns moves the figure little. ok is
+// false without a round holding both.
+func medianRatio(rates, base []float64) (m float64, ok bool) {
+	var ratios []float64
+	for i := range min(len(rates), len(base)) {
+		if base[i] > 0 {
+			ratios = append(ratios, rates[i]/base[i])
+		}
+	}
+	if len(ratios) == 0 {
+		return 0, false
+	}
+	slices.Sort(ratios)
+	if n := len(ratios); n%2 == 0 {
+		return (ratios[n/2-1] + ratios[n/2]) / 2, true
+	}
+	return ratios[len(ratios)/2], true
 }
 
 func percentile(d []time.Duration, p float64) time.Duration {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -78,8 +79,13 @@ func runSmall(t *testing.T, databaseURL string, extra ...string) string {
 		if line == "" {
 			t.Fatalf("no line for %s in:\n%s", op, out)
 		}
-		if f := strings.Fields(line); f[1] == "0" || f[2] != "0" {
+		f := strings.Fields(line)
+		if f[1] == "0" || f[2] != "0" {
 			t.Errorf("%s: %s requests, %s errors; want some, none failed:\n%s", op, f[1], f[2], out)
+		}
+		// Its share of the no-op, over the whole run and by round.
+		if len(f) != 8 || !strings.HasSuffix(f[6], "%") || !strings.HasSuffix(f[7], "%") {
+			t.Errorf("%s: want shares of the no-op over the run and by round:\n%s", op, out)
 		}
 	}
 	// The server is the shipped binary with its logging on: a line for every request.
@@ -209,5 +215,51 @@ func TestScaleSmall(t *testing.T) {
 	png, err := os.ReadFile(chart)
 	if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) {
 		t.Errorf("the chart is not a PNG (%v)", err)
+	}
+}
+
+// TestMedianRatio: shares by round pair each turn with the no-op's turn of the same
+// round, take the median, and skip rounds without a no-op rate.
+func TestMedianRatio(t *testing.T) {
+	for _, tc := range []struct {
+		rates, base []float64
+		want        float64
+		ok          bool
+	}{
+		{[]float64{50, 90, 10}, []float64{100, 100, 100}, 0.5, true},
+		{[]float64{50, 60}, []float64{100, 100}, 0.55, true},
+		// A burst that halved one no-op turn moves the median, not the pairing.
+		{[]float64{40, 45, 50}, []float64{100, 50, 100}, 0.5, true},
+		{[]float64{40, 45, 50}, []float64{100, 0}, 0.4, true}, // the third round has no no-op turn
+		{[]float64{40}, nil, 0, false},
+	} {
+		got, ok := medianRatio(tc.rates, tc.base)
+		if ok != tc.ok || got != tc.want {
+			t.Errorf("medianRatio(%v, %v) = %v, %v; want %v, %v", tc.rates, tc.base, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// TestNoopAnswersEachClient: a no-op batch answers each client with the mean size of
+// the server's answers to that client, not one size for all.
+func TestNoopAnswersEachClient(t *testing.T) {
+	ws := &workspace{Project: 1, Clients: []client{{APIKey: "a"}, {APIKey: "b"}}, Flags: []int64{7}, Admin: "x", Others: []string{"u"}}
+	cfg := &config{clients: 2, ops: []string{opNoop, opNoopBatch}}
+	d := newDriver("http://server", "http://noop", ws, cfg)
+	d.answers[opBatch][0].add(12_000)
+	d.answers[opBatch][1].add(16_000)
+	d.answers[opBatch][1].add(18_000)
+	rng := rand.New(rand.NewPCG(1, 1))
+	for c, want := range []string{"bytes=12000", "bytes=17000"} {
+		req, err := d.request(t.Context(), opNoopBatch, c, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if req.URL.Host != "noop" || req.URL.RawQuery != want {
+			t.Errorf("client %d: no-op batch asks %s, want %s from the no-op", c, req.URL, want)
+		}
+	}
+	if d.answers[opBatchAnother] != nil {
+		t.Error("sizes kept for an operation no no-op batch mirrors in this run")
 	}
 }
