@@ -418,17 +418,20 @@ func (s *Snapshot) KindLevel(user, project int64, k Kind) Decision {
 
 func (s *Snapshot) decide(user int64, o Object, object bool) Decision {
 	// memberTab.find, its direct table read without a call.
-	m, in := s.memberTab.atDirect(user)
+	e, in := s.memberTab.atDirect(user)
 	if !in {
-		m = s.memberTab.probe(user)
+		e = noDirect
+		if m := s.memberTab.probe(user); m != nil {
+			e = directEntry(m)
+		}
 	}
-	if m == nil || o.Kind >= NumKinds {
+	if e == noDirect || o.Kind >= NumKinds {
 		return Decision{Level: None, Source: SourceOrganization}
 	}
-	if m.admin {
+	if e&1 != 0 {
 		return Decision{Level: Manager, Source: SourceOrganizationAdmin}
 	}
-	mi := m.idx
+	mi := e >> 1
 	creator := object && o.Creator != 0 && o.Creator == user
 	if !s.enforced {
 		// The free plan ignores every rule, project rules included, so that rules left over
