@@ -317,9 +317,17 @@ func (d *driver) drive(ctx context.Context) []*result {
 	for c := range rngs {
 		rngs[c] = rand.New(rand.NewPCG(uint64(c), 2))
 	}
+	// Each round takes the operations in an order of its own: in one order for every
+	// round, what an operation leaves the machine to do after its turn (a write's
+	// flush to disk, the database's background work, the collector) would always fall
+	// in the same next operation's turn. Shuffled, it falls on each operation alike,
+	// the no-op included.
+	order := slices.Clone(results)
+	shuffle := rand.New(rand.NewPCG(7, 7))
 	deadline := time.Now().Add(d.cfg.duration)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		for _, res := range results {
+		shuffle.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for _, res := range order {
 			if res.requests >= d.cfg.maxRequests {
 				continue
 			}
