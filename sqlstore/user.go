@@ -100,13 +100,15 @@ func (db *DB) insertUser(ctx context.Context, q querier, u *gatehouse.User) erro
 
 // User returns the user with this id.
 func (db *DB) User(ctx context.Context, id int64) (*gatehouse.User, error) {
-	// Every object answered names its creator: through a cached statement, as on SQLite
-	// preparing this one cost as much as running it.
-	var u gatehouse.User
-	if err := db.queryRowHot(ctx, `SELECT `+userColumns+` FROM users u WHERE u.id = $1`, id).Scan(userScanners(&u, false)...); err != nil {
-		return nil, notFound(err)
+	// Every object answered names its creator: from memory, as UsersByID keeps them.
+	us, err := db.UsersByID(ctx, []int64{id})
+	if err != nil {
+		return nil, err
 	}
-	return &u, nil
+	if len(us) == 0 {
+		return nil, gatehouse.NotFound()
+	}
+	return &us[0], nil
 }
 
 // UserByUUID returns the user with this UUID.

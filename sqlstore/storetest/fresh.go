@@ -184,12 +184,18 @@ func testReadsAfterWrites(t *testing.T, e *env) {
 			t.Fatalf("UsersByID() = %+v, %v", us, err)
 		}
 	}
+	if got, err := s.User(ctx, u.ID); err != nil || got.FirstName != u.FirstName {
+		t.Fatalf("User() = %+v, %v", got, err)
+	}
 	u.FirstName = "Renamed again"
 	if err := s.UpdateUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
 	if us, err := s.UsersByID(ctx, []int64{u.ID}); err != nil || len(us) != 1 || us[0].FirstName != "Renamed again" {
 		t.Errorf("UsersByID() after UpdateUser = %+v, %v, want the new name", us, err)
+	}
+	if got, err := s.User(ctx, u.ID); err != nil || got.FirstName != "Renamed again" {
+		t.Errorf("User() after UpdateUser = %+v, %v, want the new name", got, err)
 	}
 
 	if err := s.DeleteAPIKey(ctx, u.ID, key.ID); err != nil {
