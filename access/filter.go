@@ -15,13 +15,13 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 	out = out[:(len(objs)+63)/64]
 	clear(out)
 	m := s.memberTab.find(user)
-	if m == nil {
+	if m == noMember {
 		if atLeast == None {
 			return setAll(out, len(objs))
 		}
 		return 0
 	}
-	if m.admin || !s.enforced {
+	if m.admin() || !s.enforced {
 		// Manager (admins, creators on the free plan) or editor (everyone else on the free
 		// plan) on every object of a known kind, none on the others.
 		n := 0
@@ -30,7 +30,7 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 			l := None
 			switch {
 			case o.Kind >= NumKinds:
-			case m.admin, o.Creator != 0 && o.Creator == user:
+			case m.admin(), o.Creator != 0 && o.Creator == user:
 				l = Manager
 			default:
 				l = Editor
@@ -43,7 +43,7 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 		return n
 	}
 
-	f := filterer{s: s, user: user, mi: m.idx}
+	f := filterer{s: s, user: user, mi: m.idx()}
 	f.roles = s.roleBits[int(f.mi)*s.roleWords : int(f.mi+1)*s.roleWords]
 	f.base = s.kindBase[int(f.mi)*int(NumKinds):][:NumKinds]
 	// The type level of each kind outside projects with rules, where most objects are,

@@ -27,7 +27,7 @@ func Preview(before, after *Snapshot, asker int64, subjects []Object) []PreviewC
 		users = append(users, m.User)
 	}
 	for _, m := range after.members {
-		if before.memberTab.find(m.User) == nil {
+		if before.memberTab.find(m.User) == noMember {
 			users = append(users, m.User)
 		}
 	}

@@ -133,8 +133,8 @@ func (s *Snapshot) compileRoles(all []Role) {
 	s.roleBits = make([]uint64, len(s.members)*s.roleWords)
 	for ri, r := range roles {
 		for _, u := range r.Members {
-			if m := s.memberTab.find(u); m != nil {
-				s.roleBits[int(m.idx)*s.roleWords+ri/64] |= 1 << (ri % 64)
+			if m := s.memberTab.find(u); m != noMember {
+				s.roleBits[int(m.idx())*s.roleWords+ri/64] |= 1 << (ri % 64)
 			}
 		}
 	}
@@ -173,8 +173,8 @@ func (s *Snapshot) resolve(r *Rule) (t target, ok bool) {
 		ri, ok := s.roleIdx[r.Role]
 		return target{idx: ri, rank: rankRole}, ok
 	case r.User != 0:
-		if m := s.memberTab.find(r.User); m != nil {
-			return target{idx: m.idx, rank: rankMember}, true
+		if m := s.memberTab.find(r.User); m != noMember {
+			return target{idx: m.idx(), rank: rankMember}, true
 		}
 		return t, false
 	}
@@ -418,20 +418,17 @@ func (s *Snapshot) KindLevel(user, project int64, k Kind) Decision {
 
 func (s *Snapshot) decide(user int64, o Object, object bool) Decision {
 	// memberTab.find, its direct table read without a call.
-	e, in := s.memberTab.atDirect(user)
+	m, in := s.memberTab.atDirect(user)
 	if !in {
-		e = noDirect
-		if m := s.memberTab.probe(user); m != nil {
-			e = directEntry(m)
-		}
+		m = s.memberTab.probe(user)
 	}
-	if e == noDirect || o.Kind >= NumKinds {
+	if m == noMember || o.Kind >= NumKinds {
 		return Decision{Level: None, Source: SourceOrganization}
 	}
-	if e&1 != 0 {
+	if m.admin() {
 		return Decision{Level: Manager, Source: SourceOrganizationAdmin}
 	}
-	mi := e >> 1
+	mi := m.idx()
 	creator := object && o.Creator != 0 && o.Creator == user
 	if !s.enforced {
 		// The free plan ignores every rule, project rules included, so that rules left over
@@ -538,24 +535,24 @@ var (
 func (s *Snapshot) ProjectAccess(user, project int64) (lvl ProjectLevel, ok bool) {
 	m := s.memberTab.find(user)
 	switch {
-	case m == nil:
+	case m == noMember:
 		return ProjectNone, false
-	case m.admin:
+	case m.admin():
 		return ProjectAdmin, true
 	case !s.enforced:
 		return ProjectMember, true
 	}
 	lvl = ProjectMember
 	if p := s.project(project); p != nil && p.levels != nil {
-		lvl = p.levels[m.idx]
+		lvl = p.levels[m.idx()]
 	}
 	return lvl, lvl != ProjectNone
 }
 
 // MembershipLevel returns user's membership level, 0 when not a member.
 func (s *Snapshot) MembershipLevel(user int64) int {
-	if m := s.memberTab.find(user); m != nil {
-		return s.members[m.idx].Level
+	if m := s.memberTab.find(user); m != noMember {
+		return s.members[m.idx()].Level
 	}
 	return 0
 }
@@ -563,8 +560,8 @@ func (s *Snapshot) MembershipLevel(user int64) int {
 // RolesOf returns the ids of user's roles in the order of Facts.Roles; nil when none.
 // The slice is shared: do not mutate it.
 func (s *Snapshot) RolesOf(user int64) []string {
-	if m := s.memberTab.find(user); m != nil {
-		return s.rolesOf[m.idx]
+	if m := s.memberTab.find(user); m != noMember {
+		return s.rolesOf[m.idx()]
 	}
 	return nil
 }

@@ -29,12 +29,30 @@ func tableSize(n int) int {
 	return 1 << bits.Len(uint(2*n-1))
 }
 
-// memberSlot is one member in memberTable: the member's index and what Decide needs first.
+// member is what a lookup in memberTable finds of a member, packed in four bytes: the
+// member's index in Snapshot.members and whether their membership level is at least
+// AdminLevel, index<<1 | admin (an index below 2^30: a billion members would not fit in
+// memory anyway). noMember is a user who is not a member.
+type member int32
+
+const noMember member = -1
+
+func packMember(idx int32, admin bool) member {
+	m := member(idx << 1)
+	if admin {
+		m |= 1
+	}
+	return m
+}
+
+func (m member) idx() int32  { return int32(m >> 1) }
+func (m member) admin() bool { return m&1 != 0 }
+
+// memberSlot is one member in memberTable's hash table.
 type memberSlot struct {
-	user  int64
-	idx   int32 // index in Snapshot.members; valid only when used
-	admin bool  // membership level ≥ AdminLevel
-	used  bool
+	user int64
+	m    member // valid only when used
+	used bool
 }
 
 // memberTable maps a user id to its member slot.
@@ -42,28 +60,14 @@ type memberTable struct {
 	slots []memberSlot // len is a power of two
 	shift uint8        // 64 - log2(len(slots))
 	// direct, when the members' user ids lie close together (as in a self-hosted
-	// workspace, where most users belong to the one organization), holds at each
-	// member's user id minus base what Decide needs of them, packed (directEntry), and
-	// slots is dropped: one read instead of a hash and a probe. Four bytes an entry
-	// rather than a slot's sixteen keep the table of a thousand members in a few cache
-	// lines' worth of the first-level cache that Decide's other tables share.
-	direct []int32
+	// workspace, where most users belong to the one organization), holds each member
+	// at their user id minus base (noMember between them), and slots is dropped: one
+	// read instead of a hash and a probe. Four bytes an entry rather than a slot's
+	// sixteen keep the table of a thousand members in a few cache lines' worth of the
+	// first-level cache that Decide's other tables share.
+	direct []member
 	base   int64
-	// byIdx[i] is member i's slot, for find when direct is used.
-	byIdx []memberSlot
 }
-
-// directEntry packs a member for direct: index<<1 | admin. noDirect marks a user id
-// of no member.
-func directEntry(sl *memberSlot) int32 {
-	e := sl.idx << 1
-	if sl.admin {
-		e |= 1
-	}
-	return e
-}
-
-const noDirect = -1
 
 // maxMemberSpan bounds the ids direct spans, in slots per member (plus a few): never more
 // than the hash table it replaces.
@@ -84,17 +88,16 @@ func (t *memberTable) indexDirect() {
 		}
 		n++
 	}
-	if n == 0 || n >= 1<<30 || uint64(hi-lo) >= uint64(maxMemberSpan*n+64) || hi-lo < 0 {
+	if n == 0 || uint64(hi-lo) >= uint64(maxMemberSpan*n+64) || hi-lo < 0 {
 		return
 	}
-	t.direct, t.base, t.byIdx = make([]int32, hi-lo+1), lo, make([]memberSlot, n)
+	t.direct, t.base = make([]member, hi-lo+1), lo
 	for i := range t.direct {
-		t.direct[i] = noDirect
+		t.direct[i] = noMember
 	}
-	for i := range t.slots {
-		if sl := &t.slots[i]; sl.used {
-			t.direct[sl.user-lo] = directEntry(sl)
-			t.byIdx[sl.idx] = *sl
+	for _, sl := range t.slots {
+		if sl.used {
+			t.direct[sl.user-lo] = sl.m
 		}
 	}
 	t.slots = nil
@@ -111,7 +114,7 @@ func (t *memberTable) insert(user int64, idx int32, admin bool) bool {
 	for i := int(mix(uint64(user)) >> t.shift); ; i = (i + 1) & mask {
 		sl := &t.slots[i]
 		if !sl.used {
-			*sl = memberSlot{user: user, idx: idx, admin: admin, used: true}
+			*sl = memberSlot{user: user, m: packMember(idx, admin), used: true}
 			return true
 		}
 		if sl.user == user {
@@ -120,40 +123,36 @@ func (t *memberTable) insert(user int64, idx int32, admin bool) bool {
 	}
 }
 
-// find returns user's slot, or nil when user is not a member.
-func (t *memberTable) find(user int64) *memberSlot {
-	if e, in := t.atDirect(user); in {
-		if e == noDirect {
-			return nil
-		}
-		return &t.byIdx[e>>1]
+// find returns user as a member, noMember when user is not one.
+func (t *memberTable) find(user int64) member {
+	if m, in := t.atDirect(user); in {
+		return m
 	}
 	return t.probe(user)
 }
 
-// atDirect is find in the direct table, returning the member's directEntry (noDirect
-// for none): in is false when user lies outside it (or there is none), and the hash
-// table must be probed. Small enough to be inlined into Decide.
-func (t *memberTable) atDirect(user int64) (e int32, in bool) {
+// atDirect is find in the direct table: in is false when user lies outside it (or there
+// is none), and the hash table must be probed. Small enough to be inlined into Decide.
+func (t *memberTable) atDirect(user int64) (m member, in bool) {
 	if i := uint64(user - t.base); i < uint64(len(t.direct)) {
 		return t.direct[i], true
 	}
-	return noDirect, false
+	return noMember, false
 }
 
 // probe is find in the hash table, which a table with direct has not.
-func (t *memberTable) probe(user int64) *memberSlot {
+func (t *memberTable) probe(user int64) member {
 	if t.direct != nil {
-		return nil
+		return noMember
 	}
 	mask := len(t.slots) - 1
 	for i := int(mix(uint64(user)) >> t.shift); ; i = (i + 1) & mask {
 		sl := &t.slots[i]
 		if !sl.used {
-			return nil
+			return noMember
 		}
 		if sl.user == user {
-			return sl
+			return sl.m
 		}
 	}
 }

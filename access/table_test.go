@@ -128,10 +128,10 @@ func TestMemberTableDirectAndHashed(t *testing.T) {
 		}
 		for i := range int64(n) {
 			m := tab.find(tt.base + i*tt.step)
-			if m == nil || m.idx != int32(i) || m.admin != (i%10 == 0) {
-				t.Fatalf("base %d step %d: member %d found as %+v", tt.base, tt.step, i, m)
+			if m == noMember || m.idx() != int32(i) || m.admin() != (i%10 == 0) {
+				t.Fatalf("base %d step %d: member %d found as %d", tt.base, tt.step, i, m)
 			}
-			if tt.step > 1 && tab.find(tt.base+i*tt.step+1) != nil {
+			if tt.step > 1 && tab.find(tt.base+i*tt.step+1) != noMember {
 				t.Fatalf("base %d step %d: id %d between members found", tt.base, tt.step, tt.base+i*tt.step+1)
 			}
 		}
@@ -139,8 +139,8 @@ func TestMemberTableDirectAndHashed(t *testing.T) {
 			if (id-tt.base)%tt.step == 0 && id >= tt.base && id < tt.base+n*tt.step {
 				continue // a member
 			}
-			if m := tab.find(id); m != nil {
-				t.Errorf("base %d step %d: non-member %d found as %+v", tt.base, tt.step, id, m)
+			if m := tab.find(id); m != noMember {
+				t.Errorf("base %d step %d: non-member %d found as %d", tt.base, tt.step, id, m)
 			}
 		}
 	}
