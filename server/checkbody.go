@@ -55,10 +55,22 @@ func parseChecks(dst []checkInput, data []byte) (checks []checkInput, ok bool) {
 	// spares growing (and copying) it a dozen times.
 	checks = slices.Grow(dst[:0], bytes.Count(data, []byte{'}'}))
 	if !p.lit(']') {
+		// The last two checks read whole: batches often alternate two shapes (an
+		// action for every other check, say).
+		var like [2]checkLike
+		next := 0
 		for {
-			ch, ok := p.check()
+			ch, ok := like[0].match(&p)
 			if !ok {
-				return nil, false
+				ch, ok = like[1].match(&p)
+			}
+			if !ok {
+				start := p.i
+				if ch, ok = p.check(); !ok {
+					return nil, false
+				}
+				like[next].learn(&p, start, ch)
+				next ^= 1
 			}
 			checks = append(checks, ch)
 			if p.lit(',') {
@@ -84,6 +96,50 @@ type jsonScan struct {
 	recent [4]string
 	next   int
 	uuid   *string // the last user_uuid read
+	// idAt is where the last check's id lay in b, when it was an integer; [0, 0) when not.
+	idAt [2]int
+}
+
+// checkLike is a check read whole, as the pattern of the next ones: a batch's checks
+// mostly differ in their ids alone, and a check whose bytes match the pattern's around an
+// integer id is read with two comparisons instead of key by key.
+type checkLike struct {
+	before, after []byte     // the pattern's bytes before and after its id
+	ch            checkInput // the pattern's fields, but its id
+}
+
+// learn takes the check ch just read from p.b[start:p.i] as the pattern, if its id was
+// an integer.
+func (l *checkLike) learn(p *jsonScan, start int, ch checkInput) {
+	if p.idAt[1] == 0 {
+		l.before = nil
+		return
+	}
+	l.before, l.after, l.ch = p.b[start:p.idAt[0]], p.b[p.idAt[1]:p.i], ch
+	l.ch.ID = nil
+}
+
+// match reads the next check if its bytes are the pattern's around an integer id, as
+// check would read it; ok is false (and nothing is read) otherwise.
+func (l *checkLike) match(p *jsonScan) (ch checkInput, ok bool) {
+	rest := p.b[p.i:]
+	if l.before == nil || !bytes.HasPrefix(rest, l.before) {
+		return ch, false
+	}
+	from := len(l.before)
+	to := from
+	for to < len(rest) && rest[to] >= '0' && rest[to] <= '9' {
+		to++
+	}
+	// What integer reads: 0 or [1-9][0-9]*; the pattern's next byte was not a digit,
+	// '.', 'e' or 'E', or it would not have been read.
+	if n := to - from; n == 0 || n > 1 && rest[from] == '0' || !bytes.HasPrefix(rest[to:], l.after) {
+		return ch, false
+	}
+	ch = l.ch
+	ch.ID = json.RawMessage(rest[from:to])
+	p.i += to + len(l.after)
+	return ch, true
 }
 
 func (p *jsonScan) ws() {
@@ -212,12 +268,15 @@ func (p *jsonScan) check() (ch checkInput, ok bool) {
 			bit = seenID
 			p.ws()
 			start := p.i
+			p.idAt = [2]int{}
 			if p.i < len(p.b) && p.b[p.i] == '"' {
 				if _, ok := p.plainBytes(); !ok {
 					return ch, false
 				}
 			} else if !p.integer() {
 				return ch, false
+			} else {
+				p.idAt = [2]int{start, p.i}
 			}
 			ch.ID = json.RawMessage(p.b[start:p.i])
 		default:

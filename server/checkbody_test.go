@@ -33,6 +33,16 @@ func FuzzCheckBody(f *testing.F) {
 		`{"checks":[{"kind":"insights","id":1,"action":"view"}],"other":1}`,
 		`{"checks":[{"kind":"insights","id":1,"action":"view"}]}x`,
 		`{"checks":[{"kind":"insights","id":01,"action":"view"}]}`,
+		// Checks read by the pattern of the last two (checkLike), and checks that
+		// look like a pattern but are not read by it.
+		`{"checks":[{"kind":"insights","id":1,"action":"view"},{"kind":"insights","id":22,"action":"edit"},{"kind":"insights","id":3,"action":"view"},{"kind":"insights","id":40,"action":"edit"}]}`,
+		`{"checks":[{"kind":"insights","id":1,"action":"view"},{"kind":"insights","id":01,"action":"view"}]}`,
+		`{"checks":[{"kind":"insights","id":1,"action":"view"},{"kind":"insights","id":2.5,"action":"view"}]}`,
+		`{"checks":[{"kind":"insights","id":1,"action":"view"},{"kind":"insights","id":2e1,"action":"view"}]}`,
+		`{"checks":[{"kind":"insights","id":1,"action":"view"},{"kind":"insights","id":"2","action":"view"},{"kind":"insights","id":3,"action":"view"}]}`,
+		`{"checks":[{"kind":"insights","id":1,"action":"view"},{"kind":"insights","id":2,"action":"view","action":"edit"}]}`,
+		`{"checks":[{"id":1,"kind":"insights","action":"view","user_uuid":"a-1"},{"id":2,"kind":"insights","action":"view","user_uuid":"a-2"},{"id":3,"kind":"insights","action":"view","user_uuid":"a-1"}]}`,
+		`{"checks":[ {"kind":"insights","action":"view","id":1 } , {"kind":"insights","action":"view","id":12 },{"kind":"insights","action":"view","id":3}]}`,
 	} {
 		f.Add([]byte(seed), "editor", "explicit_role", "editor through role 'product' on this feature flag", true)
 	}
@@ -129,5 +139,56 @@ func TestHeadIndex(t *testing.T) {
 				t.Errorf("%s: find(%d) = %+v, %v; want found %v", tc.name, id, h, ok, want)
 			}
 		}
+	}
+}
+
+// TestCheckLike: a check whose bytes are the pattern's around an integer id is read by
+// the pattern as check reads it; anything else is left to check, unread.
+func TestCheckLike(t *testing.T) {
+	const first = `{"kind":"insights","id":1,"action":"view","user_uuid":"u-1"}`
+	for _, tc := range []struct {
+		next string
+		id   string // "": the pattern must not read it
+	}{
+		{`{"kind":"insights","id":23,"action":"view","user_uuid":"u-1"}`, "23"},
+		{`{"kind":"insights","id":0,"action":"view","user_uuid":"u-1"}`, "0"},
+		{`{"kind":"insights","id":023,"action":"view","user_uuid":"u-1"}`, ""},
+		{`{"kind":"insights","id":2.5,"action":"view","user_uuid":"u-1"}`, ""},
+		{`{"kind":"insights","id":2e3,"action":"view","user_uuid":"u-1"}`, ""},
+		{`{"kind":"insights","id":"2","action":"view","user_uuid":"u-1"}`, ""},
+		{`{"kind":"insights","id":-2,"action":"view","user_uuid":"u-1"}`, ""},
+		{`{"kind":"insights","id":2,"action":"edit","user_uuid":"u-1"}`, ""},
+		{`{"kind":"insights","id":2,"action":"view","user_uuid":"u-2"}`, ""},
+		{`{"kind":"insights","id":,"action":"view","user_uuid":"u-1"}`, ""},
+		{`{"kind":"insights","id":2`, ""},
+	} {
+		p := jsonScan{b: []byte(first + tc.next)}
+		ch, ok := p.check()
+		if !ok {
+			t.Fatal("check refused the pattern")
+		}
+		var like checkLike
+		like.learn(&p, 0, ch)
+		at := p.i
+		got, ok := like.match(&p)
+		if tc.id == "" {
+			if ok || p.i != at {
+				t.Errorf("after %s, the pattern read %s as %+v", first, tc.next, got)
+			}
+			continue
+		}
+		want := ch
+		want.ID = json.RawMessage(tc.id)
+		if !ok || !reflect.DeepEqual(got, want) || p.i != len(p.b) {
+			t.Errorf("after %s, the pattern read %s as %+v, %v (at %d of %d); want %+v", first, tc.next, got, ok, p.i, len(p.b), want)
+		}
+	}
+	// A pattern is only learnt from a check whose id is an integer.
+	p := jsonScan{b: []byte(`{"kind":"session_recordings","id":"1","action":"view"}{"kind":"session_recordings","id":"1","action":"view"}`)}
+	ch, _ := p.check()
+	var like checkLike
+	like.learn(&p, 0, ch)
+	if _, ok := like.match(&p); ok {
+		t.Error("a check with a string id became a pattern")
 	}
 }
