@@ -95,7 +95,8 @@ type jsonScan struct {
 	i      int
 	recent [4]string
 	next   int
-	uuid   *string // the last user_uuid read
+	uuid   *string  // the last user_uuid read
+	uuids  []string // the slab uuid points into: full, it is replaced, never grown
 	// idAt is where the last check's id lay in b, when it was an integer; [0, 0) when not.
 	idAt [2]int
 }
@@ -217,6 +218,30 @@ func (p *jsonScan) plainString() (string, bool) {
 	return s, true
 }
 
+// uuidString reads a user_uuid. Checks about the same member share one copy of it,
+// which nothing writes to, found whole where it stands. Uuids stay out of recent: in
+// a batch about many members each would push a kind or an action out, to be
+// allocated again; and their copies are taken from a slab, not one by one.
+func (p *jsonScan) uuidString() (*string, bool) {
+	p.ws()
+	if u := p.uuid; u != nil {
+		if rest, n := p.b[p.i:], len(*u); len(rest) > n+1 && rest[0] == '"' && rest[n+1] == '"' && string(rest[1:n+1]) == *u {
+			p.i += n + 2
+			return u, true
+		}
+	}
+	b, ok := p.plainBytes()
+	if !ok {
+		return nil, false
+	}
+	if len(p.uuids) == cap(p.uuids) {
+		p.uuids = make([]string, 0, 16)
+	}
+	p.uuids = append(p.uuids, string(b))
+	p.uuid = &p.uuids[len(p.uuids)-1]
+	return p.uuid, true
+}
+
 // check reads one element of "checks": kind, id and action, and user_uuid
 // if present, each once.
 func (p *jsonScan) check() (ch checkInput, ok bool) {
@@ -242,17 +267,9 @@ func (p *jsonScan) check() (ch checkInput, ok bool) {
 			if p.word("null") {
 				ch.UserUUID = nil
 			} else {
-				s, ok := p.plainString()
-				if !ok {
+				if ch.UserUUID, ok = p.uuidString(); !ok {
 					return ch, false
 				}
-				// Checks about the same member share one copy of the uuid, which
-				// nothing writes to.
-				if p.uuid == nil || *p.uuid != s {
-					u := s // s itself would be moved to the heap for every check
-					p.uuid = &u
-				}
-				ch.UserUUID = p.uuid
 			}
 		case "kind":
 			bit = seenKind

@@ -3,10 +3,12 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/access"
@@ -190,5 +192,39 @@ func TestCheckLike(t *testing.T) {
 	like.learn(&p, 0, ch)
 	if _, ok := like.match(&p); ok {
 		t.Error("a check with a string id became a pattern")
+	}
+}
+
+// TestCheckUUIDs: checks about many members each keep their own uuid (past the slab's
+// sixteen), as encoding/json reads them, and a run of checks about one member shares
+// one copy.
+func TestCheckUUIDs(t *testing.T) {
+	var body strings.Builder
+	body.WriteString(`{"checks":[`)
+	for i := range 60 {
+		if i > 0 {
+			body.WriteByte(',')
+		}
+		member := i // a different member each, then runs of three
+		if i >= 30 {
+			member = i / 3
+		}
+		// Three actions in turn, so that a run is not read by the last two checks'
+		// pattern (checkLike) but by uuidString.
+		fmt.Fprintf(&body, `{"kind":"insights","id":%d,"action":%q,"user_uuid":"0192a6f0-%04d-7000-8000-000000000000"}`, i+1, []string{"view", "edit", "manage"}[i%3], member)
+	}
+	body.WriteString(`]}`)
+	fast, ok := parseChecks(nil, []byte(body.String()))
+	if !ok {
+		t.Fatal("parseChecks refused the body")
+	}
+	var slow checkRequest
+	if err := decodeBytes([]byte(body.String()), &slow); err != nil || !reflect.DeepEqual(fast, slow.Checks) {
+		t.Fatalf("parseChecks and encoding/json differ (%v)", err)
+	}
+	for i := 31; i < 60; i++ {
+		if same := fast[i].UserUUID == fast[i-1].UserUUID; same != (i%3 != 0) {
+			t.Errorf("checks %d and %d share a uuid copy: %v, want %v", i-1, i, same, i%3 != 0)
+		}
 	}
 }
