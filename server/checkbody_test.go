@@ -85,15 +85,9 @@ func FuzzCheckBody(f *testing.F) {
 // BenchmarkCheckBody times reading a 100-check body and writing its 100
 // results, the part of access/check that is neither HTTP nor decision.
 func BenchmarkCheckBody(b *testing.B) {
-	var body bytes.Buffer
-	body.WriteString(`{"checks":[`)
-	for i := range 100 {
-		if i > 0 {
-			body.WriteByte(',')
-		}
-		body.WriteString(`{"kind":"feature_flags","id":` + strconv.Itoa(1000+i) + `,"action":"edit"}`)
-	}
-	body.WriteString(`]}`)
+	body := bytes.NewBufferString(checksBody(100, func(i int) string {
+		return `{"kind":"feature_flags","id":` + strconv.Itoa(1000+i) + `,"action":"edit"}`
+	}))
 	reason := []byte("view only: organization default for feature flags; ask an admin or the feature flag's creator")
 	out := make([]byte, 0, 32<<10)
 	b.SetBytes(int64(body.Len()))
@@ -199,27 +193,21 @@ func TestCheckLike(t *testing.T) {
 // sixteen), as encoding/json reads them, and a run of checks about one member shares
 // one copy.
 func TestCheckUUIDs(t *testing.T) {
-	var body strings.Builder
-	body.WriteString(`{"checks":[`)
-	for i := range 60 {
-		if i > 0 {
-			body.WriteByte(',')
-		}
+	body := checksBody(60, func(i int) string {
 		member := i // a different member each, then runs of three
 		if i >= 30 {
 			member = i / 3
 		}
 		// Three actions in turn, so that a run is not read by the last two checks'
 		// pattern (checkLike) but by uuidString.
-		fmt.Fprintf(&body, `{"kind":"insights","id":%d,"action":%q,"user_uuid":"0192a6f0-%04d-7000-8000-000000000000"}`, i+1, []string{"view", "edit", "manage"}[i%3], member)
-	}
-	body.WriteString(`]}`)
-	fast, ok := parseChecks(nil, []byte(body.String()))
+		return fmt.Sprintf(`{"kind":"insights","id":%d,"action":%q,"user_uuid":"0192a6f0-%04d-7000-8000-000000000000"}`, i+1, []string{"view", "edit", "manage"}[i%3], member)
+	})
+	fast, ok := parseChecks(nil, []byte(body))
 	if !ok {
 		t.Fatal("parseChecks refused the body")
 	}
 	var slow checkRequest
-	if err := decodeBytes([]byte(body.String()), &slow); err != nil || !reflect.DeepEqual(fast, slow.Checks) {
+	if err := decodeBytes([]byte(body), &slow); err != nil || !reflect.DeepEqual(fast, slow.Checks) {
 		t.Fatalf("parseChecks and encoding/json differ (%v)", err)
 	}
 	for i := 31; i < 60; i++ {
@@ -227,4 +215,18 @@ func TestCheckUUIDs(t *testing.T) {
 			t.Errorf("checks %d and %d share a uuid copy: %v, want %v", i-1, i, same, i%3 != 0)
 		}
 	}
+}
+
+// checksBody is an access/check body of n checks, check(i) written for the i-th.
+func checksBody(n int, check func(i int) string) string {
+	var b strings.Builder
+	b.WriteString(`{"checks":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(check(i))
+	}
+	b.WriteString(`]}`)
+	return b.String()
 }
