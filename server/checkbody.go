@@ -123,23 +123,19 @@ func (l *checkLike) learn(p *jsonScan, start int, ch checkInput) {
 // match reads the next check if its bytes are the pattern's around an integer id, as
 // check would read it; ok is false (and nothing is read) otherwise.
 func (l *checkLike) match(p *jsonScan) (ch checkInput, ok bool) {
-	rest := p.b[p.i:]
-	if l.before == nil || !bytes.HasPrefix(rest, l.before) {
+	at := p.i
+	if l.before == nil || !bytes.HasPrefix(p.b[at:], l.before) {
 		return ch, false
 	}
-	from := len(l.before)
-	to := from
-	for to < len(rest) && rest[to] >= '0' && rest[to] <= '9' {
-		to++
-	}
-	// What integer reads: 0 or [1-9][0-9]*; the pattern's next byte was not a digit,
-	// '.', 'e' or 'E', or it would not have been read.
-	if n := to - from; n == 0 || n > 1 && rest[from] == '0' || !bytes.HasPrefix(rest[to:], l.after) {
+	from := at + len(l.before)
+	p.i = from
+	if !p.integer() || !bytes.HasPrefix(p.b[p.i:], l.after) {
+		p.i = at
 		return ch, false
 	}
 	ch = l.ch
-	ch.ID = json.RawMessage(rest[from:to])
-	p.i += to + len(l.after)
+	ch.ID = json.RawMessage(p.b[from:p.i])
+	p.i += len(l.after)
 	return ch, true
 }
 
@@ -195,12 +191,9 @@ func (p *jsonScan) plainString() (string, bool) {
 	// (it was checked for escapes when it was first read): a batch about one
 	// member repeats a 36-character uuid in every check.
 	p.ws()
-	if rest := p.b[p.i:]; len(rest) > 0 && rest[0] == '"' {
-		for _, s := range p.recent {
-			if n := len(s); n > 0 && len(rest) > n+1 && rest[n+1] == '"' && string(rest[1:n+1]) == s {
-				p.i += n + 2
-				return s, true
-			}
+	for _, s := range p.recent {
+		if p.quoted(s) {
+			return s, true
 		}
 	}
 	b, ok := p.plainBytes()
@@ -218,17 +211,25 @@ func (p *jsonScan) plainString() (string, bool) {
 	return s, true
 }
 
+// quoted reads s where it stands, in quotes, if it is there: s was read before and
+// checked for escapes then, so its bytes are compared whole.
+func (p *jsonScan) quoted(s string) bool {
+	rest, n := p.b[p.i:], len(s)
+	if n == 0 || len(rest) < n+2 || rest[0] != '"' || rest[n+1] != '"' || string(rest[1:n+1]) != s {
+		return false
+	}
+	p.i += n + 2
+	return true
+}
+
 // uuidString reads a user_uuid. Checks about the same member share one copy of it,
 // which nothing writes to, found whole where it stands. Uuids stay out of recent: in
 // a batch about many members each would push a kind or an action out, to be
 // allocated again; and their copies are taken from a slab, not one by one.
 func (p *jsonScan) uuidString() (*string, bool) {
 	p.ws()
-	if u := p.uuid; u != nil {
-		if rest, n := p.b[p.i:], len(*u); len(rest) > n+1 && rest[0] == '"' && rest[n+1] == '"' && string(rest[1:n+1]) == *u {
-			p.i += n + 2
-			return u, true
-		}
+	if u := p.uuid; u != nil && p.quoted(*u) {
+		return u, true
 	}
 	b, ok := p.plainBytes()
 	if !ok {
