@@ -85,10 +85,13 @@ func testConfig(db gatehouse.Store, plan license.Plan) server.Config {
 	return server.Config{Store: db, Now: time.Now, Plan: plan, Passwords: testPasswords, Pages: withPages(ui.Config{})}
 }
 
-// newServer starts a Gatehouse server on db.
+// newServer starts a Gatehouse server on db, its connections as gatehouse serve's.
 func newServer(t testing.TB, db gatehouse.Store, plan license.Plan) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(validated(t, server.New(testConfig(db, plan)))) // every request and answer checked against /api/schema
+	srv := httptest.NewUnstartedServer(validated(t, server.New(testConfig(db, plan)))) // every request and answer checked against /api/schema
+	srv.Listener = server.GatheringListener(srv.Listener)
+	srv.Config.ConnContext = server.ConnContext
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv
 }

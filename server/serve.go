@@ -74,6 +74,8 @@ type statusWriter struct {
 	// (0: none), for its log line and metrics.
 	pattern string
 	userID  int64
+	// conn is the request's connection when it can gather an answer's writes.
+	conn *gatherConn
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -129,7 +131,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if id == "" || len(id) > 64 {
 		id = randomToken(12)
 	}
-	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK, conn: gatherConnOf(r)}
 	sw.Header().Set("X-Request-Id", id)
 	defer func() {
 		route := unmatchedRoute

@@ -214,6 +214,7 @@ A licence that expires while the server runs takes effect at once, on every repl
 		TrustedProxies: proxies, PublicURL: public, Pages: pages, OIDC: oidcCfg})
 	srv := &http.Server{
 		Handler:           handler,
+		ConnContext:       server.ConnContext,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -224,7 +225,7 @@ A licence that expires while the server runs takes effect at once, on every repl
 	fmt.Fprintf(stdout, "Gatehouse listening on http://%s\n", ln.Addr())
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(server.GatheringListener(ln)) }()
 	watchCtx, stopWatching := context.WithCancel(ctx)
 	defer stopWatching()
 	go func() {
