@@ -41,7 +41,7 @@ type cache struct {
 	keys     map[string]*cachedKey // by value hash
 	orgs     map[string]gatehouse.Organization
 	projects map[int64]gatehouse.Project
-	heads    map[int64]access.Object
+	heads    headTable
 	// lists holds each (project, kind)'s live heads in list order, shared
 	// by every caller (the Store contract forbids changing them).
 	lists     map[listKey]cachedList
@@ -79,14 +79,13 @@ type cachedKey struct {
 }
 
 // Bounds on each map: past them it is emptied, which costs a round of misses
-// and never a wrong answer. Heads are what grows with the workspace: in the
-// map by id they cost about 100 bytes each (measured), in lists 32, so a
-// replica keeps at most about 50 + 32 MB of them.
+// and never a wrong answer. Heads are what grows with the workspace: by id
+// they are kept in pages of at most 32 MB (headTable, maxHeadPages), in lists
+// at 32 bytes each, so a replica keeps at most about 32 + 32 MB of them.
 const (
 	maxCachedKeys     = 100_000
 	maxCachedOrgs     = 100_000
 	maxCachedProjects = 100_000
-	maxCachedHeads    = 500_000
 	maxListedHeads    = 1_000_000
 	maxCachedUsers    = 100_000
 )
@@ -96,7 +95,6 @@ func newCache() *cache {
 		keys:     map[string]*cachedKey{},
 		orgs:     map[string]gatehouse.Organization{},
 		projects: map[int64]gatehouse.Project{},
-		heads:    map[int64]access.Object{},
 		lists:    map[listKey]cachedList{},
 		users:    map[int64]gatehouse.User{},
 		rows:     map[int64]gatehouse.Resource{},
@@ -110,7 +108,7 @@ func (c *cache) clearLocked() {
 	clear(c.keys)
 	clear(c.orgs)
 	clear(c.projects)
-	clear(c.heads)
+	c.heads.clear()
 	clear(c.lists)
 	c.listHeads = 0
 	clear(c.users)
@@ -191,21 +189,21 @@ func (c *cache) invalidate(n notice) {
 		c.dropLists(n.id)
 		// Its objects went by cascade; their ids are never reused, but nothing
 		// should answer for them either.
-		clear(c.heads)
+		c.heads.clear()
 		clear(c.rows)
 		c.rowBytes = 0
 	case noticeCreated:
 		h := access.Object{ID: n.id, Project: n.project, Kind: n.kind, Creator: n.creator}
 		// Ids are never reused and heads never change: a head already known
 		// stays as read from the database, whatever a notice says.
-		if old, ok := c.heads[h.ID]; ok {
+		if old, ok := c.heads.get(h.ID); ok {
 			h = old
 		} else {
-			put(c.heads, maxCachedHeads, h.ID, h)
+			c.heads.put(h)
 		}
 		c.prepend(h, n.at)
 	case noticeObject:
-		delete(c.heads, n.id)
+		c.heads.delete(n.id)
 		c.dropRow(n.id)
 		c.remove(n.project, n.id)
 	case noticeHidden:
@@ -443,13 +441,26 @@ func lookup[K comparable, V any](c *cache, m map[K]V, ids []K, out []V) ([]V, []
 	return out, missing
 }
 
+// lookupHeads appends to out the kept heads of ids, under c's read lock, and returns
+// the ids it has not got.
+func (c *cache) lookupHeads(ids []int64, out []access.Object) ([]access.Object, []int64) {
+	var missing []int64
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, id := range ids {
+		if h, ok := c.heads.get(id); ok {
+			out = append(out, h)
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	return out, missing
+}
+
 func (c *cache) putHeads(gen uint64, hs []access.Object) {
 	c.fill(gen, func() {
-		if len(c.heads)+len(hs) > maxCachedHeads {
-			clear(c.heads)
-		}
 		for _, h := range hs {
-			c.heads[h.ID] = h
+			c.heads.put(h)
 		}
 	})
 }
