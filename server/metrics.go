@@ -3,6 +3,9 @@ package server
 import (
 	"database/sql"
 	"net/http"
+	"strconv"
+	"sync"
+	"time"
 
 	"github.com/gatehouse/gatehouse/access"
 
@@ -32,6 +35,36 @@ type metrics struct {
 	// staleDecisions counts writes refused because the rules changed after
 	// their request was authorized, each then authorized and handled again.
 	staleDecisions prometheus.Counter
+	// served holds each (route, status)'s request counter and its route's latency
+	// histogram once resolved: WithLabelValues hashes the labels and takes a
+	// lock on every call, twice a request, where this is one lookup. Routes and
+	// statuses are few, so it stays small.
+	served sync.Map // routeStatus → *servedMetrics
+}
+
+type routeStatus struct {
+	route  string
+	status int
+}
+
+type servedMetrics struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
+}
+
+// countRequest counts a request answered on route with status, in d.
+func (m *metrics) countRequest(route string, status int, d time.Duration) {
+	k := routeStatus{route, status}
+	v, ok := m.served.Load(k)
+	if !ok {
+		v, _ = m.served.LoadOrStore(k, &servedMetrics{
+			requests: m.requests.WithLabelValues(route, strconv.Itoa(status)),
+			latency:  m.latency.WithLabelValues(route),
+		})
+	}
+	sm := v.(*servedMetrics)
+	sm.requests.Inc()
+	sm.latency.Observe(d.Seconds())
 }
 
 // cacheLiveness is implemented by stores that keep hot reads in memory.

@@ -122,9 +122,20 @@ func TestOperations(t *testing.T) {
 	if len(r.header.Get("X-Request-Id")) < 8 {
 		t.Errorf("X-Request-Id = %q", r.header.Get("X-Request-Id"))
 	}
+	// Routes answered with several statuses, counted apart; their latency once a request
+	// whatever the status or method (the create above is the fourth on the list's path).
+	for range 2 {
+		e.owner.must("GET", e.projPath("/feature_flags"), nil, 200)
+		e.owner.must("GET", e.projPath("/feature_flags/909090"), nil, 404)
+	}
+	e.owner.must("GET", e.projPath("/feature_flags/909091"), nil, 404)
 	resp := rawDoText(t, e.srv.URL+"/metrics")
 	for _, want := range []string{
-		`gatehouse_http_requests_total{code="200",route="/api/projects/{project}/feature_flags"}`,
+		`gatehouse_http_requests_total{code="200",route="/api/projects/{project}/feature_flags"} 3` + "\n",
+		`gatehouse_http_requests_total{code="201",route="/api/projects/{project}/feature_flags"} 1` + "\n",
+		`gatehouse_http_request_duration_seconds_count{route="/api/projects/{project}/feature_flags"} 4` + "\n",
+		`gatehouse_http_requests_total{code="404",route="/api/projects/{project}/feature_flags/{id}"} 3` + "\n",
+		`gatehouse_http_request_duration_seconds_count{route="/api/projects/{project}/feature_flags/{id}"} 3` + "\n",
 		`gatehouse_http_request_duration_seconds_bucket{route="/api/projects/{project}/feature_flags"`,
 		`gatehouse_snapshot_rebuilds_total`,
 		`gatehouse_access_decisions_total{kind="feature_flags",result="allowed"}`,

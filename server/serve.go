@@ -139,8 +139,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			route = routePath(sw.pattern)
 		}
 		elapsed := time.Since(start)
-		s.metrics.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
-		s.metrics.latency.WithLabelValues(route).Observe(elapsed.Seconds())
+		s.metrics.countRequest(route, sw.status, elapsed)
 		// Attributes rather than key-value pairs: a line per request is on every
 		// request's path, and pairs are boxed and converted one by one.
 		attrs := [...]slog.Attr{slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),
