@@ -21,6 +21,10 @@ func TestCacheTrust(t *testing.T) {
 	if _, ok := c.begin(); ok {
 		t.Error("a cache whose notices stopped arriving is still trusted")
 	}
+	c.liveUntil.Store(time.Now().Add(time.Hour).UnixNano())
+	if _, ok := c.begin(); !ok {
+		t.Error("a cache whose notices arrive is not trusted")
+	}
 	c.liveUntil.Store(math.MaxInt64)
 	gen, ok := c.begin()
 	if !ok {
