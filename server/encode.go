@@ -132,16 +132,14 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	if sw, ok := w.(*statusWriter); ok && sw.conn != nil && len(body) >= gatherFrom && len(body) <= maxGathered {
-		// Header and body in one write (gather.go): the flush hands net/http's
-		// buffered tail to the connection before it sends.
+		// Header and body in one write (gather.go): the flush, deferred last so
+		// that it runs first, hands net/http's buffered tail to the connection
+		// before it sends.
 		sw.conn.start()
 		defer sw.conn.send()
-		sw.WriteHeader(status)
-		_, _ = sw.Write(body)
 		if f, ok := sw.ResponseWriter.(http.Flusher); ok {
-			f.Flush()
+			defer f.Flush()
 		}
-		return
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)

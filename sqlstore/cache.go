@@ -430,14 +430,14 @@ func (c *cache) putProjectOrg(gen uint64, p gatehouse.Project, o gatehouse.Organ
 	})
 }
 
-// lookup appends to out the cached values of ids in m, under c's read lock,
-// and returns the ids it has not got.
-func lookup[K comparable, V any](c *cache, m map[K]V, ids []K, out []V) ([]V, []K) {
+// lookup appends to out the cached values of ids, found by get, under c's read
+// lock, and returns the ids it has not got.
+func lookup[K comparable, V any](c *cache, get func(K) (V, bool), ids []K, out []V) ([]V, []K) {
 	var missing []K
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	for _, id := range ids {
-		if v, ok := m[id]; ok {
+		if v, ok := get(id); ok {
 			out = append(out, v)
 		} else {
 			missing = append(missing, id)
@@ -446,20 +446,9 @@ func lookup[K comparable, V any](c *cache, m map[K]V, ids []K, out []V) ([]V, []
 	return out, missing
 }
 
-// lookupHeads appends to out the kept heads of ids, under c's read lock, and returns
-// the ids it has not got.
-func (c *cache) lookupHeads(ids []int64, out []access.Object) ([]access.Object, []int64) {
-	var missing []int64
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	for _, id := range ids {
-		if h, ok := c.heads.get(id); ok {
-			out = append(out, h)
-		} else {
-			missing = append(missing, id)
-		}
-	}
-	return out, missing
+// inMap is lookup's get for a map.
+func inMap[K comparable, V any](m map[K]V) func(K) (V, bool) {
+	return func(k K) (V, bool) { v, ok := m[k]; return v, ok }
 }
 
 func (c *cache) putHeads(gen uint64, hs []access.Object) {

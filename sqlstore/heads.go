@@ -60,7 +60,7 @@ func (db *DB) HeadsByID(ctx context.Context, dst []access.Object, ids []int64) (
 	// fixed when it is made), so only deletions invalidate it.
 	gen, cached := db.cache.begin()
 	if cached {
-		out, ids = db.cache.lookupHeads(ids, out)
+		out, ids = lookup(db.cache, db.cache.heads.get, ids, out)
 		if len(ids) == 0 {
 			return out, nil
 		}

@@ -82,7 +82,7 @@ func (db *DB) Resource(ctx context.Context, projectID int64, kind access.Kind, i
 	if cached {
 		// From the rows list pages keep (see ResourcesByID): the id alone finds
 		// it, and another project's or kind's object is still not this one.
-		if rs, _ := lookup(db.cache, db.cache.rows, []int64{id}, nil); len(rs) == 1 {
+		if rs, _ := lookup(db.cache, inMap(db.cache.rows), []int64{id}, nil); len(rs) == 1 {
 			if r := rs[0]; r.ProjectID == projectID && r.Kind == kind {
 				return &r, nil
 			}
@@ -129,7 +129,7 @@ func (db *DB) ResourcesByID(ctx context.Context, ids []int64) ([]gatehouse.Resou
 	gen, cached := db.cache.begin()
 	if cached {
 		var hits []gatehouse.Resource
-		hits, missing = lookup(db.cache, db.cache.rows, ids, make([]gatehouse.Resource, 0, len(ids)))
+		hits, missing = lookup(db.cache, inMap(db.cache.rows), ids, make([]gatehouse.Resource, 0, len(ids)))
 		for _, r := range hits {
 			found[r.ID] = r
 		}

@@ -363,7 +363,7 @@ func (db *DB) UsersByID(ctx context.Context, ids []int64) ([]gatehouse.User, err
 	out := make([]gatehouse.User, 0, len(ids))
 	gen, cached := db.cache.begin()
 	if cached {
-		if out, ids = lookup(db.cache, db.cache.users, ids, out); len(ids) == 0 {
+		if out, ids = lookup(db.cache, inMap(db.cache.users), ids, out); len(ids) == 0 {
 			return out, nil
 		}
 	}
