@@ -120,7 +120,7 @@ func TestGatheredAnswers(t *testing.T) {
 		{"POST", e.projPath("/access/check"), batch, true},
 		{"GET", e.projPath("/feature_flags?limit=40"), "", true},
 		{"POST", e.projPath("/access/check"), single, false},
-		{"GET", e.projPath("/feature_flags/404404"), "", false}, // an error's answer
+		{"GET", e.projPath("/feature_flags/404404"), "", false},    // an error's answer
 		{"HEAD", e.projPath("/feature_flags?limit=40"), "", false}, // a long answer's header alone
 	}
 	gathered, gl := serveCounted(t, h, true)
