@@ -66,10 +66,11 @@ func parseChecks(dst []checkInput, data []byte) (checks []checkInput, ok bool) {
 			}
 			if !ok {
 				start := p.i
-				if ch, ok = p.check(); !ok {
+				var id [2]int
+				if ch, id, ok = p.check(); !ok {
 					return nil, false
 				}
-				like[next].learn(&p, start, ch)
+				like[next].learn(&p, start, ch, id)
 				next ^= 1
 			}
 			checks = append(checks, ch)
@@ -97,8 +98,6 @@ type jsonScan struct {
 	next   int
 	uuid   *string  // the last user_uuid read
 	uuids  []string // the slab uuid points into: full, it is replaced, never grown
-	// idAt is where the last check's id lay in b, when it was an integer; [0, 0) when not.
-	idAt [2]int
 }
 
 // checkLike is a check read whole, as the pattern of the next ones: a batch's checks
@@ -110,13 +109,13 @@ type checkLike struct {
 }
 
 // learn takes the check ch just read from p.b[start:p.i] as the pattern, if its id was
-// an integer.
-func (l *checkLike) learn(p *jsonScan, start int, ch checkInput) {
-	if p.idAt[1] == 0 {
+// an integer, at p.b[id[0]:id[1]].
+func (l *checkLike) learn(p *jsonScan, start int, ch checkInput, id [2]int) {
+	if id[1] == 0 {
 		l.before = nil
 		return
 	}
-	l.before, l.after, l.ch = p.b[start:p.idAt[0]], p.b[p.idAt[1]:p.i], ch
+	l.before, l.after, l.ch = p.b[start:id[0]], p.b[id[1]:p.i], ch
 	l.ch.ID = nil
 }
 
@@ -244,10 +243,11 @@ func (p *jsonScan) uuidString() (*string, bool) {
 }
 
 // check reads one element of "checks": kind, id and action, and user_uuid
-// if present, each once.
-func (p *jsonScan) check() (ch checkInput, ok bool) {
+// if present, each once. id is where the id lies in p.b when it is an integer,
+// [0, 0) when it is a string: what a pattern of the next checks is made from.
+func (p *jsonScan) check() (ch checkInput, id [2]int, ok bool) {
 	if !p.lit('{') {
-		return ch, false
+		return ch, id, false
 	}
 	const (
 		seenUser = 1 << iota
@@ -259,7 +259,7 @@ func (p *jsonScan) check() (ch checkInput, ok bool) {
 	for {
 		key, ok := p.plainBytes()
 		if !ok || !p.lit(':') {
-			return ch, false
+			return ch, id, false
 		}
 		bit := 0
 		switch string(key) {
@@ -269,39 +269,38 @@ func (p *jsonScan) check() (ch checkInput, ok bool) {
 				ch.UserUUID = nil
 			} else {
 				if ch.UserUUID, ok = p.uuidString(); !ok {
-					return ch, false
+					return ch, id, false
 				}
 			}
 		case "kind":
 			bit = seenKind
 			if ch.Kind, ok = p.plainString(); !ok {
-				return ch, false
+				return ch, id, false
 			}
 		case "action":
 			bit = seenAction
 			if ch.Action, ok = p.plainString(); !ok {
-				return ch, false
+				return ch, id, false
 			}
 		case "id":
 			bit = seenID
 			p.ws()
 			start := p.i
-			p.idAt = [2]int{}
 			if p.i < len(p.b) && p.b[p.i] == '"' {
 				if _, ok := p.plainBytes(); !ok {
-					return ch, false
+					return ch, id, false
 				}
 			} else if !p.integer() {
-				return ch, false
+				return ch, id, false
 			} else {
-				p.idAt = [2]int{start, p.i}
+				id = [2]int{start, p.i}
 			}
 			ch.ID = json.RawMessage(p.b[start:p.i])
 		default:
-			return ch, false
+			return ch, id, false
 		}
 		if seen&bit != 0 {
-			return ch, false
+			return ch, id, false
 		}
 		seen |= bit
 		if p.lit(',') {
@@ -310,9 +309,9 @@ func (p *jsonScan) check() (ch checkInput, ok bool) {
 		if p.lit('}') {
 			break
 		}
-		return ch, false
+		return ch, id, false
 	}
-	return ch, seen|seenUser == seenUser|seenKind|seenID|seenAction
+	return ch, id, seen|seenUser == seenUser|seenKind|seenID|seenAction
 }
 
 // word skips whitespace and then w (a JSON literal such as null).

@@ -159,12 +159,12 @@ func TestCheckLike(t *testing.T) {
 		{`{"kind":"insights","id":2`, ""},
 	} {
 		p := jsonScan{b: []byte(first + tc.next)}
-		ch, ok := p.check()
+		ch, id, ok := p.check()
 		if !ok {
 			t.Fatal("check refused the pattern")
 		}
 		var like checkLike
-		like.learn(&p, 0, ch)
+		like.learn(&p, 0, ch, id)
 		at := p.i
 		got, ok := like.match(&p)
 		if tc.id == "" {
@@ -181,9 +181,9 @@ func TestCheckLike(t *testing.T) {
 	}
 	// A pattern is only learnt from a check whose id is an integer.
 	p := jsonScan{b: []byte(`{"kind":"session_recordings","id":"1","action":"view"}{"kind":"session_recordings","id":"1","action":"view"}`)}
-	ch, _ := p.check()
+	ch, id, _ := p.check()
 	var like checkLike
-	like.learn(&p, 0, ch)
+	like.learn(&p, 0, ch, id)
 	if _, ok := like.match(&p); ok {
 		t.Error("a check with a string id became a pattern")
 	}
