@@ -471,6 +471,7 @@ func (t objectTable) patchedDense() (objectTable, bool) {
 	}
 	p.slots = append(p.slots, t.slots[i:]...)
 	p.indexRanks()
+	p.indexSingles()
 	if p.garbage*2 > len(p.more) {
 		return t, false
 	}

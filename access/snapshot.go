@@ -461,13 +461,20 @@ func (s *Snapshot) decide(user int64, o Object, object bool) Decision {
 	if object {
 		// objects.find, written out for the common table (no overlay, dense): most
 		// objects have no rules and the filter says so without a call, and one that
-		// passes it is at its rank in the filter.
+		// passes it is at its rank in the filter. Most of those have one rule, decided
+		// here without the loop below.
 		var rs ruleSet
 		t := &s.objects.kinds[o.Kind]
 		if key, ok := objectKey(o.ID); ok && t.over == nil && t.dense {
 			if i, ok := t.denseIndex(key); ok {
-				m := &t.slots[i]
-				rs = ruleSet{m.first, t.more[m.lo : m.lo+m.n]}
+				if one, ok := t.single(i); ok {
+					if s.reaches(mi, one) {
+						return s.objectDecision(one.candidate())
+					}
+				} else {
+					m := &t.slots[i]
+					rs = ruleSet{m.first, t.more[m.lo : m.lo+m.n]}
+				}
 			}
 		} else {
 			rs = s.objects.find(o.Kind, o.ID)
@@ -490,7 +497,7 @@ func (s *Snapshot) decide(user int64, o Object, object bool) Decision {
 				best = candidate{level: everyone, rank: rankEveryone, role: -1}
 			}
 			if best.rank != noRank {
-				return Decision{Level: best.level, Source: objectSource[best.rank], Role: s.roleIDOf[best.role+1]}
+				return s.objectDecision(best)
 			}
 		}
 	}
@@ -505,6 +512,11 @@ func (s *Snapshot) decide(user int64, o Object, object bool) Decision {
 		}
 	}
 	return s.kindDecision(best)
+}
+
+// objectDecision is the decision the winning candidate among an object's rules gives.
+func (s *Snapshot) objectDecision(best candidate) Decision {
+	return Decision{Level: best.level, Source: objectSource[best.rank], Role: s.roleIDOf[best.role+1]}
 }
 
 // kindDecision is the decision a kind-level candidate gives. Written as table reads rather

@@ -184,3 +184,49 @@ func TestDecideAlikeForSpreadUserIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestSingleRules checks the four-byte form of an object's one rule that Decide reads in a
+// dense table: every rank and level and the ends of the indices come back as they went in,
+// and a rule whose index does not fit is read from its slot instead, not cut short.
+func TestSingleRules(t *testing.T) {
+	var rules []objectRule
+	var want []target
+	for _, idx := range []int32{-1, 0, 1, 1 << 20, maxSingleIdx, maxSingleIdx + 1, math.MaxInt32} {
+		for r := rankEveryone; r < numRanks; r++ {
+			for l := None; l <= Manager; l++ {
+				tg := target{idx: idx, rank: r, level: l}
+				key, _ := objectKey(int64(100 + len(rules)))
+				rules = append(rules, objectRule{key, tg})
+				want = append(want, tg)
+			}
+		}
+	}
+	// One object with two rules, which no single holds.
+	key, _ := objectKey(int64(100 + len(rules)))
+	rules = append(rules, objectRule{key, want[0]}, objectRule{key, want[1]})
+	tab := buildObjectTable(rules)
+	if !tab.dense {
+		t.Fatal("consecutive ids made a hashed table")
+	}
+	singles := 0
+	for i, w := range want {
+		key, _ := objectKey(int64(100 + i))
+		rs := tab.rulesOf(key)
+		if rs.len() != 1 || rs.at(0) != w {
+			t.Errorf("object %d: rules %+v, want the one %+v", 100+i, rs, w)
+		}
+		j, _ := tab.denseIndex(key)
+		if _, ok := tab.single(j); ok {
+			singles++
+			if w.idx > maxSingleIdx {
+				t.Errorf("index %d, past the bound, packed into a single", w.idx)
+			}
+		}
+	}
+	if wantSingles := len(want) - 2*3*4; singles != wantSingles {
+		t.Errorf("%d singles, want %d (every rule whose index fits)", singles, wantSingles)
+	}
+	if rs := tab.rulesOf(key); rs.len() != 2 {
+		t.Errorf("object with two rules: %d rules", rs.len())
+	}
+}
