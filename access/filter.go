@@ -152,7 +152,7 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 		}
 
 		// Objects whose only question left is their object rules are looked up in two
-		// loops: the first finds each one's table and slot, the second reads the slots.
+		// loops: the first finds each one's table and place (entry or slot), the second reads them.
 		// The reads do not depend on one another, so the processor overlaps their cache
 		// misses instead of waiting for each in turn.
 		np := 0
@@ -166,12 +166,13 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 		}
 		for i := range np {
 			tab, sl, key, j := tables[i], slots[i], keys[i], at[i]
+			bit := typeAllow >> j & 1
 			var rs ruleSet
-			if m := &tab.slots[sl]; m.key == key {
-				if m.n == 0 {
+			if tab.dense {
+				e := tab.entries[sl]
+				if t, ok := unpackSingle(e); ok {
 					// One rule, the common case, decided here: it gives its level to
 					// whoever it reaches; to anyone else the type level applies.
-					t, bit := m.first, typeAllow>>j&1
 					if t.rank == rankEveryone || t.rank == rankRole && f.roles[t.idx/64]&(1<<(t.idx%64)) != 0 || t.rank == rankMember && t.idx == f.mi {
 						bit = 0
 						if t.level >= atLeast {
@@ -181,11 +182,13 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 					word = word&^(1<<j) | bit<<j
 					continue
 				}
+				m := &tab.slots[e>>2]
+				rs = ruleSet{m.first, tab.more[m.lo : m.lo+m.n]}
+			} else if m := &tab.slots[sl]; m.key == key {
 				rs = ruleSet{m.first, tab.more[m.lo : m.lo+m.n]}
 			} else if m.key != 0 {
 				rs = tab.tableRules(key) // a hashed table's collision: probe on
 			}
-			bit := typeAllow >> j & 1
 			if l, ok := f.objectLevel(rs); ok {
 				bit = 0
 				if l >= atLeast {

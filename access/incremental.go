@@ -346,20 +346,14 @@ func (t objectTable) compacted() objectTable {
 // rebuilt returns t built again from all its rules, overlay folded in.
 func (t objectTable) rebuilt() objectTable {
 	var rules []objectRule
-	for i := range t.slots {
-		m := &t.slots[i]
-		key := m.key
-		if key == 0 {
-			continue
-		}
+	t.each(func(key uint64, rs ruleSet) {
 		if _, found := t.over.find(key); found {
-			continue
+			return
 		}
-		rules = append(rules, objectRule{key, m.first})
-		for _, r := range t.more[m.lo : m.lo+m.n] {
-			rules = append(rules, objectRule{key, r})
+		for i := range rs.len() {
+			rules = append(rules, objectRule{key, rs.at(i)})
 		}
-	}
+	})
 	for _, e := range t.over.list {
 		for _, r := range e.rules {
 			rules = append(rules, objectRule{e.key, r})
@@ -374,11 +368,11 @@ func (t objectTable) rebuilt() objectTable {
 // built one may be, more than half of more unreachable, or a new object outside a
 // dense filter's reach.
 func (t objectTable) patched() (objectTable, bool) {
-	if t.slots == nil {
-		return t, false
-	}
 	if t.dense {
 		return t.patchedDense()
+	}
+	if t.slots == nil {
+		return t, false
 	}
 	p := t
 	p.over = nil
@@ -430,8 +424,9 @@ func (t objectTable) patchedDense() (objectTable, bool) {
 		return p, true
 	}
 	p.filter = slices.Clone(t.filter)
-	p.more = slices.Clone(t.more)
+	p.more = slices.Clone(t.more) // the objects kept keep their rules' places in it
 	p.slots = make([]objectSlot, 0, len(t.slots)+len(list))
+	p.entries = make([]uint32, 0, len(t.entries)+len(list))
 	if last := list[len(list)-1].key >> 1; last >= p.fbase && last-p.fbase >= uint64(len(p.filter))*64 {
 		// Past the dense filter's end (a newer object): grow it, within the bound
 		// buildDense keeps.
@@ -441,15 +436,18 @@ func (t objectTable) patchedDense() (objectTable, bool) {
 		}
 		p.filter = append(p.filter, make([]uint64, need-uint64(len(p.filter)))...)
 	}
-	add := func(key uint64, rules []target) {
-		p.slots = append(p.slots, objectSlot{key: key, first: rules[0], lo: int32(len(p.more)), n: int32(len(rules) - 1)})
-		p.more = append(p.more, rules[1:]...)
+	keep := func(i int) { // t's object i, unchanged
+		if e := t.entries[i]; e&3 != 0 {
+			p.entries = append(p.entries, e)
+		} else {
+			p.appendEntry(&t.slots[e>>2])
+		}
 	}
-	i := 0
+	old := t.walk()
 	for _, e := range list {
-		for i < len(t.slots) && t.slots[i].key < e.key {
-			p.slots = append(p.slots, t.slots[i])
-			i++
+		for k, ok := old.key(); ok && k < e.key; k, ok = old.key() {
+			keep(old.i)
+			old.next()
 		}
 		fi, ok := p.filterIndex(e.key)
 		if !ok {
@@ -458,20 +456,25 @@ func (t objectTable) patchedDense() (objectTable, bool) {
 			}
 			return t, false // before the filter's start: build it again
 		}
-		if i < len(t.slots) && t.slots[i].key == e.key {
-			p.garbage += int(t.slots[i].n)
-			i++
+		if k, ok := old.key(); ok && k == e.key {
+			if en := t.entries[old.i]; en&3 == 0 {
+				p.garbage += int(t.slots[en>>2].n)
+			}
+			old.next()
 		}
 		if len(e.rules) == 0 {
 			p.filter[fi/64] &^= 1 << (fi % 64)
 			continue
 		}
 		p.filter[fi/64] |= 1 << (fi % 64)
-		add(e.key, e.rules)
+		m := objectSlot{key: e.key, first: e.rules[0], lo: int32(len(p.more)), n: int32(len(e.rules) - 1)}
+		p.more = append(p.more, e.rules[1:]...)
+		p.appendEntry(&m)
 	}
-	p.slots = append(p.slots, t.slots[i:]...)
+	for i := old.i; i < len(t.entries); i++ {
+		keep(i)
+	}
 	p.indexRanks()
-	p.indexSingles()
 	if p.garbage*2 > len(p.more) {
 		return t, false
 	}

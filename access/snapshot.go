@@ -467,12 +467,13 @@ func (s *Snapshot) decide(user int64, o Object, object bool) Decision {
 		t := &s.objects.kinds[o.Kind]
 		if key, ok := objectKey(o.ID); ok && t.over == nil && t.dense {
 			if i, ok := t.denseIndex(key); ok {
-				if one, ok := t.single(i); ok {
+				e := t.entries[i]
+				if one, ok := unpackSingle(e); ok {
 					if s.reaches(mi, one) {
 						return s.objectDecision(one.candidate())
 					}
 				} else {
-					m := &t.slots[i]
+					m := &t.slots[e>>2]
 					rs = ruleSet{m.first, t.more[m.lo : m.lo+m.n]}
 				}
 			}

@@ -3,6 +3,7 @@ package access
 import (
 	"math"
 	"math/bits"
+	"slices"
 )
 
 // The snapshot's lookups are tables of its own (direct, ranked or open-addressing) rather
@@ -200,21 +201,23 @@ type objectSlot struct {
 
 // objectTable finds the rules of objects of one kind, behind a filter that answers "no
 // rules" for most objects. Dense (the usual case), the objects lie in key order and an
-// object's slot is its rank among the filter's set bits: a population count, no hash and
-// no probe, and no empty slots. Hashed, when the ids are too spread out for a filter bit
+// object's entry is its rank among the filter's set bits: a population count, no hash and
+// no probe, and no empty entries. Hashed, when the ids are too spread out for a filter bit
 // per id, an open-addressing table whose slot comes from the top bits of mix(key), behind
 // a filter with a hash of its own, cheaper.
 type objectTable struct {
 	// slots holds the objects. Hashed: an open-addressing table, len a power of two
-	// with at least one empty slot, nil without rules. Dense: the objects in key order,
-	// one slot each, object i at its rank among the set bits of filter (denseIndex).
+	// with at least one empty slot, nil without rules. Dense: only the objects that
+	// entries cannot hold, in key order.
 	slots []objectSlot
 	more  []target
-	// singles, dense only, is slot i's rule packed in four bytes (packSingle) when the
-	// object has exactly one, as most do, and 0 otherwise. Decide reads an object's rule
-	// from it: the slots of 18,000 objects take 432 KB, more than stays in a core's
-	// second-level cache beside everything else a decision reads; their singles take 72 KB.
-	singles []uint32
+	// entries, dense only, is the objects in key order, object i at its rank among the
+	// set bits of filter (denseIndex), four bytes each: its one rule packed (packSingle),
+	// as most objects have one, or, with its low two bits clear, the index of its slot
+	// shifted left by two. Slots of 24 bytes for 18,000 objects took 432 KB, more than
+	// stays in a core's second-level cache beside what else a decision reads; entries
+	// take 72 KB.
+	entries []uint32
 	shift   uint8    // hashed: 64 - log2(len(slots))
 	rank    []uint32 // dense: rank[w] is how many objects the filter's words before w hold
 	// filter has a bit set for every object with rules (and a few without): a clear bit
@@ -269,8 +272,8 @@ const (
 // slot is where key, whose hash is h, starts its probe in a hashed table.
 func (t *objectTable) slot(h uint64) int { return int(h >> t.shift) }
 
-// home is the slot to look for key in first: its own in a dense table (whose filter
-// must have key), where its probe starts in a hashed one.
+// home is where to look for key first: its entry in a dense table (whose filter must
+// have key), the slot where its probe starts in a hashed one.
 func (t *objectTable) home(key uint64) int {
 	if t.dense {
 		i, _ := t.denseIndex(key)
@@ -384,7 +387,7 @@ func buildObjectTable(rules []objectRule) objectTable {
 }
 
 // buildDense builds the dense form of a table of rules, when they fit one: bit id−fbase
-// of the filter is set for each object with rules, and the objects lie in slots in key
+// of the filter is set for each object with rules, and the objects' entries lie in key
 // order, each at its rank among the filter's set bits, so that finding one costs a
 // population count and no probe.
 func buildDense(rules []objectRule) (t objectTable, ok bool) {
@@ -414,46 +417,102 @@ func buildDense(rules []objectRule) (t objectTable, ok bool) {
 		i, _ := t.denseIndex(key)
 		return i
 	})
-	t.indexSingles()
+	// Every object has its slot now, in key order; entries keep the slots of those whose
+	// rules do not pack.
+	all := t.slots
+	t.slots, t.entries = nil, make([]uint32, 0, len(all))
+	for i := range all {
+		t.appendEntry(&all[i])
+	}
+	t.slots = slices.Clip(t.slots)
 	return t, true
 }
 
-// rulesAt returns the rules of the object in slot i of a dense table.
+// appendEntry adds the object of m, which lies after every object t holds, to a dense
+// table's entries: packed when it has one rule that packs, else as a slot of its own.
+func (t *objectTable) appendEntry(m *objectSlot) {
+	if m.n == 0 {
+		if e := packSingle(m.first); e != 0 {
+			t.entries = append(t.entries, e)
+			return
+		}
+	}
+	t.entries = append(t.entries, uint32(len(t.slots))<<2)
+	t.slots = append(t.slots, *m)
+}
+
+// rulesAt returns the rules of object i of a dense table.
 func (t *objectTable) rulesAt(i int) ruleSet {
-	if one, ok := t.single(i); ok {
+	e := t.entries[i]
+	if one, ok := unpackSingle(e); ok {
 		return ruleSet{first: one}
 	}
-	m := &t.slots[i]
+	m := &t.slots[e>>2]
 	return ruleSet{m.first, t.more[m.lo : m.lo+m.n]}
 }
 
-// single returns the one rule of the object in slot i of a dense table; ok is false when
-// it has more (or one that does not pack), which are in its slot.
-func (t *objectTable) single(i int) (r target, ok bool) {
-	p := t.singles[i]
-	return target{idx: int32(p>>4) - 1, rank: rank(p & 3), level: Level(p >> 2 & 3)}, p != 0
+// each calls fn with every object of t that has rules, and its rules (not its overlay's).
+func (t *objectTable) each(fn func(key uint64, rs ruleSet)) {
+	if t.dense {
+		for w := t.walk(); ; w.next() {
+			key, ok := w.key()
+			if !ok {
+				return
+			}
+			fn(key, t.rulesAt(w.i))
+		}
+	}
+	for i := range t.slots {
+		if m := &t.slots[i]; m.key != 0 {
+			fn(m.key, ruleSet{m.first, t.more[m.lo : m.lo+m.n]})
+		}
+	}
+}
+
+// denseWalk steps through a dense table's objects in key order: object i has the key
+// key returns.
+type denseWalk struct {
+	t    *objectTable
+	i, w int
+	word uint64 // the bits of filter word w not yet passed
+}
+
+func (t *objectTable) walk() denseWalk { return denseWalk{t: t, w: -1} }
+
+// key returns the key of object i; ok is false past the last object.
+func (d *denseWalk) key() (key uint64, ok bool) {
+	for d.word == 0 {
+		if d.w+1 >= len(d.t.filter) {
+			return 0, false
+		}
+		d.w++
+		d.word = d.t.filter[d.w]
+	}
+	return (d.t.fbase+uint64(d.w)*64+uint64(bits.TrailingZeros64(d.word)))<<1 | 1, true
+}
+
+// next passes object i, which key must have found.
+func (d *denseWalk) next() {
+	d.word &= d.word - 1
+	d.i++
+}
+
+// unpackSingle returns the one rule a dense table's entry e holds; ok is false when e is
+// the index of a slot instead.
+func unpackSingle(e uint32) (r target, ok bool) {
+	return target{idx: int32(e>>4) - 1, rank: rank(e & 3), level: Level(e >> 2 & 3)}, e&3 != 0
 }
 
 // maxSingleIdx bounds the member and role indices packSingle packs: 28 bits, idx+1.
 const maxSingleIdx = 1<<28 - 2
 
-// packSingle packs r into four bytes, rank in bits 0–1 (never 0, noRank being no rule),
-// level in 2–3, idx+1 above; 0 when r does not fit.
+// packSingle packs r into a dense table's entry, rank in bits 0–1 (never 0, noRank being
+// no rule), level in 2–3, idx+1 above; 0 when r does not fit.
 func packSingle(r target) uint32 {
 	if r.rank == noRank || r.rank >= numRanks || r.level > Manager || r.idx < -1 || r.idx > maxSingleIdx {
 		return 0
 	}
 	return uint32(r.idx+1)<<4 | uint32(r.level)<<2 | uint32(r.rank)
-}
-
-// indexSingles fills t.singles from the slots of a dense table, after any change to them.
-func (t *objectTable) indexSingles() {
-	t.singles = make([]uint32, len(t.slots))
-	for i := range t.slots {
-		if m := &t.slots[i]; m.n == 0 {
-			t.singles[i] = packSingle(m.first)
-		}
-	}
 }
 
 // placeRules lays rules out in t.slots and t.more, the slot of each object being where
@@ -504,7 +563,7 @@ func (t *objectTable) indexRanks() {
 	t.n = int(c)
 }
 
-// denseIndex is the slot of the object whose key is key in a dense table; ok is false
+// denseIndex is the entry of the object whose key is key in a dense table; ok is false
 // when the object has no rules. Small enough to be inlined into Decide.
 func (t *objectTable) denseIndex(key uint64) (i int, ok bool) {
 	b := key>>1 - t.fbase

@@ -185,9 +185,9 @@ func TestDecideAlikeForSpreadUserIDs(t *testing.T) {
 	}
 }
 
-// TestSingleRules checks the four-byte form of an object's one rule that Decide reads in a
-// dense table: every rank and level and the ends of the indices come back as they went in,
-// and a rule whose index does not fit is read from its slot instead, not cut short.
+// TestSingleRules checks a dense table's four-byte entries: an object's one rule, packed,
+// comes back as it went in for every rank and level and the ends of the indices, and a
+// rule whose index does not fit, or an object with two, is read from a slot instead.
 func TestSingleRules(t *testing.T) {
 	var rules []objectRule
 	var want []target
@@ -216,7 +216,7 @@ func TestSingleRules(t *testing.T) {
 			t.Errorf("object %d: rules %+v, want the one %+v", 100+i, rs, w)
 		}
 		j, _ := tab.denseIndex(key)
-		if _, ok := tab.single(j); ok {
+		if _, ok := unpackSingle(tab.entries[j]); ok {
 			singles++
 			if w.idx > maxSingleIdx {
 				t.Errorf("index %d, past the bound, packed into a single", w.idx)
@@ -228,5 +228,8 @@ func TestSingleRules(t *testing.T) {
 	}
 	if rs := tab.rulesOf(key); rs.len() != 2 {
 		t.Errorf("object with two rules: %d rules", rs.len())
+	}
+	if want := len(want) - singles + 1; len(tab.slots) != want {
+		t.Errorf("%d slots, want %d (the rules that do not pack and the object with two)", len(tab.slots), want)
 	}
 }
