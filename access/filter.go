@@ -169,6 +169,8 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 			bit := typeAllow >> j & 1
 			var rs ruleSet
 			if tab.dense {
+				// The entry read here rather than through rulesAt: a ruleSet made for
+				// every object looked up cost Filter a fifth (58 → 70 µs).
 				e := tab.entries[sl]
 				if t, ok := unpackSingle(e); ok {
 					// One rule, the common case, decided here: it gives its level to

@@ -461,26 +461,22 @@ func (s *Snapshot) decide(user int64, o Object, object bool) Decision {
 	if object {
 		// objects.find, written out for the common table (no overlay, dense): most
 		// objects have no rules and the filter says so without a call, and one that
-		// passes it is at its rank in the filter. Most of those have one rule, decided
-		// here without the loop below.
+		// passes it is at its rank in the filter.
 		var rs ruleSet
 		t := &s.objects.kinds[o.Kind]
 		if key, ok := objectKey(o.ID); ok && t.over == nil && t.dense {
 			if i, ok := t.denseIndex(key); ok {
-				e := t.entries[i]
-				if one, ok := unpackSingle(e); ok {
-					if s.reaches(mi, one) {
-						return s.objectDecision(one.candidate())
-					}
-				} else {
-					m := &t.slots[e>>2]
-					rs = ruleSet{m.first, t.more[m.lo : m.lo+m.n]}
-				}
+				rs = t.rulesAt(i)
 			}
 		} else {
 			rs = s.objects.find(o.Kind, o.ID)
 		}
-		if rs.len() > 0 {
+		if one := rs.first; one.rank != noRank && len(rs.more) == 0 {
+			// One rule, as most objects have: it decides for whoever it reaches.
+			if s.reaches(mi, one) {
+				return s.objectDecision(one.candidate())
+			}
+		} else if rs.len() > 0 {
 			best, everyone, hasEveryone := noCandidate, None, false
 			for i := range rs.len() {
 				switch t := rs.at(i); {
