@@ -471,12 +471,14 @@ func (s *Snapshot) decide(user int64, o Object, object bool) Decision {
 		} else {
 			rs = s.objects.find(o.Kind, o.ID)
 		}
-		if one := rs.first; one.rank != noRank && len(rs.more) == 0 {
+		switch {
+		case rs.len() == 0:
+		case len(rs.more) == 0:
 			// One rule, as most objects have: it decides for whoever it reaches.
-			if s.reaches(mi, one) {
-				return s.objectDecision(one.candidate())
+			if s.reaches(mi, rs.first) {
+				return s.objectDecision(rs.first.candidate())
 			}
-		} else if rs.len() > 0 {
+		default:
 			best, everyone, hasEveryone := noCandidate, None, false
 			for i := range rs.len() {
 				switch t := rs.at(i); {
