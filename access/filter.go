@@ -152,9 +152,9 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 		}
 
 		// Objects whose only question left is their object rules are looked up in two
-		// loops: the first finds each one's table and place (entry or slot), the second reads them.
-		// The reads do not depend on one another, so the processor overlaps their cache
-		// misses instead of waiting for each in turn.
+		// loops: the first finds each one's table and place (entry or slot), the second
+		// reads them. The reads do not depend on one another, so the processor overlaps
+		// their cache misses instead of waiting for each in turn.
 		np := 0
 		for m := probe; m != 0; m &= m - 1 {
 			j := bits.TrailingZeros64(m)
@@ -173,20 +173,16 @@ func (s *Snapshot) Filter(user int64, objs []Object, atLeast Level, out []uint64
 				// every object looked up cost Filter a fifth (58 → 70 µs).
 				e := tab.entries[sl]
 				if t, ok := unpackSingle(e); ok {
-					// One rule, the common case, decided here: it gives its level to
-					// whoever it reaches; to anyone else the type level applies.
-					if t.rank == rankEveryone || t.rank == rankRole && f.roles[t.idx/64]&(1<<(t.idx%64)) != 0 || t.rank == rankMember && t.idx == f.mi {
-						bit = 0
-						if t.level >= atLeast {
-							bit = 1
-						}
-					}
-					word = word&^(1<<j) | bit<<j
+					word = word&^(1<<j) | f.oneRule(t, atLeast, bit)<<j
 					continue
 				}
 				m := &tab.slots[e>>2]
 				rs = ruleSet{m.first, tab.more[m.lo : m.lo+m.n]}
 			} else if m := &tab.slots[sl]; m.key == key {
+				if m.n == 0 {
+					word = word&^(1<<j) | f.oneRule(m.first, atLeast, bit)<<j
+					continue
+				}
 				rs = ruleSet{m.first, tab.more[m.lo : m.lo+m.n]}
 			} else if m.key != 0 {
 				rs = tab.tableRules(key) // a hashed table's collision: probe on
@@ -272,6 +268,19 @@ func (f *filterer) stand(p int64, atLeast Level, plain uint64) (mode uint8, allo
 	}
 	*c = projectStand{project: p, mode: mode, allow: allow, ok: true}
 	return mode, allow
+}
+
+// oneRule is the answer bit of an object whose only rule is t, the common case, decided
+// inline: t gives its level to whoever it reaches; to anyone else the type level
+// (typeBit) applies.
+func (f *filterer) oneRule(t target, atLeast Level, typeBit uint64) uint64 {
+	switch {
+	case !f.reaches(t):
+		return typeBit
+	case t.level >= atLeast:
+		return 1
+	}
+	return 0
 }
 
 func (f *filterer) reaches(t target) bool {
